@@ -1,0 +1,242 @@
+import { Option, Result, Schema } from "effect"
+import { parse, TomlError, type TomlTable, type TomlValue } from "smol-toml"
+import { type Block, type Layout, type Line, makeNode, scanLayout, type TableNode } from "./TomlLayout.ts"
+
+export class ConfigTomlError extends Schema.TaggedError<ConfigTomlError>()("ConfigTomlError", {
+  reason: Schema.Literals(["Unparsable", "UnsupportedLayout"]),
+  message: Schema.String
+}) {}
+
+export interface PluginConfigEntry {
+  readonly enabled: boolean | undefined
+}
+
+export interface ParsedConfig {
+  readonly pluginsFeature: boolean | undefined
+  readonly chatgptBaseUrl: string | undefined
+  readonly plugins: ReadonlyMap<string, PluginConfigEntry>
+}
+
+const unsupported = (message: string) => new ConfigTomlError({ reason: "UnsupportedLayout", message })
+
+const parseToml = (text: string): Result.Result<TomlTable, ConfigTomlError> =>
+  Result.try({
+    try: () => parse(text),
+    catch: (e) =>
+      new ConfigTomlError({
+        reason: "Unparsable",
+        message: e instanceof TomlError
+          ? `config.toml is not valid TOML: ${e.message.split("\n")[0]} (line ${e.line}, column ${e.column})`
+          : `config.toml is not valid TOML: ${String(e)}`
+      })
+  })
+
+const decodeTable = Schema.decodeUnknownOption(Schema.Record(Schema.String, Schema.Unknown))
+const decodeBoolean = Schema.decodeUnknownOption(Schema.Boolean)
+const decodeString = Schema.decodeUnknownOption(Schema.String)
+const decodeEntry = Schema.decodeUnknownOption(Schema.Struct({ enabled: Schema.Boolean }))
+
+/** Lenient like Codex: a mistyped value reads as absent instead of failing the whole file. */
+const toParsedConfig = (doc: TomlTable): ParsedConfig => {
+  const features = Option.getOrUndefined(decodeTable(doc["features"]))
+  const plugins = Option.getOrElse(decodeTable(doc["plugins"]), () => ({}))
+  return {
+    pluginsFeature: Option.getOrUndefined(decodeBoolean(features?.["plugins"])),
+    chatgptBaseUrl: Option.getOrUndefined(decodeString(doc["chatgpt_base_url"])),
+    plugins: new Map(Object.entries(plugins).map(([id, value]) => [id, {
+      enabled: Option.getOrUndefined(Option.map(decodeEntry(value), (entry) => entry.enabled))
+    }]))
+  }
+}
+
+export const parseConfig = (text: string): Result.Result<ParsedConfig, ConfigTomlError> =>
+  Result.map(parseToml(text), toParsedConfig)
+
+const isTable = (value: TomlValue | undefined): value is TomlTable =>
+  typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)
+
+const sameValue = (a: TomlValue | undefined, b: TomlValue | undefined): boolean => {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]))
+  }
+  if (a instanceof Date || b instanceof Date) {
+    return a instanceof Date && b instanceof Date && a.toISOString() === b.toISOString()
+  }
+  if (isTable(a) || isTable(b)) {
+    if (!isTable(a) || !isTable(b)) return false
+    const keys = Object.keys(a)
+    return keys.length === Object.keys(b).length && keys.every((k) => k in b && sameValue(a[k], b[k]))
+  }
+  return Object.is(a, b)
+}
+
+/** The document without `plugins.<id>`; a `plugins` table left empty counts as absent. */
+const withoutPlugin = (doc: TomlTable, pluginId: string): TomlTable => {
+  const { plugins, ...rest } = doc
+  if (!isTable(plugins)) return doc
+  const others = Object.entries(plugins).filter(([id]) => id !== pluginId)
+  return others.length === 0 ? rest : { ...rest, plugins: Object.fromEntries(others) }
+}
+
+type Op =
+  | { readonly _tag: "Replace"; readonly enabled: boolean }
+  | { readonly _tag: "Set"; readonly enabled: boolean }
+  | { readonly _tag: "Remove" }
+
+interface Splice {
+  readonly start: number
+  readonly end: number
+  readonly text: string
+}
+
+const applySplices = (text: string, splices: ReadonlyArray<Splice>): string => {
+  const sorted = [...splices].sort((a, b) => a.start - b.start || a.end - b.end)
+  let out = ""
+  let cursor = 0
+  for (const s of sorted) {
+    out += text.slice(cursor, s.start) + s.text
+    cursor = s.end
+  }
+  return out + text.slice(cursor)
+}
+
+const subtreeBlocks = (node: TableNode): Array<Block> => [
+  ...(node.block === undefined ? [] : [node.block]),
+  ...[...node.children.values()].flatMap((c) => c.kind === "array" ? c.elements : [c]).flatMap(subtreeBlocks)
+]
+
+/** Removing a table removes its leading comments/blank lines too (they are its decor in toml_edit). */
+const deleteSubtree = (node: TableNode): Array<Splice> =>
+  subtreeBlocks(node).map((b) => ({ start: b.prefixStart, end: b.bodyEnd, text: "" }))
+
+/** toml_edit prints a table without position right after the last positioned table before it (depth first). */
+const lastPositionBefore = (root: TableNode, target: TableNode): number => {
+  let last = 0
+  let found = 0
+  const visit = (node: TableNode): void => {
+    if (node.position !== undefined) last = node.position
+    if (node === target) found = last
+    for (const child of node.children.values()) {
+      if (child.kind === "array") child.elements.forEach(visit)
+      else if (child.kind !== "value") visit(child)
+    }
+  }
+  visit(root)
+  return found
+}
+
+const keyRepr = (name: string): string =>
+  /^[A-Za-z0-9_-]+$/.test(name)
+    ? name
+    : !/[\x00-\x08\x0a-\x1f\x7f"\\]/.test(name)
+    ? `"${name}"`
+    : !/[\x00-\x08\x0a-\x1f\x7f']/.test(name)
+    ? `'${name}'`
+    : JSON.stringify(name).replace(/\\u007f/g, "\\u007F")
+
+const findEnabled = (block: Block) =>
+  block.keyvals.find(({ line }) => line.keys.length === 1 && line.keys[0]?.name === "enabled")
+
+const refusal = (pluginsNode: TableNode | undefined, target: TableNode | undefined, pluginId: string) => {
+  if (pluginsNode?.kind === "value") return "`plugins` is defined inline (`plugins = { ... }`); refusing to rewrite"
+  if (pluginsNode?.kind === "array") return "`plugins` is an array of tables; refusing to rewrite"
+  if (target?.kind === "value") return `plugin \`${pluginId}\` is defined as an inline table; refusing to rewrite`
+  if (target?.kind === "dotted") return `plugin \`${pluginId}\` is defined with dotted keys; refusing to rewrite`
+  if (target?.kind === "array") return `plugin \`${pluginId}\` is an array of tables; refusing to rewrite`
+  return undefined
+}
+
+/** The splices Codex (toml_edit) would make, limited to the `[plugins."<id>"]` tables. */
+const plan = (text: string, layout: Layout, pluginId: string, op: Op): ReadonlyArray<Splice> => {
+  const { root, blocks, eol } = layout
+  const lineEol = (line: Line) => line.end > line.contentEnd ? text.slice(line.contentEnd, line.end) : eol
+  const atEofWithoutEol = (offset: number) => offset === text.length && text.length > 0 && !text.endsWith("\n")
+  let pluginsNode = root.children.get("plugins")
+  let target = pluginsNode?.children.get(pluginId)
+  if (op._tag === "Remove") {
+    return target === undefined ? [] : deleteSubtree(target)
+  }
+  const value = String(op.enabled)
+  if (op._tag === "Set" && target?.block !== undefined) {
+    const kv = findEnabled(target.block)
+    if (kv !== undefined) {
+      const { contentEnd, end, valueEnd, valueStart } = kv.line
+      // like Codex, a rewritten last line gets its line break
+      const tail = end === contentEnd && atEofWithoutEol(end) ? [{ start: end, end, text: eol }] : []
+      return [{ start: valueStart, end: valueEnd, text: value }, ...tail]
+    }
+    const at = target.block.bodyEnd
+    return [{ start: at, end: at, text: `${atEofWithoutEol(at) ? eol : ""}enabled = ${value}${eol}` }]
+  }
+  // Replace, or Set on a table that has no header of its own: (re)print the table where toml_edit puts it
+  const deletions = op._tag === "Replace" && target !== undefined ? deleteSubtree(target) : []
+  const old = target?.block
+  const kv = old === undefined ? undefined : findEnabled(old)
+  if (pluginsNode === undefined) {
+    pluginsNode = makeNode("implicit", undefined)
+    root.children.set("plugins", pluginsNode)
+  }
+  if (target === undefined) {
+    target = makeNode("table", undefined)
+    pluginsNode.children.set(pluginId, target)
+  } else if (op._tag === "Replace") {
+    target.children.clear()
+  }
+  target.position = undefined
+  const id = lastPositionBefore(root, target)
+  const at = blocks[id]?.bodyEnd ?? text.length
+  const first = id === 0 && (blocks[0]?.keyvals.length ?? 0) === 0
+  const pluginsKey = pluginsNode.key ?? { raw: "plugins", after: "" }
+  const idKey = target.key ?? { raw: keyRepr(pluginId), before: "" }
+  const header = old?.header === undefined
+    ? `${first ? "" : eol}[${pluginsKey.raw}${pluginsKey.after}.${idKey.before}${idKey.raw}]${eol}`
+    : text.slice(old.prefixStart, old.header.contentEnd) + lineEol(old.header)
+  const body = kv === undefined
+    ? `enabled = ${value}${eol}`
+    : text.slice(kv.prefixStart, kv.line.valueStart) + value + text.slice(kv.line.valueEnd, kv.line.contentEnd) +
+      lineEol(kv.line)
+  return [...deletions, { start: at, end: at, text: (atEofWithoutEol(at) ? eol : "") + header + body }]
+}
+
+const edit = (text: string, pluginId: string, op: Op): Result.Result<string, ConfigTomlError> =>
+  Result.gen(function*() {
+    const before = yield* parseToml(text)
+    const plugins = before["plugins"]
+    const current = isTable(plugins) ? plugins[pluginId] : undefined
+    const entry: TomlValue | undefined = op._tag === "Remove"
+      ? undefined
+      : op._tag === "Replace"
+      ? { enabled: op.enabled }
+      : { ...(isTable(current) ? current : {}), enabled: op.enabled }
+    if (sameValue(current, entry)) return text
+    const layout = yield* Result.mapError(
+      scanLayout(text),
+      (reason) => unsupported(`cannot scan config.toml: ${reason}`)
+    )
+    const pluginsNode = layout.root.children.get("plugins")
+    const refused = refusal(pluginsNode, pluginsNode?.children.get(pluginId), pluginId)
+    if (refused !== undefined) return yield* Result.fail(unsupported(refused))
+    const next = applySplices(text, plan(text, layout, pluginId, op))
+    const after = yield* Result.mapError(
+      parseToml(next),
+      (e) => unsupported(`editing plugin \`${pluginId}\` would produce invalid TOML (${e.message}); refusing to write`)
+    )
+    if (!sameValue(withoutPlugin(after, pluginId), withoutPlugin(before, pluginId)) ||
+        !sameValue(isTable(after["plugins"]) ? after["plugins"][pluginId] : undefined, entry)) {
+      return yield* Result.fail(
+        unsupported(`editing plugin \`${pluginId}\` in this layout would change more than its table; refusing to write`)
+      )
+    }
+    return next
+  })
+
+/** Codex install: the value of `plugins."<id>"` is replaced by `{ enabled }` (extra keys and sub-tables go). */
+export const replacePluginTable = (text: string, pluginId: string, enabled: boolean) =>
+  edit(text, pluginId, { _tag: "Replace", enabled })
+
+/** Sets only `enabled` in `[plugins."<id>"]`, creating the table when missing. */
+export const setPluginEnabled = (text: string, pluginId: string, enabled: boolean) =>
+  edit(text, pluginId, { _tag: "Set", enabled })
+
+/** Codex uninstall (`ClearPath ["plugins", id]`): the table, its sub-tables and their leading comments go. */
+export const removePluginTable = (text: string, pluginId: string) => edit(text, pluginId, { _tag: "Remove" })

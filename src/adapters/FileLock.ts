@@ -1,0 +1,317 @@
+import { randomUUID } from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Clock, Effect, Random, Result, Schema } from "effect"
+import { closeQuietly, writeAll } from "./AtomicFile.ts"
+import { describeError, errnoCode, type FsPort } from "./FsPort.ts"
+
+/** The content of a lock file: who holds it, and enough to tell a dead holder from a live one. */
+export interface LockOwner {
+  readonly pid: number
+  readonly host: string
+  readonly bootId: string | null
+  readonly startTime: string | null
+  readonly nonce: string
+}
+
+const LockOwnerJson = Schema.fromJsonString(Schema.Struct({
+  pid: Schema.Int.check(Schema.isGreaterThan(0)),
+  host: Schema.String,
+  bootId: Schema.NullOr(Schema.String),
+  startTime: Schema.NullOr(Schema.String),
+  nonce: Schema.String
+}))
+const decodeOwner = Schema.decodeUnknownResult(LockOwnerJson)
+
+/** Process and host probes used to judge staleness; injectable so tests can fake pid reuse or reboots. */
+export interface LockHost {
+  readonly pid: number
+  readonly hostname: string
+  /** Linux `/proc/sys/kernel/random/boot_id`; undefined elsewhere */
+  readonly bootId: string | undefined
+  /** the start time of `pid` (field 22 of `/proc/<pid>/stat`), when available */
+  readonly startTimeOf: (pid: number) => string | undefined
+  /** `process.kill(pid, 0)`: false only on ESRCH */
+  readonly isAlive: (pid: number) => boolean
+  /** wall-clock time (ms) at which this machine booted */
+  readonly bootTimeMs: () => number
+}
+
+const readProcText = (path: string): string | undefined => {
+  try {
+    return NodeFs.readFileSync(path, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+/** Field 22 (starttime, clock ticks since boot) of /proc/<pid>/stat; the comm field may contain spaces. */
+export const parseProcStatStartTime = (stat: string): string | undefined => {
+  const close = stat.lastIndexOf(")")
+  if (close < 0) return undefined
+  const fields = stat.slice(close + 2).split(" ")
+  // fields[0] is field 3 (state), so field 22 is fields[19]
+  const value = fields[19]
+  return value !== undefined && /^\d+$/.test(value) ? value : undefined
+}
+
+const procStartTime = (pid: number): string | undefined => {
+  const stat = readProcText(`/proc/${pid}/stat`)
+  return stat === undefined ? undefined : parseProcStatStartTime(stat)
+}
+
+export const makeNodeLockHost = (): LockHost => {
+  const ownStartTime = procStartTime(process.pid) // read once; it cannot change
+  return {
+    pid: process.pid,
+    hostname: Os.hostname(),
+    bootId: readProcText("/proc/sys/kernel/random/boot_id")?.trim() || undefined,
+    startTimeOf: (pid) => (pid === process.pid ? ownStartTime : procStartTime(pid)),
+    isAlive: (pid) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch (error) {
+        return errnoCode(error) !== "ESRCH"
+      }
+    },
+    bootTimeMs: () => Date.now() - Os.uptime() * 1000
+  }
+}
+
+/** The owner record this process writes into a lock file. */
+export const ownerFor = (host: LockHost, nonce: string): LockOwner => ({
+  pid: host.pid,
+  host: host.hostname,
+  bootId: host.bootId ?? null,
+  startTime: host.startTimeOf(host.pid) ?? null,
+  nonce
+})
+
+/**
+ * Stale only when the holder is on this host and provably gone: another boot, a dead pid
+ * (ESRCH), or the pid now belongs to a process with another start time. Never by age, never
+ * across hosts.
+ */
+export const isStale = (owner: LockOwner, host: LockHost): boolean => {
+  if (owner.host !== host.hostname) return false
+  if (owner.bootId !== null && host.bootId !== undefined && owner.bootId !== host.bootId) return true
+  if (!host.isAlive(owner.pid)) return true
+  if (owner.startTime !== null) {
+    const now = host.startTimeOf(owner.pid)
+    if (now !== undefined && now !== owner.startTime) return true
+  }
+  return false
+}
+
+/** A lock this process holds. */
+export interface HeldLock {
+  readonly path: string
+  readonly owner: LockOwner
+}
+
+export type LockAttempt =
+  | { readonly _tag: "Acquired"; readonly lock: HeldLock }
+  | { readonly _tag: "Busy"; readonly owner: LockOwner | undefined; readonly detail: string }
+
+type LockContent =
+  | { readonly _tag: "Missing" }
+  | { readonly _tag: "Owner"; readonly raw: string; readonly owner: LockOwner }
+  | { readonly _tag: "Unreadable"; readonly raw: string; readonly mtimeMs: number; readonly detail: string }
+
+const readLockContent = (fs: FsPort, path: string): LockContent => {
+  let raw: string
+  let mtimeMs: number
+  try {
+    raw = fs.readFileSync(path).toString("utf8")
+    mtimeMs = fs.statSync(path).mtimeMs
+  } catch (error) {
+    if (errnoCode(error) === "ENOENT") return { _tag: "Missing" }
+    throw error
+  }
+  const decoded = decodeOwner(raw)
+  if (Result.isSuccess(decoded)) return { _tag: "Owner", raw, owner: decoded.success }
+  return { _tag: "Unreadable", raw, mtimeMs, detail: raw.length === 0 ? "empty lock file" : decoded.failure.message }
+}
+
+const ignoreMissing = (f: () => void): void => {
+  try {
+    f()
+  } catch (error) {
+    if (errnoCode(error) !== "ENOENT") throw error
+  }
+}
+
+/**
+ * A lock file that cannot be parsed can only come from a power loss between link() and
+ * write-back, or from tampering. It is stale only if it predates the current boot.
+ */
+const unreadableIsStale = (content: { readonly mtimeMs: number }, host: LockHost): boolean =>
+  content.mtimeMs < host.bootTimeMs() - 60_000
+
+const isStaleContent = (content: LockContent, host: LockHost): boolean =>
+  content._tag === "Owner" ? isStale(content.owner, host) : content._tag === "Unreadable" && unreadableIsStale(content, host)
+
+const TMP_PREFIX = "lock.tmp."
+const STALE_PREFIX = "lock.stale."
+
+/**
+ * Remove `lock.tmp.<pid>.<nonce>` files left by dead processes of this host, and
+ * `lock.stale.<nonce>` files whose content names a dead holder (a takeover that crashed).
+ */
+export const removeOrphans = (fs: FsPort, dir: string, host: LockHost): number => {
+  let removed = 0
+  for (const name of fs.readdirSync(dir)) {
+    const isTmp = name.startsWith(TMP_PREFIX)
+    if (!isTmp && !name.startsWith(STALE_PREFIX)) continue
+    const path = Path.join(dir, name)
+    const content = readLockContent(fs, path)
+    if (content._tag === "Missing") continue
+    let orphan: boolean
+    if (content._tag === "Owner") {
+      orphan = content.owner.pid !== host.pid && isStale(content.owner, host)
+    } else if (isTmp) {
+      // killed between open and write; judged by the pid in its name. Removing a temp file that
+      // someone is still writing is harmless anyway: its link() fails ENOENT and it writes a new one.
+      const pid = Number(name.slice(TMP_PREFIX.length).split(".")[0])
+      orphan = Number.isInteger(pid) && pid > 0 && pid !== host.pid && !host.isAlive(pid)
+    } else {
+      orphan = unreadableIsStale(content, host)
+    }
+    if (orphan) {
+      ignoreMissing(() => fs.unlinkSync(path))
+      removed++
+    }
+  }
+  return removed
+}
+
+const writeTemp = (fs: FsPort, path: string, content: string): void => {
+  const fd = fs.openSync(path, "wx", 0o644)
+  try {
+    writeAll(fs, fd, Buffer.from(content, "utf8"), 0)
+  } catch (error) {
+    closeQuietly(fs, fd)
+    throw error
+  }
+  fs.closeSync(fd)
+}
+
+/**
+ * One attempt to take `<dir>/lock`: the full content goes to `lock.tmp.<pid>.<nonce>`, which
+ * is then link()ed to `lock` (atomic, never overwrites, so the lock always has complete
+ * content). A stale lock is renamed to `lock.stale.<nonce>`, re-read to check it is the same
+ * dead holder (restored with link() if not), and the link retried. Throws fs errors.
+ */
+export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost): LockAttempt => {
+  const nonce = randomUUID()
+  const owner = ownerFor(host, nonce)
+  const lockPath = Path.join(dir, "lock")
+  const tmpPath = Path.join(dir, `${TMP_PREFIX}${host.pid}.${nonce}`)
+  const stalePath = Path.join(dir, `${STALE_PREFIX}${nonce}`)
+  const content = JSON.stringify(owner)
+  try {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      try {
+        writeTemp(fs, tmpPath, content)
+      } catch (error) {
+        if (errnoCode(error) !== "EEXIST") throw error
+      }
+      try {
+        fs.linkSync(tmpPath, lockPath)
+        return { _tag: "Acquired", lock: { path: lockPath, owner } }
+      } catch (error) {
+        const code = errnoCode(error)
+        if (code === "ENOENT") continue // our temp file was removed under us; write it again
+        if (code !== "EEXIST") throw error
+      }
+      const current = readLockContent(fs, lockPath)
+      if (current._tag === "Missing") continue
+      if (!isStaleContent(current, host)) {
+        return current._tag === "Owner"
+          ? { _tag: "Busy", owner: current.owner, detail: `locked by pid ${current.owner.pid} on host ${current.owner.host}` }
+          : { _tag: "Busy", owner: undefined, detail: `lock file ${lockPath} is unreadable (${current.detail})` }
+      }
+      try {
+        fs.renameSync(lockPath, stalePath)
+      } catch (error) {
+        if (errnoCode(error) === "ENOENT") continue
+        throw error
+      }
+      const moved = readLockContent(fs, stalePath)
+      if (moved._tag !== "Missing" && moved.raw !== current.raw) {
+        // someone else took the lock between our read and the rename: put theirs back
+        try {
+          fs.linkSync(stalePath, lockPath)
+        } catch (error) {
+          if (errnoCode(error) !== "EEXIST") throw error
+        }
+      }
+      ignoreMissing(() => fs.unlinkSync(stalePath))
+    }
+    return { _tag: "Busy", owner: undefined, detail: `lock ${lockPath} is contended` }
+  } finally {
+    ignoreMissing(() => fs.unlinkSync(tmpPath))
+  }
+}
+
+/** Remove the lock if (and only if) it still carries our nonce. Returns false if it was no longer ours. */
+export const releaseLock = (fs: FsPort, lock: HeldLock): boolean => {
+  const current = readLockContent(fs, lock.path)
+  if (current._tag !== "Owner" || current.owner.nonce !== lock.owner.nonce) return false
+  ignoreMissing(() => fs.unlinkSync(lock.path))
+  return true
+}
+
+export class FileLockError extends Schema.TaggedError<FileLockError>()("FileLockError", {
+  reason: Schema.Literals(["Locked", "Io"]),
+  message: Schema.String
+}) {}
+
+export interface AcquireOptions {
+  readonly fs: FsPort
+  readonly dir: string
+  readonly host: LockHost
+  /** give up after this long (default 10 s); the lock is never taken from a live holder */
+  readonly timeoutMs?: number
+}
+
+const sync = <A>(what: string, f: () => A): Effect.Effect<A, FileLockError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(f())
+    } catch (error) {
+      return Effect.fail(new FileLockError({ reason: "Io", message: `${what}: ${describeError(error)}` }))
+    }
+  })
+
+/**
+ * Acquire the lock with jittered, backed-off retries until `timeoutMs`, then fail with reason
+ * "Locked". Only the waits between attempts are interruptible, so when this runs as the
+ * (uninterruptible) acquire step of `Effect.acquireUseRelease` a taken lock is always released.
+ */
+export const acquireLock = Effect.fn("FileLock.acquire")(function*(options: AcquireOptions) {
+  const timeoutMs = options.timeoutMs ?? 10_000
+  const start = yield* Clock.currentTimeMillis
+  yield* sync("removing orphaned lock files", () => removeOrphans(options.fs, options.dir, options.host))
+  let delay = 2
+  while (true) {
+    const attempt = yield* sync("acquiring the ledger lock", () => tryAcquireLock(options.fs, options.dir, options.host))
+    if (attempt._tag === "Acquired") return attempt.lock
+    const elapsed = (yield* Clock.currentTimeMillis) - start
+    if (elapsed >= timeoutMs) {
+      const holder = attempt.owner === undefined
+        ? attempt.detail
+        : `ledger is locked by pid ${attempt.owner.pid} on host ${attempt.owner.host}`
+      return yield* new FileLockError({ reason: "Locked", message: `${holder} (waited ${timeoutMs} ms)` })
+    }
+    const jitter = yield* Random.nextBetween(0.5, 1.5)
+    yield* Effect.interruptible(Effect.sleep(Math.max(1, Math.min(timeoutMs - elapsed, Math.round(delay * jitter)))))
+    delay = Math.min(delay * 2, 100)
+  }
+})
+
+/** Release, mapping fs failures to FileLockError. */
+export const releaseLockEffect = (fs: FsPort, lock: HeldLock): Effect.Effect<boolean, FileLockError> =>
+  sync("releasing the ledger lock", () => releaseLock(fs, lock))

@@ -1,0 +1,55 @@
+/**
+ * `plugin-ledger demo`: the main job on an embedded default. Copies the sample marketplace shipped in
+ * `examples/` into a fresh temporary workspace, then installs, disables, re-enables and uninstalls
+ * plugins through the same Engine `serve` uses, printing each step, the resulting config.toml and the
+ * event history with causes.
+ */
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { makeLedgerPaths } from "../services/LedgerConfig.ts"
+import { appLayer } from "./AppLayer.ts"
+import { runCommand } from "./Commands.ts"
+
+const sampleMarketplace = fileURLToPath(new URL("../../examples/sample-marketplace", import.meta.url))
+
+export const runDemo = (options: { readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const root = Fs.mkdtempSync(Path.join(Os.tmpdir(), "plugin-ledger-demo-"))
+    const workspace = Path.join(root, "workspace")
+    const codexHome = Path.join(root, "codex-home")
+    Fs.cpSync(sampleMarketplace, workspace, { recursive: true })
+    Fs.mkdirSync(codexHome, { recursive: true })
+    Fs.writeFileSync(
+      Path.join(codexHome, "config.toml"),
+      "# my Codex settings (plugin-ledger edits only [plugins.\"<id>\"] tables)\nmodel = \"gpt-5\"\n\n[features]\nplugins = true\n"
+    )
+    const paths = makeLedgerPaths({ codexHome, home: root })
+    const say = (line: string) => Effect.sync(() => process.stdout.write(`${line}\n`))
+    const step = (title: string, command: string, args: ReadonlyArray<string>, extra: { readonly marketplace?: string } = {}) =>
+      Effect.gen(function*() {
+        yield* say(`\n$ plugin-ledger ${[command, ...args].join(" ")}${extra.marketplace === undefined ? "" : ` --marketplace ${extra.marketplace}`}   # ${title}`)
+        const out = yield* runCommand(command, args, {
+          cwds: [workspace],
+          marketplace: extra.marketplace,
+          limit: undefined,
+          requestId: undefined,
+          json: options.json
+        })
+        yield* say(out)
+      })
+    yield* say(`demo workspace: ${root}\nCODEX_HOME=${codexHome}`)
+    yield* Effect.gen(function*() {
+      yield* step("what the sample marketplace offers", "list", [])
+      yield* step("install by id, marketplace discovered from the workspace", "install", ["hello-skills@ledger-samples"])
+      yield* step("install from an explicit marketplace root", "install", ["notes-mcp"], { marketplace: workspace })
+      yield* step("disable: flips enabled in config.toml", "disable", ["hello-skills@ledger-samples"])
+      yield* step("enable it again", "enable", ["hello-skills@ledger-samples"])
+      yield* step("uninstall: removes the cache and the config table", "uninstall", ["notes-mcp@ledger-samples"])
+      yield* step("state now", "list", [])
+      yield* step("why things are as they are", "history", [])
+    }).pipe(Effect.provide(appLayer(paths)))
+    yield* say(`\n--- ${Path.join(codexHome, "config.toml")} ---\n${Fs.readFileSync(Path.join(codexHome, "config.toml"), "utf8")}`)
+  })

@@ -1,0 +1,31 @@
+export const usage = `plugin-ledger: an event-sourced state engine for Codex plugins
+
+Usage:
+  plugin-ledger <command> [options]
+
+Commands:
+  list                         list marketplaces and their plugins (installed / enabled state)
+  install <plugin>             install a plugin from a marketplace
+  uninstall <plugin@market>    remove a plugin's cache and its config.toml entry
+  enable <plugin@market>       set [plugins."<id>"] enabled = true
+  disable <plugin@market>      set [plugins."<id>"] enabled = false
+  history [plugin@market]      the events that changed plugin state, with their causes
+  serve                        speak the Codex app-server protocol on stdin/stdout
+  demo                         run install / disable / enable / uninstall on the embedded sample
+                               marketplace in a temporary CODEX_HOME and print each step
+
+Options:
+  --codex-home <dir>     state directory (default: $CODEX_HOME, else ~/.codex)
+  --cwd <dir>            a directory to discover marketplaces from (repeatable; default: .)
+  --marketplace <path>   install: the marketplace.json file, or the root that holds .agents/plugins/
+  --limit <n>            history: show only the last n events
+  --request-id <key>     idempotency key: repeating a command with the same key changes nothing twice
+  --json                 print machine-readable JSON instead of tables
+  -h, --help             show this help
+
+Exit codes:
+  0  success
+  1  the request was rejected (bad id, unknown plugin, not installed, unreadable config.toml, ...)
+  2  usage error (unknown command or option, missing argument)
+  3  internal error (file system, corrupt or locked ledger)
+`

@@ -1,0 +1,98 @@
+/**
+ * The `plugin-ledger` command. Logs go to stderr; in `serve` mode stdout carries protocol only.
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Effect, Exit, Layer, Logger } from "effect"
+import { parseArgs } from "node:util"
+import { EngineError } from "../services/EngineApi.ts"
+import { pathsFromEnv, makeLedgerPaths } from "../services/LedgerConfig.ts"
+import { appLayer } from "./AppLayer.ts"
+import { runCommand, UsageError } from "./Commands.ts"
+import { runDemo } from "./Demo.ts"
+import { serveStdio } from "./Serve.ts"
+import { usage } from "./Usage.ts"
+
+const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some") {
+    if (error.value instanceof UsageError) return 2
+    if (error.value instanceof EngineError) return error.value.kind === "InvalidRequest" ? 1 : 3
+  }
+  return 3
+}
+
+const describe = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.findErrorOption(cause)
+  if (error._tag === "Some" && error.value instanceof Error) return error.value.message
+  return Cause.pretty(cause)
+}
+
+const main = Effect.gen(function*() {
+  const argv = process.argv.slice(2)
+  const parsed = yield* Effect.try({
+    try: () =>
+      parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: {
+          "codex-home": { type: "string" },
+          cwd: { type: "string", multiple: true },
+          marketplace: { type: "string" },
+          limit: { type: "string" },
+          "request-id": { type: "string" },
+          json: { type: "boolean", default: false },
+          help: { type: "boolean", short: "h", default: false }
+        }
+      }),
+    catch: (cause) => new UsageError({ message: cause instanceof Error ? cause.message : String(cause) })
+  })
+  const [command, ...rest] = parsed.positionals
+  if (parsed.values.help || command === undefined || command === "help") {
+    process.stdout.write(usage)
+    return 0
+  }
+  const fromEnv = pathsFromEnv()
+  const paths = parsed.values["codex-home"] === undefined
+    ? fromEnv
+    : makeLedgerPaths({ codexHome: parsed.values["codex-home"], home: fromEnv.home })
+  if (command === "serve") {
+    yield* serveStdio.pipe(Effect.provide(appLayer(paths)))
+    return 0
+  }
+  if (command === "demo") {
+    yield* runDemo({ json: parsed.values.json })
+    return 0
+  }
+  const output = yield* runCommand(command, rest, {
+    cwds: parsed.values.cwd ?? [process.cwd()],
+    marketplace: parsed.values.marketplace,
+    limit: parsed.values.limit,
+    requestId: parsed.values["request-id"],
+    json: parsed.values.json
+  }).pipe(Effect.provide(appLayer(paths)))
+  process.stdout.write(output.endsWith("\n") ? output : `${output}\n`)
+  return 0
+})
+
+main.pipe(
+  Effect.exit,
+  Effect.flatMap((exit) =>
+    Effect.sync(() => {
+      if (Exit.isSuccess(exit)) {
+        process.exitCode = exit.value
+        return
+      }
+      if (Cause.hasInterruptsOnly(exit.cause)) {
+        process.exitCode = 130
+        return
+      }
+      process.stderr.write(`plugin-ledger: ${describe(exit.cause)}\n`)
+      process.exitCode = exitCodeOf(exit.cause)
+    })
+  ),
+  Effect.provide(Layer.succeed(Logger.LogToStderr, true)),
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? Number(process.exitCode ?? 0) : 3)
+  })
+)

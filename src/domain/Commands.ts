@@ -1,0 +1,46 @@
+import { Schema } from "effect"
+import { AuthPolicy, EventCause, InstallPolicy } from "./Events.ts"
+
+/** What the engine saw on disk for a plugin when the command was issued; observations arrive like time does. */
+export const Observed = Schema.Struct({
+  /** `[plugins."<id>"]` exists in the user config.toml */
+  configured: Schema.Boolean,
+  /** the value of its `enabled` key, when present */
+  configEnabled: Schema.optionalKey(Schema.Boolean),
+  /** `plugins/cache/<marketplace>/<plugin>` exists */
+  cachePresent: Schema.Boolean
+})
+export type Observed = typeof Observed.Type
+
+export class InstallPlugin extends Schema.TaggedClass<InstallPlugin>()("InstallPlugin", {
+  pluginId: Schema.String,
+  pluginName: Schema.String,
+  marketplaceName: Schema.String,
+  marketplacePath: Schema.String,
+  sourcePath: Schema.String,
+  version: Schema.String,
+  treeHash: Schema.String,
+  installPolicy: InstallPolicy,
+  authPolicy: AuthPolicy,
+  cause: EventCause
+}) {}
+
+export class EnablePlugin extends Schema.TaggedClass<EnablePlugin>()("EnablePlugin", {
+  pluginId: Schema.String,
+  observed: Observed,
+  cause: EventCause
+}) {}
+
+export class DisablePlugin extends Schema.TaggedClass<DisablePlugin>()("DisablePlugin", {
+  pluginId: Schema.String,
+  observed: Observed,
+  cause: EventCause
+}) {}
+
+export class UninstallPlugin extends Schema.TaggedClass<UninstallPlugin>()("UninstallPlugin", {
+  pluginId: Schema.String,
+  observed: Observed,
+  cause: EventCause
+}) {}
+
+export type PluginCommand = InstallPlugin | EnablePlugin | DisablePlugin | UninstallPlugin

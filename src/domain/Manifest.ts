@@ -1,0 +1,306 @@
+import { Result, Schema } from "effect"
+import { decodeSerde, type JsonPath, nodeAt, type SerdeShape } from "./Marketplace.ts"
+import { basename, resolveManifestPath } from "./PathRules.ts"
+
+/** Path of the manifest inside a plugin root. */
+export const MANIFEST_PATH = ".codex-plugin/plugin.json"
+export const MAX_DEFAULT_PROMPTS = 3
+export const MAX_DEFAULT_PROMPT_CHARS = 128
+
+/** `.codex-plugin/plugin.json` after decoding; absent values are `null` (Rust `None`). */
+export interface PluginManifest {
+  /** effective name: the manifest `name`, or the plugin directory name when it is blank */
+  readonly name: string
+  /** `name` as written (`""` when absent) */
+  readonly rawName: string
+  /** informational only: 0.116.0 does not read `version` (any type is accepted and ignored) */
+  readonly version: string | null
+  readonly description: string | null
+  /** absolute, already checked with `resolveManifestPath` */
+  readonly skills: string | null
+  readonly mcpServers: string | null
+  readonly apps: string | null
+  readonly interface: PluginManifestInterface | null
+}
+
+export interface PluginManifestInterface {
+  readonly displayName: string | null
+  readonly shortDescription: string | null
+  readonly longDescription: string | null
+  readonly developerName: string | null
+  readonly category: string | null
+  readonly capabilities: ReadonlyArray<string>
+  readonly websiteUrl: string | null
+  readonly privacyPolicyUrl: string | null
+  readonly termsOfServiceUrl: string | null
+  readonly defaultPrompt: ReadonlyArray<string> | null
+  readonly brandColor: string | null
+  /** absolute */
+  readonly composerIcon: string | null
+  readonly logo: string | null
+  readonly screenshots: ReadonlyArray<string>
+}
+
+/** The wire `PluginInterface`, keys in the order the binary prints them. */
+export interface WirePluginInterface {
+  readonly displayName: string | null
+  readonly shortDescription: string | null
+  readonly longDescription: string | null
+  readonly developerName: string | null
+  readonly category: string | null
+  readonly capabilities: ReadonlyArray<string>
+  readonly websiteUrl: string | null
+  readonly privacyPolicyUrl: string | null
+  readonly termsOfServiceUrl: string | null
+  readonly defaultPrompt: ReadonlyArray<string> | null
+  readonly brandColor: string | null
+  readonly composerIcon: string | null
+  readonly logo: string | null
+  readonly screenshots: ReadonlyArray<string>
+}
+
+export interface DecodedManifest {
+  readonly manifest: PluginManifest
+  /** texts codex logs at WARN while loading (`ignoring …`) */
+  readonly warnings: ReadonlyArray<string>
+}
+
+/**
+ * The manifest could not be decoded; codex logs `failed to parse plugin manifest: {message}` and the plugin is
+ * reported as `missing or invalid .codex-plugin/plugin.json`.
+ */
+export class ManifestError extends Schema.TaggedError<ManifestError>()("ManifestError", {
+  message: Schema.String
+}) {}
+
+const OptionalStr = Schema.optionalKey(Schema.NullOr(Schema.String).annotate({ expected: "a string" }))
+const Strings = Schema.optionalKey(
+  Schema.Array(Schema.String.annotate({ expected: "a string" })).annotate({ expected: "a sequence" })
+)
+
+// Type errors in these fields make the whole manifest invalid (verified: `"displayName":5`, `"capabilities":null`,
+// `"name":null`, `"interface":5` all give `missing or invalid`); only path rules and defaultPrompt are lenient.
+const RawInterface = Schema.Struct({
+  displayName: OptionalStr,
+  shortDescription: OptionalStr,
+  longDescription: OptionalStr,
+  developerName: OptionalStr,
+  category: OptionalStr,
+  capabilities: Strings,
+  websiteUrl: OptionalStr,
+  websiteURL: OptionalStr,
+  privacyPolicyUrl: OptionalStr,
+  privacyPolicyURL: OptionalStr,
+  termsOfServiceUrl: OptionalStr,
+  termsOfServiceURL: OptionalStr,
+  defaultPrompt: Schema.optionalKey(Schema.Unknown),
+  brandColor: OptionalStr,
+  composerIcon: OptionalStr,
+  logo: OptionalStr,
+  screenshots: Strings
+}).annotate({ expected: "struct RawPluginManifestInterface" })
+
+const RawManifest = Schema.Struct({
+  name: Schema.optionalKey(Schema.String.annotate({ expected: "a string" })),
+  description: OptionalStr,
+  skills: OptionalStr,
+  mcpServers: OptionalStr,
+  apps: OptionalStr,
+  interface: Schema.optionalKey(Schema.NullOr(RawInterface).annotate({ expected: "struct RawPluginManifestInterface" }))
+}).annotate({ expected: "struct RawPluginManifest" })
+
+const fieldMap = (pairs: ReadonlyArray<readonly [string, string]>): ReadonlyMap<string, string> => new Map(pairs)
+const TOP_FIELDS = fieldMap(["name", "description", "skills", "mcpServers", "apps", "interface"].map((n) => [n, n]))
+// serde aliases: both spellings are the same field, so giving both is `duplicate field `websiteUrl``
+const INTERFACE_FIELDS = fieldMap([
+  ...["displayName", "shortDescription", "longDescription", "developerName", "category", "capabilities", "websiteUrl",
+    "privacyPolicyUrl", "termsOfServiceUrl", "defaultPrompt", "brandColor", "composerIcon", "logo", "screenshots"]
+    .map((n): readonly [string, string] => [n, n]),
+  ["websiteURL", "websiteUrl"],
+  ["privacyPolicyURL", "privacyPolicyUrl"],
+  ["termsOfServiceURL", "termsOfServiceUrl"]
+])
+
+const manifestShape: SerdeShape = {
+  structFields: (path: JsonPath) =>
+    path.length === 0 ? TOP_FIELDS : path.length === 1 && path[0] === "interface" ? INTERFACE_FIELDS : undefined,
+  enumAt: () => undefined,
+  bufferedIn: () => undefined,
+  fieldCount: () => undefined
+}
+
+const WHITESPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u
+
+/** Rust `split_whitespace().join(" ")` (Unicode White_Space: U+00A0 and U+0085 collapse, U+FEFF does not). */
+export const collapseWhitespace = (value: string): string => value.split(WHITESPACE).filter((p) => p.length > 0).join(" ")
+
+const EDGE_WHITESPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/gu
+
+/** Rust `str::trim` (JS `trim` also strips U+FEFF, Rust does not). */
+export const trimWhitespace = (value: string): string => value.replace(EDGE_WHITESPACE, "")
+
+/** Length in Unicode scalar values, as Rust `chars().count()`. */
+export const charCount = (value: string): number => [...value].length
+
+const jsonKind = (value: unknown): string =>
+  value === null ? "null" : Array.isArray(value) ? "array" : typeof value === "object" ? "object" : typeof value
+
+const normalizePrompt = (value: string, field: string, warnings: Array<string>): string | undefined => {
+  const prompt = collapseWhitespace(value)
+  if (prompt.length === 0) {
+    warnings.push(`ignoring ${field}: prompt must not be empty`)
+    return undefined
+  }
+  if (charCount(prompt) > MAX_DEFAULT_PROMPT_CHARS) {
+    warnings.push(`ignoring ${field}: prompt must be at most ${MAX_DEFAULT_PROMPT_CHARS} characters`)
+    return undefined
+  }
+  return prompt
+}
+
+/**
+ * `interface.defaultPrompt`: a string (legacy) or a list. Invalid entries are dropped with a warning that names the
+ * raw index; the limit counts accepted prompts, and the first entry met after 3 accepted ones stops the scan with
+ * `maximum of 3 prompts is supported`. Returns null when nothing is accepted.
+ */
+export const normalizeDefaultPrompt = (
+  value: unknown
+): { readonly prompts: ReadonlyArray<string> | null; readonly warnings: ReadonlyArray<string> } => {
+  const warnings: Array<string> = []
+  const field = "interface.defaultPrompt"
+  if (value === undefined || value === null) return { prompts: null, warnings }
+  if (typeof value === "string") {
+    const prompt = normalizePrompt(value, field, warnings)
+    return { prompts: prompt === undefined ? null : [prompt], warnings }
+  }
+  if (!Array.isArray(value)) {
+    warnings.push(`ignoring ${field}: expected a string or array of strings, found ${jsonKind(value)}`)
+    return { prompts: null, warnings }
+  }
+  const prompts: Array<string> = []
+  for (const [index, item] of value.entries()) {
+    if (prompts.length >= MAX_DEFAULT_PROMPTS) {
+      warnings.push(`ignoring ${field}: maximum of ${MAX_DEFAULT_PROMPTS} prompts is supported`)
+      break
+    }
+    if (typeof item !== "string") {
+      warnings.push(`ignoring ${field}[${index}]: expected a string, found ${jsonKind(item)}`)
+      continue
+    }
+    const prompt = normalizePrompt(item, `${field}[${index}]`, warnings)
+    if (prompt !== undefined) prompts.push(prompt)
+  }
+  return { prompts: prompts.length > 0 ? prompts : null, warnings }
+}
+
+type RawInterface = typeof RawInterface.Type
+
+const decodeInterface = (
+  raw: RawInterface,
+  pluginRoot: string,
+  warnings: Array<string>
+): PluginManifestInterface | null => {
+  const prompt = normalizeDefaultPrompt(raw.defaultPrompt)
+  warnings.push(...prompt.warnings)
+  const asset = (field: string, value: string | null | undefined): string | null => {
+    const resolved = resolveManifestPath(pluginRoot, field, value)
+    if (resolved.warning !== undefined) warnings.push(resolved.warning)
+    return resolved.path ?? null
+  }
+  const iface: PluginManifestInterface = {
+    displayName: raw.displayName ?? null,
+    shortDescription: raw.shortDescription ?? null,
+    longDescription: raw.longDescription ?? null,
+    developerName: raw.developerName ?? null,
+    category: raw.category ?? null,
+    capabilities: raw.capabilities ?? [],
+    websiteUrl: raw.websiteUrl ?? raw.websiteURL ?? null,
+    privacyPolicyUrl: raw.privacyPolicyUrl ?? raw.privacyPolicyURL ?? null,
+    termsOfServiceUrl: raw.termsOfServiceUrl ?? raw.termsOfServiceURL ?? null,
+    defaultPrompt: prompt.prompts,
+    brandColor: raw.brandColor ?? null,
+    composerIcon: asset("interface.composerIcon", raw.composerIcon),
+    logo: asset("interface.logo", raw.logo),
+    // invalid entries are dropped, duplicates and order kept (verified)
+    screenshots: (raw.screenshots ?? []).flatMap((s) => {
+      const path = asset("interface.screenshots", s)
+      return path === null ? [] : [path]
+    })
+  }
+  // `interface` is None when every field is empty; `""` still counts as a value (verified `displayName:""`)
+  const present = [iface.displayName, iface.shortDescription, iface.longDescription, iface.developerName, iface.category,
+    iface.websiteUrl, iface.privacyPolicyUrl, iface.termsOfServiceUrl, iface.defaultPrompt, iface.brandColor,
+    iface.composerIcon, iface.logo].some((v) => v !== null) || iface.capabilities.length > 0 || iface.screenshots.length > 0
+  return present ? iface : null
+}
+
+/**
+ * Decodes manifest text the way codex 0.116.0 does (serde_json, unknown keys ignored, wrong types fatal) and applies
+ * the lenient rules: bad component/asset paths and bad `defaultPrompt` entries are dropped with a warning.
+ * A JSON `[]` is accepted as an empty manifest (serde's sequence form of an all-default struct).
+ */
+export const decodeManifestText = (text: string, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> => {
+  const source = /^[ \t\n\r]*\[[ \t\n\r]*\][ \t\n\r]*$/.test(text) ? "{}" : text
+  const decoded = decodeSerde(RawManifest, manifestShape, source)
+  if (Result.isFailure(decoded)) return Result.fail(new ManifestError({ message: decoded.failure }))
+  const { root, value: raw } = decoded.success
+  const warnings: Array<string> = []
+  const iface = raw.interface === undefined || raw.interface === null ? null : decodeInterface(raw.interface, pluginRoot, warnings)
+  const component = (field: "skills" | "mcpServers" | "apps"): string | null => {
+    const resolved = resolveManifestPath(pluginRoot, field, raw[field])
+    if (resolved.warning !== undefined) warnings.push(resolved.warning)
+    return resolved.path ?? null
+  }
+  const skills = component("skills")
+  const mcpServers = component("mcpServers")
+  const apps = component("apps")
+  const rawName = raw.name ?? ""
+  const version = nodeAt(root, ["version"])
+  return Result.succeed({
+    manifest: {
+      name: trimWhitespace(rawName).length === 0 ? basename(pluginRoot) : rawName,
+      rawName,
+      version: version?.kind === "string" ? version.value : null,
+      description: raw.description ?? null,
+      skills,
+      mcpServers,
+      apps,
+      interface: iface
+    },
+    warnings
+  })
+}
+
+/** Same as `decodeManifestText` for an already-parsed value (duplicate keys can no longer be detected). */
+export const decodeManifest = (value: unknown, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> =>
+  decodeManifestText(JSON.stringify(value) ?? "null", pluginRoot)
+
+/**
+ * The wire `PluginInterface` of a listed plugin: the manifest interface, with the marketplace `category` winning
+ * when given (even `""`) and creating an interface when the manifest has none or is missing/invalid. Null when
+ * neither exists.
+ */
+export const toWireInterface = (
+  manifest: PluginManifest | null | undefined,
+  marketplaceCategory?: string | null
+): WirePluginInterface | null => {
+  const base = manifest?.interface ?? null
+  const category = marketplaceCategory ?? base?.category ?? null
+  if (base === null && (marketplaceCategory === undefined || marketplaceCategory === null)) return null
+  return {
+    displayName: base?.displayName ?? null,
+    shortDescription: base?.shortDescription ?? null,
+    longDescription: base?.longDescription ?? null,
+    developerName: base?.developerName ?? null,
+    category,
+    capabilities: base?.capabilities ?? [],
+    websiteUrl: base?.websiteUrl ?? null,
+    privacyPolicyUrl: base?.privacyPolicyUrl ?? null,
+    termsOfServiceUrl: base?.termsOfServiceUrl ?? null,
+    defaultPrompt: base?.defaultPrompt ?? null,
+    brandColor: base?.brandColor ?? null,
+    composerIcon: base?.composerIcon ?? null,
+    logo: base?.logo ?? null,
+    screenshots: base?.screenshots ?? []
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The Codex app-server dialect on top of the JSON-RPC peer: request decoding with the reference's
+ * serde texts, the initialize handshake, and the plugin methods (delegations to the Engine).
+ */
+import { Effect, Result, Schema } from "effect"
+import * as Os from "node:os"
+import { Engine, type EngineError, type Origin } from "../services/EngineApi.ts"
+import { ErrorCode, type IncomingRequest, type PeerHandlers, RpcError } from "./JsonRpcPeer.ts"
+import { decodeValue } from "./SerdeDecode.ts"
+import { methodParams } from "./WireParams.ts"
+
+export const serverVersion = "0.1.0"
+
+const invalid = (message: string) => new RpcError({ code: ErrorCode.invalidRequest, message })
+
+const fromEngine = (error: EngineError): RpcError =>
+  new RpcError({
+    code: error.kind === "InvalidRequest" ? ErrorCode.invalidRequest : ErrorCode.internalError,
+    message: error.message
+  })
+
+const InitializeParams = Schema.Struct({
+  clientInfo: Schema.Struct({ name: Schema.String, title: Schema.NullOr(Schema.String), version: Schema.String })
+})
+const ListParams = Schema.Struct({ cwds: Schema.NullOr(Schema.Array(Schema.String)), forceRemoteSync: Schema.Boolean })
+const PathParams = Schema.Struct({ marketplacePath: Schema.String, pluginName: Schema.String })
+const InstallParams = Schema.Struct({
+  marketplacePath: Schema.String,
+  pluginName: Schema.String,
+  idempotencyKey: Schema.NullOr(Schema.String)
+})
+const IdParams = Schema.Struct({ pluginId: Schema.String, idempotencyKey: Schema.NullOr(Schema.String) })
+const HistoryParams = Schema.Struct({ pluginId: Schema.NullOr(Schema.String), limit: Schema.NullOr(Schema.Number) })
+
+/** Decodes params checked by `decodeValue`; a mismatch here is a bug in the wire tables. */
+const typed = <S extends Schema.Top>(schema: S, value: unknown) =>
+  Schema.decodeUnknownEffect(schema)(value).pipe(Effect.orDie)
+
+export interface SessionOptions {
+  /** called once per appended event for `plugin/changed` notifications (later issues) */
+  readonly onInitialized?: (clientName: string) => Effect.Effect<void>
+}
+
+/** Per-connection state and dispatch. */
+export const makeCodexSession = Effect.fn("makeCodexSession")(function*(_options: SessionOptions = {}) {
+  const engine = yield* Engine
+  let clientName: string | undefined
+  const methods = [...methodParams.keys()]
+
+  const origin = (request: IncomingRequest, idempotencyKey: string | null): Origin => ({
+    actor: "rpc",
+    requestId: String(request.id),
+    ...(clientName === undefined ? {} : { client: clientName }),
+    ...(idempotencyKey === null ? {} : { idempotencyKey })
+  })
+
+  const run = (request: IncomingRequest, params: unknown): Effect.Effect<unknown, RpcError> => {
+    switch (request.method) {
+      case "plugin/list":
+        return typed(ListParams, params).pipe(
+          Effect.flatMap((p) => engine.list({ cwds: p.cwds ?? [], forceRemoteSync: p.forceRemoteSync })),
+          Effect.mapError(fromEngine)
+        )
+      case "plugin/read":
+        return typed(PathParams, params).pipe(Effect.flatMap((p) => engine.read(p)), Effect.mapError(fromEngine))
+      case "plugin/install":
+        return typed(InstallParams, params).pipe(
+          Effect.flatMap((p) =>
+            engine.install({ marketplacePath: p.marketplacePath, pluginName: p.pluginName }, origin(request, p.idempotencyKey))
+          ),
+          Effect.mapError(fromEngine)
+        )
+      case "plugin/uninstall":
+        return typed(IdParams, params).pipe(
+          Effect.flatMap((p) => engine.uninstall({ pluginId: p.pluginId }, origin(request, p.idempotencyKey))),
+          Effect.mapError(fromEngine)
+        )
+      case "plugin/enable":
+      case "plugin/disable": {
+        const enabled = request.method === "plugin/enable"
+        return typed(IdParams, params).pipe(
+          Effect.flatMap((p) => engine.setEnabled({ pluginId: p.pluginId, enabled }, origin(request, p.idempotencyKey))),
+          Effect.mapError(fromEngine)
+        )
+      }
+      case "plugin/history":
+        return typed(HistoryParams, params).pipe(
+          Effect.flatMap((p) =>
+            engine.history({
+              ...(p.pluginId === null ? {} : { pluginId: p.pluginId }),
+              ...(p.limit === null ? {} : { limit: p.limit })
+            })
+          ),
+          Effect.map((events) => ({ events })),
+          Effect.mapError(fromEngine)
+        )
+      default:
+        return Effect.fail(invalid(`Invalid request: unknown variant \`${request.method}\``))
+    }
+  }
+
+  const handlers: PeerHandlers = {
+    request: (request) =>
+      Effect.gen(function*() {
+        const shape = methodParams.get(request.method)
+        if (shape === undefined) {
+          const expected = methods.map((m) => `\`${m}\``).join(", ")
+          return yield* invalid(`Invalid request: unknown variant \`${request.method}\`, expected one of ${expected}`)
+        }
+        if (request.params === undefined || request.params === null) {
+          return yield* invalid("Invalid request: missing field `params`")
+        }
+        const decoded = decodeValue(shape, request.params)
+        if (Result.isFailure(decoded)) return yield* invalid(`Invalid request: ${decoded.failure}`)
+        if (request.method === "initialize") {
+          if (clientName !== undefined) return yield* invalid("Already initialized")
+          const params = yield* typed(InitializeParams, decoded.success)
+          clientName = params.clientInfo.name
+          const userAgent = `${params.clientInfo.name}/${serverVersion} (plugin-ledger; ${Os.type()} ${Os.release()}; ${Os.arch()}) (${params.clientInfo.name}; ${params.clientInfo.version})`
+          return Effect.succeed({ userAgent, platformFamily: process.platform === "win32" ? "windows" : "unix", platformOs: platformOs() })
+        }
+        if (clientName === undefined) return yield* invalid("Not initialized")
+        return run(request, decoded.success)
+      }),
+    notification: () => Effect.void
+  }
+  return handlers
+})
+
+/** Rust's `std::env::consts::OS` spelling, as the reference reports it. */
+const platformOs = (): string => {
+  switch (process.platform) {
+    case "darwin":
+      return "macos"
+    case "win32":
+      return "windows"
+    default:
+      return process.platform
+  }
+}

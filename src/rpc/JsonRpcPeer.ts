@@ -1,0 +1,155 @@
+/**
+ * Line-framed JSON-RPC peer in the Codex app-server dialect: one JSON object per line, `"jsonrpc"`
+ * optional on input (echoed only when the client sent it), results as `{"id","result"}` and errors as
+ * `{"error","id"}` (the reference's key order). Requests of one connection are handled in arrival order,
+ * so a read sent after a write sees it (as with the reference); connections are independent. Responses go
+ * out whole, one line each. Nothing but protocol is written to the output.
+ */
+import { Cause, Effect, Schema, Stream } from "effect"
+
+export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
+  code: Schema.Number,
+  message: Schema.String,
+  data: Schema.optionalKey(Schema.Unknown)
+}) {}
+
+export const ErrorCode = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internalError: -32603
+} as const
+
+export type RequestId = string | number
+
+export interface IncomingRequest {
+  readonly id: RequestId
+  readonly method: string
+  /** `undefined` when the request had no `params` key */
+  readonly params: unknown
+}
+
+export interface IncomingNotification {
+  readonly method: string
+  readonly params: unknown
+}
+
+export interface LineChannel {
+  /** incoming lines without their terminator; ends at EOF */
+  readonly lines: Stream.Stream<string, Error>
+  /** writes one whole line (the terminator is added) */
+  readonly write: (line: string) => Effect.Effect<void>
+}
+
+export interface PeerHandlers {
+  /** Session checks (such as `initialize`) and decoding; the returned effect is the request's work. */
+  readonly request: (request: IncomingRequest) => Effect.Effect<Effect.Effect<unknown, RpcError>, RpcError>
+  readonly notification: (notification: IncomingNotification) => Effect.Effect<void>
+}
+
+const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+const isRequestId = (value: unknown): value is RequestId =>
+  typeof value === "string" || (typeof value === "number" && Number.isInteger(value))
+
+export const encodeResult = (id: RequestId, result: unknown, jsonrpc: boolean): string =>
+  JSON.stringify(jsonrpc ? { jsonrpc: "2.0", id, result } : { id, result })
+
+export const encodeError = (id: RequestId | null, error: RpcError, jsonrpc: boolean): string => {
+  const body = error.data === undefined
+    ? { code: error.code, message: error.message }
+    : { code: error.code, message: error.message, data: error.data }
+  return JSON.stringify(jsonrpc ? { jsonrpc: "2.0", error: body, id } : { error: body, id })
+}
+
+type Frame =
+  | { readonly _tag: "Request"; readonly request: IncomingRequest; readonly jsonrpc: boolean }
+  | { readonly _tag: "Notification"; readonly notification: IncomingNotification }
+  | { readonly _tag: "Reply"; readonly line: string }
+  | { readonly _tag: "Ignore" }
+
+/** Classifies one input line. Bad frames get an error reply (the reference drops them silently). */
+export const classify = (line: string): Frame => {
+  if (line.trim() === "") return { _tag: "Ignore" }
+  let message: unknown
+  try {
+    message = JSON.parse(line)
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : String(cause)
+    const error = new RpcError({ code: ErrorCode.parseError, message: `Parse error: ${detail}` })
+    return { _tag: "Reply", line: encodeError(null, error, false) }
+  }
+  if (!isRecord(message)) {
+    const error = new RpcError({ code: ErrorCode.invalidRequest, message: "Invalid request: expected a JSON object" })
+    return { _tag: "Reply", line: encodeError(null, error, false) }
+  }
+  const jsonrpc = message["jsonrpc"] === "2.0"
+  const hasId = "id" in message && message["id"] !== null
+  if (!("method" in message)) {
+    // a response to a request of ours; this server sends none yet
+    if (hasId && ("result" in message || "error" in message)) return { _tag: "Ignore" }
+    const error = new RpcError({ code: ErrorCode.invalidRequest, message: "Invalid request: missing field `method`" })
+    return { _tag: "Reply", line: encodeError(isRequestId(message["id"]) ? message["id"] : null, error, jsonrpc) }
+  }
+  const method = message["method"]
+  if (hasId && !isRequestId(message["id"])) {
+    const error = new RpcError({
+      code: ErrorCode.invalidRequest,
+      message: "Invalid request: request id must be a string or an integer"
+    })
+    return { _tag: "Reply", line: encodeError(null, error, jsonrpc) }
+  }
+  if (typeof method !== "string") {
+    const error = new RpcError({ code: ErrorCode.invalidRequest, message: "Invalid request: method must be a string" })
+    const id = message["id"]
+    return { _tag: "Reply", line: encodeError(isRequestId(id) ? id : null, error, jsonrpc) }
+  }
+  const params = message["params"]
+  const id = message["id"]
+  if (isRequestId(id)) return { _tag: "Request", request: { id, method, params }, jsonrpc }
+  return { _tag: "Notification", notification: { method, params } }
+}
+
+/** Serves one channel until its input ends; every request read before the end is answered. */
+export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.Effect<void, Error> =>
+  Effect.gen(function*() {
+    const answer = (request: IncomingRequest, jsonrpc: boolean, work: Effect.Effect<unknown, RpcError>) =>
+      work.pipe(
+        Effect.matchCauseEffect({
+          onSuccess: (result) => channel.write(encodeResult(request.id, result, jsonrpc)),
+          onFailure: (cause) => {
+            const failure = Cause.findErrorOption(cause)
+            if (failure._tag === "Some") return channel.write(encodeError(request.id, failure.value, jsonrpc))
+            return Effect.logError("request failed unexpectedly", { method: request.method }, cause).pipe(
+              Effect.andThen(channel.write(encodeError(
+                request.id,
+                new RpcError({ code: ErrorCode.internalError, message: "Internal error" }),
+                jsonrpc
+              )))
+            )
+          }
+        })
+      )
+    yield* channel.lines.pipe(
+      Stream.runForEach((line) => {
+        const frame = classify(line)
+        switch (frame._tag) {
+          case "Ignore":
+            return Effect.void
+          case "Reply":
+            return channel.write(frame.line)
+          case "Notification":
+            return handlers.notification(frame.notification)
+          case "Request":
+            return handlers.request(frame.request).pipe(
+              Effect.matchEffect({
+                onFailure: (error) => answer(frame.request, frame.jsonrpc, Effect.fail(error)),
+                onSuccess: (work) => answer(frame.request, frame.jsonrpc, work)
+              })
+            )
+        }
+      })
+    )
+  })

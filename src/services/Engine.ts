@@ -1,0 +1,314 @@
+/**
+ * Command handling: request -> decide (pure) -> append (fsynced) -> project -> answer. Every mutation runs
+ * inside `EventLog.transact`, i.e. under the single-writer lock after catching up with other processes, and
+ * looks at config.toml and the cache only there, so decisions see what is really on disk.
+ */
+import { Clock, Effect, Layer, Ref, Result, Schema } from "effect"
+import { randomUUID } from "node:crypto"
+import * as Path from "node:path"
+import { parseConfig } from "../adapters/ConfigToml.ts"
+import { describeError, errnoCode } from "../adapters/FsPort.ts"
+import { LedgerFs } from "../adapters/LedgerFs.ts"
+import { makeBlobStore } from "../adapters/BlobStore.ts"
+import { snapshot } from "../adapters/PluginTree.ts"
+import { rustIoError } from "../adapters/RustIoError.ts"
+import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
+import { decide } from "../domain/decide.ts"
+import { type EventCause, LogTailRepaired, PluginEvent } from "../domain/Events.ts"
+import { decodeManifestText, MANIFEST_PATH } from "../domain/Manifest.ts"
+import { decodeMarketplaceText, resolveInstallTarget } from "../domain/Marketplace.ts"
+import { parsePluginId } from "../domain/PluginId.ts"
+import { evolve, initialState, type PluginState } from "../domain/PluginState.ts"
+import type { HistoryEntryView, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
+import { Catalog } from "./Catalog.ts"
+import { Engine, EngineError, internalError, invalidRequest, type Origin } from "./EngineApi.ts"
+import { EventLog, type LogRecord, type NewRecord } from "./EventLog.ts"
+import { LedgerConfig } from "./LedgerConfig.ts"
+import { eventOf, Projector } from "./Projector.ts"
+
+const encodeEvent = Schema.encodeSync(PluginEvent)
+
+const causeOf = (origin: Origin): EventCause => ({
+  actor: origin.actor,
+  ...(origin.requestId === undefined ? {} : { requestId: origin.requestId }),
+  ...(origin.client === undefined ? {} : { client: origin.client })
+})
+
+/** Folds records into the state, reusing the previous fold when the log only grew. */
+const makeFolder = () => {
+  let folded: { readonly seq: number; readonly state: PluginState } = { seq: 0, state: initialState }
+  return (records: ReadonlyArray<LogRecord>): PluginState => {
+    let state = folded.seq <= (records.at(-1)?.seq ?? 0) ? folded.state : initialState
+    const from = state === initialState ? 0 : folded.seq
+    for (const record of records) {
+      if (record.seq <= from) continue
+      const event = eventOf(record)
+      state = event === undefined ? { ...state, seq: record.seq } : evolve(state, event, record.seq)
+    }
+    folded = { seq: records.at(-1)?.seq ?? 0, state }
+    return state
+  }
+}
+
+export const pluginIdOf = (event: PluginEvent): string | null => ("pluginId" in event ? event.pluginId : null)
+
+export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | LedgerFs | EventLog | Projector | Catalog> = Layer.effect(
+  Engine,
+  Effect.gen(function*() {
+    const paths = yield* LedgerConfig
+    const fs = yield* LedgerFs
+    const log = yield* EventLog
+    const projector = yield* Projector
+    const catalog = yield* Catalog
+    const blobs = makeBlobStore(fs, paths.blobsDir)
+    const fold = makeFolder()
+    const lastState = yield* Ref.make<PluginState>(initialState)
+
+    const toEngineError = (error: EngineError | { readonly message: string }): EngineError =>
+      error instanceof EngineError ? error : internalError(error.message)
+
+    const readConfigText = (): string => {
+      try {
+        return fs.readFileSync(paths.configPath).toString("utf8")
+      } catch (error) {
+        if (errnoCode(error) === "ENOENT") return ""
+        throw error
+      }
+    }
+
+    const isDirectory = (path: string): boolean => {
+      try {
+        return fs.statSync(path).isDirectory()
+      } catch (error) {
+        if (errnoCode(error) === "ENOENT" || errnoCode(error) === "ENOTDIR") return false
+        throw error
+      }
+    }
+
+    /** What config.toml and the cache say about a plugin right now; fails when config.toml is unreadable. */
+    const observe = (pluginId: string, failure: string): Effect.Effect<Observed, EngineError> =>
+      Effect.try({ try: readConfigText, catch: (e) => internalError(`${failure}: ${rustIoError(e)}`) }).pipe(
+        Effect.flatMap((text) => {
+          const parsed = parseConfig(text)
+          if (Result.isFailure(parsed)) return Effect.fail(internalError(`${failure}: ${parsed.failure.message}`))
+          const entry = parsed.success.plugins.get(pluginId)
+          return Effect.try({
+            try: (): Observed => ({
+              configured: entry !== undefined,
+              ...(entry?.enabled === undefined ? {} : { configEnabled: entry.enabled }),
+              cachePresent: isDirectory(projector.pluginDir(pluginId))
+            }),
+            catch: (e) => internalError(`${failure}: ${rustIoError(e)}`)
+          })
+        })
+      )
+
+    /**
+     * Runs one command: under the lock, build it from fresh observations, decide, append, project.
+     * With an idempotency key whose records already exist, nothing is decided again.
+     */
+    const execute = <A>(
+      origin: Origin,
+      build: (state: PluginState) => Effect.Effect<PluginCommand, EngineError>,
+      answer: (events: ReadonlyArray<LogRecord>, state: PluginState) => A
+    ): Effect.Effect<A, EngineError> =>
+      Effect.gen(function*() {
+        const key = origin.idempotencyKey ?? randomUUID()
+        const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+        const result = yield* log.transact(
+          (records) =>
+            Effect.gen(function*() {
+              const previous = records.filter((r) => r.id.startsWith(`${key}:`))
+              if (previous.length > 0 && origin.idempotencyKey !== undefined) {
+                return { append: [], value: previous }
+              }
+              const state = fold(records)
+              const command = yield* build(state)
+              const decided = decide(state, command)
+              if (Result.isFailure(decided)) return yield* invalidRequest(decided.failure.message)
+              const append: Array<NewRecord> = decided.success.map((event, index) => {
+                const { _tag, ...data } = encodeEvent(event)
+                return { id: `${key}:${index}`, ts: now, type: _tag, data }
+              })
+              const replayed: ReadonlyArray<LogRecord> = []
+              return { append, value: replayed }
+            }),
+          (_, all) =>
+            projector.project(all).pipe(
+              Effect.andThen(Ref.set(lastState, fold(all))),
+              Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
+            )
+        ).pipe(Effect.mapError(toEngineError))
+        const events = result.value.length > 0 ? result.value : result.appended
+        return answer(events, yield* Ref.get(lastState))
+      })
+
+    const pluginIdOrFail = (pluginId: string) => {
+      const parsed = parsePluginId(pluginId)
+      return Result.isFailure(parsed) ? Effect.fail(invalidRequest(parsed.failure.message)) : Effect.succeed(parsed.success)
+    }
+
+    const readFile = (path: string): Result.Result<string, unknown> =>
+      Result.try({ try: () => fs.readFileSync(path).toString("utf8"), catch: (e) => e })
+
+    /** Resolves and validates what to install, then stores its tree; nothing is recorded yet. */
+    const prepareInstall = (marketplacePath: string, pluginName: string, origin: Origin) =>
+      Effect.gen(function*() {
+        const text = readFile(marketplacePath)
+        if (Result.isFailure(text)) {
+          if (errnoCode(text.failure) === "ENOENT") return yield* invalidRequest(`marketplace file \`${marketplacePath}\` does not exist`)
+          return yield* internalError(`failed to install plugin: failed to read marketplace file: ${rustIoError(text.failure)}`)
+        }
+        const file = decodeMarketplaceText(marketplacePath, text.success)
+        if (Result.isFailure(file)) return yield* invalidRequest(file.failure.message)
+        const target = resolveInstallTarget(file.success, pluginName)
+        if (Result.isFailure(target)) return yield* invalidRequest(target.failure.message)
+        const { entry, pluginId } = target.success
+        let version = "local"
+        if (pluginId.marketplaceName === "openai-curated") {
+          const sha = readFile(paths.curatedShaPath)
+          if (Result.isFailure(sha) || sha.success.trim() === "") {
+            return yield* invalidRequest("local curated marketplace sha is not available")
+          }
+          version = sha.success.trim()
+        }
+        if (!isDirectory(entry.sourceDir)) {
+          return yield* invalidRequest(`plugin source path is not a directory: ${entry.sourceDir}`)
+        }
+        const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
+        const manifestText = readFile(manifestPath)
+        if (Result.isFailure(manifestText)) {
+          if (errnoCode(manifestText.failure) === "ENOENT") return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
+          return yield* internalError(`failed to install plugin: ${rustIoError(manifestText.failure)}`)
+        }
+        const manifest = decodeManifestText(manifestText.success, entry.sourceDir)
+        if (Result.isFailure(manifest)) return yield* invalidRequest(`missing or invalid plugin manifest: ${manifestPath}`)
+        if (manifest.success.manifest.name !== entry.name) {
+          return yield* invalidRequest(
+            `plugin manifest name \`${manifest.success.manifest.name}\` does not match marketplace plugin name \`${entry.name}\``
+          )
+        }
+        const configText = yield* Effect.try({
+          try: readConfigText,
+          catch: (e) => internalError(`failed to persist installed plugin config: ${rustIoError(e)}`)
+        })
+        const config = parseConfig(configText)
+        if (Result.isFailure(config)) {
+          return yield* internalError(`failed to persist installed plugin config: ${config.failure.message}`)
+        }
+        const tree = yield* Effect.try({
+          try: () => snapshot(fs, blobs, entry.sourceDir),
+          catch: (e) => internalError(`failed to install plugin: ${describeError(e)}`)
+        })
+        for (const skipped of tree.skipped) {
+          yield* Effect.logWarning(`not copying ${skipped} of ${pluginId.id}: symlinks and special files stay out of the cache`)
+        }
+        return new InstallPlugin({
+          pluginId: pluginId.id,
+          pluginName: entry.name,
+          marketplaceName: pluginId.marketplaceName,
+          marketplacePath,
+          sourcePath: entry.sourceDir,
+          version,
+          treeHash: tree.treeHash,
+          installPolicy: entry.installPolicy,
+          authPolicy: entry.authPolicy,
+          cause: causeOf(origin)
+        })
+      })
+
+    const install = (input: { readonly marketplacePath: string; readonly pluginName: string }, origin: Origin) =>
+      Effect.gen(function*() {
+        const command = yield* prepareInstall(input.marketplacePath, input.pluginName, origin)
+        return yield* execute(origin, () => Effect.succeed(command), (): PluginInstallView => ({
+          authPolicy: command.authPolicy,
+          appsNeedingAuth: []
+        }))
+      })
+
+    const uninstall = (input: { readonly pluginId: string }, origin: Origin) =>
+      Effect.gen(function*() {
+        const id = yield* pluginIdOrFail(input.pluginId)
+        return yield* execute(
+          origin,
+          () =>
+            Effect.map(observe(id.id, "failed to clear plugin config"), (observed) =>
+              new UninstallPlugin({ pluginId: id.id, observed, cause: causeOf(origin) })),
+          (): Record<string, never> => ({})
+        )
+      })
+
+    const setEnabled = (input: { readonly pluginId: string; readonly enabled: boolean }, origin: Origin) =>
+      Effect.gen(function*() {
+        const id = yield* pluginIdOrFail(input.pluginId)
+        return yield* execute(
+          origin,
+          () =>
+            Effect.map(observe(id.id, "failed to persist plugin config"), (observed) => {
+              const fields = { pluginId: id.id, observed, cause: causeOf(origin) }
+              return input.enabled ? new EnablePlugin(fields) : new DisablePlugin(fields)
+            }),
+          (events): PluginToggleView => ({
+            pluginId: id.id,
+            enabled: input.enabled,
+            changed: events.length > 0,
+            seq: events.at(-1)?.seq ?? null
+          })
+        )
+      })
+
+    const history = (input: { readonly pluginId?: string; readonly limit?: number }) =>
+      Effect.gen(function*() {
+        yield* log.refresh.pipe(Effect.mapError(toEngineError))
+        const records = yield* log.records
+        const entries: Array<HistoryEntryView> = []
+        for (const record of records) {
+          const event = eventOf(record)
+          const pluginId = event === undefined ? null : pluginIdOf(event)
+          if (input.pluginId !== undefined && pluginId !== input.pluginId) continue
+          if (input.pluginId === undefined && event === undefined && record.type !== "LogCreated") continue
+          entries.push({
+            seq: record.seq,
+            at: record.ts,
+            type: record.type,
+            pluginId,
+            cause: event !== undefined && "cause" in event && event.cause !== undefined ? event.cause : null,
+            data: record.data
+          })
+        }
+        return input.limit === undefined ? entries : entries.slice(Math.max(0, entries.length - input.limit))
+      })
+
+    // Start-up: record a tail repair found at open, then let projections catch up with the log.
+    const repair = log.tailRepair
+    if (log.readOnlyReason === undefined) {
+      yield* log.transact(
+        (records) =>
+          Effect.succeed({
+            value: undefined,
+            append: repair === undefined || records.some((r) => r.type === "LogTailRepaired" && r.id === `repair:${repair.sha256}`)
+              ? []
+              : [{
+                id: `repair:${repair.sha256}`,
+                ts: new Date(Date.now()).toISOString(),
+                type: "LogTailRepaired",
+                data: (({ _tag, ...data }) => data)(encodeEvent(new LogTailRepaired({ ...repair, cause: { actor: "repair" } })))
+              }]
+          }),
+        (_, all) => projector.project(all).pipe(Effect.andThen(Ref.set(lastState, fold(all))))
+      ).pipe(Effect.mapError((e) => internalError(`failed to open the ledger: ${e.message}`)))
+    } else {
+      yield* Effect.logWarning(`the ledger is read-only: ${log.readOnlyReason}`)
+      yield* Ref.set(lastState, fold(yield* log.records))
+    }
+
+    return Engine.of({
+      list: catalog.list,
+      read: catalog.read,
+      install,
+      uninstall,
+      setEnabled,
+      history
+    })
+  })
+)

@@ -1,0 +1,207 @@
+import * as Path from "node:path"
+import { Clock, Context, Effect, Layer, Schema, Semaphore } from "effect"
+import { acquireLock, type FileLockError, type HeldLock, makeNodeLockHost, releaseLockEffect } from "../adapters/FileLock.ts"
+import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
+import {
+  EMPTY_HEAD,
+  encodeRecord,
+  ensureDir,
+  genesisRecord,
+  type Head,
+  LogFileError,
+  type LogRecord,
+  type NewRecord,
+  openLogFile,
+  scan,
+  type TailRepair
+} from "../adapters/LogFile.ts"
+
+export type { LogRecord, NewRecord, TailRepair } from "../adapters/LogFile.ts"
+
+export class EventLogError extends Schema.TaggedError<EventLogError>()("EventLogError", {
+  reason: Schema.Literals(["ReadOnly", "Locked", "Io", "Corrupt"]),
+  message: Schema.String
+}) {}
+
+export interface EventLogOptions {
+  readonly ledgerDir: string
+  readonly fs?: FsPort
+  readonly lockTimeoutMs?: number
+}
+
+export class EventLog extends Context.Service<EventLog, {
+  /** every committed record known to this process, in seq order (catch up first with `refresh`) */
+  readonly records: Effect.Effect<ReadonlyArray<LogRecord>>
+  /** read records appended by other processes since the last read (no lock needed); returns only the new ones */
+  readonly refresh: Effect.Effect<ReadonlyArray<LogRecord>, EventLogError>
+  /**
+   * The critical section: in-process semaphore + cross-process lock, catch up from disk, run
+   * `decide` with all records, append what it returns (ids already recorded are skipped; only
+   * the newly written records are in `appended`), fdatasync, run `afterAppend` (still under
+   * the lock), release. `decide` failing => nothing appended.
+   */
+  readonly transact: <A, E, E2 = never>(
+    decide: (records: ReadonlyArray<LogRecord>) => Effect.Effect<{ readonly append: ReadonlyArray<NewRecord>; readonly value: A }, E>,
+    afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
+  ) => Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError>
+  /** set when the open found and truncated a torn tail (the caller records LogTailRepaired) */
+  readonly tailRepair: TailRepair | undefined
+  /** why appends are refused (chain break, newer format); may become set after a later catch-up */
+  readonly readOnlyReason: string | undefined
+  readonly verify: Effect.Effect<{ readonly ok: boolean; readonly records: number; readonly problems: ReadonlyArray<string> }, EventLogError>
+}>()("plugin-ledger/services/EventLog") {
+  static readonly layer = (options: EventLogOptions): Layer.Layer<EventLog, EventLogError> =>
+    Layer.effect(EventLog, makeFileEventLog(options))
+
+  static readonly layerMemory: Layer.Layer<EventLog> = Layer.effect(EventLog, Effect.suspend(() => makeMemoryEventLog))
+}
+
+const fromLogFileError = (error: LogFileError): EventLogError => new EventLogError({ reason: error.reason, message: error.message })
+const fromLockError = (error: FileLockError): EventLogError => new EventLogError({ reason: error.reason, message: error.message })
+
+/** Run a step of the synchronous core: LogFileError and fs errors are typed failures, anything else a defect. */
+const runSync = <A>(f: () => A): Effect.Effect<A, EventLogError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(f())
+    } catch (error) {
+      if (error instanceof LogFileError) return Effect.fail(fromLogFileError(error))
+      if (errnoCode(error) !== undefined) {
+        return Effect.fail(new EventLogError({ reason: "Io", message: `event log: ${describeError(error)}` }))
+      }
+      return Effect.die(error)
+    }
+  })
+
+const tailRepairedRecord = (repair: TailRepair, afterSeq: number, ts: string): NewRecord => ({
+  id: `LogTailRepaired:${afterSeq}:${repair.sha256.slice(0, 32)}`,
+  ts,
+  type: "LogTailRepaired",
+  data: { bytes: repair.bytes, sha256: repair.sha256, quarantineFile: repair.quarantineFile }
+})
+
+const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogOptions) {
+  const fs = options.fs ?? nodeFs
+  const ledgerDir = Path.resolve(options.ledgerDir)
+  const host = makeNodeLockHost()
+  const clock = yield* Clock.Clock
+  const nowMs = () => clock.currentTimeMillisUnsafe()
+  const semaphore = yield* Semaphore.make(1)
+
+  const release = (lock: HeldLock) =>
+    releaseLockEffect(fs, lock).pipe(
+      Effect.flatMap((wasOurs) =>
+        wasOurs ? Effect.void : Effect.logWarning(`ledger lock ${lock.path} was no longer ours at release`)
+      ),
+      Effect.catch((error) => Effect.logWarning(`could not release the ledger lock: ${error.message}`))
+    )
+  /** Hold the cross-process lock around `use`; the lock is released however `use` ends. */
+  const withLock = <A, E>(use: Effect.Effect<A, E>): Effect.Effect<A, E | EventLogError> =>
+    Effect.acquireUseRelease(
+      acquireLock({
+        fs,
+        dir: ledgerDir,
+        host,
+        ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
+      }).pipe(Effect.mapError(fromLockError)),
+      () => use,
+      release
+    )
+
+  yield* runSync(() => ensureDir(fs, ledgerDir))
+  const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
+
+  const failIfReadOnly = Effect.suspend(() => {
+    const reason = file.readOnlyReason()
+    return reason === undefined ? Effect.void : Effect.fail(new EventLogError({ reason: "ReadOnly", message: reason }))
+  })
+
+  const transact = <A, E, E2 = never>(
+    decide: (records: ReadonlyArray<LogRecord>) => Effect.Effect<{ readonly append: ReadonlyArray<NewRecord>; readonly value: A }, E>,
+    afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
+  ): Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError> =>
+    failIfReadOnly.pipe(
+      Effect.andThen(withLock(Effect.gen(function*() {
+        const { repair } = yield* runSync(() => file.catchUp())
+        yield* failIfReadOnly
+        if (repair !== undefined) {
+          // another process left a torn tail after our open: record the repair ourselves
+          const head = file.records().at(-1)?.seq ?? 0
+          const ts = new Date(nowMs()).toISOString()
+          yield* runSync(() => file.append([tailRepairedRecord(repair, head, ts)]))
+        }
+        const decision = yield* decide(file.records())
+        const appended = yield* runSync(() => file.append(decision.append))
+        if (afterAppend !== undefined) yield* afterAppend(appended, file.records())
+        return { value: decision.value, appended }
+      }))),
+      semaphore.withPermits(1),
+      Effect.withSpan("EventLog.transact")
+    )
+
+  return EventLog.of({
+    records: Effect.sync(() => file.records()),
+    refresh: runSync(() => file.refresh()),
+    transact,
+    tailRepair: file.openRepair,
+    get readOnlyReason() {
+      return file.readOnlyReason()
+    },
+    verify: withLock(runSync(() => file.verify())).pipe(semaphore.withPermits(1))
+  })
+})
+
+/** The same contract in memory: identical record format, hashes, idempotency and genesis record. */
+const makeMemoryEventLog = Effect.gen(function*() {
+  const semaphore = yield* Semaphore.make(1)
+  const nowMs = yield* Clock.clockWith((clock) => Effect.sync(() => () => clock.currentTimeMillisUnsafe()))
+  const all: Array<LogRecord> = []
+  const lines: Array<Buffer> = []
+  const ids = new Set<string>()
+  let head: Head = EMPTY_HEAD
+  let snapshot: ReadonlyArray<LogRecord> = []
+
+  const append = (batch: ReadonlyArray<NewRecord>): ReadonlyArray<LogRecord> => {
+    const encoded: Array<{ readonly line: Buffer; readonly record: LogRecord }> = []
+    let prev = head
+    for (const r of batch) {
+      if (ids.has(r.id) || encoded.some((e) => e.record.id === r.id)) continue
+      const e = encodeRecord(prev.seq + 1, prev.h, r)
+      encoded.push(e)
+      prev = { seq: e.record.seq, h: e.record.h }
+    }
+    for (const e of encoded) {
+      lines.push(e.line)
+      all.push(e.record)
+      ids.add(e.record.id)
+    }
+    head = prev
+    if (encoded.length > 0) snapshot = Object.freeze(all.slice())
+    return encoded.map((e) => e.record)
+  }
+  append([genesisRecord(new Date(nowMs()).toISOString())])
+
+  const transact = <A, E, E2 = never>(
+    decide: (records: ReadonlyArray<LogRecord>) => Effect.Effect<{ readonly append: ReadonlyArray<NewRecord>; readonly value: A }, E>,
+    afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
+  ): Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError> =>
+    Effect.gen(function*() {
+      const decision = yield* decide(snapshot)
+      const appended = yield* runSync(() => append(decision.append))
+      if (afterAppend !== undefined) yield* afterAppend(appended, snapshot)
+      return { value: decision.value, appended }
+    }).pipe(semaphore.withPermits(1))
+
+  return EventLog.of({
+    records: Effect.sync(() => snapshot),
+    refresh: Effect.succeed([]),
+    transact,
+    tailRepair: undefined,
+    readOnlyReason: undefined,
+    verify: Effect.sync(() => {
+      const result = scan(Buffer.concat(lines), 0, EMPTY_HEAD, "memory")
+      const problems = [...result.skipped, ...(result.stop === undefined ? [] : [result.stop]), ...result.tail]
+      return { ok: problems.length === 0 && result.committed.length === all.length, records: result.committed.length, problems }
+    })
+  })
+})

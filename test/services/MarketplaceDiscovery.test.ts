@@ -1,0 +1,317 @@
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, FileSystem, Path } from "effect"
+import type { Scope } from "effect"
+import { type LoadResult, MarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts"
+
+interface Layout {
+  readonly dirs?: ReadonlyArray<string>
+  readonly files: Record<string, string>
+  readonly symlinks?: Record<string, string>
+}
+
+const materialize = Effect.fn("materialize")(function*(layout: Layout) {
+  const fs = yield* FileSystem.FileSystem
+  const path = yield* Path.Path
+  const root = yield* fs.realPath(yield* fs.makeTempDirectoryScoped({ prefix: "discovery-" }))
+  for (const dir of layout.dirs ?? []) yield* fs.makeDirectory(path.join(root, dir), { recursive: true })
+  for (const [file, content] of Object.entries(layout.files)) {
+    yield* fs.makeDirectory(path.dirname(path.join(root, file)), { recursive: true })
+    yield* fs.writeFileString(path.join(root, file), content)
+  }
+  for (const [link, target] of Object.entries(layout.symlinks ?? {})) {
+    yield* fs.makeDirectory(path.dirname(path.join(root, link)), { recursive: true })
+    yield* fs.symlink(path.join(root, target), path.join(root, link))
+  }
+  return root
+})
+
+/** The plugin/list response a server would build from `load` when nothing is installed or enabled. */
+const toWire = (result: LoadResult) => ({
+  marketplaces: result.marketplaces.map((m) => ({
+    name: m.name,
+    path: m.path,
+    interface: m.interface,
+    plugins: m.plugins.map((p) => ({
+      id: p.id,
+      name: p.name,
+      source: { type: "local", path: p.sourcePath },
+      installed: false,
+      enabled: false,
+      installPolicy: p.installPolicy,
+      authPolicy: p.authPolicy,
+      interface: p.interface
+    }))
+  })),
+  remoteSyncError: null
+})
+
+const discoveryTest = <A, E>(name: string, body: Effect.Effect<A, E, MarketplaceDiscovery | FileSystem.FileSystem | Path.Path | Scope.Scope>) =>
+  it.effect(name, () => body.pipe(Effect.provide(MarketplaceDiscovery.layer), Effect.provide(NodeServices.layer)))
+
+// $HOME marketplace, CODEX_HOME/.tmp/plugins, two repos defining marketplace "dup" (first dup-plugin@dup wins),
+// repo-a reached from repo-a/sub/dir through its git root, repo-c whose only plugin duplicates hp@home-mkt (omitted),
+// a product-restricted entry (hidden), nested policy winning over a top-level installPolicy, asset/URL/prompt rules.
+const LAYOUT: Layout = {
+  "dirs": [
+    "repo-a/.git",
+    "repo-a/sub/dir",
+    "repo-b/.git",
+    "repo-c/.git",
+    "nogit/x"
+  ],
+  "files": {
+    "home/.agents/plugins/marketplace.json": "{\"name\":\"home-mkt\",\"interface\":{\"displayName\":\"Home\"},\"plugins\":[{\"name\":\"hp\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/hp\"}},{\"name\":\"dup-plugin\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/dup-plugin\"}}]}",
+    "home/plugins/hp/.codex-plugin/plugin.json": "{\"name\":\"hp\",\"interface\":{\"displayName\":\"Home Plugin\",\"composerIcon\":\"./assets/icon.png\",\"websiteURL\":\"https://example.com/\",\"logo\":\"logo.png\"}}",
+    "codex/.tmp/plugins/.agents/plugins/marketplace.json": "{\"name\":\"openai-curated\",\"plugins\":[{\"name\":\"cur\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/cur\"},\"category\":\"Design\"}]}",
+    "codex/.tmp/plugins/plugins/cur/.codex-plugin/plugin.json": "{\"name\":\"cur\",\"interface\":{\"category\":\"Productivity\",\"defaultPrompt\":\"  Summarize   my inbox \"}}",
+    "repo-a/.agents/plugins/marketplace.json": "{\"name\":\"dup\",\"plugins\":[{\"name\":\"dup-plugin\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/dup-plugin\"}},{\"name\":\"a-only\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/a-only\"}},{\"name\":\"hidden\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/hidden\"},\"policy\":{\"products\":[\"ATLAS\"]}}]}",
+    "repo-b/.agents/plugins/marketplace.json": "{\"name\":\"dup\",\"plugins\":[{\"name\":\"dup-plugin\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/dup-plugin\"}},{\"name\":\"b-only\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/b-only\"},\"installPolicy\":\"INSTALLED_BY_DEFAULT\",\"policy\":{\"installation\":\"NOT_AVAILABLE\",\"authentication\":\"ON_USE\",\"products\":[\"codex\"]}}]}",
+    "repo-c/.agents/plugins/marketplace.json": "{\"name\":\"home-mkt\",\"plugins\":[{\"name\":\"hp\",\"source\":{\"source\":\"local\",\"path\":\"./plugins/hp\"}}]}"
+  }
+}
+
+// codex 0.116.0: CODEX_HOME=<root>/codex HOME=<root>/home, plugin/list
+//   {"cwds":["<root>/repo-b","<root>/repo-a/sub/dir","<root>/repo-c","<root>/nogit/x","<root>/repo-b"]}
+const LISTED = {
+  "marketplaces": [
+    {
+      "name": "home-mkt",
+      "path": "<root>/home/.agents/plugins/marketplace.json",
+      "interface": {
+        "displayName": "Home"
+      },
+      "plugins": [
+        {
+          "id": "hp@home-mkt",
+          "name": "hp",
+          "source": {
+            "type": "local",
+            "path": "<root>/home/plugins/hp"
+          },
+          "installed": false,
+          "enabled": false,
+          "installPolicy": "AVAILABLE",
+          "authPolicy": "ON_INSTALL",
+          "interface": {
+            "displayName": "Home Plugin",
+            "shortDescription": null,
+            "longDescription": null,
+            "developerName": null,
+            "category": null,
+            "capabilities": [],
+            "websiteUrl": "https://example.com/",
+            "privacyPolicyUrl": null,
+            "termsOfServiceUrl": null,
+            "defaultPrompt": null,
+            "brandColor": null,
+            "composerIcon": "<root>/home/plugins/hp/assets/icon.png",
+            "logo": null,
+            "screenshots": []
+          }
+        },
+        {
+          "id": "dup-plugin@home-mkt",
+          "name": "dup-plugin",
+          "source": {
+            "type": "local",
+            "path": "<root>/home/plugins/dup-plugin"
+          },
+          "installed": false,
+          "enabled": false,
+          "installPolicy": "AVAILABLE",
+          "authPolicy": "ON_INSTALL",
+          "interface": null
+        }
+      ]
+    },
+    {
+      "name": "openai-curated",
+      "path": "<root>/codex/.tmp/plugins/.agents/plugins/marketplace.json",
+      "interface": null,
+      "plugins": [
+        {
+          "id": "cur@openai-curated",
+          "name": "cur",
+          "source": {
+            "type": "local",
+            "path": "<root>/codex/.tmp/plugins/plugins/cur"
+          },
+          "installed": false,
+          "enabled": false,
+          "installPolicy": "AVAILABLE",
+          "authPolicy": "ON_INSTALL",
+          "interface": {
+            "displayName": null,
+            "shortDescription": null,
+            "longDescription": null,
+            "developerName": null,
+            "category": "Design",
+            "capabilities": [],
+            "websiteUrl": null,
+            "privacyPolicyUrl": null,
+            "termsOfServiceUrl": null,
+            "defaultPrompt": [
+              "Summarize my inbox"
+            ],
+            "brandColor": null,
+            "composerIcon": null,
+            "logo": null,
+            "screenshots": []
+          }
+        }
+      ]
+    },
+    {
+      "name": "dup",
+      "path": "<root>/repo-a/.agents/plugins/marketplace.json",
+      "interface": null,
+      "plugins": [
+        {
+          "id": "dup-plugin@dup",
+          "name": "dup-plugin",
+          "source": {
+            "type": "local",
+            "path": "<root>/repo-a/plugins/dup-plugin"
+          },
+          "installed": false,
+          "enabled": false,
+          "installPolicy": "AVAILABLE",
+          "authPolicy": "ON_INSTALL",
+          "interface": null
+        },
+        {
+          "id": "a-only@dup",
+          "name": "a-only",
+          "source": {
+            "type": "local",
+            "path": "<root>/repo-a/plugins/a-only"
+          },
+          "installed": false,
+          "enabled": false,
+          "installPolicy": "AVAILABLE",
+          "authPolicy": "ON_INSTALL",
+          "interface": null
+        }
+      ]
+    },
+    {
+      "name": "dup",
+      "path": "<root>/repo-b/.agents/plugins/marketplace.json",
+      "interface": null,
+      "plugins": [
+        {
+          "id": "b-only@dup",
+          "name": "b-only",
+          "source": {
+            "type": "local",
+            "path": "<root>/repo-b/plugins/b-only"
+          },
+          "installed": false,
+          "enabled": false,
+          "installPolicy": "NOT_AVAILABLE",
+          "authPolicy": "ON_USE",
+          "interface": null
+        }
+      ]
+    }
+  ],
+  "remoteSyncError": null
+}
+
+describe("MarketplaceDiscovery", () => {
+  discoveryTest("given home, curated and repo marketplaces then the listing equals the binary's", Effect.gen(function*() {
+    const root = yield* materialize(LAYOUT)
+    const discovery = yield* MarketplaceDiscovery
+    const paths = yield* discovery.discover({
+      home: `${root}/home`,
+      codexHome: `${root}/codex`,
+      cwds: ["repo-b", "repo-a/sub/dir", "repo-c", "nogit/x", "repo-b"].map((c) => `${root}/${c}`)
+    })
+    assert.deepStrictEqual(paths, ["home", "codex/.tmp/plugins", "repo-a", "repo-b", "repo-c"].map((r) => `${root}/${r}/.agents/plugins/marketplace.json`))
+    const loaded = yield* discovery.load(paths)
+    assert.deepStrictEqual(loaded.errors, [])
+    assert.deepStrictEqual(toWire(loaded), JSON.parse(JSON.stringify(LISTED).replaceAll("<root>", root)))
+  }))
+
+  discoveryTest("given an unparsable file then it is skipped and reported (documented deviation)", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: [],
+      files: {
+        ...LAYOUT.files,
+        "repo-d/.agents/plugins/marketplace.json": "{not json"
+      }
+    })
+    const discovery = yield* MarketplaceDiscovery
+    const paths = yield* discovery.discover({ home: `${root}/nohome`, codexHome: `${root}/nocodex`, cwds: [`${root}/repo-b`, `${root}/repo-d`] })
+    const fs = yield* FileSystem.FileSystem
+    yield* fs.makeDirectory(`${root}/dir/.agents/plugins/marketplace.json`, { recursive: true })
+    const loaded = yield* discovery.load([
+      ...paths,
+      `${root}/missing/.agents/plugins/marketplace.json`,
+      `${root}/dir/.agents/plugins/marketplace.json`
+    ])
+    // The 0.116.0 binary fails the whole plugin/list instead:
+    //   {"error":{"code":-32600,"message":"invalid marketplace file `<root>/repo-d/.agents/plugins/marketplace.json`: key must be a string at line 1 column 2"}}
+    assert.deepStrictEqual(loaded.marketplaces.map((m) => m.path), [`${root}/repo-b/.agents/plugins/marketplace.json`])
+    assert.deepStrictEqual(loaded.errors, [
+      {
+        marketplacePath: `${root}/repo-d/.agents/plugins/marketplace.json`,
+        message: `invalid marketplace file \`${root}/repo-d/.agents/plugins/marketplace.json\`: key must be a string at line 1 column 2`
+      },
+      {
+        marketplacePath: `${root}/missing/.agents/plugins/marketplace.json`,
+        message: `marketplace file \`${root}/missing/.agents/plugins/marketplace.json\` does not exist`
+      },
+      // binary plugin/read on a directory: -32603 "failed to read plugin details: failed to read marketplace file: Is a directory (os error 21)"
+      {
+        marketplacePath: `${root}/dir/.agents/plugins/marketplace.json`,
+        message: "failed to read marketplace file: Is a directory (os error 21)"
+      }
+    ])
+  }))
+
+  const marketplace = (name: string) => JSON.stringify({ name, plugins: [{ name: "p", source: { source: "local", path: "./p" } }] })
+  const file = ".agents/plugins/marketplace.json"
+
+  discoveryTest("given roots then they are normalised, sorted component-wise and de-duplicated (binary order)", Effect.gen(function*() {
+    const root = yield* materialize({
+      files: Object.fromEntries(["x-y", "x/y", "x.y", "X", "é"].map((d) => [`${d}/${file}`, marketplace(d)]))
+    })
+    const discovery = yield* MarketplaceDiscovery
+    const paths = yield* discovery.discover({
+      home: `${root}/nohome`,
+      codexHome: `${root}/nocodex`,
+      cwds: ["x-y", "x/y", "x.y", "X", "é", "x/y/../y/."].map((c) => `${root}/${c}`)
+    })
+    assert.deepStrictEqual(paths, ["X", "x/y", "x-y", "x.y", "é"].map((d) => `${root}/${d}/${file}`))
+  }))
+
+  discoveryTest("given git repositories then the nearest .git (dir or file) decides the fallback", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["g/.git", "nested/.git", "nested/inner/.git", "nested/inner/w", "g3/.git", `g3/x/${file}`],
+      files: {
+        [`g/${file}`]: marketplace("gitroot"),
+        [`g/home/${file}`]: marketplace("homem"),
+        "gitfile/.git": "gitdir: /nowhere\n",
+        [`gitfile/${file}`]: marketplace("gf"),
+        [`nested/${file}`]: marketplace("outer"),
+        [`g3/${file}`]: marketplace("g3root")
+      },
+      symlinks: { "link-g": "g" }
+    })
+    const discovery = yield* MarketplaceDiscovery
+    const names = (paths: ReadonlyArray<string>) => paths.map((p) => p.slice(root.length + 1))
+    // HOME's own file is listed first; the same root then falls back to its git root (binary: homem, gitroot)
+    assert.deepStrictEqual(names(yield* discovery.discover({ home: `${root}/g/home`, codexHome: `${root}/c`, cwds: [`${root}/g/home`] })),
+      [`g/home/${file}`, `g/${file}`])
+    // .git file counts; a nested repo without a marketplace stops the walk; a directory named marketplace.json is
+    // not a file; a cwd that does not exist still walks up; symlinked cwds are kept as given, not canonicalised.
+    // (binary plugin/list shows g, g3, gitfile: link-g's only plugin duplicates p@gitroot, so load() drops it)
+    assert.deepStrictEqual(names(yield* discovery.discover({
+      home: `${root}/nohome`,
+      codexHome: `${root}/c`,
+      cwds: ["gitfile/deep", "nested/inner/w", "g3/x", "g/does/not/exist", "link-g"].map((c) => `${root}/${c}`)
+    })), [`g/${file}`, `g3/${file}`, `gitfile/${file}`, `link-g/${file}`])
+  }))
+})
