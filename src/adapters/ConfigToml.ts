@@ -231,12 +231,21 @@ const edit = (text: string, pluginId: string, op: Op): Result.Result<string, Con
   })
 
 /** Codex install: the value of `plugins."<id>"` is replaced by `{ enabled }` (extra keys and sub-tables go). */
-export const replacePluginTable = (text: string, pluginId: string, enabled: boolean) =>
+export const replacePluginTable = (
+  text: string,
+  pluginId: string,
+  enabled: boolean
+): Result.Result<string, ConfigTomlError> =>
   edit(text, pluginId, { _tag: "Replace", enabled })
 
 /** Sets only `enabled` in `[plugins."<id>"]`, creating the table when missing. */
-export const setPluginEnabled = (text: string, pluginId: string, enabled: boolean) =>
+export const setPluginEnabled = (
+  text: string,
+  pluginId: string,
+  enabled: boolean
+): Result.Result<string, ConfigTomlError> =>
   edit(text, pluginId, { _tag: "Set", enabled })
 
 /** Codex uninstall (`ClearPath ["plugins", id]`): the table, its sub-tables and their leading comments go. */
-export const removePluginTable = (text: string, pluginId: string) => edit(text, pluginId, { _tag: "Remove" })
+export const removePluginTable = (text: string, pluginId: string): Result.Result<string, ConfigTomlError> =>
+  edit(text, pluginId, { _tag: "Remove" })

@@ -14,12 +14,14 @@ import { errnoCode, type FsPort, nodeFs } from "./FsPort.ts"
 export interface TreeFs extends FsPort {
   readonly lstatSync: (path: string) => { readonly mode: number; readonly isFile: () => boolean; readonly isDirectory: () => boolean; readonly isSymbolicLink: () => boolean }
   readonly chmodSync: (path: string, mode: number) => void
+  readonly realpathSync: (path: string) => string
 }
 
 export const nodeTreeFs: TreeFs = {
   ...nodeFs,
   lstatSync: (path) => NodeFs.lstatSync(path),
-  chmodSync: (path, mode) => NodeFs.chmodSync(path, mode)
+  chmodSync: (path, mode) => NodeFs.chmodSync(path, mode),
+  realpathSync: (path) => NodeFs.realpathSync(path)
 }
 
 export interface TreeEntry {

@@ -25,9 +25,8 @@ export type Rejection = PluginNotInstalled | PluginNotAvailable
 const isInstalled = (state: PluginState, pluginId: string, observed: Observed): boolean =>
   state.plugins.get(pluginId)?.installed === true || observed.configured
 
-/** The effective enabled flag: config.toml is the user's truth when it names the plugin. */
-const isEnabled = (state: PluginState, pluginId: string, observed: Observed): boolean =>
-  observed.configured ? observed.configEnabled === true : state.plugins.get(pluginId)?.enabled === true
+/** The effective enabled flag is what Codex reads: the plugin's table in config.toml says `enabled = true`. */
+const isEnabled = (observed: Observed): boolean => observed.configured && observed.configEnabled === true
 
 const toggle = (
   state: PluginState,
@@ -37,7 +36,7 @@ const toggle = (
   if (!isInstalled(state, command.pluginId, command.observed)) {
     return Result.fail(new PluginNotInstalled({ pluginId: command.pluginId }))
   }
-  if (isEnabled(state, command.pluginId, command.observed) === enable) return Result.succeed([])
+  if (isEnabled(command.observed) === enable) return Result.succeed([])
   return Result.succeed([
     enable
       ? new PluginEnabled({ pluginId: command.pluginId, cause: command.cause })

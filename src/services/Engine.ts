@@ -175,6 +175,15 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         if (!isDirectory(entry.sourceDir)) {
           return yield* invalidRequest(`plugin source path is not a directory: ${entry.sourceDir}`)
         }
+        // the path rules are lexical; a symlinked source dir must not lead out of the marketplace root
+        const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
+        const realSource = fs.realpathSync(entry.sourceDir)
+        const realRoot = fs.realpathSync(root)
+        if (realSource !== realRoot && !realSource.startsWith(`${realRoot}${Path.sep}`)) {
+          return yield* invalidRequest(
+            `invalid marketplace file \`${marketplacePath}\`: local plugin source path must stay within the marketplace root`
+          )
+        }
         const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
         const manifestText = readFile(manifestPath)
         if (Result.isFailure(manifestText)) {

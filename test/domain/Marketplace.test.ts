@@ -132,9 +132,10 @@ describe("decodeMarketplaceText: serde_json error texts (binary fixtures)", () =
 })
 
 describe("policies", () => {
-  it("given only top-level installPolicy/authPolicy then they are ignored (0.116.0 reads policy{} only)", () => {
+  it("given only top-level installPolicy/authPolicy then they are honoured (deliberate: 0.116.0 reads policy{} only)", () => {
     const m = decoded(file("m", entry("a", ',"installPolicy":"NOT_AVAILABLE","authPolicy":"ON_USE"'), entry("f", ',"installPolicy":"BOGUS"')))
-    assert.deepStrictEqual(m.plugins.map((p) => [p.installPolicy, p.authPolicy]), [["AVAILABLE", "ON_INSTALL"], ["AVAILABLE", "ON_INSTALL"]])
+    // an unknown top-level value stays ignored, as the reference ignores the key entirely
+    assert.deepStrictEqual(m.plugins.map((p) => [p.installPolicy, p.authPolicy]), [["NOT_AVAILABLE", "ON_USE"], ["AVAILABLE", "ON_INSTALL"]])
   })
   it("given the nested form then it wins over a top-level value", () => {
     const m = decoded(file("m",
