@@ -249,3 +249,55 @@ export const setPluginEnabled = (
 /** Codex uninstall (`ClearPath ["plugins", id]`): the table, its sub-tables and their leading comments go. */
 export const removePluginTable = (text: string, pluginId: string): Result.Result<string, ConfigTomlError> =>
   edit(text, pluginId, { _tag: "Remove" })
+
+/** Why Codex would refuse to load a config.toml: a TOML syntax error (with its position) or a mistyped key we read. */
+export interface ConfigProblem {
+  readonly kind: "Syntax" | "Type"
+  readonly line?: number
+  readonly column?: number
+  /** the dotted key path of a mistyped value, e.g. `plugins.x@y.enabled` */
+  readonly keyPath?: string
+  readonly message: string
+}
+
+const describeTomlValue = (value: unknown): string => {
+  if (typeof value === "string") return `string ${JSON.stringify(value)}`
+  if (typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value))) return `integer \`${value}\``
+  if (typeof value === "number") return `floating point \`${value}\``
+  if (Array.isArray(value)) return "sequence"
+  if (value instanceof Date) return "datetime"
+  return "map"
+}
+
+/**
+ * Strict check of the keys plugin state depends on (the reference fails the request on these, where
+ * `parseConfig` reads leniently): the file must parse, `[features] plugins` and every
+ * `[plugins."<id>"] enabled` must be booleans when present.
+ */
+export const checkConfig = (text: string): ConfigProblem | undefined => {
+  let doc: TomlTable
+  try {
+    doc = parse(text)
+  } catch (e) {
+    if (e instanceof TomlError) return { kind: "Syntax", line: e.line, column: e.column, message: e.message.split("\n")[0] ?? e.message }
+    return { kind: "Syntax", message: String(e) }
+  }
+  const mistyped = (keyPath: string, value: unknown): ConfigProblem | undefined =>
+    value === undefined || typeof value === "boolean"
+      ? undefined
+      : { kind: "Type", keyPath, message: `invalid type: ${describeTomlValue(value)}, expected a boolean` }
+  const features = doc["features"]
+  if (isTable(features)) {
+    const problem = mistyped("features.plugins", features["plugins"])
+    if (problem !== undefined) return problem
+  }
+  const plugins = doc["plugins"]
+  if (isTable(plugins)) {
+    for (const [id, entry] of Object.entries(plugins)) {
+      if (!isTable(entry)) continue
+      const problem = mistyped(`plugins.${id}.enabled`, entry["enabled"])
+      if (problem !== undefined) return problem
+    }
+  }
+  return undefined
+}

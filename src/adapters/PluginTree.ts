@@ -120,20 +120,33 @@ const removeIfPresent = (fs: TreeFs, path: string): void => {
 const randomSuffix = (): string => `${process.pid}-${randomBytes(6).toString("hex")}`
 
 /**
- * Writes the tree at `target`: built completely (files and dirs fsynced) in a staging dir beside it,
- * then swapped in by rename. A crash leaves either the old tree, the new tree, or no tree plus a
- * `.staging-*` / `.trash-*` leftover that `sweepLeftovers` removes; the log re-projects it.
+ * Writes the tree at `target` (or at `target/<under>`, with nothing else in `target`): built completely
+ * (files and dirs fsynced) in a staging dir beside it, then swapped in by rename. A crash leaves either
+ * the old tree, the new tree, or no tree plus a `.staging-*` / `.trash-*` leftover that `sweepLeftovers`
+ * removes; the log re-projects it.
  */
-export const materialize = (fs: TreeFs, blobs: BlobStore, treeHash: string, target: string): void => {
+export const materialize = (
+  fs: TreeFs,
+  blobs: BlobStore,
+  treeHash: string,
+  target: string,
+  options: { readonly under?: string } = {}
+): void => {
   const manifest = loadManifest(blobs, treeHash)
+  const under = options.under
+  if (under !== undefined && (under === "" || under === "." || under === ".." || under.includes("/") || under.includes("\\"))) {
+    throw new Error(`version dir ${JSON.stringify(under)} is not a single path segment`)
+  }
   const parent = Path.dirname(target)
   fs.mkdirSync(parent, { recursive: true })
   const staging = Path.join(parent, `.staging-${Path.basename(target)}-${randomSuffix()}`)
   fs.mkdirSync(staging, { recursive: false })
   try {
-    const dirs = [staging]
+    const root = under === undefined ? staging : Path.join(staging, under)
+    if (root !== staging) fs.mkdirSync(root, { recursive: false })
+    const dirs = root === staging ? [staging] : [staging, root]
     for (const entry of manifest.entries) {
-      const path = Path.join(staging, entry.path)
+      const path = Path.join(root, entry.path)
       if (entry.type === "dir") {
         fs.mkdirSync(path, { recursive: true })
         dirs.push(path)
@@ -142,7 +155,7 @@ export const materialize = (fs: TreeFs, blobs: BlobStore, treeHash: string, targ
         writeFileDurably(fs, path, blobs.get(entry.sha256 ?? ""), entry.mode)
       }
     }
-    for (const entry of manifest.entries) if (entry.type === "dir") fs.chmodSync(Path.join(staging, entry.path), entry.mode)
+    for (const entry of manifest.entries) if (entry.type === "dir") fs.chmodSync(Path.join(root, entry.path), entry.mode)
     for (const dir of dirs.reverse()) fsyncDir(fs, dir)
     let trash: string | undefined
     try {

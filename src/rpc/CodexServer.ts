@@ -27,6 +27,12 @@ const PathParams = Schema.Struct({ marketplacePath: Schema.String, pluginName: S
 const InstallParams = Schema.Struct({
   marketplacePath: Schema.String,
   pluginName: Schema.String,
+  forceRemoteSync: Schema.Boolean,
+  idempotencyKey: Schema.NullOr(Schema.String)
+})
+const UninstallParams = Schema.Struct({
+  pluginId: Schema.String,
+  forceRemoteSync: Schema.Boolean,
   idempotencyKey: Schema.NullOr(Schema.String)
 })
 const IdParams = Schema.Struct({ pluginId: Schema.String, idempotencyKey: Schema.NullOr(Schema.String) })
@@ -66,13 +72,18 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(_options
       case "plugin/install":
         return typed(InstallParams, params).pipe(
           Effect.flatMap((p) =>
-            engine.install({ marketplacePath: p.marketplacePath, pluginName: p.pluginName }, origin(request, p.idempotencyKey))
+            engine.install(
+              { marketplacePath: p.marketplacePath, pluginName: p.pluginName, forceRemoteSync: p.forceRemoteSync },
+              origin(request, p.idempotencyKey)
+            )
           ),
           Effect.mapError(fromEngine)
         )
       case "plugin/uninstall":
-        return typed(IdParams, params).pipe(
-          Effect.flatMap((p) => engine.uninstall({ pluginId: p.pluginId }, origin(request, p.idempotencyKey))),
+        return typed(UninstallParams, params).pipe(
+          Effect.flatMap((p) =>
+            engine.uninstall({ pluginId: p.pluginId, forceRemoteSync: p.forceRemoteSync }, origin(request, p.idempotencyKey))
+          ),
           Effect.mapError(fromEngine)
         )
       case "plugin/enable":

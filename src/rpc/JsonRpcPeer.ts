@@ -51,8 +51,9 @@ export interface PeerHandlers {
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
+/** Integer ids beyond 2^53 lost digits in JSON.parse; echoing them would answer a different id, so they are refused. */
 const isRequestId = (value: unknown): value is RequestId =>
-  typeof value === "string" || (typeof value === "number" && Number.isInteger(value))
+  typeof value === "string" || (typeof value === "number" && Number.isSafeInteger(value))
 
 export const encodeResult = (id: RequestId, result: unknown, jsonrpc: boolean): string =>
   JSON.stringify(jsonrpc ? { jsonrpc: "2.0", id, result } : { id, result })

@@ -16,8 +16,13 @@ export type WireType =
 export interface WireField {
   readonly key: string
   readonly type: WireType
-  /** a missing key is an error unless the field is an option or has a default */
+  /**
+   * `#[serde(default)]`: used for a missing key and for a missing trailing element of the sequence form.
+   * Without it a missing key is an error unless the field is an option; a missing element always is.
+   */
   readonly defaultValue?: unknown
+  /** our own addition to a reference struct: accepted by key only, so the sequence form stays the reference's */
+  readonly extension?: true
 }
 
 export const string: WireType = { kind: "string" }
@@ -28,31 +33,59 @@ export const option = (inner: WireType): WireType => ({ kind: "option", inner })
 export const sequence = (item: WireType): WireType => ({ kind: "sequence", item })
 export const struct = (name: string, fields: ReadonlyArray<WireField>): WireType => ({ kind: "struct", name, fields })
 
-/** Rust `{:?}` of a str: quotes and escapes, non-ASCII kept as is. */
-const rustDebugString = (s: string): string => {
+/** Characters Rust's `char::escape_debug` writes as `\u{…}`: grapheme extenders and the non-printable classes. */
+const RUST_UNICODE_ESCAPED = /^[\p{Grapheme_Extend}\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u
+
+/** Rust `{:?}` of a str: quotes and escapes (`'` and printable non-ASCII kept as is). */
+export const rustDebugString = (s: string): string => {
   let out = "\""
   for (const ch of s) {
-    const code = ch.codePointAt(0) ?? 0
     if (ch === "\"") out += "\\\""
     else if (ch === "\\") out += "\\\\"
     else if (ch === "\n") out += "\\n"
     else if (ch === "\r") out += "\\r"
     else if (ch === "\t") out += "\\t"
     else if (ch === "\0") out += "\\0"
-    else if (code < 0x20 || code === 0x7f) out += `\\u{${code.toString(16)}}`
+    else if (ch !== " " && RUST_UNICODE_ESCAPED.test(ch)) out += `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`
     else out += ch
   }
   return `${out}"`
 }
+
+/**
+ * An f64 as serde_json prints it in errors (the `zmij` shortest round-trip form): plain decimal with at least one
+ * fractional digit for decimal exponents -5..=15 (`0.00001`, `1.5`, `1000000000000000.0`), else scientific with a
+ * signed exponent (`1e-6`, `1e+16`, `1.8446744073709552e+19`).
+ */
+export const formatFloat = (value: number): string => {
+  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0"
+  if (!Number.isFinite(value)) return Number.isNaN(value) ? "NaN" : value > 0 ? "inf" : "-inf"
+  const sign = value < 0 ? "-" : ""
+  const [mantissa = "0", exponentText = "0"] = Math.abs(value).toExponential().split("e")
+  const digits = mantissa.replace(".", "")
+  const exponent = Number(exponentText)
+  if (exponent >= -5 && exponent <= 15) {
+    if (digits.length - 1 <= exponent) return `${sign}${digits.padEnd(exponent + 1, "0")}.0`
+    if (exponent >= 0) return `${sign}${digits.slice(0, exponent + 1)}.${digits.slice(exponent + 1)}`
+    return `${sign}0.${"0".repeat(-exponent - 1)}${digits}`
+  }
+  const shown = digits.length > 1 ? `${digits.slice(0, 1)}.${digits.slice(1)}` : digits
+  return `${sign}${shown}e${exponent < 0 ? "-" : "+"}${Math.abs(exponent)}`
+}
+
+/**
+ * Whether serde_json would have read this number as an integer (u64 or i64). JSON.parse keeps no lexical form, so
+ * `1.0`, `1e2` and integers beyond 2^53 (already rounded) are best guesses: integral values in the i64/u64 range.
+ */
+const isSerdeInteger = (value: number): boolean =>
+  Number.isInteger(value) && !Object.is(value, -0) && value >= -(2 ** 63) && value < 2 ** 64
 
 /** serde's `Unexpected` rendering of a JSON value. */
 export const describeUnexpected = (value: unknown): string => {
   if (value === null) return "null"
   if (typeof value === "boolean") return `boolean \`${value}\``
   if (typeof value === "number") {
-    return Number.isInteger(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER
-      ? `integer \`${value}\``
-      : `floating point \`${Number.isInteger(value) ? value.toFixed(1) : String(value)}\``
+    return isSerdeInteger(value) ? `integer \`${BigInt(value)}\`` : `floating point \`${formatFloat(value)}\``
   }
   if (typeof value === "string") return `string ${rustDebugString(value)}`
   if (Array.isArray(value)) return "sequence"
@@ -101,17 +134,27 @@ const decodeStruct = (
 ): Result.Result<Record<string, unknown>, string> => {
   const out: Record<string, unknown> = {}
   if (Array.isArray(value)) {
-    // serde derives accept a struct as a sequence of its fields in declaration order
-    for (const [index, field] of type.fields.entries()) {
+    // serde derives accept a struct as a sequence of its fields in declaration order; a missing element takes the
+    // field's `#[serde(default)]` or fails with its index, extra elements fail once the fields are read
+    const positional = type.fields.filter((field) => field.extension !== true)
+    const elements = (n: number) => (n === 1 ? "1 element" : `${n} elements`)
+    for (const [index, field] of positional.entries()) {
       if (index >= value.length) {
-        return Result.fail(`invalid length ${value.length}, expected struct ${type.name} with ${type.fields.length} elements`)
+        if ("defaultValue" in field) {
+          out[field.key] = field.defaultValue
+          continue
+        }
+        return Result.fail(`invalid length ${index}, expected struct ${type.name} with ${elements(positional.length)}`)
       }
       const decoded = decodeValue(field.type, value[index])
       if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
       out[field.key] = decoded.success
     }
-    if (value.length > type.fields.length) {
-      return Result.fail(`invalid length ${value.length}, expected struct ${type.name} with ${type.fields.length} elements`)
+    if (value.length > positional.length) {
+      return Result.fail(`invalid length ${value.length}, expected ${elements(positional.length)} in sequence`)
+    }
+    for (const field of type.fields) {
+      if (field.extension === true) out[field.key] = "defaultValue" in field ? field.defaultValue : null
     }
     return Result.succeed(out)
   }
@@ -139,9 +182,10 @@ export const decodeValue = (type: WireType, value: unknown): Result.Result<unkno
     case "boolean":
       return typeof value === "boolean" ? Result.succeed(value) : Result.fail(invalidType(value, type))
     case "integer":
-      return typeof value === "number" && Number.isInteger(value) && value >= 0
+      if (typeof value !== "number" || !isSerdeInteger(value)) return Result.fail(invalidType(value, type))
+      return value >= 0 && value <= 0xffff_ffff
         ? Result.succeed(value)
-        : Result.fail(invalidType(value, type))
+        : Result.fail(`invalid value: ${describeUnexpected(value)}, expected u32`)
     case "absolutePath":
       if (typeof value !== "string") return Result.fail(invalidType(value, type))
       return value.startsWith("/")

@@ -1,5 +1,5 @@
 /** Request param shapes of every method, with the reference's struct names (they appear in errors). */
-import { absolutePath, boolean, integer, option, sequence, string, struct, type WireType } from "./SerdeDecode.ts"
+import { absolutePath, boolean, integer, option, sequence, string, struct, type WireField, type WireType } from "./SerdeDecode.ts"
 
 const clientInfo = struct("ClientInfo", [
   { key: "name", type: string },
@@ -13,7 +13,7 @@ const capabilities = struct("InitializeCapabilities", [
 ])
 
 /** Our extension on mutating methods: a retry with the same key applies nothing twice. */
-const idempotencyKey = { key: "idempotencyKey", type: option(string) }
+const idempotencyKey: WireField = { key: "idempotencyKey", type: option(string), extension: true }
 
 export const methodParams: ReadonlyMap<string, WireType> = new Map<string, WireType>([
   ["initialize", struct("InitializeParams", [

@@ -5,15 +5,17 @@
  */
 import { Context, Effect, Layer, Result } from "effect"
 import * as Path from "node:path"
-import { type ParsedConfig, parseConfig } from "../adapters/ConfigToml.ts"
+import { checkConfig, type ParsedConfig, parseConfig } from "../adapters/ConfigToml.ts"
 import { errnoCode } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { MISSING_MANIFEST, PluginBundle } from "../adapters/PluginBundle.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { toWireInterface } from "../domain/Manifest.ts"
 import { findPlugin, parseMarketplace } from "../domain/Marketplace.ts"
+import { makePluginId } from "../domain/PluginId.ts"
 import type { PluginListView, PluginSummaryView } from "../domain/PluginViews.ts"
 import { type EngineError, internalError, invalidRequest, type PluginReadView } from "./EngineApi.ts"
+import { describeConfigProblem } from "./ConfigProblems.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { MarketplaceDiscovery } from "./MarketplaceDiscovery.ts"
 import { remoteSyncError } from "./RemoteAuth.ts"
@@ -40,30 +42,36 @@ export class Catalog extends Context.Service<Catalog, {
         }
       }
 
-      /** Only the user's config.toml counts (project configs may not enable plugins); unreadable reads as empty. */
-      const readConfig = Effect.sync((): ParsedConfig => {
+      /**
+       * Only the user's config.toml counts (project configs may not enable plugins). A missing file reads as
+       * empty; one Codex could not load fails the request, as the reference's config reload does.
+       */
+      const readConfig = Effect.gen(function*() {
         let text: string
         try {
           text = fs.readFileSync(paths.configPath).toString("utf8")
-        } catch {
-          return emptyConfig
+        } catch (error) {
+          if (errnoCode(error) === "ENOENT") return emptyConfig
+          return yield* internalError(`failed to reload config: ${paths.configPath}: ${rustIoError(error)}`)
         }
+        const problem = checkConfig(text)
+        if (problem !== undefined) return yield* internalError(describeConfigProblem(problem, paths.configPath, "reload"))
         const parsed = parseConfig(text)
         return Result.isSuccess(parsed) ? parsed.success : emptyConfig
       })
 
-      /** The reference's active version: `local`, or the curated mirror sha for `openai-curated`. */
+      /** The reference's active version: a `local` dir, or a dir named by a 40-hex git sha (curated installs). */
       const hasActiveVersion = (pluginId: string): boolean => {
         const at = pluginId.lastIndexOf("@")
         const dir = Path.join(paths.cacheDir, pluginId.slice(at + 1), pluginId.slice(0, at))
         if (isDirectory(Path.join(dir, "local"))) return true
-        if (pluginId.slice(at + 1) !== "openai-curated") return false
+        let names: ReadonlyArray<string>
         try {
-          const sha = fs.readFileSync(paths.curatedShaPath).toString("utf8").trim()
-          return sha !== "" && isDirectory(Path.join(dir, sha))
+          names = fs.readdirSync(dir)
         } catch {
           return false
         }
+        return names.some((name) => /^[0-9a-f]{40}$/.test(name) && isDirectory(Path.join(dir, name)))
       }
 
       const stateOf = (config: ParsedConfig, pluginId: string) => {
@@ -116,6 +124,8 @@ export class Catalog extends Context.Service<Catalog, {
           if (Result.isFailure(marketplace)) return yield* invalidRequest(marketplace.failure.message)
           const entry = findPlugin(marketplace.success, input.pluginName)
           if (Result.isFailure(entry)) return yield* invalidRequest(entry.failure.message)
+          const id = makePluginId(entry.success.name, marketplace.success.name)
+          if (Result.isFailure(id)) return yield* invalidRequest(id.failure.message)
           const bundle = yield* bundles.read(entry.success.sourceDir).pipe(
             Effect.mapError(() => invalidRequest(MISSING_MANIFEST))
           )

@@ -6,7 +6,7 @@
 import { Clock, Effect, Layer, Ref, Result, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Path from "node:path"
-import { parseConfig } from "../adapters/ConfigToml.ts"
+import { checkConfig, parseConfig } from "../adapters/ConfigToml.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
@@ -17,14 +17,16 @@ import { decide } from "../domain/decide.ts"
 import { type EventCause, LogTailRepaired, PluginEvent } from "../domain/Events.ts"
 import { decodeManifestText, MANIFEST_PATH } from "../domain/Manifest.ts"
 import { decodeMarketplaceText, resolveInstallTarget } from "../domain/Marketplace.ts"
-import { parsePluginId } from "../domain/PluginId.ts"
+import { parsePluginId, validateSegment } from "../domain/PluginId.ts"
 import { evolve, initialState, type PluginState } from "../domain/PluginState.ts"
 import type { HistoryEntryView, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
 import { Catalog } from "./Catalog.ts"
+import { describeConfigProblem } from "./ConfigProblems.ts"
+import { remoteMutationError } from "./RemoteAuth.ts"
 import { Engine, EngineError, internalError, invalidRequest, type Origin } from "./EngineApi.ts"
 import { EventLog, type LogRecord, type NewRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
-import { eventOf, Projector } from "./Projector.ts"
+import { applyConfigEdits, eventOf, Projector } from "./Projector.ts"
 
 const encodeEvent = Schema.encodeSync(PluginEvent)
 
@@ -85,10 +87,23 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       }
     }
 
+    const isFile = (path: string): boolean => {
+      try {
+        return fs.statSync(path).isFile()
+      } catch (error) {
+        if (errnoCode(error) === "ENOENT" || errnoCode(error) === "ENOTDIR") return false
+        throw error
+      }
+    }
+
     /** What config.toml and the cache say about a plugin right now; fails when config.toml is unreadable. */
     const observe = (pluginId: string, failure: string): Effect.Effect<Observed, EngineError> =>
       Effect.try({ try: readConfigText, catch: (e) => internalError(`${failure}: ${rustIoError(e)}`) }).pipe(
         Effect.flatMap((text) => {
+          const problem = checkConfig(text)
+          if (problem !== undefined) {
+            return Effect.fail(internalError(`${failure}: ${describeConfigProblem(problem, paths.configPath, "edit")}`))
+          }
           const parsed = parseConfig(text)
           if (Result.isFailure(parsed)) return Effect.fail(internalError(`${failure}: ${parsed.failure.message}`))
           const entry = parsed.success.plugins.get(pluginId)
@@ -109,6 +124,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
      */
     const execute = <A>(
       origin: Origin,
+      configFailure: string,
       build: (state: PluginState) => Effect.Effect<PluginCommand, EngineError>,
       answer: (events: ReadonlyArray<LogRecord>, state: PluginState) => A
     ): Effect.Effect<A, EngineError> =>
@@ -118,7 +134,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         const result = yield* log.transact(
           (records) =>
             Effect.gen(function*() {
-              const previous = records.filter((r) => r.id.startsWith(`${key}:`))
+              // exactly `<key>:<index>`: a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>` record
+              const previous = records.filter((r) => r.id.startsWith(`${key}:`) && /^\d+$/.test(r.id.slice(key.length + 1)))
               if (previous.length > 0 && origin.idempotencyKey !== undefined) {
                 return { append: [], value: previous }
               }
@@ -126,6 +143,10 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               const command = yield* build(state)
               const decided = decide(state, command)
               if (Result.isFailure(decided)) return yield* invalidRequest(decided.failure.message)
+              // the projection must be able to write config.toml before anything is recorded
+              const configText = yield* Effect.try({ try: readConfigText, catch: (e) => internalError(`${configFailure}: ${rustIoError(e)}`) })
+              const preview = applyConfigEdits(configText, decided.success)
+              if (Result.isFailure(preview)) return yield* internalError(`${configFailure}: ${preview.failure.message}`)
               const append: Array<NewRecord> = decided.success.map((event, index) => {
                 const { _tag, ...data } = encodeEvent(event)
                 return { id: `${key}:${index}`, ts: now, type: _tag, data }
@@ -152,7 +173,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       Result.try({ try: () => fs.readFileSync(path).toString("utf8"), catch: (e) => e })
 
     /** Resolves and validates what to install, then stores its tree; nothing is recorded yet. */
-    const prepareInstall = (marketplacePath: string, pluginName: string, origin: Origin) =>
+    const prepareInstall = (marketplacePath: string, pluginName: string, forceRemoteSync: boolean, origin: Origin) =>
       Effect.gen(function*() {
         const text = readFile(marketplacePath)
         if (Result.isFailure(text)) {
@@ -164,6 +185,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         const target = resolveInstallTarget(file.success, pluginName)
         if (Result.isFailure(target)) return yield* invalidRequest(target.failure.message)
         const { entry, pluginId } = target.success
+        if (forceRemoteSync) return yield* internalError(remoteMutationError(fs, paths, "enable"))
         let version = "local"
         if (pluginId.marketplaceName === "openai-curated") {
           const sha = readFile(paths.curatedShaPath)
@@ -185,25 +207,31 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           )
         }
         const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
+        if (!isFile(manifestPath)) return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
         const manifestText = readFile(manifestPath)
         if (Result.isFailure(manifestText)) {
-          if (errnoCode(manifestText.failure) === "ENOENT") return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
           return yield* internalError(`failed to install plugin: ${rustIoError(manifestText.failure)}`)
         }
         const manifest = decodeManifestText(manifestText.success, entry.sourceDir)
         if (Result.isFailure(manifest)) return yield* invalidRequest(`missing or invalid plugin manifest: ${manifestPath}`)
-        if (manifest.success.manifest.name !== entry.name) {
+        // the reference validates the manifest's name as an id segment before comparing it with the entry
+        const manifestName = manifest.success.manifest.name
+        const validName = validateSegment("plugin name", manifestName)
+        if (Result.isFailure(validName)) return yield* invalidRequest(validName.failure)
+        if (manifestName !== entry.name) {
           return yield* invalidRequest(
-            `plugin manifest name \`${manifest.success.manifest.name}\` does not match marketplace plugin name \`${entry.name}\``
+            `plugin manifest name \`${manifestName}\` does not match marketplace plugin name \`${entry.name}\``
           )
         }
         const configText = yield* Effect.try({
           try: readConfigText,
           catch: (e) => internalError(`failed to persist installed plugin config: ${rustIoError(e)}`)
         })
-        const config = parseConfig(configText)
-        if (Result.isFailure(config)) {
-          return yield* internalError(`failed to persist installed plugin config: ${config.failure.message}`)
+        const problem = checkConfig(configText)
+        if (problem !== undefined) {
+          return yield* internalError(
+            `failed to persist installed plugin config: ${describeConfigProblem(problem, paths.configPath, "load")}`
+          )
         }
         const tree = yield* Effect.try({
           try: () => snapshot(fs, blobs, entry.sourceDir),
@@ -226,20 +254,25 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         })
       })
 
-    const install = (input: { readonly marketplacePath: string; readonly pluginName: string }, origin: Origin) =>
+    const install = (
+      input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync?: boolean },
+      origin: Origin
+    ) =>
       Effect.gen(function*() {
-        const command = yield* prepareInstall(input.marketplacePath, input.pluginName, origin)
-        return yield* execute(origin, () => Effect.succeed(command), (): PluginInstallView => ({
+        const command = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
+        return yield* execute(origin, "failed to persist installed plugin config", () => Effect.succeed(command), (): PluginInstallView => ({
           authPolicy: command.authPolicy,
           appsNeedingAuth: []
         }))
       })
 
-    const uninstall = (input: { readonly pluginId: string }, origin: Origin) =>
+    const uninstall = (input: { readonly pluginId: string; readonly forceRemoteSync?: boolean }, origin: Origin) =>
       Effect.gen(function*() {
         const id = yield* pluginIdOrFail(input.pluginId)
+        if (input.forceRemoteSync === true) return yield* internalError(remoteMutationError(fs, paths, "uninstall"))
         return yield* execute(
           origin,
+          "failed to clear plugin config",
           () =>
             Effect.map(observe(id.id, "failed to clear plugin config"), (observed) =>
               new UninstallPlugin({ pluginId: id.id, observed, cause: causeOf(origin) })),
@@ -252,6 +285,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         const id = yield* pluginIdOrFail(input.pluginId)
         return yield* execute(
           origin,
+          "failed to persist plugin config",
           () =>
             Effect.map(observe(id.id, "failed to persist plugin config"), (observed) => {
               const fields = { pluginId: id.id, observed, cause: causeOf(origin) }

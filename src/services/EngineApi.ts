@@ -33,10 +33,10 @@ export interface EngineShape {
   readonly list: (input: { readonly cwds: ReadonlyArray<string>; readonly forceRemoteSync: boolean }) => Effect.Effect<PluginListView, EngineError>
   readonly read: (input: { readonly marketplacePath: string; readonly pluginName: string }) => Effect.Effect<PluginReadView, EngineError>
   readonly install: (
-    input: { readonly marketplacePath: string; readonly pluginName: string },
+    input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync?: boolean },
     origin: Origin
   ) => Effect.Effect<PluginInstallView, EngineError>
-  readonly uninstall: (input: { readonly pluginId: string }, origin: Origin) => Effect.Effect<Record<string, never>, EngineError>
+  readonly uninstall: (input: { readonly pluginId: string; readonly forceRemoteSync?: boolean }, origin: Origin) => Effect.Effect<Record<string, never>, EngineError>
   readonly setEnabled: (
     input: { readonly pluginId: string; readonly enabled: boolean },
     origin: Origin

@@ -45,6 +45,36 @@ const splitId = (pluginId: string) => {
   return { plugin: pluginId.slice(0, at), marketplace: pluginId.slice(at + 1) }
 }
 
+/** The config.toml edit an event projects to (Codex's semantics: install replaces the table, uninstall clears it). */
+export const editConfig = (text: string, event: PluginEvent): Result.Result<string, { readonly message: string }> => {
+  switch (event._tag) {
+    case "PluginInstalled":
+      return replacePluginTable(text, event.pluginId, true)
+    case "PluginEnabled":
+      return setPluginEnabled(text, event.pluginId, true)
+    case "PluginDisabled":
+      return setPluginEnabled(text, event.pluginId, false)
+    case "PluginUninstalled":
+      return removePluginTable(text, event.pluginId)
+    case "LogTailRepaired":
+      return Result.succeed(text)
+  }
+}
+
+/** Applies the edits of several events in order; the first refusal wins. Used to check before appending. */
+export const applyConfigEdits = (
+  text: string,
+  events: ReadonlyArray<PluginEvent>
+): Result.Result<string, { readonly message: string }> => {
+  let current = text
+  for (const event of events) {
+    const edited = editConfig(current, event)
+    if (Result.isFailure(edited)) return edited
+    current = edited.success
+  }
+  return Result.succeed(current)
+}
+
 export class Projector extends Context.Service<Projector, {
   /** projects every record newer than the checkpoint, in order, then advances the checkpoint */
   readonly project: (records: ReadonlyArray<LogRecord>) => Effect.Effect<void, ProjectionError>
@@ -83,25 +113,11 @@ export class Projector extends Context.Service<Projector, {
         }
       }
 
-      const editConfig = (text: string, event: PluginEvent): Result.Result<string, { readonly message: string }> => {
-        switch (event._tag) {
-          case "PluginInstalled":
-            return replacePluginTable(text, event.pluginId, true)
-          case "PluginEnabled":
-            return setPluginEnabled(text, event.pluginId, true)
-          case "PluginDisabled":
-            return setPluginEnabled(text, event.pluginId, false)
-          case "PluginUninstalled":
-            return removePluginTable(text, event.pluginId)
-          case "LogTailRepaired":
-            return Result.succeed(text)
-        }
-      }
-
       const projectCache = (event: PluginEvent): void => {
         switch (event._tag) {
           case "PluginInstalled":
-            materialize(fs, blobs, event.treeHash, versionDir(event.pluginId, event.version))
+            // the whole <m>/<p> dir is replaced, as Codex does: version dirs of older installs go with it
+            materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version })
             return
           case "PluginUninstalled":
             removeTree(fs, pluginDir(event.pluginId))
@@ -130,7 +146,8 @@ export class Projector extends Context.Service<Projector, {
         }
         if (config !== before) {
           fs.mkdirSync(paths.codexHome, { recursive: true })
-          writeFileAtomic(fs, paths.configPath, Buffer.from(config, "utf8"))
+          // 0600, as Codex writes config.toml (it may hold secrets; never widen it)
+          writeFileAtomic(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600)
         }
         const next: Checkpoint = {
           projectorVersion,

@@ -22,6 +22,23 @@ const readAuthMode = (fs: FsPort, paths: LedgerPaths): AuthMode => {
   return typeof apiKey === "string" && apiKey !== "" ? "apikey" : "none"
 }
 
+/**
+ * `forceRemoteSync` on install / uninstall: the reference asks the backend first and fails the request
+ * without ChatGPT auth. This version performs no remote mutation, so the request always fails with the
+ * reference's text (or, with ChatGPT auth, a plain statement that it is not supported).
+ */
+export const remoteMutationError = (fs: FsPort, paths: LedgerPaths, action: "enable" | "uninstall"): string => {
+  const prefix = `failed to ${action} remote plugin`
+  switch (readAuthMode(fs, paths)) {
+    case "none":
+      return `${prefix}: chatgpt authentication required for remote plugin mutation`
+    case "apikey":
+      return `${prefix}: chatgpt authentication required for remote plugin mutation; api key auth is not supported`
+    case "chatgpt":
+      return `${prefix}: remote plugin mutation is not supported by this version of plugin-ledger`
+  }
+}
+
 /** The `remoteSyncError` of a `plugin/list` with `forceRemoteSync: true`. */
 export const remoteSyncError = (fs: FsPort, paths: LedgerPaths): Effect.Effect<string> =>
   Effect.sync(() => {

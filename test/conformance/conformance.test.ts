@@ -28,11 +28,14 @@ import { scenarios } from "./scenarios.ts"
 const referenceOnly = process.env["CONFORMANCE_TARGET"] === "reference"
 const SCENARIO_TIMEOUT_MS = 60_000
 
-/** Shows where two texts first differ. */
-const firstDifference = (expected: string, actual: string): string => {
+const visible = (line: string): string => line.replaceAll("\r", "\u240d").replaceAll("\t", "\u2409")
+
+/** Shows where two texts differ: the first `max` differing lines (compared by position), each with its column. */
+const firstDifference = (expected: string, actual: string, max = 1): string => {
   const a = expected.split("\n")
   const b = actual.split("\n")
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+  const out: Array<string> = []
+  for (let i = 0; i < Math.max(a.length, b.length) && out.length < max; i++) {
     const x = a[i]
     const y = b[i]
     if (x !== y) {
@@ -41,14 +44,11 @@ const firstDifference = (expected: string, actual: string): string => {
         while (col < x.length && col < y.length && x[col] === y[col]) col++
       }
       const from = Math.max(0, col - 60)
-      return (
-        `line ${i + 1}, column ${col + 1}:\n` +
-        `    reference: ${x === undefined ? "<none>" : (from > 0 ? "…" : "") + x.slice(from, col + 200)}\n` +
-        `    ours:      ${y === undefined ? "<none>" : (from > 0 ? "…" : "") + y.slice(from, col + 200)}`
-      )
+      const show = (l: string | undefined) => (l === undefined ? "<none>" : (from > 0 ? "…" : "") + visible(l.slice(from, col + 200)))
+      out.push(`line ${i + 1}, column ${col + 1}:\n    reference: ${show(x)}\n    ours:      ${show(y)}`)
     }
   }
-  return "identical"
+  return out.length === 0 ? "identical" : out.join("\n  ")
 }
 
 const checkReferenceExpectations = (scenario: Scenario, ref: RunResult): Array<string> => {
@@ -177,12 +177,12 @@ const compareRuns = (scenario: Scenario, ref: RunResult, ours: RunResult, contro
       problems.push(`${label}: response differs at ${firstDifference(r.line, o.line)}`)
     }
     if (r.snapshot !== undefined && r.snapshot !== o.snapshot) {
-      problems.push(`${label}: files after this step differ at ${firstDifference(r.snapshot, o.snapshot ?? "")}`)
+      problems.push(`${label}: files after this step differ at ${firstDifference(r.snapshot, o.snapshot ?? "", 3)}`)
     }
   }
-  if (ref.files !== ours.files) problems.push(`final files differ at ${firstDifference(ref.files, ours.files)}`)
+  if (ref.files !== ours.files) problems.push(`final files differ at ${firstDifference(ref.files, ours.files, 3)}`)
   if (ref.config !== ours.config) {
-    problems.push(`config.toml differs at ${firstDifference(ref.config ?? "<absent>", ours.config ?? "<absent>")}`)
+    problems.push(`config.toml differs at ${firstDifference(ref.config ?? "<absent>", ours.config ?? "<absent>", 3)}`)
   }
   const ru = JSON.stringify(ref.unclaimed)
   const ou = JSON.stringify(ours.unclaimed)

@@ -386,11 +386,12 @@ export const snapshotFiles = (root: string, rels: ReadonlyArray<string>): string
   return out.join("\n")
 }
 
+/** Indents file text; CR and a missing final newline are made visible so diffs show them. */
 const indent = (text: string): string =>
   text
     .split("\n")
-    .map((l) => `  | ${l}`)
-    .join("\n")
+    .map((l) => `  | ${l.replaceAll("\r", "\u240d")}`)
+    .join("\n") + (text.endsWith("\n") || text === "" ? "" : "\u2205 (no final newline)")
 
 const readConfig = (root: string): string | null => {
   try {

@@ -580,7 +580,7 @@ const listing: ReadonlyArray<Scenario> = [
   {
     name: "list-invalid-plugins-config-keys",
     cases: ["load_plugins_rejects_invalid_plugin_keys"],
-    checks: "[plugins] keys that are not `name@marketplace`, non-table values and a non-bool `enabled` do not break the listing",
+    checks: "[plugins] keys that are not `name@marketplace` (`bad key`, `no-at`) are ignored; the listing still works",
     setup: [
       git("repo"),
       marketplace("repo", "mk", [local("p", "./p"), local("q", "./q")]),
@@ -593,7 +593,7 @@ const listing: ReadonlyArray<Scenario> = [
   {
     name: "list-invalid-plugins-config-type",
     cases: [],
-    checks: "a `[plugins.\"q@mk\"]` with `enabled = \"yes\"` (invalid [plugins] table) is treated as empty",
+    checks: "`enabled = \"yes\"` in one [plugins] table: list/read fail -32603 `failed to reload config: …`, install copies the cache then fails to persist, uninstall of that id works",
     setup: [
       git("repo"),
       marketplace("repo", "mk", [local("p", "./p"), local("q", "./q")]),
@@ -1183,7 +1183,7 @@ const installing: ReadonlyArray<Scenario> = [
   {
     name: "install-symlinked-source-dir",
     cases: [],
-    checks: "the plugin source dir itself is a symlink to a dir outside the marketplace root",
+    checks: "a plugin source dir that is a symlink to a dir outside the marketplace root is accepted (lexical check only) and its contents copied",
     setup: [
       git("repo"),
       marketplace("repo", "debug", [local("sample-plugin", "./plugins/sample-plugin")]),
@@ -1196,7 +1196,7 @@ const installing: ReadonlyArray<Scenario> = [
   {
     name: "install-marketplace-outside-agents-dir",
     cases: [],
-    checks: "a valid marketplace file not under `<root>/.agents/plugins/`: install and read errors",
+    checks: "a marketplace file not under `<root>/.agents/plugins/` is rejected by install/read; any file name inside `.agents/plugins/` is accepted",
     setup: [
       json("repo/marketplace.json", { name: "debug", plugins: [local("p", "./p")] }),
       manifest("repo/p", { name: "p" }),
@@ -1214,7 +1214,7 @@ const installing: ReadonlyArray<Scenario> = [
   {
     name: "install-marketplace-path-is-directory",
     cases: [],
-    checks: "marketplacePath pointing at a directory",
+    checks: "marketplacePath pointing at a directory: -32603 with the OS error text (`Is a directory (os error 21)`)",
     setup: [dir("repo/.agents/plugins/marketplace.json")],
     steps: [install(mp("repo"), "p"), read(mp("repo"), "p")]
   },
@@ -1235,7 +1235,7 @@ const installing: ReadonlyArray<Scenario> = [
   {
     name: "install-curated-sha-missing",
     cases: [],
-    checks: "installing from openai-curated without .tmp/plugins.sha",
+    checks: "installing from an `openai-curated` marketplace (in .tmp/plugins or elsewhere) without .tmp/plugins.sha: -32600 `local curated marketplace sha is not available`",
     setup: [
       config(FEATURES_ON),
       dir("home/.tmp/plugins/.git"),
@@ -1250,7 +1250,7 @@ const installing: ReadonlyArray<Scenario> = [
   {
     name: "install-force-remote-sync-without-auth",
     cases: ["plugin_install_force_remote_sync_enables_remote_plugin_before_local_install"],
-    checks: "install with forceRemoteSync and no auth: error before any local change",
+    checks: "install with forceRemoteSync and no auth: -32603 after marketplace resolution (not-found errors win) and before any local change",
     setup: [
       config("chatgpt_base_url = \"http://127.0.0.1:9/backend-api/\"\n[features]\nplugins = true\n"),
       git("repo"),
@@ -1316,14 +1316,14 @@ const uninstalling: ReadonlyArray<Scenario> = [
   {
     name: "uninstall-not-configured-existing-config",
     cases: [],
-    checks: "uninstalling an unconfigured plugin when config.toml exists (0644, comments): bytes and mode afterwards",
+    checks: "uninstalling an unconfigured plugin leaves an existing config.toml untouched (bytes and 0644 mode)",
     setup: [config("# comment\n[features]\nplugins = true\n")],
     steps: [uninstall("ghost@debug", { snapshot: true })]
   },
   {
     name: "config-invalid-toml",
     cases: [],
-    checks: "a config.toml that is not valid TOML: list, read, install and uninstall errors; nothing is written",
+    checks: "config.toml that is not TOML: list/read -32603; install copies the cache then fails to persist; uninstall removes the cache then fails to clear the config",
     setup: [
       config("[features\nplugins = true\n"),
       git("repo"),
@@ -1500,7 +1500,7 @@ const reading: ReadonlyArray<Scenario> = [
   {
     name: "read-installed-plugin-source-vs-cache",
     cases: [],
-    checks: "for an installed plugin whose cache differs from the source, which copy plugin/read and plugin/list describe",
+    checks: "for an installed plugin whose cache differs from its source, plugin/read and plugin/list describe the marketplace source dir, not the cache",
     setup: [
       config("[features]\nplugins = true\n\n[plugins.\"sample@test\"]\nenabled = true\n"),
       git("repo"),

@@ -1,0 +1,324 @@
+/**
+ * `npm run bench`: plugin-ledger `serve` vs the reference `codex app-server` (0.116.0) on a generated
+ * fixture of 20 marketplaces × 50 plugins. See bench/README.md for how to read the output.
+ *
+ * Progress goes to stderr; the result table to stdout; the raw samples to bench/results/latest.json.
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { createFixture, type Fixture, freshHome, removeFixture } from "./fixtures.ts"
+import { Server, serverCommand, type Target, TARGETS } from "./server.ts"
+import { round, type Summary, summarize } from "./stats.ts"
+
+const REPO = path.resolve(import.meta.dirname, "..")
+process.chdir(REPO)
+
+const envInt = (name: string, fallback: number): number => {
+  const raw = process.env[name]
+  const value = raw === undefined ? Number.NaN : Number.parseInt(raw, 10)
+  return Number.isFinite(value) && value > 0 ? value : fallback
+}
+
+const CONFIG = {
+  marketplaces: envInt("BENCH_MARKETPLACES", 20),
+  pluginsPerMarketplace: envInt("BENCH_PLUGINS", 50),
+  /** timed starts per target (each also measures the first `plugin/list`) */
+  starts: envInt("BENCH_STARTS", 12),
+  /** timed repeated `plugin/list` calls per target */
+  listRepeats: envInt("BENCH_LIST_REPEATS", 50),
+  /** timed installs (distinct plugins) per target */
+  installs: envInt("BENCH_INSTALLS", 30),
+  /** starts of the native codex binary without the node wrapper (informational) */
+  nativeStarts: envInt("BENCH_NATIVE_STARTS", 10),
+  keep: process.env["BENCH_KEEP"] === "1"
+}
+
+const GOALS = {
+  startToInitialize: 1.0,
+  listFirst: 1.0,
+  listRepeated: 0.25,
+  install: 1.0
+} as const
+
+type MetricKey = keyof typeof GOALS
+
+const LABELS: Record<MetricKey, string> = {
+  startToInitialize: "serve start → initialize answered",
+  listFirst: "plugin/list, first call after start",
+  listRepeated: "plugin/list, repeated calls",
+  install: "plugin/install (distinct plugins)"
+}
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`)
+
+const samples: Record<MetricKey, Record<Target, Array<number>>> = {
+  startToInitialize: { reference: [], ours: [] },
+  listFirst: { reference: [], ours: [] },
+  listRepeated: { reference: [], ours: [] },
+  install: { reference: [], ours: [] }
+}
+const extra = {
+  nativeReferenceStart: [] as Array<number>,
+  firstInstall: { reference: [] as Array<number>, ours: [] as Array<number> },
+  listResponseBytes: { reference: 0, ours: 0 },
+  listResponsesIdentical: false
+}
+
+/** Alternates which target goes first, so drift (other load on the machine) hits both equally. */
+const order = (i: number): ReadonlyArray<Target> => (i % 2 === 0 ? TARGETS : [...TARGETS].reverse())
+
+const countPlugins = (result: unknown): { marketplaces: number; plugins: number } => {
+  const mks = (result as { marketplaces?: Array<{ plugins?: Array<unknown> }> }).marketplaces ?? []
+  return { marketplaces: mks.length, plugins: mks.reduce((n, m) => n + (m.plugins?.length ?? 0), 0) }
+}
+
+const expectListing = (target: Target, result: unknown, fixture: Fixture) => {
+  const { marketplaces, plugins } = countPlugins(result)
+  const want = fixture.marketplacePaths.length * fixture.pluginNames[0]!.length
+  if (marketplaces !== fixture.marketplacePaths.length || plugins !== want) {
+    throw new Error(`${target}: plugin/list returned ${marketplaces} marketplaces / ${plugins} plugins, expected ${fixture.marketplacePaths.length} / ${want}`)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// phases
+// ---------------------------------------------------------------------------------------------
+
+/** Phase 1: `starts` alternating cold starts per target; each: spawn → initialize, then the first plugin/list. */
+const startsAndFirstList = async (fixture: Fixture) => {
+  const homes = { reference: freshHome(fixture, "ref-start"), ours: freshHome(fixture, "ours-start") }
+  const once = async (target: Target, record: boolean) => {
+    const server = new Server(target, { ...homes[target], cwd: fixture.root })
+    try {
+      const init = await server.handshake()
+      const first = await server.call("plugin/list", { cwds: fixture.cwds })
+      expectListing(target, first.result, fixture)
+      if (record) {
+        samples.startToInitialize[target].push(init)
+        samples.listFirst[target].push(first.ms)
+      }
+    } finally {
+      await server.close()
+    }
+  }
+  log("warm-up: one untimed start of each target")
+  for (const target of TARGETS) await once(target, false)
+  for (let i = 0; i < CONFIG.starts; i++) {
+    for (const target of order(i)) await once(target, true)
+    log(`starts ${i + 1}/${CONFIG.starts}`)
+  }
+}
+
+/** Informational: the reference's native binary started directly (no `node` wrapper process in between). */
+const nativeStarts = async (fixture: Fixture) => {
+  const triple = process.arch === "arm64" ? "aarch64-unknown-linux-musl" : "x86_64-unknown-linux-musl"
+  const pkg = process.arch === "arm64" ? "codex-linux-arm64" : "codex-linux-x64"
+  const binary = path.resolve(`node_modules/@openai/${pkg}/vendor/${triple}/codex/codex`)
+  if (process.platform !== "linux" || !fs.existsSync(binary)) {
+    log(`native codex binary not found at ${binary}; skipping the informational native start row`)
+    return
+  }
+  const home = freshHome(fixture, "ref-native")
+  for (let i = 0; i < CONFIG.nativeStarts; i++) {
+    const server = new Server("reference", { ...home, cwd: fixture.root }, {
+      command: binary,
+      args: ["app-server"],
+      extraEnv: serverCommand("reference").extraEnv
+    })
+    try {
+      extra.nativeReferenceStart.push(await server.handshake())
+    } finally {
+      await server.close()
+    }
+  }
+}
+
+/** Phase 2: both servers up at once; a discarded first list each, then alternating timed repeated lists. */
+const repeatedList = async (fixture: Fixture) => {
+  const servers = {
+    reference: new Server("reference", { ...freshHome(fixture, "ref-list"), cwd: fixture.root }),
+    ours: new Server("ours", { ...freshHome(fixture, "ours-list"), cwd: fixture.root })
+  }
+  try {
+    const firstResults: Partial<Record<Target, string>> = {}
+    for (const target of TARGETS) {
+      await servers[target].handshake()
+      const first = await servers[target].call("plugin/list", { cwds: fixture.cwds })
+      expectListing(target, first.result, fixture)
+      extra.listResponseBytes[target] = first.size
+      firstResults[target] = JSON.stringify(first.result).replaceAll(/"(installed|enabled)":(true|false)/g, "")
+    }
+    extra.listResponsesIdentical = firstResults.reference === firstResults.ours
+    // a few untimed rounds so both are past their first-call effects (JIT, caches)
+    for (let i = 0; i < 3; i++) for (const target of TARGETS) await servers[target].call("plugin/list", { cwds: fixture.cwds })
+    for (let i = 0; i < CONFIG.listRepeats; i++) {
+      for (const target of order(i)) {
+        samples.listRepeated[target].push((await servers[target].call("plugin/list", { cwds: fixture.cwds })).ms)
+      }
+      if ((i + 1) % 10 === 0) log(`repeated list ${i + 1}/${CONFIG.listRepeats}`)
+    }
+  } finally {
+    await Promise.all(TARGETS.map((t) => servers[t].close()))
+  }
+}
+
+/** Phase 3: both servers up at once, fresh CODEX_HOMEs; the same distinct plugins installed alternately. */
+const installs = async (fixture: Fixture) => {
+  const servers = {
+    reference: new Server("reference", { ...freshHome(fixture, "ref-install"), cwd: fixture.root }),
+    ours: new Server("ours", { ...freshHome(fixture, "ours-install"), cwd: fixture.root })
+  }
+  const mkCount = fixture.marketplacePaths.length
+  const perMk = fixture.pluginNames[0]!.length
+  if (CONFIG.installs + 1 > mkCount * perMk) throw new Error("not enough plugins for that many distinct installs")
+  // spread over marketplaces: install k → marketplace k % mkCount, plugin ⌊k / mkCount⌋
+  const pick = (k: number) => {
+    const m = k % mkCount
+    return { marketplacePath: fixture.marketplacePaths[m]!, pluginName: fixture.pluginNames[m]![Math.floor(k / mkCount)]! }
+  }
+  try {
+    for (const target of TARGETS) await servers[target].handshake()
+    // install 0 is each server's first write (creates cache dirs, the ledger, …): reported apart, not in the median
+    for (const target of TARGETS) extra.firstInstall[target].push((await servers[target].call("plugin/install", pick(0))).ms)
+    for (let i = 0; i < CONFIG.installs; i++) {
+      for (const target of order(i)) samples.install[target].push((await servers[target].call("plugin/install", pick(i + 1))).ms)
+      if ((i + 1) % 10 === 0) log(`installs ${i + 1}/${CONFIG.installs}`)
+    }
+  } finally {
+    await Promise.all(TARGETS.map((t) => servers[t].close()))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// report
+// ---------------------------------------------------------------------------------------------
+
+const fmtMs = (ms: number): string => (Number.isNaN(ms) ? "n/a" : ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`)
+const fmtRatio = (r: number): string => (Number.isNaN(r) ? "n/a" : `${r.toFixed(2)}×`)
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAligned: ReadonlyArray<number>): string => {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
+  const line = (r: ReadonlyArray<string>) =>
+    r.map((cell, c) => (rightAligned.includes(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join("  ").trimEnd()
+  return [line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n")
+}
+
+const gitCommit = (): string | null => {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+    return dirty === "" ? head : `${head}+dirty`
+  } catch {
+    return null
+  }
+}
+
+const main = async () => {
+  const started = performance.now()
+  const loadBefore = os.loadavg()
+  log(`node ${process.version}, ${os.cpus().length} CPUs, load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`)
+  log(`fixture: ${CONFIG.marketplaces} marketplaces × ${CONFIG.pluginsPerMarketplace} plugins …`)
+  const fixture = createFixture({ marketplaces: CONFIG.marketplaces, pluginsPerMarketplace: CONFIG.pluginsPerMarketplace })
+  log(`fixture at ${fixture.root}: ${fixture.fileCount} files, ${(fixture.byteCount / 1024).toFixed(0)} KiB`)
+  try {
+    log("phase 1/4: starts + first plugin/list")
+    await startsAndFirstList(fixture)
+    log("phase 2/4: repeated plugin/list")
+    await repeatedList(fixture)
+    log("phase 3/4: plugin/install")
+    await installs(fixture)
+    log("phase 4/4: native reference binary starts (informational)")
+    await nativeStarts(fixture)
+  } finally {
+    if (CONFIG.keep) log(`kept fixture at ${fixture.root}`)
+    else removeFixture(fixture)
+  }
+  const loadAfter = os.loadavg()
+  const wallSeconds = (performance.now() - started) / 1000
+
+  const metrics = (Object.keys(GOALS) as Array<MetricKey>).map((key) => {
+    const reference = summarize(samples[key].reference)
+    const ours = summarize(samples[key].ours)
+    const ratio = ours.median / reference.median
+    return { key, label: LABELS[key], reference, ours, ratio, goal: GOALS[key], pass: ratio <= GOALS[key] }
+  })
+
+  const rows: Array<Array<string>> = [["metric", "n", "reference", "ours", "ours/ref", "goal", "result"]]
+  for (const m of metrics) {
+    rows.push([m.label, String(m.ours.n), fmtMs(m.reference.median), fmtMs(m.ours.median), fmtRatio(m.ratio), `≤ ${m.goal.toFixed(2)}×`, m.pass ? "PASS" : "FAIL"])
+  }
+  const spread: Array<Array<string>> = [["metric (ms)", "reference p25–p75 [min–max]", "ours p25–p75 [min–max]"]]
+  const range = (s: Summary) => `${s.p25.toFixed(1)}–${s.p75.toFixed(1)} [${s.min.toFixed(1)}–${s.max.toFixed(1)}]`
+  for (const m of metrics) spread.push([m.label, range(m.reference), range(m.ours)])
+  const native = summarize(extra.nativeReferenceStart)
+  const firstInstall = { reference: summarize(extra.firstInstall.reference), ours: summarize(extra.firstInstall.ours) }
+
+  const out: Array<string> = []
+  out.push("")
+  out.push(`plugin-ledger vs codex app-server 0.116.0 — ${CONFIG.marketplaces} marketplaces × ${CONFIG.pluginsPerMarketplace} plugins (${fixture.fileCount} files), medians`)
+  out.push(`node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? "?"}, load average ${loadBefore[0]!.toFixed(2)} → ${loadAfter[0]!.toFixed(2)}, commit ${gitCommit() ?? "?"}`)
+  out.push("")
+  out.push(table(rows, [1, 2, 3, 4]))
+  out.push("")
+  out.push(table(spread, []))
+  out.push("")
+  out.push("notes:")
+  out.push(`- start → initialize: from just before spawn() to the initialize response line; the reference is started as`)
+  out.push(`  node_modules/.bin/codex (a node wrapper that spawns the native binary). Native binary alone: median ${fmtMs(native.median)} (n=${native.n}).`)
+  out.push(`- plugin/list: all ${CONFIG.marketplaces} cwds (each a subdirectory of a git root holding the marketplace); response ${(extra.listResponseBytes.reference / 1024).toFixed(0)} KiB (reference) / ${(extra.listResponseBytes.ours / 1024).toFixed(0)} KiB (ours); listings identical: ${extra.listResponsesIdentical ? "yes" : "NO"}.`)
+  out.push(`  "first call" = the first request after initialize in each of the ${CONFIG.starts} starts; "repeated" = after 4 untimed calls, both servers up, alternating.`)
+  out.push(`- plugin/install: ours appends the event to the ledger log and stores blobs with fsync (durable) — that is inside the measured time;`)
+  out.push(`  the very first install of each server (creates the ledger/cache dirs) is excluded: reference ${fmtMs(firstInstall.reference.median)}, ours ${fmtMs(firstInstall.ours.median)}.`)
+  out.push(`- times are client-observed (request write → response newline), alternating reference/ours; wall time ${wallSeconds.toFixed(0)} s.`)
+  out.push("")
+  process.stdout.write(out.join("\n"))
+
+  const resultsDir = path.join(REPO, "bench/results")
+  fs.mkdirSync(resultsDir, { recursive: true })
+  const file = path.join(resultsDir, "latest.json")
+  const json = {
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: { count: os.cpus().length, model: os.cpus()[0]?.model ?? null },
+    loadAverage: { before: loadBefore, after: loadAfter },
+    wallSeconds: round(wallSeconds),
+    config: { ...CONFIG, fixtureFiles: fixture.fileCount, fixtureBytes: fixture.byteCount },
+    commands: { reference: serverCommand("reference"), ours: serverCommand("ours") },
+    metrics: Object.fromEntries(metrics.map((m) => [m.key, {
+      label: m.label,
+      goalRatio: m.goal,
+      ratio: round(m.ratio * 100) / 100,
+      pass: m.pass,
+      reference: { ...roundSummary(m.reference), samples: samples[m.key].reference.map(round) },
+      ours: { ...roundSummary(m.ours), samples: samples[m.key].ours.map(round) }
+    }])),
+    informational: {
+      nativeReferenceStartToInitialize: { ...roundSummary(native), samples: extra.nativeReferenceStart.map(round) },
+      firstInstall: { reference: extra.firstInstall.reference.map(round), ours: extra.firstInstall.ours.map(round) },
+      listResponseBytes: extra.listResponseBytes,
+      listResponsesIdentical: extra.listResponsesIdentical,
+      installIncludesFsync: true
+    }
+  }
+  fs.writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`)
+  process.stdout.write(`results: ${path.relative(REPO, file)}\n`)
+}
+
+const roundSummary = (s: Summary) => ({
+  n: s.n,
+  median: round(s.median),
+  p25: round(s.p25),
+  p75: round(s.p75),
+  min: round(s.min),
+  max: round(s.max),
+  mean: round(s.mean)
+})
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[bench] failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`)
+  process.exitCode = 1
+})

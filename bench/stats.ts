@@ -1,0 +1,36 @@
+/** Order statistics for benchmark samples (milliseconds). */
+
+export interface Summary {
+  readonly n: number
+  readonly median: number
+  readonly p25: number
+  readonly p75: number
+  readonly min: number
+  readonly max: number
+  readonly mean: number
+}
+
+/** Linear-interpolated quantile (`q` in [0, 1]) of unsorted samples. */
+export const quantile = (samples: ReadonlyArray<number>, q: number): number => {
+  if (samples.length === 0) return Number.NaN
+  const sorted = [...samples].sort((a, b) => a - b)
+  const pos = (sorted.length - 1) * q
+  const lo = Math.floor(pos)
+  const hi = Math.ceil(pos)
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo)
+}
+
+export const median = (samples: ReadonlyArray<number>): number => quantile(samples, 0.5)
+
+export const summarize = (samples: ReadonlyArray<number>): Summary => ({
+  n: samples.length,
+  median: median(samples),
+  p25: quantile(samples, 0.25),
+  p75: quantile(samples, 0.75),
+  min: samples.length === 0 ? Number.NaN : Math.min(...samples),
+  max: samples.length === 0 ? Number.NaN : Math.max(...samples),
+  mean: samples.length === 0 ? Number.NaN : samples.reduce((a, b) => a + b, 0) / samples.length
+})
+
+/** Rounds for JSON output (0.01 ms resolution). */
+export const round = (ms: number): number => Math.round(ms * 100) / 100
