@@ -222,15 +222,23 @@ const main = async () => {
   log(`fixture: ${CONFIG.marketplaces} marketplaces × ${CONFIG.pluginsPerMarketplace} plugins …`)
   const fixture = createFixture({ marketplaces: CONFIG.marketplaces, pluginsPerMarketplace: CONFIG.pluginsPerMarketplace })
   log(`fixture at ${fixture.root}: ${fixture.fileCount} files, ${(fixture.byteCount / 1024).toFixed(0)} KiB`)
+  const errors: Array<string> = []
+  const phase = async (label: string, run: (fixture: Fixture) => Promise<void>) => {
+    log(label)
+    try {
+      await run(fixture)
+    } catch (error) {
+      // keep going: the other phases still give numbers; the run exits non-zero at the end
+      const message = error instanceof Error ? error.message : String(error)
+      errors.push(`${label}: ${message}`)
+      log(`FAILED ${label}: ${message}`)
+    }
+  }
   try {
-    log("phase 1/4: starts + first plugin/list")
-    await startsAndFirstList(fixture)
-    log("phase 2/4: repeated plugin/list")
-    await repeatedList(fixture)
-    log("phase 3/4: plugin/install")
-    await installs(fixture)
-    log("phase 4/4: native reference binary starts (informational)")
-    await nativeStarts(fixture)
+    await phase("phase 1/4: starts + first plugin/list", startsAndFirstList)
+    await phase("phase 2/4: repeated plugin/list", repeatedList)
+    await phase("phase 3/4: plugin/install", installs)
+    await phase("phase 4/4: native reference binary starts (informational)", nativeStarts)
   } finally {
     if (CONFIG.keep) log(`kept fixture at ${fixture.root}`)
     else removeFixture(fixture)
@@ -272,12 +280,12 @@ const main = async () => {
   out.push(`- plugin/install: ours appends the event to the ledger log and stores blobs with fsync (durable) — that is inside the measured time;`)
   out.push(`  the very first install of each server (creates the ledger/cache dirs) is excluded: reference ${fmtMs(firstInstall.reference.median)}, ours ${fmtMs(firstInstall.ours.median)}.`)
   out.push(`- times are client-observed (request write → response newline), alternating reference/ours; wall time ${wallSeconds.toFixed(0)} s.`)
+  for (const error of errors) out.push(`- ERROR (samples of this phase are partial or missing): ${error.split("\n")[0]}`)
   out.push("")
   process.stdout.write(out.join("\n"))
 
-  const resultsDir = path.join(REPO, "bench/results")
-  fs.mkdirSync(resultsDir, { recursive: true })
-  const file = path.join(resultsDir, "latest.json")
+  const file = path.resolve(process.env["BENCH_OUT"] ?? path.join(REPO, "bench/results/latest.json"))
+  fs.mkdirSync(path.dirname(file), { recursive: true })
   const json = {
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -302,10 +310,13 @@ const main = async () => {
       listResponseBytes: extra.listResponseBytes,
       listResponsesIdentical: extra.listResponsesIdentical,
       installIncludesFsync: true
-    }
+    },
+    errors
   }
   fs.writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`)
-  process.stdout.write(`results: ${path.relative(REPO, file)}\n`)
+  const shown = path.relative(REPO, file)
+  process.stdout.write(`results: ${shown.startsWith("..") ? file : shown}\n`)
+  if (errors.length > 0) process.exitCode = 1
 }
 
 const roundSummary = (s: Summary) => ({

@@ -1,4 +1,4 @@
-import { NodeServices } from "@effect/platform-node"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Layer } from "effect"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { PluginBundle } from "../adapters/PluginBundle.ts"

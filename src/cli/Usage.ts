@@ -25,7 +25,7 @@ Options:
 
 Exit codes:
   0  success
-  1  the request was rejected (bad id, unknown plugin, not installed, unreadable config.toml, ...)
+  1  the request was rejected (bad id, unknown plugin, not installed, NOT_AVAILABLE, ...)
   2  usage error (unknown command or option, missing argument)
-  3  internal error (file system, corrupt or locked ledger)
+  3  internal error (config.toml Codex could not load, file system, corrupt or locked ledger)
 `

@@ -27,6 +27,8 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause)
 }
 
+const knownCommands: ReadonlySet<string> = new Set(["list", "install", "uninstall", "enable", "disable", "history", "serve", "demo"])
+
 const main = Effect.gen(function*() {
   const argv = process.argv.slice(2)
   const parsed = yield* Effect.try({
@@ -50,6 +52,10 @@ const main = Effect.gen(function*() {
   if (parsed.values.help || command === undefined || command === "help") {
     process.stdout.write(usage)
     return 0
+  }
+  if (!knownCommands.has(command)) {
+    // before anything is opened: a typo must not create a ledger
+    return yield* new UsageError({ message: `unknown command \`${command}\` (see plugin-ledger --help)` })
   }
   const fromEnv = pathsFromEnv()
   const paths = parsed.values["codex-home"] === undefined

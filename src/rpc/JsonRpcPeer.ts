@@ -21,7 +21,8 @@ export const ErrorCode = {
   internalError: -32603
 } as const
 
-export type RequestId = string | number
+/** A bigint only for integers beyond 2^53 (up to the reference's i64), so they are echoed with their exact digits. */
+export type RequestId = string | number | bigint
 
 export interface IncomingRequest {
   readonly id: RequestId
@@ -51,18 +52,45 @@ export interface PeerHandlers {
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
   typeof value === "object" && value !== null && !Array.isArray(value)
 
-/** Integer ids beyond 2^53 lost digits in JSON.parse; echoing them would answer a different id, so they are refused. */
-const isRequestId = (value: unknown): value is RequestId =>
-  typeof value === "string" || (typeof value === "number" && Number.isSafeInteger(value))
+const I64_MIN = -(2n ** 63n)
+const I64_MAX = 2n ** 63n - 1n
+
+/**
+ * The request id of a parsed frame, or `undefined` if `value` is not one (the reference takes a string or an i64).
+ * JSON.parse rounds integers beyond 2^53, so for those the id's own text is read back from the line.
+ */
+const requestIdOf = (line: string, value: unknown): RequestId | undefined => {
+  if (typeof value === "string" || (typeof value === "number" && Number.isSafeInteger(value))) return value
+  if (typeof value !== "number" || !Number.isInteger(value)) return undefined
+  const sources = new WeakMap<object, string>()
+  let root: unknown
+  try {
+    root = JSON.parse(line, function(this: unknown, key: string, parsed: unknown, context?: { readonly source?: string }) {
+      if (key === "id" && typeof this === "object" && this !== null && context?.source !== undefined) {
+        sources.set(this, context.source)
+      }
+      return parsed
+    })
+  } catch {
+    return undefined // e.g. nesting too deep for the reviver
+  }
+  const source = typeof root === "object" && root !== null ? sources.get(root) : undefined
+  if (source === undefined || !/^-?\d+$/.test(source)) return undefined
+  const id = BigInt(source)
+  return id >= I64_MIN && id <= I64_MAX ? id : undefined
+}
+
+const idJson = (id: RequestId | null): string => (typeof id === "bigint" ? id.toString() : JSON.stringify(id))
+const prefix = (jsonrpc: boolean): string => (jsonrpc ? "{\"jsonrpc\":\"2.0\"," : "{")
 
 export const encodeResult = (id: RequestId, result: unknown, jsonrpc: boolean): string =>
-  JSON.stringify(jsonrpc ? { jsonrpc: "2.0", id, result } : { id, result })
+  `${prefix(jsonrpc)}"id":${idJson(id)},"result":${JSON.stringify(result === undefined ? null : result)}}`
 
 export const encodeError = (id: RequestId | null, error: RpcError, jsonrpc: boolean): string => {
   const body = error.data === undefined
     ? { code: error.code, message: error.message }
     : { code: error.code, message: error.message, data: error.data }
-  return JSON.stringify(jsonrpc ? { jsonrpc: "2.0", error: body, id } : { error: body, id })
+  return `${prefix(jsonrpc)}"error":${JSON.stringify(body)},"id":${idJson(id)}}`
 }
 
 type Frame =
@@ -92,10 +120,11 @@ export const classify = (line: string): Frame => {
     // a response to a request of ours; this server sends none yet
     if (hasId && ("result" in message || "error" in message)) return { _tag: "Ignore" }
     const error = new RpcError({ code: ErrorCode.invalidRequest, message: "Invalid request: missing field `method`" })
-    return { _tag: "Reply", line: encodeError(isRequestId(message["id"]) ? message["id"] : null, error, jsonrpc) }
+    return { _tag: "Reply", line: encodeError(requestIdOf(line, message["id"]) ?? null, error, jsonrpc) }
   }
   const method = message["method"]
-  if (hasId && !isRequestId(message["id"])) {
+  const id = requestIdOf(line, message["id"])
+  if (hasId && id === undefined) {
     const error = new RpcError({
       code: ErrorCode.invalidRequest,
       message: "Invalid request: request id must be a string or an integer"
@@ -104,12 +133,10 @@ export const classify = (line: string): Frame => {
   }
   if (typeof method !== "string") {
     const error = new RpcError({ code: ErrorCode.invalidRequest, message: "Invalid request: method must be a string" })
-    const id = message["id"]
-    return { _tag: "Reply", line: encodeError(isRequestId(id) ? id : null, error, jsonrpc) }
+    return { _tag: "Reply", line: encodeError(id ?? null, error, jsonrpc) }
   }
   const params = message["params"]
-  const id = message["id"]
-  if (isRequestId(id)) return { _tag: "Request", request: { id, method, params }, jsonrpc }
+  if (id !== undefined) return { _tag: "Request", request: { id, method, params }, jsonrpc }
   return { _tag: "Notification", notification: { method, params } }
 }
 

@@ -9,6 +9,7 @@ import { checkConfig, type ParsedConfig, parseConfig } from "../adapters/ConfigT
 import { errnoCode } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { MISSING_MANIFEST, PluginBundle } from "../adapters/PluginBundle.ts"
+import { readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { toWireInterface } from "../domain/Manifest.ts"
 import { findPlugin, parseMarketplace } from "../domain/Marketplace.ts"
@@ -113,7 +114,7 @@ export class Catalog extends Context.Service<Catalog, {
         Effect.gen(function*() {
           let text: string
           try {
-            text = fs.readFileSync(input.marketplacePath).toString("utf8")
+            text = readRegularFile(fs, input.marketplacePath).toString("utf8")
           } catch (error) {
             if (errnoCode(error) === "ENOENT") {
               return yield* invalidRequest(`marketplace file \`${input.marketplacePath}\` does not exist`)

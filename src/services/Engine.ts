@@ -11,6 +11,7 @@ import { describeError, errnoCode } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
 import { snapshot } from "../adapters/PluginTree.ts"
+import { readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
 import { decide } from "../domain/decide.ts"
@@ -78,21 +79,30 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       }
     }
 
+    // like Rust's `Path::is_dir` / `is_file` (what the reference asks): any failure (ENOENT, ELOOP, EACCES, ...) is "no"
     const isDirectory = (path: string): boolean => {
       try {
         return fs.statSync(path).isDirectory()
-      } catch (error) {
-        if (errnoCode(error) === "ENOENT" || errnoCode(error) === "ENOTDIR") return false
-        throw error
+      } catch {
+        return false
       }
     }
 
     const isFile = (path: string): boolean => {
       try {
         return fs.statSync(path).isFile()
-      } catch (error) {
-        if (errnoCode(error) === "ENOENT" || errnoCode(error) === "ENOTDIR") return false
-        throw error
+      } catch {
+        return false
+      }
+    }
+
+    /** `path` resolved (symlinks followed) lies below `realRoot`; false when it cannot be resolved */
+    const resolvesInside = (realRoot: string, path: string): boolean => {
+      try {
+        const real = fs.realpathSync(path)
+        return real === realRoot || real.startsWith(`${realRoot}${Path.sep}`)
+      } catch {
+        return false
       }
     }
 
@@ -124,6 +134,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
      */
     const execute = <A>(
       origin: Origin,
+      /** the event type and plugin this command records; a reused idempotency key must match them */
+      intent: { readonly type: string; readonly pluginId: string },
       configFailure: string,
       build: (state: PluginState) => Effect.Effect<PluginCommand, EngineError>,
       answer: (events: ReadonlyArray<LogRecord>, state: PluginState) => A
@@ -137,6 +149,13 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               // exactly `<key>:<index>`: a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>` record
               const previous = records.filter((r) => r.id.startsWith(`${key}:`) && /^\d+$/.test(r.id.slice(key.length + 1)))
               if (previous.length > 0 && origin.idempotencyKey !== undefined) {
+                const sameCommand = previous.every((r) =>
+                  r.type === intent.type && typeof r.data === "object" && r.data !== null &&
+                  Reflect.get(r.data, "pluginId") === intent.pluginId
+                )
+                if (!sameCommand) {
+                  return yield* invalidRequest(`idempotency key \`${key}\` was already used for a different command`)
+                }
                 return { append: [], value: previous }
               }
               const state = fold(records)
@@ -170,7 +189,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     }
 
     const readFile = (path: string): Result.Result<string, unknown> =>
-      Result.try({ try: () => fs.readFileSync(path).toString("utf8"), catch: (e) => e })
+      Result.try({ try: () => readRegularFile(fs, path).toString("utf8"), catch: (e) => e })
 
     /** Resolves and validates what to install, then stores its tree; nothing is recorded yet. */
     const prepareInstall = (marketplacePath: string, pluginName: string, forceRemoteSync: boolean, origin: Origin) =>
@@ -189,25 +208,30 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         let version = "local"
         if (pluginId.marketplaceName === "openai-curated") {
           const sha = readFile(paths.curatedShaPath)
-          if (Result.isFailure(sha) || sha.success.trim() === "") {
+          // the sha names the version dir: only a plain path segment (Codex's version-segment rule) is usable
+          const trimmed = Result.isFailure(sha) ? "" : sha.success.trim()
+          if (!/^[A-Za-z0-9.+_-]+$/.test(trimmed) || trimmed === "." || trimmed === "..") {
             return yield* invalidRequest("local curated marketplace sha is not available")
           }
-          version = sha.success.trim()
+          version = trimmed
         }
         if (!isDirectory(entry.sourceDir)) {
           return yield* invalidRequest(`plugin source path is not a directory: ${entry.sourceDir}`)
         }
         // the path rules are lexical; a symlinked source dir must not lead out of the marketplace root
         const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
-        const realSource = fs.realpathSync(entry.sourceDir)
-        const realRoot = fs.realpathSync(root)
-        if (realSource !== realRoot && !realSource.startsWith(`${realRoot}${Path.sep}`)) {
+        const realRoot = Result.try(() => fs.realpathSync(root))
+        const realSource = Result.try(() => fs.realpathSync(entry.sourceDir))
+        if (Result.isFailure(realRoot) || Result.isFailure(realSource) || !resolvesInside(realRoot.success, realSource.success)) {
           return yield* invalidRequest(
             `invalid marketplace file \`${marketplacePath}\`: local plugin source path must stay within the marketplace root`
           )
         }
         const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
-        if (!isFile(manifestPath)) return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
+        // a manifest (or `.codex-plugin`) linked from outside the plugin is not the plugin's: the copy would not have it
+        if (!isFile(manifestPath) || !resolvesInside(realSource.success, manifestPath)) {
+          return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
+        }
         const manifestText = readFile(manifestPath)
         if (Result.isFailure(manifestText)) {
           return yield* internalError(`failed to install plugin: ${rustIoError(manifestText.failure)}`)
@@ -260,7 +284,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     ) =>
       Effect.gen(function*() {
         const command = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
-        return yield* execute(origin, "failed to persist installed plugin config", () => Effect.succeed(command), (): PluginInstallView => ({
+        return yield* execute(origin, { type: "PluginInstalled", pluginId: command.pluginId }, "failed to persist installed plugin config", () => Effect.succeed(command), (): PluginInstallView => ({
           authPolicy: command.authPolicy,
           appsNeedingAuth: []
         }))
@@ -272,6 +296,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         if (input.forceRemoteSync === true) return yield* internalError(remoteMutationError(fs, paths, "uninstall"))
         return yield* execute(
           origin,
+          { type: "PluginUninstalled", pluginId: id.id },
           "failed to clear plugin config",
           () =>
             Effect.map(observe(id.id, "failed to clear plugin config"), (observed) =>
@@ -285,6 +310,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         const id = yield* pluginIdOrFail(input.pluginId)
         return yield* execute(
           origin,
+          { type: input.enabled ? "PluginEnabled" : "PluginDisabled", pluginId: id.id },
           "failed to persist plugin config",
           () =>
             Effect.map(observe(id.id, "failed to persist plugin config"), (observed) => {

@@ -134,17 +134,20 @@ export class Projector extends Context.Service<Projector, {
         const pending = records.filter((r) => r.seq > (checkpoint?.seq ?? 0))
         const last = pending.at(-1)
         if (last === undefined) return
-        const before = readConfig()
-        let config = before
+        let config = readConfig()
+        // written when any event edited it, even if a later one undid that: the file (mode, existence) then
+        // does not depend on how the records were batched (live one by one, or a replay all at once)
+        let touched = false
         for (const record of pending) {
           const event = eventOf(record)
           if (event === undefined) continue
           projectCache(event)
           const edited = editConfig(config, event)
           if (Result.isFailure(edited)) throw new ProjectionError({ target: paths.configPath, message: edited.failure.message })
+          touched ||= edited.success !== config
           config = edited.success
         }
-        if (config !== before) {
+        if (touched) {
           fs.mkdirSync(paths.codexHome, { recursive: true })
           // 0600, as Codex writes config.toml (it may hold secrets; never widen it)
           writeFileAtomic(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600)

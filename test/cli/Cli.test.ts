@@ -143,9 +143,8 @@ describe.concurrent("plugin-ledger CLI", { timeout: 120_000 }, () => {
       }
     }))
 
-  // Known bug (src/cli/main.ts): the app layer (which opens the ledger and writes its genesis record) is built
-  // before the command and its arguments are validated, so a usage error still creates $CODEX_HOME/ledger.
-  it.fails("usage errors leave CODEX_HOME untouched", () =>
+  // the command name is validated before the ledger is opened, so a typo creates nothing
+  it("usage errors leave CODEX_HOME untouched", () =>
     withSandbox(async ({ cli, home }) => {
       assertExit(await cli("bogus"), 2, "bogus")
       assert.deepStrictEqual(Fs.readdirSync(home), ["config.toml"])
@@ -299,17 +298,16 @@ describe.concurrent("plugin-ledger CLI", { timeout: 120_000 }, () => {
       assert.deepStrictEqual(at(history, "events", 2, "cause"), { actor: "cli", requestId: "off-1", client: "plugin-ledger-cli" })
     }))
 
-  // Known bug (src/services/Engine.ts `execute`): a key is matched by its value alone, so reusing it for a
-  // different command replays the old records and reports success while doing nothing.
-  it.fails("--request-id reused for a different command is not silently swallowed", () =>
+  // a key already recorded for another command or plugin is refused (exit 1), never silently replayed
+  it("--request-id reused for a different command is not silently swallowed", () =>
     withSandbox(async (sandbox) => {
       const { cli, workspace } = sandbox
       assertExit(await cli("install", HELLO, "--cwd", workspace), 0, "install")
       assertExit(await cli("disable", HELLO, "--request-id", "k1"), 0, "disable k1")
       const reused = await cli("enable", HELLO, "--request-id", "k1")
-      // either refused, or really applied
-      if (reused.code === 0) assert.include(config(sandbox), `[plugins."${HELLO}"]\nenabled = true\n`)
-      else assertExit(reused, 1, "enable with a reused key")
+      assertExit(reused, 1, "enable with a reused key")
+      assert.include(reused.stderr, "idempotency key `k1` was already used for a different command")
+      assert.include(config(sandbox), `[plugins."${HELLO}"]\nenabled = false\n`)
     }))
 
   it("demo runs the whole cycle in its own temporary CODEX_HOME and exits 0", () =>

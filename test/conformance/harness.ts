@@ -48,6 +48,14 @@ export type Step =
   | { readonly kind: "notify"; readonly method: string; readonly params?: Json }
   /** An exact line of text sent without waiting for anything (malformed input, ids that get no answer). */
   | { readonly kind: "send"; readonly line: string }
+  /**
+   * An exact line of text (`<ROOT>` substituted) sent as one frame, followed by a sentinel request
+   * (`{"id":"conformance-sentinel-<step>","method":"plugin/uninstall","params":{}}`, answered -32600 by both
+   * servers). Every response (and non-JSON stdout line) that arrives before the sentinel's answer is the
+   * frame's answer, so a frame that gets no answer costs no timeout. The sentinel's answer is compared too
+   * (the server keeps serving).
+   */
+  | { readonly kind: "frame"; readonly line: string }
   /** An explicit `initialize` request; a successful result is compared by key set only. */
   | { readonly kind: "initialize"; readonly id?: number | string }
 
@@ -66,6 +74,28 @@ export interface FileCheck {
   readonly configExcludes?: ReadonlyArray<string>
 }
 
+/** An error response expected from one side: the code, and the message exactly or by prefix/parts. */
+export interface ErrorExpectation {
+  readonly code: number
+  readonly message?: string
+  readonly messagePrefix?: string
+  readonly messageIncludes?: ReadonlyArray<string>
+}
+
+/** Ours's answer to a malformed frame: one error line `{"error":{"code","message"},"id"}` (jsonrpc first when echoed). */
+export interface FrameAnswerExpectation extends ErrorExpectation {
+  readonly id: null | number | string
+  readonly jsonrpc?: boolean
+}
+
+export interface PolicyPair {
+  readonly installPolicy: string
+  readonly authPolicy: string
+}
+
+/** Why ours refuses a step the reference performs (README: deliberate differences). */
+export type RefusalReason = "topLevelPolicy" | "inlinePluginsConfig" | "symlinkedSourceDir"
+
 export type Deviation =
   /**
    * The reference fails the whole `plugin/list` with -32600 `invalid marketplace file …`. Ours returns
@@ -75,6 +105,68 @@ export type Deviation =
   | { readonly kind: "marketplaceLoadErrors"; readonly step: number; readonly badFiles: ReadonlyArray<string>; readonly note: string }
   /** Unknown method: same code and same message up to and including `expected one of`. */
   | { readonly kind: "unknownMethodList"; readonly step: number; readonly note: string }
+  /**
+   * The request carries `"jsonrpc":"2.0"`: the reference's line has no `jsonrpc` key; ours is the
+   * reference's line byte for byte with `"jsonrpc":"2.0",` inserted as the first key.
+   */
+  | { readonly kind: "jsonrpcEcho"; readonly step: number; readonly note: string }
+  /**
+   * A `frame` step the reference answers with nothing; ours answers exactly one line: an error as
+   * described, or (`line`) exactly that line.
+   */
+  | {
+    readonly kind: "frameAnswered"
+    readonly step: number
+    readonly ours: FrameAnswerExpectation | { readonly line: string }
+    readonly note: string
+  }
+  /**
+   * A plugin/list or plugin/read response: the listed plugins' summaries carry `reference` policies in
+   * the reference's line; ours is that line byte for byte with those summaries carrying `ours` policies.
+   */
+  | {
+    readonly kind: "topLevelPolicy"
+    readonly step: number
+    readonly plugins: ReadonlyArray<{ readonly id: string; readonly reference: PolicyPair; readonly ours: PolicyPair }>
+    readonly note: string
+  }
+  /**
+   * The reference performs the step (its result is `reference.result`); ours refuses it with the given
+   * error and changes nothing: files under the snapshot paths and the ledger's event count are the same
+   * before and after the step. With `referenceChangesFiles`, the reference's files must change at this
+   * step, and every other step of ours is compared with a control run of the reference that leaves out
+   * these steps (same ids).
+   */
+  | {
+    readonly kind: "refusedByUs"
+    readonly step: number
+    readonly reason: RefusalReason
+    readonly ours: ErrorExpectation
+    readonly reference: { readonly result: Json }
+    readonly referenceChangesFiles: boolean
+    readonly referenceConfigIncludes?: ReadonlyArray<string>
+    readonly referenceConfigExcludes?: ReadonlyArray<string>
+    readonly note: string
+  }
+  /**
+   * Invalid config.toml: both sides fail with `code` and a message starting with `prefix`; the text after
+   * the prefix (TOML parser wording and position) may differ. Ours changes nothing (files, events). With
+   * `referenceChangesFiles`, the reference's files change at this step and the control run leaves it out.
+   */
+  | {
+    readonly kind: "configErrorPrefix"
+    readonly step: number
+    readonly code: number
+    readonly prefix: string
+    readonly referenceChangesFiles?: boolean
+    readonly note: string
+  }
+  /**
+   * config.toml bytes after this step (and after later steps that leave the reference's config.toml
+   * alone): exactly `reference` for the reference and exactly `ours` for ours (`null`: absent). The rest
+   * of the file snapshot, config.toml's mode included, is compared as usual.
+   */
+  | { readonly kind: "configBytes"; readonly step: number; readonly reference: string | null; readonly ours: string | null; readonly note: string }
 
 export interface Scenario {
   readonly name: string
@@ -101,16 +193,29 @@ export interface Scenario {
 export interface StepResult {
   readonly step: number
   readonly description: string
-  /** Raw response line, `<ROOT>`-normalised. */
+  /** Raw response line, `<ROOT>`-normalised (for a `frame` step: the sentinel's response). */
   readonly line: string
   readonly isInitialize: boolean
+  /** The file snapshot after this step when the step is marked `snapshot: true`. */
   readonly snapshot?: string
+  /** `frame` steps: every line that answered the frame (normally none from the reference). */
+  readonly answers?: ReadonlyArray<string>
+  /** State after every step: file snapshot, config.toml text, number of ledger events (null: no ledger). */
+  readonly files: string
+  readonly config: string | null
+  readonly events: number | null
 }
 
 export interface RunResult {
   readonly target: Target
   /** The automatic handshake's initialize response (absent with `noHandshake`). */
   readonly handshake: string | undefined
+  /** State before the first step (after the handshake). */
+  readonly initialFiles: string
+  readonly initialConfig: string | null
+  readonly initialEvents: number | null
+  /** Steps left out of this run (control runs). */
+  readonly skippedSteps: ReadonlyArray<number>
   readonly steps: ReadonlyArray<StepResult>
   /** Final file snapshot (rendered text, `<ROOT>`-normalised). */
   readonly files: string
@@ -136,7 +241,20 @@ export const serverCommand = (target: Target): ServerCommand =>
     : { command: process.execPath, args: [path.resolve(process.env["CONFORMANCE_OURS_ENTRY"] ?? "src/cli/main.ts"), "serve"] }
 
 export const RESPONSE_TIMEOUT_MS = Number(process.env["CONFORMANCE_TIMEOUT_MS"] ?? "10000")
+/**
+ * Fail fast on silence (ours only): when a response is this late, a probe request is sent; ours serves
+ * one line after the other, so once the probe is answered (plus PROBE_GRACE_MS) the awaited response
+ * will never come and the step fails at once instead of after RESPONSE_TIMEOUT_MS.
+ */
+export const PROBE_AFTER_MS = Number(process.env["CONFORMANCE_PROBE_MS"] ?? "1500")
+const PROBE_GRACE_MS = 1000
 const EXIT_TIMEOUT_MS = 10_000
+
+/** Request ids the harness uses for its own requests (never part of a scenario's output). */
+const PROBE_PREFIX = "conformance-probe-"
+export const SENTINEL_PREFIX = "conformance-sentinel-"
+/** A request both servers answer at once with -32600 and no side effect. */
+const harnessRequest = (id: string): string => JSON.stringify({ id, method: "plugin/uninstall", params: {} })
 
 // ---------------------------------------------------------------------------------------------
 // Stdio session
@@ -146,12 +264,21 @@ const idKey = (id: unknown): string => JSON.stringify(id)
 
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
+/** A response line (or a non-JSON stdout line, `key` undefined) in arrival order. */
+interface Arrival {
+  readonly key: string | undefined
+  readonly line: string
+  claimed: boolean
+}
+
 export class Session {
   private readonly child: ChildProcessWithoutNullStreams
   private buffer = ""
   private stderr = ""
-  private readonly responses = new Map<string, string>()
+  private readonly arrivals: Array<Arrival> = []
   private readonly otherLines: Array<string> = []
+  private readonly probesAnswered = new Set<string>()
+  private probeCount = 0
   private waiter: (() => void) | undefined
   private exited = false
   private exitCode: number | null = null
@@ -213,10 +340,17 @@ export class Session {
       parsed = JSON.parse(line)
     } catch {
       this.otherLines.push(`[non-JSON stdout] ${line}`)
+      this.arrivals.push({ key: undefined, line: `[non-JSON stdout] ${line}`, claimed: false })
+      this.wake()
       return
     }
     if (isRecord(parsed) && "id" in parsed && !("method" in parsed) && ("result" in parsed || "error" in parsed)) {
-      this.responses.set(idKey(parsed["id"]), line)
+      const id = parsed["id"]
+      if (typeof id === "string" && id.startsWith(PROBE_PREFIX)) {
+        this.probesAnswered.add(id)
+      } else {
+        this.arrivals.push({ key: idKey(id), line, claimed: false })
+      }
       this.wake()
     } else {
       // notifications (e.g. configWarning) and server requests are ignored
@@ -228,43 +362,93 @@ export class Session {
     this.child.stdin.write(line + "\n")
   }
 
-  async waitFor(id: number | string, description: string): Promise<string> {
-    const key = idKey(id)
-    const deadline = Date.now() + RESPONSE_TIMEOUT_MS
-    for (;;) {
-      const found = this.responses.get(key)
-      if (found !== undefined) {
-        this.responses.delete(key)
-        return found
+  private claim(key: string): { readonly line: string; readonly index: number } | undefined {
+    const index = this.arrivals.findIndex((a) => !a.claimed && a.key === key)
+    const arrival = this.arrivals[index]
+    if (arrival === undefined) return undefined
+    arrival.claimed = true
+    return { line: arrival.line, index }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined
+        resolve()
+      }, Math.max(0, ms))
+      this.waiter = () => {
+        clearTimeout(timer)
+        resolve()
       }
+    })
+  }
+
+  async waitFor(id: number | string, description: string): Promise<string> {
+    return (await this.waitForArrival(idKey(id), description)).line
+  }
+
+  private async waitForArrival(key: string, description: string): Promise<{ readonly line: string; readonly index: number }> {
+    const started = Date.now()
+    const deadline = started + RESPONSE_TIMEOUT_MS
+    const probing = this.target === "ours" && PROBE_AFTER_MS > 0
+    let probe: string | undefined
+    let probeAnsweredAt: number | undefined
+    for (;;) {
+      const found = this.claim(key)
+      if (found !== undefined) return found
       if (this.exited) {
         throw new Error(
           `[${this.target}] server exited (code ${String(this.exitCode)}) before answering ${description} (id ${key})` +
             this.diagnostics()
         )
       }
-      const remaining = deadline - Date.now()
-      if (remaining <= 0) {
+      const now = Date.now()
+      if (probing && probe === undefined && now - started >= PROBE_AFTER_MS) {
+        probe = `${PROBE_PREFIX}${++this.probeCount}`
+        this.send(harnessRequest(probe))
+      }
+      if (probe !== undefined && probeAnsweredAt === undefined && this.probesAnswered.has(probe)) probeAnsweredAt = now
+      if (probeAnsweredAt !== undefined && now - probeAnsweredAt >= PROBE_GRACE_MS) {
+        throw new Error(
+          `[${this.target}] no response with id ${key} to ${description}: the server answered a probe request sent ` +
+            `${PROBE_AFTER_MS} ms after it, so this frame was dropped (answered with nothing)` + this.diagnostics()
+        )
+      }
+      if (now >= deadline) {
         throw new Error(
           `[${this.target}] no response with id ${key} to ${description} within ${RESPONSE_TIMEOUT_MS} ms` +
             this.diagnostics()
         )
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.waiter = undefined
-          resolve()
-        }, remaining)
-        this.waiter = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
+      const wakeAt = Math.min(
+        deadline,
+        probing && probe === undefined ? started + PROBE_AFTER_MS : Infinity,
+        probeAnsweredAt === undefined ? Infinity : probeAnsweredAt + PROBE_GRACE_MS
+      )
+      await this.sleep(wakeAt - now)
     }
   }
 
+  /**
+   * Sends `line` and then a sentinel request; returns every unclaimed response (or non-JSON line)
+   * that arrived before the sentinel's answer, and that answer.
+   */
+  async frame(line: string, sentinelId: string, description: string): Promise<{ readonly answers: ReadonlyArray<string>; readonly sentinel: string }> {
+    const from = this.arrivals.length
+    this.send(line)
+    this.send(harnessRequest(sentinelId))
+    const sentinel = await this.waitForArrival(idKey(sentinelId), `${description} (sentinel request after the frame)`)
+    const answers: Array<string> = []
+    for (const arrival of this.arrivals.slice(from, sentinel.index)) {
+      if (arrival.claimed) continue
+      arrival.claimed = true
+      answers.push(arrival.line)
+    }
+    return { answers, sentinel: sentinel.line }
+  }
+
   diagnostics(): string {
-    const pending = [...this.responses.values()].slice(-5)
+    const pending = this.unclaimed().slice(-5)
     return (
       `\n  other stdout lines: ${JSON.stringify(this.otherLines.slice(-5))}` +
       `\n  unclaimed responses: ${JSON.stringify(pending)}` +
@@ -273,7 +457,7 @@ export class Session {
   }
 
   unclaimed(): ReadonlyArray<string> {
-    return [...this.responses.values()]
+    return this.arrivals.filter((a) => !a.claimed && a.key !== undefined).map((a) => a.line)
   }
 
   stderrTail(): string {
@@ -393,6 +577,34 @@ const indent = (text: string): string =>
     .map((l) => `  | ${l.replaceAll("\r", "\u240d")}`)
     .join("\n") + (text.endsWith("\n") || text === "" ? "" : "\u2205 (no final newline)")
 
+/** Number of records in ours's event log (`home/ledger/events/*.jsonl`); null when there is none (the reference). */
+const countEvents = (root: string): number | null => {
+  const dir = under(root, "home/ledger/events")
+  let names: Array<string>
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return null
+  }
+  let count = 0
+  for (const name of names.filter((n) => n.endsWith(".jsonl"))) {
+    count += fs.readFileSync(path.join(dir, name), "utf8").split("\n").filter((l) => l.trim() !== "").length
+  }
+  return count
+}
+
+/** The snapshot entry of `home/config.toml` (header line and indented content) cut out, and its mode. */
+export const splitConfigEntry = (snapshot: string): { readonly rest: string; readonly mode: string | undefined } => {
+  const lines = snapshot.split("\n")
+  const at = lines.findIndex((l) => l.startsWith("file home/config.toml ") || l === "absent home/config.toml" || l.startsWith("symlink home/config.toml "))
+  if (at < 0) return { rest: snapshot, mode: undefined }
+  let end = at + 1
+  while (end < lines.length && lines[end]?.startsWith("  | ")) end++
+  const header = lines[at] ?? ""
+  const mode = header.startsWith("file ") ? header.split(" ")[2] : header
+  return { rest: [...lines.slice(0, at), "<config.toml compared separately>", ...lines.slice(end)].join("\n"), mode }
+}
+
 const readConfig = (root: string): string | null => {
   try {
     return normalise(fs.readFileSync(under(root, "home/config.toml"), "utf8"), root)
@@ -414,6 +626,8 @@ export const keepTemp = process.env["CONFORMANCE_KEEP"] === "1"
 export interface RunOptions {
   /** ROOT-relative setup paths to leave out (control runs for deviations). */
   readonly skipSetup?: ReadonlySet<string>
+  /** Step indexes to leave out (control runs); their request ids are still used up, so later ids match. */
+  readonly skipSteps?: ReadonlySet<number>
 }
 
 export const runScenario = async (scenario: Scenario, target: Target, options: RunOptions = {}): Promise<RunResult> => {
@@ -437,7 +651,10 @@ export const runScenario = async (scenario: Scenario, target: Target, options: R
       assertInitializeOk(handshake, target, scenario.name)
       s.send(JSON.stringify({ method: "initialized" }))
     }
+    const state = () => ({ files: snapshotFiles(root, snapshotPaths), config: readConfig(root), events: countEvents(root) })
+    const initial = state()
     const steps: Array<StepResult> = []
+    const skipped: Array<number> = []
     let nextId = 1
     for (const [index, step] of scenario.steps.entries()) {
       if (step.kind === "notify") {
@@ -446,6 +663,22 @@ export const runScenario = async (scenario: Scenario, target: Target, options: R
       }
       if (step.kind === "send") {
         s.send(step.line.split(ROOT).join(root))
+        continue
+      }
+      const skip = options.skipSteps?.has(index) === true
+      if (skip) skipped.push(index)
+      if (step.kind === "frame") {
+        if (skip) continue
+        const description = `step ${index} frame ${step.line.slice(0, 80)}`
+        const { answers, sentinel } = await s.frame(step.line.split(ROOT).join(root), `${SENTINEL_PREFIX}${index}`, `${scenario.name} ${description}`)
+        steps.push({
+          step: index,
+          description,
+          line: normalise(sentinel, root),
+          isInitialize: false,
+          answers: answers.map((a) => normalise(a, root)),
+          ...state()
+        })
         continue
       }
       let id: number | string
@@ -473,17 +706,27 @@ export const runScenario = async (scenario: Scenario, target: Target, options: R
         description = `step ${index} initialize`
         isInitialize = true
       }
+      if (skip) continue
       s.send(line)
       const response = await s.waitFor(id, `${scenario.name} ${description}`)
-      const result: StepResult = snapshot
-        ? { step: index, description, line: normalise(response, root), isInitialize, snapshot: snapshotFiles(root, snapshotPaths) }
-        : { step: index, description, line: normalise(response, root), isInitialize }
-      steps.push(result)
+      const after = state()
+      steps.push({
+        step: index,
+        description,
+        line: normalise(response, root),
+        isInitialize,
+        ...(snapshot ? { snapshot: after.files } : {}),
+        ...after
+      })
     }
     const exitCode = await s.close()
     return {
       target,
       handshake,
+      initialFiles: initial.files,
+      initialConfig: initial.config,
+      initialEvents: initial.events,
+      skippedSteps: skipped,
       steps,
       files: snapshotFiles(root, snapshotPaths),
       config: readConfig(root),
@@ -560,10 +803,12 @@ export const pruneRecords = (names: ReadonlySet<string>): void => {
 export const runToJson = (run: RunResult): Json => ({
   target: run.target,
   handshake: run.handshake === undefined ? null : normaliseUserAgent(run.handshake),
+  ...(run.skippedSteps.length === 0 ? {} : { skippedSteps: [...run.skippedSteps] }),
   steps: run.steps.map((s) => {
     const base = {
       step: s.step,
       description: s.description,
+      ...(s.answers === undefined ? {} : { answers: [...s.answers] }),
       response: s.isInitialize ? normaliseUserAgent(s.line) : s.line
     }
     return s.snapshot === undefined ? base : { ...base, snapshot: s.snapshot.split("\n") }

@@ -7,7 +7,7 @@
  * hold that case's assertions (checked against the reference); everything else is compared
  * byte for byte between the reference and ours.
  */
-import type { Json, Scenario, SetupEntry, Step } from "./harness.ts"
+import type { Deviation, FrameAnswerExpectation, Json, PolicyPair, Scenario, SetupEntry, Step } from "./harness.ts"
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -48,7 +48,8 @@ const req = (method: string, params?: Json, options: { readonly id?: number | st
   return { ...base, ...options }
 }
 const raw = (line: string, id: number | string): Step => ({ kind: "raw", line, id })
-const send = (line: string): Step => ({ kind: "send", line })
+/** A line sent as one frame; whatever answers it before a sentinel request's answer is compared. */
+const frame = (line: string): Step => ({ kind: "frame", line })
 
 const list = (cwds?: ReadonlyArray<string> | null, extra: { readonly [key: string]: Json } = {}): Step =>
   req("plugin/list", cwds === undefined ? { ...extra } : { cwds: cwds === null ? null : cwds.map(abs), ...extra })
@@ -57,6 +58,88 @@ const install = (marketplacePath: string, pluginName: string, options: { readonl
 const read = (marketplacePath: string, pluginName: string): Step => req("plugin/read", { marketplacePath, pluginName })
 const uninstall = (pluginId: string, options: { readonly snapshot?: boolean; readonly extra?: { readonly [key: string]: Json } } = {}): Step =>
   req("plugin/uninstall", { pluginId, ...options.extra }, options.snapshot === true ? { snapshot: true } : {})
+
+// ---------------------------------------------------------------------------------------------
+// deliberate deviations (README "Deliberate differences from the reference"; test/conformance/README.md)
+// ---------------------------------------------------------------------------------------------
+
+/** The result of a successful plugin/install with the default auth policy. */
+const INSTALL_OK: Json = { authPolicy: "ON_INSTALL", appsNeedingAuth: [] }
+const PERSIST_PREFIX = "failed to persist installed plugin config: "
+const CLEAR_PREFIX = "failed to clear plugin config: "
+const RELOAD_PREFIX = "failed to reload config: <ROOT>/home/config.toml"
+
+const jsonrpcEcho = (step: number): Deviation => ({
+  kind: "jsonrpcEcho",
+  step,
+  note: "D1: ours echoes \"jsonrpc\":\"2.0\" as the first key; the rest is the reference's line byte for byte"
+})
+
+const frameAnswered = (step: number, ours: FrameAnswerExpectation | { readonly line: string }, note: string): Deviation => ({
+  kind: "frameAnswered",
+  step,
+  ours,
+  note: `D2: the reference drops this frame silently; ours answers: ${note}`
+})
+
+const topLevelPolicy = (step: number, plugins: ReadonlyArray<readonly [string, PolicyPair, PolicyPair]>): Deviation => ({
+  kind: "topLevelPolicy",
+  step,
+  plugins: plugins.map(([id, reference, ours]) => ({ id, reference, ours })),
+  note: "D3: top-level installPolicy/authPolicy are honoured by ours where the nested policy does not set them; the reference ignores them"
+})
+const policy = (installPolicy: string, authPolicy: string): PolicyPair => ({ installPolicy, authPolicy })
+
+/** D7: invalid config.toml; same code and message prefix, ours changes nothing. */
+const configErrorPrefix = (step: number, prefix: string, referenceChangesFiles = false): Deviation => ({
+  kind: "configErrorPrefix",
+  step,
+  code: -32603,
+  prefix,
+  ...(referenceChangesFiles ? { referenceChangesFiles } : {}),
+  note: referenceChangesFiles
+    ? "D7: same code and message prefix, parser wording may differ; the reference changes the plugin cache before failing, ours changes nothing"
+    : "D7: same code and message prefix, parser wording may differ; ours changes nothing"
+})
+
+const toLf = (text: string): string => text.replaceAll("\r\n", "\n")
+
+/** D5: ours refuses to rewrite an inline/dotted [plugins] definition; `names`: what the message must name. */
+const refusedInlineInstall = (
+  step: number,
+  names: string,
+  referenceConfigIncludes: ReadonlyArray<string>,
+  referenceConfigExcludes: ReadonlyArray<string>
+): Deviation => ({
+  kind: "refusedByUs",
+  step,
+  reason: "inlinePluginsConfig",
+  ours: { code: -32603, messagePrefix: PERSIST_PREFIX, messageIncludes: [names] },
+  reference: { result: INSTALL_OK },
+  referenceChangesFiles: true,
+  referenceConfigIncludes,
+  referenceConfigExcludes,
+  note: "D5: the reference converts the inline/dotted definition into a table (and recopies the cache); ours refuses: no file, cache or event changes"
+})
+const refusedInlineUninstall = (step: number, names: string): Deviation => ({
+  kind: "refusedByUs",
+  step,
+  reason: "inlinePluginsConfig",
+  ours: { code: -32603, messagePrefix: CLEAR_PREFIX, messageIncludes: [names] },
+  reference: { result: {} },
+  referenceChangesFiles: true,
+  note: "D5: the reference removes the definition and the cache; ours refuses: no file, cache or event changes"
+})
+
+/** [plugins] with an inline-table entry and a dotted-key entry; the file ends without a newline. */
+const INLINE_PLUGINS_CONFIG = "[features]\nplugins = true\n\n[plugins]\n\"inline@debug\" = { enabled = false }\n\"dotted@debug\".enabled = false\n\n[other]\nkey = 1"
+/** Ours after installing sample-plugin: its table inserted before [other], the last line still unterminated. */
+const INLINE_PLUGINS_AFTER_INSTALL = INLINE_PLUGINS_CONFIG.replace("\n\n[other]", "\n\n[plugins.\"sample-plugin@debug\"]\nenabled = true\n\n[other]")
+const CRLF_NO_EOL = "model = \"o3\"\r\n[features]\r\nplugins = true"
+const CRLF_TABLES =
+  "# settings\r\nmodel = \"o3\"\r\n\r\n[plugins.\"sample-plugin@debug\"]\r\nenabled = false\r\n\r\n[plugins.\"other@debug\"]\r\nenabled = true # keep\r\n\r\n[profiles.fast]\r\nmodel = \"gpt\"\r\n"
+const CRLF_TABLES_INSTALLED = CRLF_TABLES.replace("enabled = false", "enabled = true")
+const CRLF_TABLES_UNINSTALLED = CRLF_TABLES_INSTALLED.replace("\r\n[plugins.\"other@debug\"]\r\nenabled = true # keep\r\n", "")
 
 const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 const RANDOM_BYTES = "AP8A/gECAwSAgYL/fn1+AAAA7u7u"
@@ -225,34 +308,70 @@ const protocol: ReadonlyArray<Scenario> = [
     ]
   },
   {
-    name: "protocol-jsonrpc-field-not-echoed",
+    name: "protocol-jsonrpc-field-echoed",
     cases: [],
-    checks: "a `\"jsonrpc\":\"2.0\"` field on input is accepted and NOT echoed (the reference never writes it)",
+    checks: "`\"jsonrpc\":\"2.0\"` on a request (first or last key; results and errors): the reference never writes it, ours echoes it as the first key (D1); `\"1.0\"`, `2` and no jsonrpc are answered alike",
     setup: [],
     steps: [
       raw("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"plugin/list\",\"params\":{}}", 1),
-      raw("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"plugin/uninstall\",\"params\":{\"pluginId\":\"x\"}}", 2)
+      raw("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"plugin/uninstall\",\"params\":{\"pluginId\":\"x\"}}", 2),
+      raw("{\"id\":\"s\",\"method\":\"plugin/read\",\"params\":{\"marketplacePath\":\"<ROOT>/nope.json\",\"pluginName\":\"x\"},\"jsonrpc\":\"2.0\"}", "s"),
+      raw("{\"jsonrpc\":\"1.0\",\"id\":4,\"method\":\"plugin/list\",\"params\":{}}", 4),
+      raw("{\"jsonrpc\":2,\"id\":5,\"method\":\"plugin/list\",\"params\":{}}", 5),
+      raw("{\"id\":6,\"method\":\"plugin/list\",\"params\":{}}", 6)
     ],
-    expect: [{ step: 0, resultExcludes: ["jsonrpc"] }, { step: 1, error: { code: -32600 } }]
+    deviations: [jsonrpcEcho(0), jsonrpcEcho(1), jsonrpcEcho(2)],
+    expect: [{ step: 0, resultExcludes: ["jsonrpc"] }, { step: 1, error: { code: -32600 } }, { step: 2, error: { code: -32600, messageIncludes: ["does not exist"] } }]
   },
   {
-    name: "protocol-malformed-lines-ignored",
+    name: "protocol-malformed-frames-answered",
     cases: [],
-    checks: "non-JSON lines, `{}`, id-only objects, null/float/bool/beyond-i64 ids and unknown notifications get no response; the session continues",
+    checks: "malformed frames: the reference answers none; ours answers each with one -32700/-32600 error line (D2); `id: null` (a notification) and unknown notifications get no answer from either; the session continues",
     setup: [],
     steps: [
-      send("not json"),
-      send("{}"),
-      send("{\"id\":5}"),
-      send("{\"id\":null,\"method\":\"plugin/list\",\"params\":{}}"),
-      send("{\"id\":1.5,\"method\":\"plugin/list\",\"params\":{}}"),
-      send("{\"id\":true,\"method\":\"plugin/list\",\"params\":{}}"),
-      send("{\"method\":\"bogus/notification\"}"),
-      send("[1,2]"),
-      send("{\"id\":1e3,\"method\":\"plugin/list\",\"params\":{}}"),
-      send("{\"id\":18446744073709551615,\"method\":\"plugin/list\",\"params\":{}}"),
-      send("{\"id\":\"x\",\"method\":\"plugin/list\",\"params\":{}} trailing"),
+      frame("not json"),
+      frame("{}"),
+      frame("{\"id\":5}"),
+      frame("{\"id\":null,\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"id\":1.5,\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"id\":true,\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"id\":{\"a\":1},\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"id\":[1],\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"method\":\"bogus/notification\"}"),
+      frame("[1,2]"),
+      frame("\"just a string\""),
+      frame("{\"id\":1e3,\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"id\":18446744073709551615,\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"id\":9223372036854775808,\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"id\":-9223372036854775809,\"method\":\"plugin/list\",\"params\":{}}"),
+      frame("{\"id\":7,\"method\":5,\"params\":{}}"),
+      frame("{\"method\":[\"plugin/list\"]}"),
+      frame("{\"id\":\"x\",\"method\":\"plugin/list\",\"params\":{}} trailing"),
+      frame("{\"jsonrpc\":\"2.0\",\"id\":true,\"method\":\"plugin/list\",\"params\":{}}"),
       req("plugin/list", {}, { id: 6 })
+    ],
+    deviations: [
+      frameAnswered(0, { code: -32700, messagePrefix: "Parse error: ", id: null }, "-32700 Parse error, id null"),
+      frameAnswered(1, { code: -32600, message: "Invalid request: missing field `method`", id: null }, "-32600 missing field `method`, id null"),
+      frameAnswered(2, { code: -32600, message: "Invalid request: missing field `method`", id: 5 }, "-32600 missing field `method`; the frame's valid id is echoed"),
+      frameAnswered(4, { code: -32600, messagePrefix: "Invalid request: ", id: null }, "-32600 (float id), id null"),
+      frameAnswered(5, { code: -32600, messagePrefix: "Invalid request: ", id: null }, "-32600 (bool id), id null"),
+      frameAnswered(6, { code: -32600, messagePrefix: "Invalid request: ", id: null }, "-32600 (object id), id null"),
+      frameAnswered(7, { code: -32600, messagePrefix: "Invalid request: ", id: null }, "-32600 (array id), id null"),
+      frameAnswered(9, { code: -32600, message: "Invalid request: expected a JSON object", id: null }, "-32600 (JSON array frame), id null"),
+      frameAnswered(10, { code: -32600, message: "Invalid request: expected a JSON object", id: null }, "-32600 (JSON string frame), id null"),
+      frameAnswered(
+        11,
+        { line: "{\"id\":1000,\"result\":{\"marketplaces\":[],\"remoteSyncError\":null}}" },
+        "the id 1e3 is the JSON number 1000, an integer for ours: the request is served with id 1000 (the reference's serde reads 1e3 as a float and drops the frame)"
+      ),
+      frameAnswered(12, { code: -32600, messagePrefix: "Invalid request: ", id: null }, "-32600 (id beyond i64: u64 max), id null"),
+      frameAnswered(13, { code: -32600, messagePrefix: "Invalid request: ", id: null }, "-32600 (id i64 max + 1), id null"),
+      frameAnswered(14, { code: -32600, messagePrefix: "Invalid request: ", id: null }, "-32600 (id i64 min - 1), id null"),
+      frameAnswered(15, { code: -32600, messagePrefix: "Invalid request: ", id: 7 }, "-32600 (non-string method); the frame's valid id is echoed"),
+      frameAnswered(16, { code: -32600, messagePrefix: "Invalid request: ", id: null }, "-32600 (non-string method, no id), id null"),
+      frameAnswered(17, { code: -32700, messagePrefix: "Parse error: ", id: null }, "-32700 (trailing characters), id null"),
+      frameAnswered(18, { code: -32600, messagePrefix: "Invalid request: ", id: null, jsonrpc: true }, "-32600 (bool id) with \"jsonrpc\":\"2.0\" echoed first, id null")
     ]
   }
 ]
@@ -593,7 +712,7 @@ const listing: ReadonlyArray<Scenario> = [
   {
     name: "list-invalid-plugins-config-type",
     cases: [],
-    checks: "`enabled = \"yes\"` in one [plugins] table: list/read fail -32603 `failed to reload config: …`, install copies the cache then fails to persist, uninstall of that id works",
+    checks: "`enabled = \"yes\"` in one [plugins] table: list/read fail -32603 `failed to reload config: …`, install fails to persist (the reference recopies the cache first, ours changes nothing: D7), uninstall of that id works",
     setup: [
       git("repo"),
       marketplace("repo", "mk", [local("p", "./p"), local("q", "./q")]),
@@ -602,7 +721,8 @@ const listing: ReadonlyArray<Scenario> = [
       cached("mk", "q"),
       config("[features]\nplugins = true\n\n[plugins.\"p@mk\"]\nenabled = true\n\n[plugins.\"q@mk\"]\nenabled = \"yes\"\n")
     ],
-    steps: [list(["repo"]), read(mp("repo"), "p"), install(mp("repo"), "p", { snapshot: true }), uninstall("q@mk")]
+    steps: [list(["repo"]), read(mp("repo"), "p"), install(mp("repo"), "p", { snapshot: true }), uninstall("q@mk", { snapshot: true })],
+    deviations: [configErrorPrefix(0, RELOAD_PREFIX), configErrorPrefix(1, RELOAD_PREFIX), configErrorPrefix(2, PERSIST_PREFIX)]
   },
   {
     name: "list-interface-absolute-assets-s0-form",
@@ -727,7 +847,7 @@ const listing: ReadonlyArray<Scenario> = [
   {
     name: "list-policy-forms",
     cases: ["plugin_install_returns_invalid_request_for_not_available_plugin"],
-    checks: "top-level installPolicy/authPolicy (S0 form) vs nested policy (S1 form), INSTALLED_BY_DEFAULT, ON_USE, empty policy, both forms at once",
+    checks: "top-level installPolicy/authPolicy (S0 form, honoured by ours only where the nested policy does not set them: D3) vs nested policy (S1 form), INSTALLED_BY_DEFAULT, ON_USE, empty policy, both forms, unknown and non-string top-level values (ignored by both)",
     setup: [
       git("repo"),
       marketplace("repo", "mk", [
@@ -736,10 +856,29 @@ const listing: ReadonlyArray<Scenario> = [
         local("nested-ibd", "./c", { policy: { installation: "INSTALLED_BY_DEFAULT", authentication: "ON_USE" } }),
         local("nested-auth-only", "./d", { policy: { authentication: "ON_USE" } }),
         local("empty-policy", "./e", { policy: {} }),
-        local("both-forms", "./f", { installPolicy: "NOT_AVAILABLE", policy: { installation: "AVAILABLE", authentication: "ON_USE" } })
-      ])
+        local("both-forms", "./f", { installPolicy: "NOT_AVAILABLE", authPolicy: "ON_INSTALL", policy: { installation: "AVAILABLE", authentication: "ON_USE" } }),
+        local("top-ibd", "./g", { installPolicy: "INSTALLED_BY_DEFAULT" }),
+        local("top-auth-nested-install", "./h", { authPolicy: "ON_USE", policy: { installation: "NOT_AVAILABLE" } }),
+        local("top-install-empty-policy", "./i", { installPolicy: "NOT_AVAILABLE", policy: {} }),
+        local("top-unknown-values", "./j", { installPolicy: "SOMETIMES", authPolicy: "on_use" }),
+        local("top-non-string", "./k", { installPolicy: null, authPolicy: 5 })
+      ]),
+      manifest("repo/a", { name: "top-na" }),
+      manifest("repo/f", { name: "both-forms" }),
+      manifest("repo/h", { name: "top-auth-nested-install" })
     ],
-    steps: [list(["repo"])]
+    steps: [list(["repo"]), read(mp("repo"), "top-na"), read(mp("repo"), "top-auth-nested-install"), read(mp("repo"), "both-forms")],
+    deviations: [
+      topLevelPolicy(0, [
+        ["top-na@mk", policy("AVAILABLE", "ON_INSTALL"), policy("NOT_AVAILABLE", "ON_USE")],
+        ["top-ibd@mk", policy("AVAILABLE", "ON_INSTALL"), policy("INSTALLED_BY_DEFAULT", "ON_INSTALL")],
+        ["top-auth-nested-install@mk", policy("NOT_AVAILABLE", "ON_INSTALL"), policy("NOT_AVAILABLE", "ON_USE")],
+        ["top-install-empty-policy@mk", policy("AVAILABLE", "ON_INSTALL"), policy("NOT_AVAILABLE", "ON_INSTALL")]
+      ]),
+      topLevelPolicy(1, [["top-na@mk", policy("AVAILABLE", "ON_INSTALL"), policy("NOT_AVAILABLE", "ON_USE")]]),
+      topLevelPolicy(2, [["top-auth-nested-install@mk", policy("NOT_AVAILABLE", "ON_INSTALL"), policy("NOT_AVAILABLE", "ON_USE")]])
+    ],
+    expect: [{ step: 3, resultIncludes: ["\"installPolicy\":\"AVAILABLE\",\"authPolicy\":\"ON_USE\""] }]
   },
   {
     name: "list-marketplace-null-policy",
@@ -969,34 +1108,137 @@ const installing: ReadonlyArray<Scenario> = [
   {
     name: "install-config-inline-and-dotted-plugins",
     cases: [],
-    checks: "install/uninstall when [plugins] entries are written as inline tables, dotted keys, or the file has no trailing newline",
+    checks: "[plugins] holding an inline-table entry and a dotted-key entry, no final newline: installing another plugin adds its table (ours keeps the unterminated last line: D4); install/uninstall of the inline or dotted entries: the reference converts them to tables, ours refuses and changes nothing (D5)",
     setup: [
-      config("[features]\nplugins = true\n\n[plugins]\n\"inline@debug\" = { enabled = false }\ndotted-x.enabled = true\n\n[other]\nkey = 1"),
+      config(INLINE_PLUGINS_CONFIG),
       git("repo"),
-      marketplace("repo", "debug", [local("inline", "./inline"), local("sample-plugin", "./sample-plugin")]),
+      marketplace("repo", "debug", [local("inline", "./inline"), local("dotted", "./dotted"), local("sample-plugin", "./sample-plugin")]),
       manifest("repo/inline", { name: "inline" }),
+      manifest("repo/dotted", { name: "dotted" }),
       manifest("repo/sample-plugin", { name: "sample-plugin" }),
-      cached("debug", "inline")
+      cached("debug", "inline", "local", { name: "inline", description: "cached before the test" }),
+      cached("debug", "dotted", "local", { name: "dotted", description: "cached before the test" })
     ],
     steps: [
       list(["repo"]),
       install(mp("repo"), "sample-plugin", { snapshot: true }),
       install(mp("repo"), "inline", { snapshot: true }),
+      install(mp("repo"), "dotted", { snapshot: true }),
       uninstall("inline@debug", { snapshot: true }),
+      uninstall("dotted@debug", { snapshot: true }),
       list(["repo"])
+    ],
+    deviations: [
+      {
+        kind: "configBytes",
+        step: 1,
+        reference: INLINE_PLUGINS_AFTER_INSTALL + "\n",
+        ours: INLINE_PLUGINS_AFTER_INSTALL,
+        note: "D4: the new table goes before [other]; the last line `key = 1` is outside the edited table: ours leaves it unterminated, the reference adds a final newline"
+      },
+      refusedInlineInstall(2, "inline@debug", ["[plugins.\"inline@debug\" ]"], ["\"inline@debug\" = {"]),
+      refusedInlineInstall(3, "dotted@debug", ["[plugins.\"dotted@debug\"]"], ["\"dotted@debug\".enabled"]),
+      refusedInlineUninstall(4, "inline@debug"),
+      refusedInlineUninstall(5, "dotted@debug")
+    ]
+  },
+  {
+    name: "install-config-plugins-inline-value",
+    cases: [],
+    checks: "`plugins = { … }` as an inline value at the top: the reference converts it to tables on install/uninstall; ours refuses every edit of it and changes nothing (D5)",
+    setup: [
+      config("plugins = { \"alpha@debug\" = { enabled = false } }\n\n[features]\nplugins = true\n"),
+      git("repo"),
+      marketplace("repo", "debug", [local("alpha", "./alpha"), local("sample-plugin", "./sample-plugin")]),
+      manifest("repo/alpha", { name: "alpha" }),
+      manifest("repo/sample-plugin", { name: "sample-plugin" }),
+      cached("debug", "alpha", "local", { name: "alpha", description: "cached before the test" })
+    ],
+    steps: [
+      install(mp("repo"), "alpha", { snapshot: true }),
+      install(mp("repo"), "sample-plugin", { snapshot: true }),
+      uninstall("alpha@debug", { snapshot: true }),
+      list(["repo"])
+    ],
+    deviations: [
+      refusedInlineInstall(0, "inline", ["[plugins.\"alpha@debug\"]"], ["plugins = {"]),
+      refusedInlineInstall(1, "inline", ["[plugins.\"sample-plugin@debug\"]"], []),
+      refusedInlineUninstall(2, "inline")
+    ]
+  },
+  {
+    name: "install-config-dotted-plugin-keys",
+    cases: [],
+    checks: "`plugins.\"beta@debug\".enabled = false` as dotted keys at the top: the reference converts it on install/uninstall; ours refuses and changes nothing (D5)",
+    setup: [
+      config("plugins.\"beta@debug\".enabled = false\n\n[features]\nplugins = true\n"),
+      git("repo"),
+      marketplace("repo", "debug", [local("beta", "./beta")]),
+      manifest("repo/beta", { name: "beta" }),
+      cached("debug", "beta", "local", { name: "beta", description: "cached before the test" })
+    ],
+    steps: [install(mp("repo"), "beta", { snapshot: true }), uninstall("beta@debug", { snapshot: true }), list(["repo"])],
+    deviations: [
+      refusedInlineInstall(0, "beta@debug", ["[plugins.\"beta@debug\"]"], ["plugins.\"beta@debug\".enabled"]),
+      refusedInlineUninstall(1, "beta@debug")
     ]
   },
   {
     name: "install-config-without-trailing-newline",
     cases: [],
-    checks: "install appends to a config.toml that has no trailing newline and CRLF line endings",
+    checks: "install appends to a CRLF config.toml without final newline, uninstall removes the table again: the reference rewrites to LF, ours keeps CRLF and every other byte (D4)",
     setup: [
-      config("model = \"o3\"\r\n[features]\r\nplugins = true"),
+      config(CRLF_NO_EOL),
       git("repo"),
       marketplace("repo", "debug", [local("sample-plugin", "./sample-plugin")]),
       manifest("repo/sample-plugin", { name: "sample-plugin" })
     ],
-    steps: [install(mp("repo"), "sample-plugin", { snapshot: true }), uninstall("sample-plugin@debug")]
+    steps: [install(mp("repo"), "sample-plugin", { snapshot: true }), uninstall("sample-plugin@debug", { snapshot: true })],
+    deviations: [
+      {
+        kind: "configBytes",
+        step: 0,
+        reference: toLf(CRLF_NO_EOL) + "\n\n[plugins.\"sample-plugin@debug\"]\nenabled = true\n",
+        ours: CRLF_NO_EOL + "\r\n\r\n[plugins.\"sample-plugin@debug\"]\r\nenabled = true\r\n",
+        note: "D4: ours appends the table with the file's CRLF (the unterminated last line gets its CRLF because the table follows it); the reference writes LF everywhere"
+      },
+      {
+        kind: "configBytes",
+        step: 1,
+        reference: toLf(CRLF_NO_EOL) + "\n",
+        ours: CRLF_NO_EOL + "\r\n",
+        note: "D4: the table and its leading blank line go; ours keeps CRLF"
+      }
+    ]
+  },
+  {
+    name: "install-config-crlf-existing-tables",
+    cases: [],
+    checks: "CRLF config.toml with comments and existing plugin tables: install flips `enabled` in place, uninstall drops another table; the reference rewrites to LF, ours keeps CRLF and every byte outside the edited table (D4)",
+    setup: [
+      config(CRLF_TABLES),
+      git("repo"),
+      marketplace("repo", "debug", [local("sample-plugin", "./sample-plugin")]),
+      manifest("repo/sample-plugin", { name: "sample-plugin" }),
+      cached("debug", "other")
+    ],
+    steps: [install(mp("repo"), "sample-plugin", { snapshot: true }), uninstall("other@debug", { snapshot: true })],
+    deviations: [
+      {
+        kind: "configBytes",
+        step: 0,
+        reference: toLf(CRLF_TABLES_INSTALLED),
+        ours: CRLF_TABLES_INSTALLED,
+        note: "D4: only the value of `enabled` changes for ours; the reference rewrites the file with LF"
+      },
+      {
+        kind: "configBytes",
+        step: 1,
+        reference: toLf(CRLF_TABLES_UNINSTALLED),
+        ours: CRLF_TABLES_UNINSTALLED,
+        note: "D4: the table of other@debug and its leading blank line go; ours keeps CRLF"
+      }
+    ]
   },
   {
     name: "install-missing-marketplace-file",
@@ -1029,19 +1271,43 @@ const installing: ReadonlyArray<Scenario> = [
   {
     name: "install-not-available",
     cases: ["plugin_install_returns_invalid_request_for_not_available_plugin"],
-    checks: "policy.installation NOT_AVAILABLE → -32600 `not available for install`; the S0 top-level installPolicy is ignored by 0.116",
+    checks: "policy.installation NOT_AVAILABLE → -32600 `not available for install`; a top-level installPolicy NOT_AVAILABLE is ignored by the reference and enforced by ours (D3); the nested policy wins over the top-level one",
     setup: [
       git("repo"),
       marketplace("repo", "debug", [
         local("sample-plugin", "./sample-plugin", { policy: { installation: "NOT_AVAILABLE" } }),
-        local("top-level-na", "./top-level-na", { installPolicy: "NOT_AVAILABLE" })
+        local("top-level-na", "./top-level-na", { installPolicy: "NOT_AVAILABLE" }),
+        local("nested-wins", "./nested-wins", { installPolicy: "NOT_AVAILABLE", policy: { installation: "AVAILABLE" } })
       ]),
       manifest("repo/sample-plugin", { name: "sample-plugin" }),
       json("repo/sample-plugin/.app.json", { apps: {} }),
-      manifest("repo/top-level-na", { name: "top-level-na" })
+      manifest("repo/top-level-na", { name: "top-level-na" }),
+      manifest("repo/nested-wins", { name: "nested-wins" })
     ],
-    steps: [install(mp("repo"), "sample-plugin", { snapshot: true }), install(mp("repo"), "top-level-na"), read(mp("repo"), "sample-plugin")],
-    expect: [{ step: 0, error: { code: -32600, messageIncludes: ["plugin `sample-plugin` is not available for install in marketplace `debug`"] } }]
+    steps: [
+      install(mp("repo"), "sample-plugin", { snapshot: true }),
+      install(mp("repo"), "top-level-na", { snapshot: true }),
+      read(mp("repo"), "sample-plugin"),
+      read(mp("repo"), "top-level-na"),
+      install(mp("repo"), "nested-wins", { snapshot: true })
+    ],
+    deviations: [
+      {
+        kind: "refusedByUs",
+        step: 1,
+        reason: "topLevelPolicy",
+        ours: { code: -32600, message: "plugin `top-level-na` is not available for install in marketplace `debug`" },
+        reference: { result: INSTALL_OK },
+        referenceChangesFiles: true,
+        referenceConfigIncludes: ["[plugins.\"top-level-na@debug\"]"],
+        note: "D3: the reference ignores the top-level installPolicy and installs; ours enforces NOT_AVAILABLE and changes nothing"
+      },
+      topLevelPolicy(3, [["top-level-na@debug", policy("AVAILABLE", "ON_INSTALL"), policy("NOT_AVAILABLE", "ON_INSTALL")]])
+    ],
+    expect: [
+      { step: 0, error: { code: -32600, messageIncludes: ["plugin `sample-plugin` is not available for install in marketplace `debug`"] } },
+      { step: 4, resultIncludes: ["\"result\":{\"authPolicy\":\"ON_INSTALL\",\"appsNeedingAuth\":[]}"] }
+    ]
   },
   {
     name: "install-invalid-marketplace-names",
@@ -1183,7 +1449,7 @@ const installing: ReadonlyArray<Scenario> = [
   {
     name: "install-symlinked-source-dir",
     cases: [],
-    checks: "a plugin source dir that is a symlink to a dir outside the marketplace root is accepted (lexical check only) and its contents copied",
+    checks: "a plugin source dir that is a symlink to a dir outside the marketplace root: the reference follows it and copies its contents; ours rejects the install and copies nothing (D6)",
     setup: [
       git("repo"),
       marketplace("repo", "debug", [local("sample-plugin", "./plugins/sample-plugin")]),
@@ -1191,7 +1457,21 @@ const installing: ReadonlyArray<Scenario> = [
       text("elsewhere/sample-plugin/file.txt", "x\n"),
       symlink("repo/plugins/sample-plugin", "<ROOT>/elsewhere/sample-plugin")
     ],
-    steps: [list(["repo"]), install(mp("repo"), "sample-plugin", { snapshot: true }), read(mp("repo"), "sample-plugin")]
+    steps: [list(["repo"]), install(mp("repo"), "sample-plugin", { snapshot: true }), read(mp("repo"), "sample-plugin")],
+    deviations: [
+      {
+        kind: "refusedByUs",
+        step: 1,
+        reason: "symlinkedSourceDir",
+        ours: {
+          code: -32600,
+          message: "invalid marketplace file `<ROOT>/repo/.agents/plugins/marketplace.json`: local plugin source path must stay within the marketplace root"
+        },
+        reference: { result: INSTALL_OK },
+        referenceChangesFiles: true,
+        note: "D6: the reference follows the symlink and copies elsewhere/sample-plugin; ours rejects the install and copies nothing"
+      }
+    ]
   },
   {
     name: "install-marketplace-outside-agents-dir",
@@ -1323,14 +1603,20 @@ const uninstalling: ReadonlyArray<Scenario> = [
   {
     name: "config-invalid-toml",
     cases: [],
-    checks: "config.toml that is not TOML: list/read -32603; install copies the cache then fails to persist; uninstall removes the cache then fails to clear the config",
+    checks: "config.toml that is not TOML: list/read -32603; the reference's install copies the cache then fails to persist and its uninstall removes the cache then fails to clear the config; ours fails alike (same code and message prefix) and changes nothing (D7)",
     setup: [
       config("[features\nplugins = true\n"),
       git("repo"),
       marketplace("repo", "debug", [local("sample-plugin", "./sample-plugin")]),
       manifest("repo/sample-plugin", { name: "sample-plugin" })
     ],
-    steps: [list(["repo"]), read(mp("repo"), "sample-plugin"), install(mp("repo"), "sample-plugin", { snapshot: true }), uninstall("sample-plugin@debug")]
+    steps: [list(["repo"]), read(mp("repo"), "sample-plugin"), install(mp("repo"), "sample-plugin", { snapshot: true }), uninstall("sample-plugin@debug", { snapshot: true })],
+    deviations: [
+      configErrorPrefix(0, RELOAD_PREFIX),
+      configErrorPrefix(1, RELOAD_PREFIX),
+      configErrorPrefix(2, PERSIST_PREFIX, true),
+      configErrorPrefix(3, CLEAR_PREFIX, true)
+    ]
   },
   {
     name: "uninstall-config-only-and-cache-only",

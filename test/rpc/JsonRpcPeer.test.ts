@@ -3,7 +3,7 @@
  * `jsonrpc` echoed only when sent), line splitting, and the serve loop over an in-memory channel.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import { Effect, Logger, Stream } from "effect"
 import {
   classify,
   encodeError,
@@ -105,8 +105,18 @@ describe("classify", () => {
     assert.strictEqual(classify("{\"id\":\"x\",\"error\":{\"code\":1,\"message\":\"m\"}}")._tag, "Ignore")
   })
 
-  it("bad ids: floats, objects, arrays, booleans and integers beyond 2^53 get -32600 with id null", () => {
-    for (const id of ["1.5", "{}", "[1]", "true", "9007199254740993", "1e300", "-9007199254740993"]) {
+  it("integer ids beyond 2^53 are echoed with their exact digits, up to i64", () => {
+    for (const id of ["9223372036854775807", "-9223372036854775808", "9007199254740993", "-9007199254740993"]) {
+      const frame = request(`{"id":${id},"method":"plugin/list","params":{"id":1}}`)
+      assert.strictEqual(frame.request.id, BigInt(id))
+      assert.strictEqual(encodeResult(frame.request.id, null, false), `{"id":${id},"result":null}`)
+      assert.strictEqual(reply(`{"id":${id},"method":5}`), `{"error":{"code":-32600,"message":"Invalid request: method must be a string"},"id":${id}}`)
+    }
+    assert.strictEqual(encodeError(2n ** 60n, new RpcError({ code: -32600, message: "m" }), true), "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"m\"},\"id\":1152921504606846976}")
+  })
+
+  it("bad ids: floats, objects, arrays, booleans and integers outside i64 get -32600 with id null", () => {
+    for (const id of ["1.5", "{}", "[1]", "true", "9223372036854775808", "-9223372036854775809", "1e300", "1e20", "9007199254740993.0"]) {
       assert.strictEqual(
         reply(`{"id":${id},"method":"plugin/list","params":{}}`),
         invalid("Invalid request: request id must be a string or an integer")
@@ -243,7 +253,7 @@ describe("servePeer", () => {
         "{\"id\":6,\"method\":\"after\"}"
       ])
       const seen: Array<string> = []
-      yield* servePeer(channel, handlers(seen))
+      yield* servePeer(channel, handlers(seen)).pipe(Effect.provide(Logger.layer([]))) // the defect is logged
       assert.deepStrictEqual(written.slice(0, 2), [
         "{\"id\":1,\"result\":\"slow done\"}",
         "{\"id\":2,\"result\":{\"params\":[1]}}"

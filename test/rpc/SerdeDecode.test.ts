@@ -1,7 +1,8 @@
 /**
  * Param decoding with the reference's serde texts. Every expected string here was checked against
  * `codex app-server` 0.116.0 (`Invalid request: ` + the text), except the u32 forms (no reference method
- * takes an integer; they follow serde's primitive visitor).
+ * takes an integer; they follow serde's primitive visitor). Not covered, because JSON.parse keeps no lexical
+ * form: `1.0`/`1e2` (serde: floats, here integers) and integers beyond 2^53 (their digits are already rounded).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"

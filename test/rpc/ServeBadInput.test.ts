@@ -359,9 +359,12 @@ describe("serve: malformed frames", () => {
       await expectSilence(server, "{\"id\":7,\"result\":{}}")
       await expectSilence(server, "   ")
 
-      for (const id of ["1.5", "{}", "{\"a\":1}", "[1]", "true", "9007199254740993", "1e300"]) {
+      for (const id of ["1.5", "{}", "{\"a\":1}", "[1]", "true", "9223372036854775808", "1e300"]) {
         await expectError(server, `{"id":${id},"method":"plugin/list","params":{}}`, BAD_ID)
       }
+      // i64 ids keep their digits
+      const i64 = await server.exchange("{\"id\":9223372036854775807,\"method\":\"plugin/list\",\"params\":{}}")
+      assert.match(i64[0] ?? "", /^\{"id":9223372036854775807,"result":\{/)
       await expectSilence(server, "{\"id\":null,\"method\":\"plugin/list\",\"params\":{}}")
       await expectError(server, "{\"id\":23,\"method\":5}", { code: -32600, id: 23, message: "Invalid request: method must be a string" })
       await expectError(server, "{\"id\":\"m\",\"method\":null,\"params\":{}}", {
@@ -602,7 +605,10 @@ const expectedReply = (frame: string): { readonly count: 0 } | { readonly count:
   if (!isRecord(value)) return { count: 1, id: null }
   const id = value["id"]
   const hasId = "id" in value && id !== null
-  const validId = typeof id === "string" || Number.isSafeInteger(id)
+  // a string or an i64 (frames come from JSON.stringify, so an integral double's text is JSON.stringify's)
+  const idText = typeof id === "number" ? JSON.stringify(id) : ""
+  const validId = typeof id === "string" || Number.isSafeInteger(id) ||
+    (/^-?\d+$/.test(idText) && BigInt(idText) >= -(2n ** 63n) && BigInt(idText) < 2n ** 63n)
   if (!("method" in value)) {
     if (hasId && ("result" in value || "error" in value)) return { count: 0 }
     return { count: 1, id: validId ? id : null }

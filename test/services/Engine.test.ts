@@ -356,6 +356,27 @@ describe("Engine.install (cache and config edges)", () => {
       assert.deepStrictEqual(leftovers(world), [])
     }))
 
+  it.live("installs an openai-curated plugin at the mirror sha; a new sha replaces the old version dir", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const path = curatedMarketplace(world)
+      writeFile(world.paths.curatedShaPath, "0123abc\n")
+      yield* withEngine(world, (engine) => engine.install({ marketplacePath: path, pluginName: "linear" }, origin))
+      const dir = Path.join(cacheRoot(world), "openai-curated", "linear")
+      assert.deepStrictEqual(NodeFs.readdirSync(dir), ["0123abc"])
+      writeFile(world.paths.curatedShaPath, "4567def\n")
+      yield* withEngine(world, (engine) => engine.install({ marketplacePath: path, pluginName: "linear" }, origin))
+      assert.deepStrictEqual(NodeFs.readdirSync(dir), ["4567def"])
+      assert.deepStrictEqual(listTree(Path.join(dir, "4567def")), listTree(Path.join(world.root, "curated", "plugins", "linear")))
+      assert.strictEqual(readConfig(world), withTables(tableOf("linear@openai-curated", true)))
+      const log = readLog(world)
+      assert.deepStrictEqual(log.map((r) => r.type === "PluginInstalled" ? decodeInstalledData(r.data).version : r.type), [
+        "LogCreated",
+        "0123abc",
+        "4567def"
+      ])
+    }))
+
   it.live("creates a missing config.toml with only the table, mode 0600", () =>
     Effect.gen(function*() {
       const world = yield* worldScoped
@@ -648,6 +669,15 @@ const caseMarketplace = (world: World, dir: string, entries: ReadonlyArray<unkno
   return path
 }
 const caseRoot = (world: World, dir: string): string => Path.join(world.root, "cases", dir)
+/** A marketplace named `openai-curated` (installs use `.tmp/plugins.sha` as the version dir). */
+const curatedMarketplace = (world: World): string => {
+  const root = Path.join(world.root, "curated")
+  manifest(Path.join(root, "plugins", "linear"), { name: "linear" })
+  writeFile(Path.join(root, "plugins", "linear", "skills", "l", "SKILL.md"), "---\nname: l\ndescription: l\n---\n")
+  const path = marketplaceFile(root)
+  writeJson(path, { name: "openai-curated", plugins: [local("linear", "./plugins/linear")] })
+  return path
+}
 const installFrom = (path: string, pluginName: string) => (engine: EngineShape) =>
   engine.install({ marketplacePath: path, pluginName }, origin)
 const invalidFile = (path: string, detail: string) => `invalid marketplace file \`${path}\`: ${detail}`
@@ -659,7 +689,11 @@ const badIds: ReadonlyArray<readonly [string, string]> = [
   ["x@", "invalid plugin key `x@`; expected <plugin>@<marketplace>"]
 ]
 
-const TOML_ERROR = "config.toml is not valid TOML: Invalid TOML document: illegal character in key (line 1, column 10)"
+/** the parser's complaint about `[features\nplugins = true\n` */
+const TOML_PROBLEM = "Invalid TOML document: illegal character in key"
+/** install loads the config (path and position, as the reference words it); toggles and uninstall edit the document */
+const loadError = (w: World) => `failed to load configuration: ${w.paths.configPath}:1:10: ${TOML_PROBLEM}`
+const EDIT_ERROR = `TOML parse error at line 1, column 10\n${TOML_PROBLEM}\n`
 const breakConfig = (world: World) => writeFile(world.paths.configPath, "[features\nplugins = true\n")
 
 const badCases: ReadonlyArray<BadCase> = [
@@ -755,6 +789,55 @@ const badCases: ReadonlyArray<BadCase> = [
       `missing or invalid plugin manifest: ${Path.join(caseRoot(w, "broken-manifest"), "plugins", "broken", ".codex-plugin", "plugin.json")}`
   },
   {
+    name: "install a plugin whose manifest is a symlink to a file outside the plugin",
+    setup: (w) => {
+      const dir = Path.join(caseRoot(w, "linked-manifest"), "plugins", "linked")
+      caseMarketplace(w, "linked-manifest", [local("linked", "./plugins/linked")])
+      writeJson(Path.join(w.outside, "manifest.json"), { name: "linked" })
+      NodeFs.mkdirSync(Path.join(dir, ".codex-plugin"), { recursive: true })
+      NodeFs.symlinkSync(Path.join(w.outside, "manifest.json"), Path.join(dir, ".codex-plugin", "plugin.json"))
+    },
+    act: (e, w) => installFrom(marketplaceFile(caseRoot(w, "linked-manifest")), "linked")(e),
+    kind: "InvalidRequest",
+    message: (w) => `missing plugin manifest: ${Path.join(caseRoot(w, "linked-manifest"), "plugins", "linked", ".codex-plugin", "plugin.json")}`
+  },
+  {
+    name: "install a plugin whose manifest is a symlink loop",
+    setup: (w) => {
+      const dir = Path.join(caseRoot(w, "loop-manifest"), "plugins", "loop")
+      caseMarketplace(w, "loop-manifest", [local("loop", "./plugins/loop")])
+      NodeFs.mkdirSync(Path.join(dir, ".codex-plugin"), { recursive: true })
+      NodeFs.symlinkSync("plugin.json", Path.join(dir, ".codex-plugin", "plugin.json"))
+    },
+    act: (e, w) => installFrom(marketplaceFile(caseRoot(w, "loop-manifest")), "loop")(e),
+    kind: "InvalidRequest",
+    message: (w) => `missing plugin manifest: ${Path.join(caseRoot(w, "loop-manifest"), "plugins", "loop", ".codex-plugin", "plugin.json")}`
+  },
+  {
+    name: "install from a source dir that is a symlink loop",
+    setup: (w) => {
+      caseMarketplace(w, "loop-source", [local("loop", "./plugins/loop")])
+      NodeFs.mkdirSync(Path.join(caseRoot(w, "loop-source"), "plugins"), { recursive: true })
+      NodeFs.symlinkSync("loop", Path.join(caseRoot(w, "loop-source"), "plugins", "loop"))
+    },
+    act: (e, w) => installFrom(marketplaceFile(caseRoot(w, "loop-source")), "loop")(e),
+    kind: "InvalidRequest",
+    message: (w) => `plugin source path is not a directory: ${Path.join(caseRoot(w, "loop-source"), "plugins", "loop")}`
+  },
+  {
+    name: "install a plugin whose .codex-plugin dir is a symlink out of the plugin",
+    setup: (w) => {
+      const dir = Path.join(caseRoot(w, "linked-manifest-dir"), "plugins", "linked")
+      caseMarketplace(w, "linked-manifest-dir", [local("linked", "./plugins/linked")])
+      manifest(Path.join(w.outside, "fake-plugin"), { name: "linked" })
+      NodeFs.mkdirSync(dir, { recursive: true })
+      NodeFs.symlinkSync(Path.join(w.outside, "fake-plugin", ".codex-plugin"), Path.join(dir, ".codex-plugin"))
+    },
+    act: (e, w) => installFrom(marketplaceFile(caseRoot(w, "linked-manifest-dir")), "linked")(e),
+    kind: "InvalidRequest",
+    message: (w) => `missing plugin manifest: ${Path.join(caseRoot(w, "linked-manifest-dir"), "plugins", "linked", ".codex-plugin", "plugin.json")}`
+  },
+  {
     name: "install a plugin whose manifest names another plugin",
     setup: (w) => {
       caseMarketplace(w, "name-mismatch", [local("entry-name", "./plugins/x")])
@@ -789,40 +872,50 @@ const badCases: ReadonlyArray<BadCase> = [
     kind: "InvalidRequest",
     message: (w) => invalidFile(marketplaceFile(caseRoot(w, "symlinked-source")), "local plugin source path must stay within the marketplace root")
   },
+  ...([undefined, "", "../../../escape", "..", "a/b"] as const).map((sha): BadCase => ({
+    name: `install from openai-curated with the mirror sha ${sha === undefined ? "missing" : JSON.stringify(sha)}`,
+    setup: (w) => {
+      curatedMarketplace(w)
+      if (sha !== undefined) writeFile(w.paths.curatedShaPath, `${sha}\n`)
+    },
+    act: (e, w) => installFrom(marketplaceFile(Path.join(w.root, "curated")), "linear")(e),
+    kind: "InvalidRequest",
+    message: () => "local curated marketplace sha is not available"
+  })),
   {
     name: "install with an unparsable config.toml",
     setup: breakConfig,
     act: (e, w) => installIn(e, w, "gamma"),
     kind: "Internal",
-    message: () => `failed to persist installed plugin config: ${TOML_ERROR}`
+    message: (w) => `failed to persist installed plugin config: ${loadError(w)}`
   },
   {
     name: "reinstall with an unparsable config.toml",
     setup: breakConfig,
     act: (e, w) => installIn(e, w, "alpha"),
     kind: "Internal",
-    message: () => `failed to persist installed plugin config: ${TOML_ERROR}`
+    message: (w) => `failed to persist installed plugin config: ${loadError(w)}`
   },
   {
     name: "disable with an unparsable config.toml",
     setup: breakConfig,
     act: (e) => e.setEnabled({ pluginId: ALPHA, enabled: false }, origin),
     kind: "Internal",
-    message: () => `failed to persist plugin config: ${TOML_ERROR}`
+    message: () => `failed to persist plugin config: ${EDIT_ERROR}`
   },
   {
     name: "enable with an unparsable config.toml",
     setup: breakConfig,
     act: (e) => e.setEnabled({ pluginId: ALPHA, enabled: true }, origin),
     kind: "Internal",
-    message: () => `failed to persist plugin config: ${TOML_ERROR}`
+    message: () => `failed to persist plugin config: ${EDIT_ERROR}`
   },
   {
     name: "uninstall with an unparsable config.toml",
     setup: breakConfig,
     act: (e) => e.uninstall({ pluginId: ALPHA }, origin),
     kind: "Internal",
-    message: () => `failed to clear plugin config: ${TOML_ERROR}`
+    message: () => `failed to clear plugin config: ${EDIT_ERROR}`
   }
 ]
 

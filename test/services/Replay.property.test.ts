@@ -1,16 +1,18 @@
 /**
  * Model-based property test of the engine: random sequences of install / enable / disable / uninstall /
- * restart (plus source edits, so reinstalls copy new content) over three plugins in two marketplaces, one
- * plugin name shared by both. After every step:
+ * restart (plus source edits, so reinstalls copy new content, and idempotency keys drawn from a small pool)
+ * over three plugins in two marketplaces, one plugin name shared by both, starting from one of several
+ * user config.toml files (LF, CRLF, no final newline, other plugin tables, empty, absent). After every step:
  *   (a) the projection (config.toml bytes + every path, mode and byte under `plugins/cache`) equals what a
  *       fresh replay of the same log produces in a separate, empty CODEX_HOME (only `ledger/events` and
- *       `ledger/blobs` copied; start-up catch-up projects everything);
+ *       `ledger/blobs` copied, same initial config.toml; start-up catch-up projects everything);
  *   (b) the state matches a simple model: installed/enabled per plugin (as `plugin/list` reports it and as
- *       config.toml says), the cached tree is the source as it was at the last install, and the number of
- *       events each step appended is what the model expects.
+ *       config.toml says), the cached tree is the source as it was at the last applied install, each answer
+ *       is the expected one, and each step appended exactly the events the model expects.
  *
  * LEDGER_PROPERTY_RUNS (default 100), LEDGER_PROPERTY_STEPS (max steps per run, default 25),
- * LEDGER_PROPERTY_SEED and LEDGER_PROPERTY_PATH (fast-check's counterexample path) replay a failure.
+ * LEDGER_PROPERTY_SEED and LEDGER_PROPERTY_PATH (fast-check's counterexample path) replay a failure;
+ * LEDGER_PROPERTY_TMPDIR picks where the temp dirs go.
  */
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
@@ -39,8 +41,9 @@ const MAX_STEPS = envInt("LEDGER_PROPERTY_STEPS", 25)
 const SEED = envInt("LEDGER_PROPERTY_SEED", Math.floor(Math.random() * 2 ** 31))
 const PATH = process.env["LEDGER_PROPERTY_PATH"]
 /**
- * Where the temp worlds live: LEDGER_PROPERTY_TMPDIR, else /dev/shm when present (tmpfs: the engine fsyncs every
- * file it writes, which on a disk makes 2,500 steps with a replay each take minutes), else the OS temp dir.
+ * Where the temp worlds live: LEDGER_PROPERTY_TMPDIR, else /dev/shm when writable (tmpfs: the engine fsyncs every
+ * file and dir it writes, which on a disk turns ~1,200 steps with a fresh replay each into minutes), else the OS
+ * temp dir.
  */
 const TMP_BASE = (() => {
   const fromEnv = process.env["LEDGER_PROPERTY_TMPDIR"]
@@ -52,13 +55,33 @@ const TMP_BASE = (() => {
     return Os.tmpdir()
   }
 })()
-const stats = { runs: 0, steps: 0, replays: 0, events: 0 }
+const stats = { runs: 0, steps: 0, replays: 0, events: 0, keyedReplays: 0, keyConflicts: 0 }
 
 // ---------------------------------------------------------------------------------------------
 // the world: two marketplace roots, three plugins (`tool` exists in both marketplaces)
 // ---------------------------------------------------------------------------------------------
 
-const INITIAL_CONFIG = "# user settings\nmodel = \"gpt-5\"\n\n[features]\nplugins = true\n\n[profiles.fast]\nmodel = \"o3\" # fast\n"
+const CANONICAL_CONFIG = "# user settings\nmodel = \"gpt-5\"\n\n[features]\nplugins = true\n\n[profiles.fast]\nmodel = \"o3\" # fast\n"
+
+interface InitialConfig {
+  readonly name: string
+  /** undefined: no config.toml at all */
+  readonly text: string | undefined
+  /** `[features] plugins = true`: only then does `plugin/list` report `enabled` */
+  readonly featuresOn: boolean
+}
+const CONFIGS: ReadonlyArray<InitialConfig> = [
+  { name: "canonical", text: CANONICAL_CONFIG, featuresOn: true },
+  { name: "crlf", text: CANONICAL_CONFIG.replaceAll("\n", "\r\n"), featuresOn: true },
+  { name: "no-final-newline", text: "[features]\nplugins = true", featuresOn: true },
+  {
+    name: "other-plugins",
+    text: "[features]\nplugins = true\n\n# set by hand\n[plugins.\"other@elsewhere\"]\nenabled = false\n\n[mcp_servers.docs]\ncommand = \"docs\"\n",
+    featuresOn: true
+  },
+  { name: "empty", text: "", featuresOn: false },
+  { name: "absent", text: undefined, featuresOn: false }
+]
 
 interface PluginSpec {
   readonly name: string
@@ -76,6 +99,7 @@ const idOf = (p: PluginSpec): string => `${p.name}@${p.marketplace}`
 interface World {
   readonly root: string
   readonly roots: readonly [string, string]
+  readonly config: InitialConfig
   readonly paths: LedgerPaths
 }
 
@@ -86,8 +110,12 @@ const writeFile = (path: string, content: string, mode = 0o644): void => {
 }
 const marketplaceFile = (root: string): string => Path.join(root, ".agents", "plugins", "marketplace.json")
 const sourceDir = (world: World, p: PluginSpec): string => Path.join(world.roots[p.root], "plugins", p.name)
+const writeInitialConfig = (paths: LedgerPaths, config: InitialConfig): void => {
+  NodeFs.mkdirSync(paths.codexHome, { recursive: true })
+  if (config.text !== undefined) writeFile(paths.configPath, config.text)
+}
 
-const makeWorld = (): World => {
+const makeWorld = (config: InitialConfig): World => {
   const root = NodeFs.realpathSync(NodeFs.mkdtempSync(Path.join(TMP_BASE, "replay-prop-")))
   const roots: readonly [string, string] = [Path.join(root, "repo-one"), Path.join(root, "repo-two")]
   roots.forEach((dir, index) => {
@@ -107,8 +135,8 @@ const makeWorld = (): World => {
   }
   const paths = makeLedgerPaths({ codexHome: Path.join(root, "home"), home: Path.join(root, "userhome") })
   NodeFs.mkdirSync(paths.home, { recursive: true })
-  writeFile(paths.configPath, INITIAL_CONFIG)
-  return { root, roots, paths }
+  writeInitialConfig(paths, config)
+  return { root, roots, config, paths }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,13 +165,19 @@ const listTree = (root: string): ReadonlyArray<string> => {
 }
 
 interface Projection {
-  readonly config: string
+  /** undefined: no config.toml */
+  readonly config: string | undefined
+  readonly configMode: string | undefined
   readonly cache: ReadonlyArray<string>
 }
-const projectionOf = (paths: LedgerPaths): Projection => ({
-  config: NodeFs.readFileSync(paths.configPath, "utf8"),
-  cache: listTree(paths.cacheDir)
-})
+const projectionOf = (paths: LedgerPaths): Projection => {
+  const present = NodeFs.existsSync(paths.configPath)
+  return {
+    config: present ? NodeFs.readFileSync(paths.configPath, "utf8") : undefined,
+    configMode: present ? octal(NodeFs.statSync(paths.configPath).mode) : undefined,
+    cache: listTree(paths.cacheDir)
+  }
+}
 
 const countRecords = (paths: LedgerPaths): number => {
   const dir = Path.join(paths.ledgerDir, "events")
@@ -155,14 +189,13 @@ const countRecords = (paths: LedgerPaths): number => {
 /** Copies the log and the blobs into a new CODEX_HOME with the initial config.toml, opens it, returns its projection. */
 const freshReplay = (world: World, n: number) =>
   Effect.gen(function*() {
-    const home = Path.join(world.root, `replay-${n}`)
-    const paths = makeLedgerPaths({ codexHome: home, home: world.paths.home })
-    writeFile(paths.configPath, INITIAL_CONFIG)
+    const paths = makeLedgerPaths({ codexHome: Path.join(world.root, `replay-${n}`), home: world.paths.home })
+    writeInitialConfig(paths, world.config)
     NodeFs.cpSync(Path.join(world.paths.ledgerDir, "events"), Path.join(paths.ledgerDir, "events"), { recursive: true })
     if (NodeFs.existsSync(world.paths.blobsDir)) NodeFs.cpSync(world.paths.blobsDir, paths.blobsDir, { recursive: true })
     yield* Engine.use(() => Effect.void).pipe(Effect.provide(appLayer(paths)))
     const projection = projectionOf(paths)
-    NodeFs.rmSync(home, { recursive: true, force: true })
+    NodeFs.rmSync(paths.codexHome, { recursive: true, force: true })
     stats.replays += 1
     return projection
   })
@@ -171,32 +204,50 @@ const freshReplay = (world: World, n: number) =>
 // steps and the model
 // ---------------------------------------------------------------------------------------------
 
+type CommandTag = "Install" | "Enable" | "Disable" | "Uninstall"
+const EVENT_OF: Record<CommandTag, string> = {
+  Install: "PluginInstalled",
+  Enable: "PluginEnabled",
+  Disable: "PluginDisabled",
+  Uninstall: "PluginUninstalled"
+}
 type Step =
-  | { readonly _tag: "Install" | "Enable" | "Disable" | "Uninstall" | "EditSource"; readonly plugin: number }
+  | { readonly _tag: CommandTag; readonly plugin: number; readonly key: string | undefined }
+  | { readonly _tag: "EditSource"; readonly plugin: number }
   | { readonly _tag: "Restart" }
 
 const pluginIndex = fc.integer({ min: 0, max: PLUGINS.length - 1 })
-const onPlugin = (tag: "Install" | "Enable" | "Disable" | "Uninstall" | "EditSource") =>
-  pluginIndex.map((plugin): Step => ({ _tag: tag, plugin }))
+/** mostly no key; sometimes one of three, so retries (same key, maybe another command) happen */
+const keyArb = fc.option(fc.constantFrom("key-a", "key-b", "key-c"), { nil: undefined, freq: 3 })
+const command = (tag: CommandTag) =>
+  fc.record({ plugin: pluginIndex, key: keyArb }).map(({ key, plugin }): Step => ({ _tag: tag, plugin, key }))
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { arbitrary: onPlugin("Install"), weight: 4 },
-  { arbitrary: onPlugin("Enable"), weight: 3 },
-  { arbitrary: onPlugin("Disable"), weight: 3 },
-  { arbitrary: onPlugin("Uninstall"), weight: 2 },
-  { arbitrary: onPlugin("EditSource"), weight: 1 },
+  { arbitrary: command("Install"), weight: 4 },
+  { arbitrary: command("Enable"), weight: 3 },
+  { arbitrary: command("Disable"), weight: 3 },
+  { arbitrary: command("Uninstall"), weight: 2 },
+  { arbitrary: pluginIndex.map((plugin): Step => ({ _tag: "EditSource", plugin })), weight: 1 },
   { arbitrary: fc.constant<Step>({ _tag: "Restart" }), weight: 2 }
 )
-const stepsArb = fc.array(stepArb, { minLength: 1, maxLength: MAX_STEPS, size: "max" })
+const scenarioArb = fc.record({
+  config: fc.integer({ min: 0, max: CONFIGS.length - 1 }),
+  steps: fc.array(stepArb, { minLength: 1, maxLength: MAX_STEPS, size: "max" })
+})
 
 interface ModelPlugin {
   readonly installed: boolean
   readonly enabled: boolean
-  /** the cached tree: the source as it was at the last install */
+  /** the cached tree: the source as it was at the last applied install */
   readonly tree: ReadonlyArray<string> | undefined
 }
-const emptyModel = (): Array<ModelPlugin> => PLUGINS.map(() => ({ installed: false, enabled: false, tree: undefined }))
+const notInstalled: ModelPlugin = { installed: false, enabled: false, tree: undefined }
 
-const origin: Origin = { actor: "rpc", requestId: "prop", client: "replay-property" }
+const originFor = (key: string | undefined): Origin => ({
+  actor: "rpc",
+  requestId: "prop",
+  client: "replay-property",
+  ...(key === undefined ? {} : { idempotencyKey: key })
+})
 
 // ---------------------------------------------------------------------------------------------
 // one run
@@ -221,78 +272,105 @@ const spec = (index: number): PluginSpec => {
   return p
 }
 
-const runSteps = (steps: ReadonlyArray<Step>) =>
+const runScenario = (scenario: { readonly config: number; readonly steps: ReadonlyArray<Step> }) =>
   Effect.acquireUseRelease(
-    Effect.sync(makeWorld),
+    Effect.sync(() => makeWorld(CONFIGS[scenario.config] ?? CONFIGS[0] ?? { name: "none", text: undefined, featuresOn: false })),
     (world) =>
       Effect.gen(function*() {
         let session: Session = yield* openSession(world.paths)
         yield* Effect.addFinalizer(() => Scope.close(session.scope, Exit.void))
-        const model = emptyModel()
-        stats.runs += 1
+        const model: Array<ModelPlugin> = PLUGINS.map(() => notInstalled)
+        /** idempotency keys whose command appended events: what it recorded, and the seq of its last event */
+        const usedKeys = new Map<string, { readonly type: string; readonly pluginId: string; readonly seq: number }>()
         let edits = 0
         let records = countRecords(world.paths)
+        stats.runs += 1
 
-        for (const [n, step] of steps.entries()) {
-          const where = `step ${n} ${JSON.stringify(step)}`
+        for (const [n, step] of scenario.steps.entries()) {
+          const where = `[${world.config.name}] step ${n} ${JSON.stringify(step)}`
           let appended = 0
-          switch (step._tag) {
-            case "Restart": {
-              yield* Scope.close(session.scope, Exit.void)
-              session = yield* openSession(world.paths)
-              break
-            }
-            case "EditSource": {
-              const p = spec(step.plugin)
-              edits += 1
-              writeFile(Path.join(sourceDir(world, p), "data", "version.txt"), `v${edits}\n`)
-              const extra = Path.join(sourceDir(world, p), "extra")
-              if (NodeFs.existsSync(extra)) NodeFs.rmSync(extra, { recursive: true })
-              else writeFile(Path.join(extra, `edit-${edits}.txt`), `edit ${edits}\n`, 0o600)
-              break
-            }
-            case "Install": {
-              const p = spec(step.plugin)
-              const view = yield* session.engine.install(
-                { marketplacePath: marketplaceFile(world.roots[p.root]), pluginName: p.name },
-                origin
+          if (step._tag === "Restart") {
+            yield* Scope.close(session.scope, Exit.void)
+            session = yield* openSession(world.paths)
+          } else if (step._tag === "EditSource") {
+            const dir = sourceDir(world, spec(step.plugin))
+            edits += 1
+            writeFile(Path.join(dir, "data", "version.txt"), `v${edits}\n`)
+            const extra = Path.join(dir, "extra")
+            if (NodeFs.existsSync(extra)) NodeFs.rmSync(extra, { recursive: true })
+            else writeFile(Path.join(extra, `edit-${edits}.txt`), `edit ${edits}\n`, 0o600)
+          } else {
+            const p = spec(step.plugin)
+            const origin = originFor(step.key)
+            const eventType = EVENT_OF[step._tag]
+            const used = step.key === undefined ? undefined : usedKeys.get(step.key)
+            // a key reused for the same command replays it; for another command it is refused
+            const replayOf = used !== undefined && used.type === eventType && used.pluginId === idOf(p) ? used.seq : undefined
+            const current = model[step.plugin] ?? notInstalled
+            if (used !== undefined && replayOf === undefined) {
+              const result = yield* Effect.result(
+                step._tag === "Install"
+                  ? session.engine.install({ marketplacePath: marketplaceFile(world.roots[p.root]), pluginName: p.name }, origin)
+                  : step._tag === "Uninstall"
+                  ? session.engine.uninstall({ pluginId: idOf(p) }, origin)
+                  : session.engine.setEnabled({ pluginId: idOf(p), enabled: step._tag === "Enable" }, origin)
               )
-              assert.deepStrictEqual(view, { authPolicy: "ON_INSTALL", appsNeedingAuth: [] }, where)
-              model[step.plugin] = { installed: true, enabled: true, tree: listTree(sourceDir(world, p)) }
-              appended = 1
-              break
-            }
-            case "Enable":
-            case "Disable": {
-              const p = spec(step.plugin)
-              const enabled = step._tag === "Enable"
-              const current = model[step.plugin]
-              const result = yield* Effect.result(session.engine.setEnabled({ pluginId: idOf(p), enabled }, origin))
-              if (current?.installed !== true) {
-                assert.isTrue(Result.isFailure(result), `${where}: expected a rejection`)
-                if (Result.isFailure(result)) {
-                  assert.strictEqual(result.failure.kind, "InvalidRequest", where)
-                  assert.strictEqual(result.failure.message, `plugin \`${idOf(p)}\` is not installed`, where)
+              if (Result.isSuccess(result)) return assert.fail(`${where}: a key reused for another command was accepted`)
+              assert.strictEqual(result.failure.kind, "InvalidRequest", where)
+              assert.strictEqual(result.failure.message, `idempotency key \`${step.key}\` was already used for a different command`, where)
+              stats.keyConflicts += 1
+            } else switch (step._tag) {
+              case "Install": {
+                const view = yield* session.engine.install(
+                  { marketplacePath: marketplaceFile(world.roots[p.root]), pluginName: p.name },
+                  origin
+                )
+                assert.deepStrictEqual(view, { authPolicy: "ON_INSTALL", appsNeedingAuth: [] }, where)
+                if (replayOf === undefined) {
+                  model[step.plugin] = { installed: true, enabled: true, tree: listTree(sourceDir(world, p)) }
+                  appended = 1
                 }
                 break
               }
-              const changed = current.enabled !== enabled
-              if (Result.isFailure(result)) return assert.fail(`${where}: unexpected ${result.failure.message}`)
-              assert.deepStrictEqual(
-                result.success,
-                { pluginId: idOf(p), enabled, changed, seq: changed ? records + 1 : null },
-                where
-              )
-              model[step.plugin] = { ...current, enabled }
-              appended = changed ? 1 : 0
-              break
+              case "Enable":
+              case "Disable": {
+                const enabled = step._tag === "Enable"
+                const result = yield* Effect.result(session.engine.setEnabled({ pluginId: idOf(p), enabled }, origin))
+                if (replayOf !== undefined) {
+                  // a retry: the recorded outcome, nothing new
+                  if (Result.isFailure(result)) return assert.fail(`${where}: unexpected ${result.failure.message}`)
+                  assert.deepStrictEqual(result.success, { pluginId: idOf(p), enabled, changed: true, seq: replayOf }, where)
+                } else if (!current.installed) {
+                  assert.isTrue(Result.isFailure(result), `${where}: expected a rejection`)
+                  if (Result.isFailure(result)) {
+                    assert.strictEqual(result.failure.kind, "InvalidRequest", where)
+                    assert.strictEqual(result.failure.message, `plugin \`${idOf(p)}\` is not installed`, where)
+                  }
+                } else {
+                  if (Result.isFailure(result)) return assert.fail(`${where}: unexpected ${result.failure.message}`)
+                  const changed = current.enabled !== enabled
+                  assert.deepStrictEqual(
+                    result.success,
+                    { pluginId: idOf(p), enabled, changed, seq: changed ? records + 1 : null },
+                    where
+                  )
+                  model[step.plugin] = { ...current, enabled }
+                  appended = changed ? 1 : 0
+                }
+                break
+              }
+              case "Uninstall": {
+                assert.deepStrictEqual(yield* session.engine.uninstall({ pluginId: idOf(p) }, origin), {}, where)
+                if (replayOf === undefined) {
+                  appended = current.installed ? 1 : 0
+                  model[step.plugin] = notInstalled
+                }
+                break
+              }
             }
-            case "Uninstall": {
-              const p = spec(step.plugin)
-              assert.deepStrictEqual(yield* session.engine.uninstall({ pluginId: idOf(p) }, origin), {}, where)
-              appended = model[step.plugin]?.installed === true ? 1 : 0
-              model[step.plugin] = { installed: false, enabled: false, tree: undefined }
-              break
+            if (replayOf !== undefined) stats.keyedReplays += 1
+            if (step.key !== undefined && used === undefined && appended > 0) {
+              usedKeys.set(step.key, { type: eventType, pluginId: idOf(p), seq: records + appended })
             }
           }
 
@@ -307,18 +385,19 @@ const runSteps = (steps: ReadonlyArray<Step>) =>
           const live = projectionOf(world.paths)
           const replayed = yield* freshReplay(world, n)
           assert.deepStrictEqual(replayed.config, live.config, `${where}: config.toml differs from a fresh replay`)
+          assert.deepStrictEqual(replayed.configMode, live.configMode, `${where}: config.toml mode differs from a fresh replay`)
           assert.deepStrictEqual(replayed.cache, live.cache, `${where}: plugins/cache differs from a fresh replay`)
 
           // (b) the state matches the model: the read side, config.toml and the cached trees
           const listed = yield* session.engine.list({ cwds: [...world.roots], forceRemoteSync: false })
-          const parsed = parseConfig(live.config)
+          const parsed = parseConfig(live.config ?? "")
           if (Result.isFailure(parsed)) return assert.fail(`${where}: config.toml does not parse: ${parsed.failure.message}`)
           PLUGINS.forEach((p, index) => {
-            const expected = model[index] ?? { installed: false, enabled: false, tree: undefined }
+            const expected = model[index] ?? notInstalled
             const summary = listed.marketplaces.find((m) => m.name === p.marketplace)?.plugins.find((s) => s.id === idOf(p))
             assert.deepStrictEqual(
               { installed: summary?.installed, enabled: summary?.enabled },
-              { installed: expected.installed, enabled: expected.enabled },
+              { installed: expected.installed, enabled: expected.enabled && world.config.featuresOn },
               `${where}: plugin/list of ${idOf(p)}`
             )
             const entry = parsed.success.plugins.get(idOf(p))
@@ -334,7 +413,11 @@ const runSteps = (steps: ReadonlyArray<Step>) =>
               assert.deepStrictEqual(listTree(Path.join(pluginDir, "local")), expected.tree, `${where}: cached tree of ${idOf(p)}`)
             }
           })
-          if (model.every((m) => !m.installed)) assert.strictEqual(live.config, INITIAL_CONFIG, `${where}: config back to the user's`)
+          // tables of other plugins are never touched
+          if (world.config.name === "other-plugins") assert.strictEqual(parsed.success.plugins.get("other@elsewhere")?.enabled, false, where)
+          if (world.config.name === "canonical" && model.every((m) => !m.installed)) {
+            assert.strictEqual(live.config, CANONICAL_CONFIG, `${where}: config back to the user's bytes`)
+          }
         }
       }).pipe(Effect.scoped),
     (world) => Effect.sync(() => NodeFs.rmSync(world.root, { recursive: true, force: true }))
@@ -350,18 +433,19 @@ describe("replay property", () => {
         )
         yield* Effect.promise(() =>
           fc.assert(
-            fc.asyncProperty(stepsArb, (steps) => Effect.runPromise(runSteps(steps))),
+            fc.asyncProperty(scenarioArb, (scenario) => Effect.runPromise(runScenario(scenario))),
             {
               numRuns: RUNS,
               seed: SEED,
               ...(PATH === undefined ? {} : { path: PATH }),
-              // a failing run shrinks; keep the whole thing bounded (replay resumes from seed + path)
+              // a failing run shrinks; keep the whole thing bounded (seed + path resume it)
               plugins: [fc.interruptAfterTimeLimit(9 * 60_000, { failOnInterrupt: true })]
             }
           )
         )
         console.log(
-          `[Replay.property] ${stats.runs} runs, ${stats.steps} steps, ${stats.replays} fresh replays, ${stats.events} events (tmp: ${TMP_BASE})`
+          `[Replay.property] ${stats.runs} runs, ${stats.steps} steps, ${stats.replays} fresh replays, ` +
+            `${stats.events} events, ${stats.keyedReplays} keyed retries, ${stats.keyConflicts} refused key reuses (tmp: ${TMP_BASE})`
         )
       }),
     10 * 60_000
