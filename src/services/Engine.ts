@@ -107,11 +107,12 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     }
 
     /** What config.toml and the cache say about a plugin right now; fails when config.toml is unreadable. */
-    const observe = (pluginId: string, failure: string): Effect.Effect<Observed, EngineError> =>
+    const observe = (pluginId: string, failure: string, checkTypes: boolean): Effect.Effect<Observed, EngineError> =>
       Effect.try({ try: readConfigText, catch: (e) => internalError(`${failure}: ${rustIoError(e)}`) }).pipe(
         Effect.flatMap((text) => {
           const problem = checkConfig(text)
-          if (problem !== undefined) {
+          // clearing a table needs only a parsable document (the reference does not type-check it then)
+          if (problem !== undefined && (checkTypes || problem.kind === "Syntax")) {
             return Effect.fail(internalError(`${failure}: ${describeConfigProblem(problem, paths.configPath, "edit")}`))
           }
           const parsed = parseConfig(text)
@@ -299,7 +300,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           { type: "PluginUninstalled", pluginId: id.id },
           "failed to clear plugin config",
           () =>
-            Effect.map(observe(id.id, "failed to clear plugin config"), (observed) =>
+            Effect.map(observe(id.id, "failed to clear plugin config", false), (observed) =>
               new UninstallPlugin({ pluginId: id.id, observed, cause: causeOf(origin) })),
           (): Record<string, never> => ({})
         )
@@ -313,7 +314,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           { type: input.enabled ? "PluginEnabled" : "PluginDisabled", pluginId: id.id },
           "failed to persist plugin config",
           () =>
-            Effect.map(observe(id.id, "failed to persist plugin config"), (observed) => {
+            Effect.map(observe(id.id, "failed to persist plugin config", true), (observed) => {
               const fields = { pluginId: id.id, observed, cause: causeOf(origin) }
               return input.enabled ? new EnablePlugin(fields) : new DisablePlugin(fields)
             }),

@@ -215,10 +215,15 @@ type Step =
   | { readonly _tag: CommandTag; readonly plugin: number; readonly key: string | undefined }
   | { readonly _tag: "EditSource"; readonly plugin: number }
   | { readonly _tag: "Restart" }
+  /** the client retries its last command, same key (if it had one) */
+  | { readonly _tag: "Retry" }
 
 const pluginIndex = fc.integer({ min: 0, max: PLUGINS.length - 1 })
-/** mostly no key; sometimes one of three, so retries (same key, maybe another command) happen */
-const keyArb = fc.option(fc.constantFrom("key-a", "key-b", "key-c"), { nil: undefined, freq: 3 })
+/** mostly no key; sometimes one of four, so retries (same key; the same command or another) happen */
+const keyArb: fc.Arbitrary<string | undefined> = fc.oneof(
+  { arbitrary: fc.constant(undefined), weight: 4 },
+  { arbitrary: fc.constantFrom("key-a", "key-b", "key-c", "key-d"), weight: 1 }
+)
 const command = (tag: CommandTag) =>
   fc.record({ plugin: pluginIndex, key: keyArb }).map(({ key, plugin }): Step => ({ _tag: tag, plugin, key }))
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -227,7 +232,8 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: command("Disable"), weight: 3 },
   { arbitrary: command("Uninstall"), weight: 2 },
   { arbitrary: pluginIndex.map((plugin): Step => ({ _tag: "EditSource", plugin })), weight: 1 },
-  { arbitrary: fc.constant<Step>({ _tag: "Restart" }), weight: 2 }
+  { arbitrary: fc.constant<Step>({ _tag: "Restart" }), weight: 2 },
+  { arbitrary: fc.constant<Step>({ _tag: "Retry" }), weight: 2 }
 )
 const scenarioArb = fc.record({
   config: fc.integer({ min: 0, max: CONFIGS.length - 1 }),
@@ -283,13 +289,18 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
         /** idempotency keys whose command appended events: what it recorded, and the seq of its last event */
         const usedKeys = new Map<string, { readonly type: string; readonly pluginId: string; readonly seq: number }>()
         let edits = 0
+        let lastCommand: Step | undefined
         let records = countRecords(world.paths)
         stats.runs += 1
 
-        for (const [n, step] of scenario.steps.entries()) {
-          const where = `[${world.config.name}] step ${n} ${JSON.stringify(step)}`
+        for (const [n, generated] of scenario.steps.entries()) {
+          const step: Step = generated._tag === "Retry" ? lastCommand ?? generated : generated
+          if (step._tag === "Install" || step._tag === "Enable" || step._tag === "Disable" || step._tag === "Uninstall") lastCommand = step
+          const where = `[${world.config.name}] step ${n} ${JSON.stringify(generated)}${step === generated ? "" : ` = ${JSON.stringify(step)}`}`
           let appended = 0
-          if (step._tag === "Restart") {
+          if (step._tag === "Retry") {
+            // nothing to retry yet
+          } else if (step._tag === "Restart") {
             yield* Scope.close(session.scope, Exit.void)
             session = yield* openSession(world.paths)
           } else if (step._tag === "EditSource") {
@@ -310,10 +321,10 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
             if (used !== undefined && replayOf === undefined) {
               const result = yield* Effect.result(
                 step._tag === "Install"
-                  ? session.engine.install({ marketplacePath: marketplaceFile(world.roots[p.root]), pluginName: p.name }, origin)
+                  ? Effect.asVoid(session.engine.install({ marketplacePath: marketplaceFile(world.roots[p.root]), pluginName: p.name }, origin))
                   : step._tag === "Uninstall"
-                  ? session.engine.uninstall({ pluginId: idOf(p) }, origin)
-                  : session.engine.setEnabled({ pluginId: idOf(p), enabled: step._tag === "Enable" }, origin)
+                  ? Effect.asVoid(session.engine.uninstall({ pluginId: idOf(p) }, origin))
+                  : Effect.asVoid(session.engine.setEnabled({ pluginId: idOf(p), enabled: step._tag === "Enable" }, origin))
               )
               if (Result.isSuccess(result)) return assert.fail(`${where}: a key reused for another command was accepted`)
               assert.strictEqual(result.failure.kind, "InvalidRequest", where)
