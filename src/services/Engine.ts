@@ -284,11 +284,35 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       origin: Origin
     ) =>
       Effect.gen(function*() {
+        const replayed = yield* recordedInstall(origin, input.pluginName)
+        if (replayed !== undefined) return replayed
         const command = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
-        return yield* execute(origin, { type: "PluginInstalled", pluginId: command.pluginId }, "failed to persist installed plugin config", () => Effect.succeed(command), (): PluginInstallView => ({
-          authPolicy: command.authPolicy,
-          appsNeedingAuth: []
-        }))
+        return yield* execute(
+          origin,
+          { type: "PluginInstalled", pluginId: command.pluginId },
+          "failed to persist installed plugin config",
+          () => Effect.succeed(command),
+          (): PluginInstallView => ({ authPolicy: command.authPolicy, appsNeedingAuth: [] })
+        )
+      })
+
+    /**
+     * A retried install (same idempotency key) answers from the log without reading the marketplace or
+     * copying again; `execute` re-checks under the lock for the race where the first attempt is still running.
+     */
+    const recordedInstall = (origin: Origin, pluginName: string) =>
+      Effect.gen(function*() {
+        const key = origin.idempotencyKey
+        if (key === undefined) return undefined
+        yield* log.refresh.pipe(Effect.mapError(toEngineError))
+        const previous = (yield* log.records).find((r) => r.id === `${key}:0`)
+        if (previous === undefined) return undefined
+        const event = eventOf(previous)
+        if (event?._tag !== "PluginInstalled" || event.pluginName !== pluginName) {
+          return yield* invalidRequest(`idempotency key \`${key}\` was already used for a different command`)
+        }
+        const view: PluginInstallView = { authPolicy: event.authPolicy, appsNeedingAuth: [] }
+        return view
       })
 
     const uninstall = (input: { readonly pluginId: string; readonly forceRemoteSync?: boolean }, origin: Origin) =>

@@ -8,14 +8,10 @@ import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import { Effect, Result, Schema } from "effect"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, type EngineError, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
-
-// ---------------------------------------------------------------------------------------------
-// fixture: a temp world
-// ---------------------------------------------------------------------------------------------
 
 const INITIAL_CONFIG = [
   "# my Codex settings",
@@ -115,14 +111,10 @@ const worldScoped = Effect.acquireRelease(
   (world) => Effect.sync(() => NodeFs.rmSync(world.root, { recursive: true, force: true }))
 )
 
-// ---------------------------------------------------------------------------------------------
-// reading the disk
-// ---------------------------------------------------------------------------------------------
-
 const octal = (mode: number): string => (mode & 0o777).toString(8).padStart(3, "0")
 
 /**
- * Every entry below `root` as a line: `dir <rel> <mode>`, `file <rel> <mode> <sha-free base64 bytes>`,
+ * Every entry below `root` as a line: `dir <rel> <mode>`, `file <rel> <mode> <base64 bytes>`,
  * `symlink <rel> -> <target>`; sorted; `[]` when `root` does not exist.
  */
 const listTree = (root: string, options: { readonly skipSymlinks?: boolean } = {}): ReadonlyArray<string> => {
@@ -160,7 +152,11 @@ const LogLine = Schema.Struct({
   data: Schema.Unknown
 })
 type LogLine = typeof LogLine.Type
-const decodeLogLine = Schema.decodeUnknownSync(Schema.fromJsonString(LogLine))
+const decodeLogLineResult = Schema.decodeUnknownResult(Schema.fromJsonString(LogLine))
+const decodeLogLine = (line: string): LogLine => {
+  const decoded = decodeLogLineResult(line)
+  return Result.isSuccess(decoded) ? decoded.success : assert.fail(`not a log record: ${decoded.failure.message}\n${line}`)
+}
 
 /** The committed log records, read straight from `ledger/events/*.jsonl`. */
 const readLog = (world: World): ReadonlyArray<LogLine> => {
@@ -181,7 +177,11 @@ const CauseData = Schema.Struct({
     client: Schema.optionalKey(Schema.String)
   })
 })
-const decodeCauseData = Schema.decodeUnknownSync(CauseData)
+const decodeCauseDataResult = Schema.decodeUnknownResult(CauseData)
+const decodeCauseData = (data: unknown): typeof CauseData.Type => {
+  const decoded = decodeCauseDataResult(data)
+  return Result.isSuccess(decoded) ? decoded.success : assert.fail(`no pluginId/cause: ${decoded.failure.message}`)
+}
 const InstalledData = Schema.Struct({
   pluginId: Schema.String,
   pluginName: Schema.String,
@@ -193,7 +193,11 @@ const InstalledData = Schema.Struct({
   installPolicy: Schema.String,
   authPolicy: Schema.String
 })
-const decodeInstalledData = Schema.decodeUnknownSync(InstalledData)
+const decodeInstalledDataResult = Schema.decodeUnknownResult(InstalledData)
+const decodeInstalledData = (data: unknown): typeof InstalledData.Type => {
+  const decoded = decodeInstalledDataResult(data)
+  return Result.isSuccess(decoded) ? decoded.success : assert.fail(`not a PluginInstalled payload: ${decoded.failure.message}`)
+}
 
 /** Names of staging, trash and temp-file leftovers anywhere below CODEX_HOME. */
 const leftovers = (world: World): ReadonlyArray<string> =>
@@ -207,10 +211,6 @@ const leftovers = (world: World): ReadonlyArray<string> =>
 /** Everything under CODEX_HOME except the lock file (held only inside a transaction). */
 const homeSnapshot = (world: World): ReadonlyArray<string> =>
   listTree(world.paths.codexHome).filter((line) => !line.startsWith("file ledger/lock "))
-
-// ---------------------------------------------------------------------------------------------
-// running the engine
-// ---------------------------------------------------------------------------------------------
 
 const origin: Origin = { actor: "rpc", requestId: "req-1", client: "engine-test" }
 const keyed = (idempotencyKey: string): Origin => ({ ...origin, idempotencyKey })
@@ -231,10 +231,6 @@ const assertError = (error: EngineError, kind: EngineError["kind"], message: str
 const tableOf = (pluginId: string, enabled: boolean): string => `[plugins."${pluginId}"]\nenabled = ${enabled}\n`
 const withTables = (...tables: ReadonlyArray<string>): string =>
   tables.length === 0 ? INITIAL_CONFIG : `${INITIAL_CONFIG}${tables.map((t) => `\n${t}`).join("")}`
-
-// ---------------------------------------------------------------------------------------------
-// tests
-// ---------------------------------------------------------------------------------------------
 
 describe("Engine.install", () => {
   it.live("copies the tree byte-identically with modes, adds the table and records one PluginInstalled", () =>
@@ -624,12 +620,11 @@ describe("two engines on one CODEX_HOME", () => {
   it.live("serialise through the ledger lock: every command lands once, in one chain", () =>
     Effect.gen(function*() {
       const world = yield* worldScoped
-      const commands = (engine: EngineShape, plugin: string, pluginId: string) =>
-        Effect.gen(function*() {
-          yield* installIn(engine, world, plugin)
-          yield* engine.setEnabled({ pluginId, enabled: false }, origin)
-          yield* engine.setEnabled({ pluginId, enabled: true }, origin)
-        })
+      const commands = Effect.fnUntraced(function*(engine: EngineShape, plugin: string, pluginId: string) {
+        yield* installIn(engine, world, plugin)
+        yield* engine.setEnabled({ pluginId, enabled: false }, origin)
+        yield* engine.setEnabled({ pluginId, enabled: true }, origin)
+      })
       yield* Effect.all([
         withEngine(world, (engine) => commands(engine, "alpha", ALPHA)),
         withEngine(world, (engine) => commands(engine, "gamma", GAMMA))
@@ -648,10 +643,6 @@ describe("two engines on one CODEX_HOME", () => {
       assert.deepStrictEqual(leftovers(world), [])
     }))
 })
-
-// ---------------------------------------------------------------------------------------------
-// bad input changes nothing
-// ---------------------------------------------------------------------------------------------
 
 interface BadCase {
   readonly name: string

@@ -25,10 +25,6 @@ import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
 
-// ---------------------------------------------------------------------------------------------
-// configuration
-// ---------------------------------------------------------------------------------------------
-
 const envInt = (name: string, fallback: number): number => {
   const raw = process.env[name]
   if (raw === undefined || raw === "") return fallback
@@ -56,10 +52,6 @@ const TMP_BASE = (() => {
   }
 })()
 const stats = { runs: 0, steps: 0, replays: 0, events: 0, keyedReplays: 0, keyConflicts: 0 }
-
-// ---------------------------------------------------------------------------------------------
-// the world: two marketplace roots, three plugins (`tool` exists in both marketplaces)
-// ---------------------------------------------------------------------------------------------
 
 const CANONICAL_CONFIG = "# user settings\nmodel = \"gpt-5\"\n\n[features]\nplugins = true\n\n[profiles.fast]\nmodel = \"o3\" # fast\n"
 
@@ -139,10 +131,6 @@ const makeWorld = (config: InitialConfig): World => {
   return { root, roots, config, paths }
 }
 
-// ---------------------------------------------------------------------------------------------
-// observing the disk
-// ---------------------------------------------------------------------------------------------
-
 const octal = (mode: number): string => (mode & 0o777).toString(8).padStart(3, "0")
 
 const listTree = (root: string): ReadonlyArray<string> => {
@@ -187,22 +175,17 @@ const countRecords = (paths: LedgerPaths): number => {
 }
 
 /** Copies the log and the blobs into a new CODEX_HOME with the initial config.toml, opens it, returns its projection. */
-const freshReplay = (world: World, n: number) =>
-  Effect.gen(function*() {
-    const paths = makeLedgerPaths({ codexHome: Path.join(world.root, `replay-${n}`), home: world.paths.home })
-    writeInitialConfig(paths, world.config)
-    NodeFs.cpSync(Path.join(world.paths.ledgerDir, "events"), Path.join(paths.ledgerDir, "events"), { recursive: true })
-    if (NodeFs.existsSync(world.paths.blobsDir)) NodeFs.cpSync(world.paths.blobsDir, paths.blobsDir, { recursive: true })
-    yield* Engine.use(() => Effect.void).pipe(Effect.provide(appLayer(paths)))
-    const projection = projectionOf(paths)
-    NodeFs.rmSync(paths.codexHome, { recursive: true, force: true })
-    stats.replays += 1
-    return projection
-  })
-
-// ---------------------------------------------------------------------------------------------
-// steps and the model
-// ---------------------------------------------------------------------------------------------
+const freshReplay = Effect.fnUntraced(function*(world: World, n: number) {
+  const paths = makeLedgerPaths({ codexHome: Path.join(world.root, `replay-${n}`), home: world.paths.home })
+  writeInitialConfig(paths, world.config)
+  NodeFs.cpSync(Path.join(world.paths.ledgerDir, "events"), Path.join(paths.ledgerDir, "events"), { recursive: true })
+  if (NodeFs.existsSync(world.paths.blobsDir)) NodeFs.cpSync(world.paths.blobsDir, paths.blobsDir, { recursive: true })
+  yield* Engine.use(() => Effect.void).pipe(Effect.provide(appLayer(paths)))
+  const projection = projectionOf(paths)
+  NodeFs.rmSync(paths.codexHome, { recursive: true, force: true })
+  stats.replays += 1
+  return projection
+})
 
 type CommandTag = "Install" | "Enable" | "Disable" | "Uninstall"
 const EVENT_OF: Record<CommandTag, string> = {
@@ -255,22 +238,17 @@ const originFor = (key: string | undefined): Origin => ({
   ...(key === undefined ? {} : { idempotencyKey: key })
 })
 
-// ---------------------------------------------------------------------------------------------
-// one run
-// ---------------------------------------------------------------------------------------------
-
 interface Session {
   readonly scope: Scope.Closeable
   readonly engine: EngineShape
 }
-const openSession = (paths: LedgerPaths) =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const context = yield* Layer.buildWithScope(appLayer(paths), scope).pipe(
-      Effect.onError(() => Scope.close(scope, Exit.void))
-    )
-    return { scope, engine: Context.get(context, Engine) }
-  })
+const openSession = Effect.fnUntraced(function*(paths: LedgerPaths) {
+  const scope = yield* Scope.make()
+  const context = yield* Layer.buildWithScope(appLayer(paths), scope).pipe(
+    Effect.onError(() => Scope.close(scope, Exit.void))
+  )
+  return { scope, engine: Context.get(context, Engine) }
+})
 
 const spec = (index: number): PluginSpec => {
   const p = PLUGINS[index]
