@@ -284,7 +284,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       origin: Origin
     ) =>
       Effect.gen(function*() {
-        const replayed = yield* recordedInstall(origin, input.pluginName)
+        const replayed = yield* recordedInstall(origin, input.marketplacePath, input.pluginName)
         if (replayed !== undefined) return replayed
         const command = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
         return yield* execute(
@@ -300,7 +300,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
      * A retried install (same idempotency key) answers from the log without reading the marketplace or
      * copying again; `execute` re-checks under the lock for the race where the first attempt is still running.
      */
-    const recordedInstall = (origin: Origin, pluginName: string) =>
+    const recordedInstall = (origin: Origin, marketplacePath: string, pluginName: string) =>
       Effect.gen(function*() {
         const key = origin.idempotencyKey
         if (key === undefined) return undefined
@@ -308,7 +308,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         const previous = (yield* log.records).find((r) => r.id === `${key}:0`)
         if (previous === undefined) return undefined
         const event = eventOf(previous)
-        if (event?._tag !== "PluginInstalled" || event.pluginName !== pluginName) {
+        if (event?._tag !== "PluginInstalled" || event.pluginName !== pluginName || event.marketplacePath !== marketplacePath) {
           return yield* invalidRequest(`idempotency key \`${key}\` was already used for a different command`)
         }
         const view: PluginInstallView = { authPolicy: event.authPolicy, appsNeedingAuth: [] }
