@@ -21,7 +21,7 @@ export const serverCommand = (target: Target): ServerCommand =>
     ? { command: path.resolve("node_modules/.bin/codex"), args: ["app-server"], extraEnv: { CODEX_DISABLE_CURATED_PLUGIN_SYNC: "1" } }
     : {
       command: process.execPath,
-      args: [path.resolve(process.env["BENCH_OURS_ENTRY"] ?? "src/cli/main.ts"), "serve"],
+      args: [path.resolve(process.env["BENCH_OURS_ENTRY"] ?? "bin/plugin-ledger.js"), "serve"],
       extraEnv: {}
     }
 
