@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import { AuthPolicy, EventCause, InstallPolicy } from "./Events.ts"
+import { EventCause, installationFields } from "./Events.ts"
 
 /** What the engine saw on disk for a plugin when the command was issued; observations arrive like time does. */
 export const Observed = Schema.Struct({
@@ -12,18 +12,7 @@ export const Observed = Schema.Struct({
 })
 export type Observed = typeof Observed.Type
 
-export class InstallPlugin extends Schema.TaggedClass<InstallPlugin>()("InstallPlugin", {
-  pluginId: Schema.String,
-  pluginName: Schema.String,
-  marketplaceName: Schema.String,
-  marketplacePath: Schema.String,
-  sourcePath: Schema.String,
-  version: Schema.String,
-  treeHash: Schema.String,
-  installPolicy: InstallPolicy,
-  authPolicy: AuthPolicy,
-  cause: EventCause
-}) {}
+export class InstallPlugin extends Schema.TaggedClass<InstallPlugin>()("InstallPlugin", installationFields) {}
 
 export class EnablePlugin extends Schema.TaggedClass<EnablePlugin>()("EnablePlugin", {
   pluginId: Schema.String,

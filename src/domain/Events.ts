@@ -26,7 +26,8 @@ export type InstallPolicy = typeof InstallPolicy.Type
 export const AuthPolicy = Schema.Literals(["ON_INSTALL", "ON_USE"])
 export type AuthPolicy = typeof AuthPolicy.Type
 
-export class PluginInstalled extends Schema.TaggedClass<PluginInstalled>()("PluginInstalled", {
+/** What an install records; the `InstallPlugin` command carries the same fields. */
+export const installationFields = {
   pluginId: Schema.String,
   pluginName: Schema.String,
   marketplaceName: Schema.String,
@@ -38,7 +39,9 @@ export class PluginInstalled extends Schema.TaggedClass<PluginInstalled>()("Plug
   installPolicy: InstallPolicy,
   authPolicy: AuthPolicy,
   cause: EventCause
-}) {}
+}
+
+export class PluginInstalled extends Schema.TaggedClass<PluginInstalled>()("PluginInstalled", installationFields) {}
 
 export class PluginEnabled extends Schema.TaggedClass<PluginEnabled>()("PluginEnabled", {
   pluginId: Schema.String,

@@ -3,23 +3,10 @@
  * serialised as they are. Built from the log's state, config.toml and marketplace discovery.
  */
 import type { AuthPolicy, EventCause, InstallPolicy } from "./Events.ts"
+import type { WirePluginInterface } from "./Manifest.ts"
 
-export interface PluginInterfaceView {
-  readonly displayName: string | null
-  readonly shortDescription: string | null
-  readonly longDescription: string | null
-  readonly developerName: string | null
-  readonly category: string | null
-  readonly capabilities: ReadonlyArray<string>
-  readonly websiteUrl: string | null
-  readonly privacyPolicyUrl: string | null
-  readonly termsOfServiceUrl: string | null
-  readonly defaultPrompt: ReadonlyArray<string> | null
-  readonly brandColor: string | null
-  readonly composerIcon: string | null
-  readonly logo: string | null
-  readonly screenshots: ReadonlyArray<string>
-}
+/** The wire `PluginInterface` (14 keys in the reference's order). */
+export type PluginInterfaceView = WirePluginInterface
 
 export interface PluginSummaryView {
   readonly id: string
