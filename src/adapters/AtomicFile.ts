@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto"
 import * as Path from "node:path"
+import { Effect, Result } from "effect"
 import { errnoCode, type FsPort } from "./FsPort.ts"
 
 /** Windows refuses fsync on a directory handle; tolerate that there only (fail closed elsewhere). */
@@ -81,5 +82,174 @@ export const writeFileAtomic = (fs: FsPort, path: string, bytes: Uint8Array, mod
       }
     }
     throw error
+  }
+}
+
+/** `<pid>-<12 hex>`: the end of every temp/staging name, so a sweep can tell whose it is (`ownerAlive`). */
+export const pidSuffix = (): string => `${process.pid}-${randomBytes(6).toString("hex")}`
+
+const PID_SUFFIX = /-(\d+)-[0-9a-f]{12}$/
+
+/**
+ * Whether the process named in a `pidSuffix` name may still be using it: a pid that is running (this one
+ * included: another ledger in this process may be working outside the lock), or that we may not signal.
+ */
+export const ownerAlive = (name: string): boolean => {
+  const pid = Number(PID_SUFFIX.exec(name)?.[1] ?? Number.NaN)
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return errnoCode(error) === "EPERM"
+  }
+}
+
+/** At most this many fds are waited on at once: directories in one `settle` slice, files per caller batch. */
+export const MAX_BATCH_FDS = 64
+
+/** Run a synchronous fs step inside an Effect; the thrown fs error becomes the failure, unchanged. */
+export const attempt = <A>(f: () => A): Effect.Effect<A, unknown> => Effect.try({ try: f, catch: (error) => error })
+
+interface FsyncOutcome {
+  readonly error: unknown
+  readonly dir: boolean
+}
+
+/**
+ * fsyncs in flight on the libuv thread pool. `start` issues one as soon as a file is written, so its wait
+ * overlaps whatever comes next (writing the next files); `settle` waits for every one started, fsyncing `dirs`
+ * alongside. Each fsync still has to succeed (the first error fails `settle`), so the guarantee is that of
+ * fsyncing one by one; only the waiting overlaps. An fd is closed only after `settle` or `drain` returned
+ * (an fd closed under a running fsync could be reused by the next open).
+ */
+export interface FsyncQueue {
+  readonly start: (fd: number) => void
+  readonly settle: (dirs?: Iterable<string>) => Effect.Effect<void, unknown>
+  /** waits for every started fsync, whatever their outcome: on a failure path, before closing fds */
+  readonly drain: Effect.Effect<void>
+}
+
+export const makeFsyncQueue = (fs: FsPort): FsyncQueue => {
+  let inflight: Array<Promise<FsyncOutcome | undefined>> = []
+  const issue = (fd: number, dir: boolean): void => {
+    // `new Promise(resolve => resolve(...))` also turns a synchronous throw of the port into a rejection
+    inflight.push(new Promise<void>((resolve) => resolve(fs.fsyncAsync(fd))).then(
+      (): FsyncOutcome | undefined => undefined,
+      (error: unknown): FsyncOutcome => ({ error, dir })
+    ))
+  }
+  const takeAll = Effect.promise(() => {
+    const all = inflight
+    inflight = []
+    return Promise.all(all)
+  })
+  const settle = Effect.fnUntraced(function*(dirs: Iterable<string> = []): Effect.fn.Return<void, unknown> {
+    const pending = [...new Set(dirs)]
+    do {
+      const dirFds: Array<number> = []
+      const opened = Result.try(() => {
+        for (const dir of pending.splice(0, MAX_BATCH_FDS)) {
+          let fd: number
+          try {
+            fd = fs.openSync(dir, "r")
+          } catch (error) {
+            if (ignorableDirSyncError(error)) continue
+            throw error
+          }
+          dirFds.push(fd)
+          issue(fd, true)
+        }
+      })
+      const outcomes = yield* takeAll
+      for (const fd of dirFds) closeQuietly(fs, fd)
+      if (Result.isFailure(opened)) return yield* Effect.fail(opened.failure)
+      for (const outcome of outcomes) {
+        // a directory fsync fails closed, as in `fsyncDir`: only Windows' refusals are tolerated
+        if (outcome !== undefined && !(outcome.dir && ignorableDirSyncError(outcome.error))) return yield* Effect.fail(outcome.error)
+      }
+    } while (pending.length > 0)
+  }, Effect.uninterruptible)
+  return { start: (fd) => issue(fd, false), settle, drain: Effect.asVoid(takeAll) }
+}
+
+/**
+ * fsync the open files `files` and the directories `dirs` concurrently, and wait for all of them (see
+ * `FsyncQueue`). File fds stay open (the caller closes them); directory fds are opened and closed here.
+ */
+export const fsyncBatch = (fs: FsPort, files: ReadonlyArray<number>, dirs: Iterable<string>): Effect.Effect<void, unknown> =>
+  Effect.suspend(() => {
+    const queue = makeFsyncQueue(fs)
+    for (const fd of files) queue.start(fd)
+    return queue.settle(dirs)
+  })
+
+/**
+ * Create `dir` and any missing parents, without fsyncing anything: returns the parents of the directories
+ * it created, which must be fsynced (e.g. in one `fsyncBatch`) before anything relies on those entries.
+ */
+export const makeDirs = (fs: FsPort, dir: string): ReadonlyArray<string> => {
+  try {
+    fs.mkdirSync(dir, { recursive: false })
+    return [Path.dirname(dir)]
+  } catch (error) {
+    if (errnoCode(error) === "EEXIST") return []
+    const parent = Path.dirname(dir)
+    if (errnoCode(error) !== "ENOENT" || parent === dir) throw error
+    const created = makeDirs(fs, parent)
+    try {
+      fs.mkdirSync(dir, { recursive: false })
+    } catch (again) {
+      if (errnoCode(again) === "EEXIST") return created
+      throw again
+    }
+    return [...created, parent]
+  }
+}
+
+/** A temp file beside `path`, written and fsynced, not yet renamed over it. */
+export interface StagedFile {
+  readonly path: string
+  readonly tmp: string
+}
+
+/**
+ * The first half of `writeFileAtomic`: temp file in the same directory, write all, fsync (on the thread pool,
+ * so other batches can overlap it), close. `commitStaged` renames it over the target; the directory fsync
+ * that makes the rename durable is then the caller's (it can share a batch with other directories).
+ */
+export const stageFile = Effect.fnUntraced(
+  function*(fs: FsPort, path: string, bytes: Uint8Array, mode: number): Effect.fn.Return<StagedFile, unknown> {
+    const staged: StagedFile = { path, tmp: tempPathFor(path) }
+    const fd = yield* attempt(() => fs.openSync(staged.tmp, "wx", mode))
+    const written = yield* Effect.result(attempt(() => writeAll(fs, fd, bytes, 0)).pipe(Effect.andThen(fsyncBatch(fs, [fd], []))))
+    if (Result.isFailure(written)) {
+      closeQuietly(fs, fd)
+      discardStaged(fs, staged)
+      return yield* Effect.fail(written.failure)
+    }
+    yield* attempt(() => fs.closeSync(fd)).pipe(Effect.tapError(() => Effect.sync(() => discardStaged(fs, staged))))
+    return staged
+  },
+  Effect.uninterruptible
+)
+
+/** Renames a staged file over its target (atomic); fsync its directory before relying on it. */
+export const commitStaged = (fs: FsPort, staged: StagedFile): void => {
+  try {
+    fs.renameSync(staged.tmp, staged.path)
+  } catch (error) {
+    discardStaged(fs, staged)
+    throw error
+  }
+}
+
+/** Removes a staged temp file that will not be committed (best effort: an orphaned temp file is harmless). */
+export const discardStaged = (fs: FsPort, staged: StagedFile): void => {
+  try {
+    fs.unlinkSync(staged.tmp)
+  } catch {
+    // named as a temp file, swept by nobody but harmless
   }
 }

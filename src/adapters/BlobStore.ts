@@ -1,6 +1,19 @@
 import { createHash } from "node:crypto"
 import * as Path from "node:path"
-import { writeFileAtomic } from "./AtomicFile.ts"
+import { Effect, Result } from "effect"
+import {
+  attempt,
+  closeQuietly,
+  fsyncBatch,
+  fsyncDir,
+  makeDirs,
+  makeFsyncQueue,
+  MAX_BATCH_FDS,
+  ownerAlive,
+  pidSuffix,
+  writeAll,
+  writeFileAtomic
+} from "./AtomicFile.ts"
 import { errnoCode, type FsPort } from "./FsPort.ts"
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
@@ -9,13 +22,25 @@ const HASH = /^[0-9a-f]{64}$/
 
 /**
  * Content-addressed blobs under `<blobsDir>/sha256/<ab>/<rest>`. A blob is written durably (temp, fsync,
- * rename, fsync dir) before any event refers to it, and is never rewritten.
+ * rename, fsync dir) before any event refers to it, and is never rewritten. `putAll` does that for a whole
+ * batch at once: the fsyncs of one step run concurrently, the steps stay in that order.
  */
 export interface BlobStore {
   readonly put: (bytes: Uint8Array) => string
+  /**
+   * Stores several blobs at once, durably: when it succeeds, every one of them (new or already present) is
+   * on disk under its name, and the names are returned in order. Fails with the fs error.
+   */
+  readonly putAll: (blobs: ReadonlyArray<Uint8Array>) => Effect.Effect<ReadonlyArray<string>, unknown>
   readonly get: (hash: string) => Buffer
   readonly has: (hash: string) => boolean
   readonly pathOf: (hash: string) => string
+}
+
+interface Pending {
+  readonly file: string
+  readonly tmp: string
+  readonly bytes: Uint8Array
 }
 
 export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
@@ -31,14 +56,123 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
       throw error
     }
   }
+  /**
+   * Shard dirs this store has created or fsynced (with their parent): their entries are durable. A shard first
+   * met in this process is fsynced once, even if only existing blobs in it are referenced, in case its creator
+   * died between mkdir and the fsync of the parent; after that, only shards that get a new blob are fsynced.
+   */
+  const durableShards = new Set<string>()
+  /** where new blobs are written before their rename into a shard: one warm dir, instead of 256 cold ones */
+  const tmpDir = Path.join(blobsDir, "tmp")
+  let swept = false
+  /** temp files of dead processes (a crash between write and rename) are removed once per process */
+  const sweepTmp = (): void => {
+    swept = true
+    for (const name of fs.readdirSync(tmpDir)) {
+      if (!ownerAlive(name)) {
+        try {
+          fs.unlinkSync(Path.join(tmpDir, name))
+        } catch {
+          // gone already, or not ours to remove: harmless either way
+        }
+      }
+    }
+  }
+
+  /** Temp files written, fsynced together, closed, then renamed into place; on failure none is left behind. */
+  const writeChunk = Effect.fnUntraced(function*(chunk: ReadonlyArray<Pending>): Effect.fn.Return<void, unknown> {
+    const fds: Array<number> = []
+    const cleanUp = (): void => {
+      for (const fd of fds) closeQuietly(fs, fd)
+      for (const blob of chunk) {
+        try {
+          fs.unlinkSync(blob.tmp)
+        } catch {
+          // never created, or already renamed into place (a complete, fsynced blob): nothing to undo
+        }
+      }
+    }
+    const queue = makeFsyncQueue(fs)
+    const written = Result.try(() => {
+      for (const blob of chunk) {
+        const fd = fs.openSync(blob.tmp, "wx", 0o444)
+        fds.push(fd)
+        writeAll(fs, fd, blob.bytes, 0)
+        // issued now, so the wait overlaps writing the next blobs
+        queue.start(fd)
+      }
+    })
+    if (Result.isFailure(written)) {
+      yield* queue.drain
+      cleanUp()
+      return yield* Effect.fail(written.failure)
+    }
+    const synced = yield* Effect.result(queue.settle())
+    if (Result.isFailure(synced)) {
+      cleanUp()
+      return yield* Effect.fail(synced.failure)
+    }
+    const placed = Result.try(() => {
+      // an fd is forgotten before its close: a failed close has released it all the same
+      for (let fd = fds.pop(); fd !== undefined; fd = fds.pop()) fs.closeSync(fd)
+      // renamed only now: no blob name is ever visible before its bytes are durable
+      for (const blob of chunk) fs.renameSync(blob.tmp, blob.file)
+    })
+    if (Result.isFailure(placed)) {
+      cleanUp()
+      return yield* Effect.fail(placed.failure)
+    }
+  }, Effect.uninterruptible)
+
+  /**
+   * One batch for a whole snapshot: every new blob is written to a temp file, all are fsynced concurrently
+   * (`MAX_BATCH_FDS` at a time), renamed into place, then every touched shard dir (and the parent of any dir
+   * created) is fsynced concurrently. Only then does `putAll` succeed, so an event appended afterwards never
+   * refers to a blob that a crash could take away.
+   */
+  const putAll = Effect.fn("BlobStore.putAll")(function*(blobs: ReadonlyArray<Uint8Array>): Effect.fn.Return<ReadonlyArray<string>, unknown> {
+    const hashes = blobs.map(sha256Hex)
+    const fresh = new Map<string, Pending>()
+    const dirs = new Set<string>()
+    yield* attempt(() => {
+      for (const [index, hash] of hashes.entries()) {
+        const file = pathOf(hash)
+        const shard = Path.dirname(file)
+        if (!durableShards.has(shard)) {
+          dirs.add(shard)
+          dirs.add(Path.dirname(shard))
+        }
+        const bytes = blobs[index]
+        if (bytes === undefined || fresh.has(hash) || has(hash)) continue
+        for (const created of makeDirs(fs, shard)) dirs.add(created)
+        dirs.add(shard)
+        fresh.set(hash, { file, tmp: Path.join(tmpDir, `${hash}-${pidSuffix()}`), bytes })
+      }
+    })
+    if (fresh.size > 0) {
+      yield* attempt(() => {
+        for (const created of makeDirs(fs, tmpDir)) dirs.add(created)
+        if (!swept) sweepTmp()
+      })
+    }
+    const pending = [...fresh.values()]
+    for (let start = 0; start < pending.length; start += MAX_BATCH_FDS) {
+      yield* writeChunk(pending.slice(start, start + MAX_BATCH_FDS))
+    }
+    if (dirs.size > 0) yield* fsyncBatch(fs, [], dirs)
+    for (const hash of hashes) durableShards.add(Path.dirname(pathOf(hash)))
+    return hashes
+  })
+
   return {
     pathOf,
     has,
+    putAll,
     put: (bytes) => {
       const hash = sha256Hex(bytes)
       if (!has(hash)) {
         const file = pathOf(hash)
-        fs.mkdirSync(Path.dirname(file), { recursive: true })
+        for (const created of makeDirs(fs, Path.dirname(file))) fsyncDir(fs, created)
         writeFileAtomic(fs, file, bytes, 0o444)
       }
       return hash

@@ -30,10 +30,17 @@ export interface FsPort {
   readonly linkSync: (existing: string, to: string) => void
   readonly unlinkSync: (path: string) => void
   readonly mkdirSync: (path: string, options: { readonly recursive: boolean }) => void
+  /** removes an empty directory (ENOTEMPTY otherwise) */
+  readonly rmdirSync: (path: string) => void
   readonly readdirSync: (path: string) => ReadonlyArray<string>
   readonly statSync: (path: string) => FsStats
   readonly fstatSync: (fd: number) => FsStats
   readonly rmSync: (path: string, options: { readonly recursive: boolean; readonly force: boolean }) => void
+  /**
+   * fsync on the libuv thread pool, so that several can be in flight at once (see `fsyncBatch` in
+   * AtomicFile.ts); rejects with the Node-style error. Same guarantee as `fsyncSync`.
+   */
+  readonly fsyncAsync: (fd: number) => Promise<void>
 }
 
 /** The real file system. */
@@ -52,10 +59,18 @@ export const nodeFs: FsPort = {
   mkdirSync: (path, options) => {
     NodeFs.mkdirSync(path, { recursive: options.recursive })
   },
+  rmdirSync: (path) => NodeFs.rmdirSync(path),
   readdirSync: (path) => NodeFs.readdirSync(path),
   statSync: (path) => NodeFs.statSync(path),
   fstatSync: (fd) => NodeFs.fstatSync(fd),
-  rmSync: (path, options) => NodeFs.rmSync(path, { recursive: options.recursive, force: options.force })
+  rmSync: (path, options) => NodeFs.rmSync(path, { recursive: options.recursive, force: options.force }),
+  fsyncAsync: (fd) =>
+    new Promise<void>((resolve, reject) => {
+      NodeFs.fsync(fd, (error) => {
+        if (error === null) resolve()
+        else reject(error)
+      })
+    })
 }
 
 /** The `code` of a Node file-system error (`"ENOENT"`, ...), if any. */

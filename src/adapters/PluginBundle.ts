@@ -3,12 +3,12 @@ import {
   charCount,
   collapseWhitespace,
   type DecodedManifest,
-  decodeManifestText,
-  MANIFEST_PATH,
   trimWhitespace
 } from "../domain/Manifest.ts"
-import { decodeSerde, explainSerde, readJson, type SerdeShape } from "../domain/Marketplace.ts"
+import { readJson } from "../domain/SerdeJson.ts"
+import { decodeSerde, explainSerde, type SerdeShape } from "../domain/SerdeStruct.ts"
 import { basename, compareUtf8, comparePaths, components, isWithin, join } from "../domain/PathRules.ts"
+import { readManifestSync } from "./ManifestFile.ts"
 
 /** Wire `SkillInterface` (from `<skill>/agents/openai.yaml`), keys in the binary's order. */
 export interface SkillInterface {
@@ -590,15 +590,15 @@ const make = Effect.gen(function*() {
     const missing = new PluginBundleError({ reason: "MissingManifest", root, message: MISSING_MANIFEST })
     const realRoot = yield* realPath(root)
     if (Option.isNone(realRoot)) return yield* missing
-    const text = yield* readText(realRoot.value, path.join(root, MANIFEST_PATH))
-    if (Option.isNone(text)) return yield* missing
-    const decoded = decodeManifestText(text.value, path.resolve(root))
-    if (Result.isFailure(decoded)) return yield* missing
-    return { realRoot: realRoot.value, decoded: decoded.success }
+    const decoded = readManifestSync(root).decoded
+    if (decoded === undefined) return yield* missing
+    return { realRoot: realRoot.value, decoded }
   })
 
   const readManifest = Effect.fn("PluginBundle.readManifest")(function*(root: string) {
-    return (yield* rootOf(root)).decoded
+    const decoded = readManifestSync(root).decoded
+    if (decoded === undefined) return yield* new PluginBundleError({ reason: "MissingManifest", root, message: MISSING_MANIFEST })
+    return decoded
   })
 
   const scanSkills = Effect.fnUntraced(function*(

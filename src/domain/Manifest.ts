@@ -1,6 +1,11 @@
 import { Result, Schema } from "effect"
-import { decodeSerde, type JsonPath, nodeAt, type SerdeShape } from "./Marketplace.ts"
-import { basename, resolveManifestPath } from "./PathRules.ts"
+import {
+  type ManifestDocument,
+  type RawInterface,
+  readManifestDocument,
+  readManifestDocumentExact
+} from "./ManifestDocument.ts"
+import { basename, isAbsolute, type ManifestPathResolution, normalize, resolveManifestPath } from "./PathRules.ts"
 
 /** Path of the manifest inside a plugin root. */
 export const MANIFEST_PATH = ".codex-plugin/plugin.json"
@@ -73,74 +78,24 @@ export class ManifestError extends Schema.TaggedError<ManifestError>()("Manifest
   message: Schema.String
 }) {}
 
-const OptionalStr = Schema.optionalKey(Schema.NullOr(Schema.String).annotate({ expected: "a string" }))
-const Strings = Schema.optionalKey(
-  Schema.Array(Schema.String.annotate({ expected: "a string" })).annotate({ expected: "a sequence" })
-)
-
-// Type errors in these fields make the whole manifest invalid (verified: `"displayName":5`, `"capabilities":null`,
-// `"name":null`, `"interface":5` all give `missing or invalid`); only path rules and defaultPrompt are lenient.
-const RawInterface = Schema.Struct({
-  displayName: OptionalStr,
-  shortDescription: OptionalStr,
-  longDescription: OptionalStr,
-  developerName: OptionalStr,
-  category: OptionalStr,
-  capabilities: Strings,
-  websiteUrl: OptionalStr,
-  websiteURL: OptionalStr,
-  privacyPolicyUrl: OptionalStr,
-  privacyPolicyURL: OptionalStr,
-  termsOfServiceUrl: OptionalStr,
-  termsOfServiceURL: OptionalStr,
-  defaultPrompt: Schema.optionalKey(Schema.Unknown),
-  brandColor: OptionalStr,
-  composerIcon: OptionalStr,
-  logo: OptionalStr,
-  screenshots: Strings
-}).annotate({ expected: "struct RawPluginManifestInterface" })
-
-const RawManifest = Schema.Struct({
-  name: Schema.optionalKey(Schema.String.annotate({ expected: "a string" })),
-  description: OptionalStr,
-  skills: OptionalStr,
-  mcpServers: OptionalStr,
-  apps: OptionalStr,
-  interface: Schema.optionalKey(Schema.NullOr(RawInterface).annotate({ expected: "struct RawPluginManifestInterface" }))
-}).annotate({ expected: "struct RawPluginManifest" })
-
-const fieldMap = (pairs: ReadonlyArray<readonly [string, string]>): ReadonlyMap<string, string> => new Map(pairs)
-const TOP_FIELDS = fieldMap(["name", "description", "skills", "mcpServers", "apps", "interface"].map((n) => [n, n]))
-// serde aliases: both spellings are the same field, so giving both is `duplicate field `websiteUrl``
-const INTERFACE_FIELDS = fieldMap([
-  ...["displayName", "shortDescription", "longDescription", "developerName", "category", "capabilities", "websiteUrl",
-    "privacyPolicyUrl", "termsOfServiceUrl", "defaultPrompt", "brandColor", "composerIcon", "logo", "screenshots"]
-    .map((n): readonly [string, string] => [n, n]),
-  ["websiteURL", "websiteUrl"],
-  ["privacyPolicyURL", "privacyPolicyUrl"],
-  ["termsOfServiceURL", "termsOfServiceUrl"]
-])
-
-const manifestShape: SerdeShape = {
-  structFields: (path: JsonPath) =>
-    path.length === 0 ? TOP_FIELDS : path.length === 1 && path[0] === "interface" ? INTERFACE_FIELDS : undefined,
-  enumAt: () => undefined,
-  bufferedIn: () => undefined,
-  fieldCount: () => undefined
-}
-
 const WHITESPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u
 
+/** Anything `collapseWhitespace` would change: whitespace other than single spaces between words. */
+const UNCOLLAPSED = /[\t\n\v\f\r\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]| {2}|^ | $/u
+
 /** Rust `split_whitespace().join(" ")` (Unicode White_Space: U+00A0 and U+0085 collapse, U+FEFF does not). */
-export const collapseWhitespace = (value: string): string => value.split(WHITESPACE).filter((p) => p.length > 0).join(" ")
+export const collapseWhitespace = (value: string): string =>
+  UNCOLLAPSED.test(value) ? value.split(WHITESPACE).filter((p) => p.length > 0).join(" ") : value
 
 const EDGE_WHITESPACE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/gu
 
 /** Rust `str::trim` (JS `trim` also strips U+FEFF, Rust does not). */
 export const trimWhitespace = (value: string): string => value.replace(EDGE_WHITESPACE, "")
 
+const SURROGATE = /[\uD800-\uDFFF]/
+
 /** Length in Unicode scalar values, as Rust `chars().count()`. */
-export const charCount = (value: string): number => [...value].length
+export const charCount = (value: string): number => (SURROGATE.test(value) ? [...value].length : value.length)
 
 const jsonKind = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "array" : typeof value === "object" ? "object" : typeof value
@@ -193,17 +148,40 @@ export const normalizeDefaultPrompt = (
   return { prompts: prompts.length > 0 ? prompts : null, warnings }
 }
 
-type RawInterface = typeof RawInterface.Type
+const underSlash = new Map<string, ManifestPathResolution>()
+const MAX_REMEMBERED_PATHS = 4096
+
+/**
+ * `resolveManifestPath` for one plugin root. Its checks look at the value only, so for a normalised absolute root the
+ * outcome under `/` is remembered per field and value, and the root is put in front of it.
+ */
+const pathResolver = (pluginRoot: string) => {
+  const normalRoot = isAbsolute(pluginRoot) && normalize(pluginRoot) === pluginRoot
+  return (field: string, value: string | null | undefined): ManifestPathResolution =>
+    normalRoot ? resolveUnder(pluginRoot, field, value) : resolveManifestPath(pluginRoot, field, value)
+}
+
+const resolveUnder = (pluginRoot: string, field: string, value: string | null | undefined): ManifestPathResolution => {
+  if (value === undefined || value === null || value.length === 0) return resolveManifestPath(pluginRoot, field, value)
+  const key = `${field}\u0000${value}`
+  let resolved = underSlash.get(key)
+  if (resolved === undefined) {
+    resolved = resolveManifestPath("/", field, value)
+    if (underSlash.size < MAX_REMEMBERED_PATHS) underSlash.set(key, resolved)
+  }
+  if (resolved.path === undefined || pluginRoot === "/") return resolved
+  return { ...resolved, path: `${pluginRoot}${resolved.path}` }
+}
 
 const decodeInterface = (
   raw: RawInterface,
-  pluginRoot: string,
+  resolvePath: (field: string, value: string | null | undefined) => ManifestPathResolution,
   warnings: Array<string>
 ): PluginManifestInterface | null => {
   const prompt = normalizeDefaultPrompt(raw.defaultPrompt)
   warnings.push(...prompt.warnings)
   const asset = (field: string, value: string | null | undefined): string | null => {
-    const resolved = resolveManifestPath(pluginRoot, field, value)
+    const resolved = resolvePath(field, value)
     if (resolved.warning !== undefined) warnings.push(resolved.warning)
     return resolved.path ?? null
   }
@@ -234,20 +212,12 @@ const decodeInterface = (
   return present ? iface : null
 }
 
-/**
- * Decodes manifest text the way codex 0.116.0 does (serde_json, unknown keys ignored, wrong types fatal) and applies
- * the lenient rules: bad component/asset paths and bad `defaultPrompt` entries are dropped with a warning.
- * A JSON `[]` is accepted as an empty manifest (serde's sequence form of an all-default struct).
- */
-export const decodeManifestText = (text: string, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> => {
-  const source = /^[ \t\n\r]*\[[ \t\n\r]*\][ \t\n\r]*$/.test(text) ? "{}" : text
-  const decoded = decodeSerde(RawManifest, manifestShape, source)
-  if (Result.isFailure(decoded)) return Result.fail(new ManifestError({ message: decoded.failure }))
-  const { root, value: raw } = decoded.success
+const toDecodedManifest = ({ value: raw, version }: ManifestDocument, pluginRoot: string): DecodedManifest => {
   const warnings: Array<string> = []
-  const iface = raw.interface === undefined || raw.interface === null ? null : decodeInterface(raw.interface, pluginRoot, warnings)
-  const component = (field: "skills" | "mcpServers" | "apps"): string | null => {
-    const resolved = resolveManifestPath(pluginRoot, field, raw[field])
+  const resolvePath = pathResolver(pluginRoot)
+  const iface = raw.interface === undefined || raw.interface === null ? null : decodeInterface(raw.interface, resolvePath, warnings)
+  const component = (key: "skills" | "mcpServers" | "apps"): string | null => {
+    const resolved = resolvePath(key, raw[key])
     if (resolved.warning !== undefined) warnings.push(resolved.warning)
     return resolved.path ?? null
   }
@@ -255,12 +225,11 @@ export const decodeManifestText = (text: string, pluginRoot: string): Result.Res
   const mcpServers = component("mcpServers")
   const apps = component("apps")
   const rawName = raw.name ?? ""
-  const version = nodeAt(root, ["version"])
-  return Result.succeed({
+  return {
     manifest: {
       name: trimWhitespace(rawName).length === 0 ? basename(pluginRoot) : rawName,
       rawName,
-      version: version?.kind === "string" ? version.value : null,
+      version,
       description: raw.description ?? null,
       skills,
       mcpServers,
@@ -268,8 +237,27 @@ export const decodeManifestText = (text: string, pluginRoot: string): Result.Res
       interface: iface
     },
     warnings
-  })
+  }
 }
+
+/**
+ * Decodes manifest text the way codex 0.116.0 does (serde_json, unknown keys ignored, wrong types fatal) and applies
+ * the lenient rules: bad component/asset paths and bad `defaultPrompt` entries are dropped with a warning.
+ * A JSON `[]` is accepted as an empty manifest (serde's sequence form of an all-default struct). A plainly valid
+ * manifest is read with `JSON.parse`; anything else goes through the serde emulation, which decides it.
+ */
+export const decodeManifestText = (text: string, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> =>
+  readManifestDocument(text).pipe(
+    Result.mapError((message) => new ManifestError({ message })),
+    Result.map((document) => toDecodedManifest(document, pluginRoot))
+  )
+
+/** `decodeManifestText` through the serde emulation only (the reference for the fast path's results). */
+export const decodeManifestTextExact = (text: string, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> =>
+  readManifestDocumentExact(text).pipe(
+    Result.mapError((message) => new ManifestError({ message })),
+    Result.map((document) => toDecodedManifest(document, pluginRoot))
+  )
 
 /** Same as `decodeManifestText` for an already-parsed value (duplicate keys can no longer be detected). */
 export const decodeManifest = (value: unknown, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> =>

@@ -95,15 +95,20 @@ export class Catalog extends Context.Service<Catalog, {
               name: m.name,
               path: m.path,
               interface: m.interface,
-              plugins: m.plugins.map((p): PluginSummaryView => ({
-                id: p.id,
-                name: p.name,
-                source: { type: "local", path: p.sourcePath },
-                ...stateOf(config, p.id),
-                installPolicy: p.installPolicy,
-                authPolicy: p.authPolicy,
-                interface: p.interface
-              }))
+              plugins: m.plugins.map((p): PluginSummaryView => {
+                // every summary built with the same literal (one object shape), which JSON.stringify walks fastest
+                const state = stateOf(config, p.id)
+                return {
+                  id: p.id,
+                  name: p.name,
+                  source: { type: "local", path: p.sourcePath },
+                  installed: state.installed,
+                  enabled: state.enabled,
+                  installPolicy: p.installPolicy,
+                  authPolicy: p.authPolicy,
+                  interface: p.interface
+                }
+              })
             })),
             remoteSyncError: syncError
           }

@@ -7,10 +7,11 @@ import { Clock, Effect, Layer, Ref, Result, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Path from "node:path"
 import { checkConfig, parseConfig } from "../adapters/ConfigToml.ts"
+import { attempt } from "../adapters/AtomicFile.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
-import { snapshot } from "../adapters/PluginTree.ts"
+import { readSource, storeSource } from "../adapters/PluginTree.ts"
 import { readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
@@ -258,10 +259,18 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
             `failed to persist installed plugin config: ${describeConfigProblem(problem, paths.configPath, "load")}`
           )
         }
-        const tree = yield* Effect.try({
-          try: () => snapshot(fs, blobs, entry.sourceDir),
-          catch: (e) => internalError(`failed to install plugin: ${describeError(e)}`)
-        })
+        const tree = yield* attempt(() => readSource(fs, blobs, entry.sourceDir)).pipe(
+          Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))
+        )
+        yield* Effect.all([
+          // the blobs are durable (fsynced, renamed, dirs fsynced) before anything can record the tree hash:
+          // a replay needs them
+          storeSource(blobs, tree).pipe(Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))),
+          // meanwhile the cache tree is built (and fsynced) in a staging dir beside its target, and config.toml's
+          // temp file written, for the projection to rename in after the append; nothing reads them before, and
+          // if no event takes them they are removed with the scope
+          projector.prepare(pluginId.id, version, tree, configText)
+        ], { concurrency: 2, discard: true })
         for (const skipped of tree.skipped) {
           yield* Effect.logWarning(`not copying ${skipped} of ${pluginId.id}: symlinks and special files stay out of the cache`)
         }
@@ -286,14 +295,17 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       Effect.gen(function*() {
         const replayed = yield* recordedInstall(origin, input.marketplacePath, input.pluginName)
         if (replayed !== undefined) return replayed
-        const command = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
-        return yield* execute(
-          origin,
-          { type: "PluginInstalled", pluginId: command.pluginId },
-          "failed to persist installed plugin config",
-          () => Effect.succeed(command),
-          (): PluginInstallView => ({ authPolicy: command.authPolicy, appsNeedingAuth: [] })
-        )
+        return yield* Effect.scoped(Effect.gen(function*() {
+          // the scope holds what `prepareInstall` prepared for the projection until the command is done
+          const command = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
+          return yield* execute(
+            origin,
+            { type: "PluginInstalled", pluginId: command.pluginId },
+            "failed to persist installed plugin config",
+            () => Effect.succeed(command),
+            (): PluginInstallView => ({ authPolicy: command.authPolicy, appsNeedingAuth: [] })
+          )
+        }))
       })
 
     /**

@@ -1,15 +1,24 @@
-import { Context, Effect, FileSystem, Layer, Option, Path, Result } from "effect"
-import { PluginBundle } from "../adapters/PluginBundle.ts"
-import { toWireInterface, type WirePluginInterface } from "../domain/Manifest.ts"
+import { Clock, Context, Effect, Layer, Result } from "effect"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import { errnoCode } from "../adapters/FsPort.ts"
+import { readManifestSync } from "../adapters/ManifestFile.ts"
+import { readUtf8File } from "../adapters/ReadUtf8File.ts"
+import { rustIoError } from "../adapters/RustIoError.ts"
+import { observe } from "../adapters/StatSignature.ts"
+import { type DecodedManifest, toWireInterface, type WirePluginInterface } from "../domain/Manifest.ts"
 import {
   type AuthPolicy,
   type InstallPolicy,
   isListedForProduct,
+  type Marketplace,
   MarketplaceError,
   type MarketplaceInterface,
-  parseMarketplace
+  parseMarketplace,
+  type ResolvedPluginEntry
 } from "../domain/Marketplace.ts"
 import { comparePaths, join, normalize } from "../domain/PathRules.ts"
+import { type Computed, ListingCache } from "./ListingCache.ts"
 
 /** `<root>/.agents/plugins/marketplace.json` */
 export const MARKETPLACE_RELATIVE_PATH = ".agents/plugins/marketplace.json"
@@ -68,115 +77,140 @@ export interface MarketplaceDiscoveryShape {
   readonly load: (paths: ReadonlyArray<string>) => Effect.Effect<LoadResult>
 }
 
+/** Marketplace and manifest results are kept only once their files are this old (coarse timestamps). */
+const SETTLE_MS = 2_000
+const MAX_CACHED_MARKETPLACES = 1_000
+const MAX_CACHED_MANIFESTS = 50_000
+
+/** `stat` that never throws: undefined when the path cannot be stat'ed. */
+const statOf = (path: string): NodeFs.Stats | undefined => {
+  try {
+    return NodeFs.statSync(path, { throwIfNoEntry: false })
+  } catch {
+    return undefined
+  }
+}
+const isFile = (path: string): boolean => statOf(path)?.isFile() === true
+const exists = (path: string): boolean => statOf(path) !== undefined
+
+/** nearest ancestor (the path itself included) holding a `.git` entry, found lexically */
+const gitRoot = (start: string): string | undefined => {
+  for (let dir = start; ; dir = join(dir, "..")) {
+    if (exists(join(dir, ".git"))) return dir
+    if (dir === "/") return undefined
+  }
+}
+
+const discoverSync = (options: DiscoverOptions): ReadonlyArray<string> => {
+  const listed: Array<string> = []
+  const homeFile = join(options.home, MARKETPLACE_RELATIVE_PATH)
+  if (isFile(homeFile)) listed.push(homeFile)
+  const curated = join(options.codexHome, ".tmp/plugins")
+  const roots = [...options.cwds.map((cwd) => normalize(NodePath.resolve(cwd))), ...(exists(curated) ? [curated] : [])]
+    .sort(comparePaths)
+    .filter((root, index, all) => index === 0 || all[index - 1] !== root)
+  for (const root of roots) {
+    const own = join(root, MARKETPLACE_RELATIVE_PATH)
+    if (isFile(own) && !listed.includes(own)) {
+      listed.push(own)
+      continue
+    }
+    const repo = gitRoot(root)
+    if (repo === undefined) continue
+    const repoFile = join(repo, MARKETPLACE_RELATIVE_PATH)
+    if (isFile(repoFile) && !listed.includes(repoFile)) listed.push(repoFile)
+  }
+  return listed
+}
+
+/** Reads and resolves one marketplace file; the result depends on that file only (followed if it is a symlink). */
+const readMarketplace = (file: string): Computed<Result.Result<Marketplace, MarketplaceError>> => {
+  const observation = observe(file, true)
+  const observations = [observation]
+  let text: string | undefined
+  try {
+    text = readUtf8File(file, { noFollow: false })
+  } catch (error) {
+    const failure = errnoCode(error) === "ENOENT" ? MarketplaceError.notFound(file) : MarketplaceError.io(file, rustIoError(error))
+    return { value: Result.fail(failure), observations }
+  }
+  if (text === undefined) return { value: Result.fail(MarketplaceError.io(file, "stream did not contain valid UTF-8")), observations }
+  return { value: parseMarketplace(file, text), observations }
+}
+
+const readManifest = (root: string): Computed<DecodedManifest | undefined> => {
+  const read = readManifestSync(root)
+  return { value: read.decoded, observations: read.observations }
+}
+
+const toLoadedPlugin = (entry: ResolvedPluginEntry, manifest: DecodedManifest | undefined): LoadedPlugin => ({
+  id: entry.id,
+  name: entry.name,
+  sourcePath: entry.sourceDir,
+  installPolicy: entry.installPolicy,
+  authPolicy: entry.authPolicy,
+  category: entry.category ?? null,
+  interface: toWireInterface(manifest?.manifest, entry.category)
+})
+
+/**
+ * The loading side of discovery, with what it read kept between calls: a marketplace file's parse while the file is
+ * unchanged, a plugin's manifest while the lookups that decided it (`.codex-plugin`, `plugin.json`) are unchanged.
+ */
+const makeLoader = () => {
+  const marketplaces = new ListingCache<Result.Result<Marketplace, MarketplaceError>>({
+    settleMs: SETTLE_MS,
+    maxEntries: MAX_CACHED_MARKETPLACES
+  })
+  const manifests = new ListingCache<DecodedManifest | undefined>({ settleMs: SETTLE_MS, maxEntries: MAX_CACHED_MANIFESTS })
+  // the listed plugin is rebuilt only when its entry or its manifest is not the one it was built from
+  const built = new WeakMap<ResolvedPluginEntry, { readonly manifest: DecodedManifest | undefined; readonly plugin: LoadedPlugin }>()
+
+  return (paths: ReadonlyArray<string>, nowMs: number): LoadResult => {
+    const loaded: Array<LoadedMarketplace> = []
+    const errors: Array<MarketplaceLoadError> = []
+    const seen = new Set<string>()
+    for (const file of paths) {
+      const parsed = marketplaces.get(file, nowMs, readMarketplace)
+      if (Result.isFailure(parsed)) {
+        errors.push({ marketplacePath: file, message: parsed.failure.message })
+        continue
+      }
+      const plugins: Array<LoadedPlugin> = []
+      for (const entry of parsed.success.plugins) {
+        if (seen.has(entry.id)) continue
+        seen.add(entry.id)
+        if (!isListedForProduct(entry)) continue
+        const manifest = manifests.get(entry.sourceDir, nowMs, readManifest)
+        const previous = built.get(entry)
+        if (previous !== undefined && previous.manifest === manifest) {
+          plugins.push(previous.plugin)
+          continue
+        }
+        const plugin = toLoadedPlugin(entry, manifest)
+        built.set(entry, { manifest, plugin })
+        plugins.push(plugin)
+      }
+      if (plugins.length === 0) continue
+      const { interface: iface, name, path: marketplacePath } = parsed.success
+      loaded.push({ name, path: marketplacePath, interface: iface, plugins })
+    }
+    return { marketplaces: loaded, errors }
+  }
+}
+
 export class MarketplaceDiscovery extends Context.Service<MarketplaceDiscovery, MarketplaceDiscoveryShape>()(
   "plugin-ledger/services/MarketplaceDiscovery"
 ) {
-  static readonly layer: Layer.Layer<MarketplaceDiscovery, never, FileSystem.FileSystem | Path.Path> = Layer.effect(
-    MarketplaceDiscovery,
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const path = yield* Path.Path
-      const bundle = yield* PluginBundle.make
-
-      const isFile = (p: string) =>
-        fs.stat(p).pipe(Effect.map((info) => info.type === "File"), Effect.orElseSucceed(() => false))
-      const exists = (p: string) => fs.exists(p).pipe(Effect.orElseSucceed(() => false))
-
-      /** nearest ancestor (the path itself included) holding a `.git` entry, found lexically */
-      const gitRoot = Effect.fnUntraced(function*(start: string) {
-        for (let dir = start; ; dir = join(dir, "..")) {
-          if (yield* exists(join(dir, ".git"))) return Option.some(dir)
-          if (dir === "/") return Option.none<string>()
-        }
+  static readonly layer: Layer.Layer<MarketplaceDiscovery> = Layer.sync(MarketplaceDiscovery, () => {
+    const loadSync = makeLoader()
+    return MarketplaceDiscovery.of({
+      discover: Effect.fn("MarketplaceDiscovery.discover")(function*(options: DiscoverOptions) {
+        return discoverSync(options)
+      }),
+      load: Effect.fn("MarketplaceDiscovery.load")(function*(paths: ReadonlyArray<string>) {
+        return loadSync(paths, yield* Clock.currentTimeMillis)
       })
-
-      const discover = Effect.fn("MarketplaceDiscovery.discover")(function*(options: DiscoverOptions) {
-        const listed: Array<string> = []
-        const homeFile = join(options.home, MARKETPLACE_RELATIVE_PATH)
-        if (yield* isFile(homeFile)) listed.push(homeFile)
-        const curated = join(options.codexHome, ".tmp/plugins")
-        const roots = [...options.cwds.map((cwd) => normalize(path.resolve(cwd))), ...((yield* exists(curated)) ? [curated] : [])]
-          .sort(comparePaths)
-          .filter((root, index, all) => index === 0 || all[index - 1] !== root)
-        for (const root of roots) {
-          const own = join(root, MARKETPLACE_RELATIVE_PATH)
-          if ((yield* isFile(own)) && !listed.includes(own)) {
-            listed.push(own)
-            continue
-          }
-          const repo = yield* gitRoot(root)
-          if (Option.isNone(repo)) continue
-          const repoFile = join(repo.value, MARKETPLACE_RELATIVE_PATH)
-          if ((yield* isFile(repoFile)) && !listed.includes(repoFile)) listed.push(repoFile)
-        }
-        return listed
-      })
-
-      const readMarketplace = (file: string) =>
-        fs.readFile(file).pipe(
-          Effect.mapError((error) =>
-            error.reason._tag === "NotFound"
-              ? MarketplaceError.notFound(file)
-              : MarketplaceError.io(file, rustIoText(error.reason.cause) ?? error.message)
-          ),
-          Effect.flatMap((bytes) =>
-            Effect.try({
-              try: () => STRICT_UTF8.decode(bytes),
-              catch: () => MarketplaceError.io(file, "stream did not contain valid UTF-8")
-            })
-          ),
-          Effect.flatMap((text) => Effect.fromResult(parseMarketplace(file, text)))
-        )
-
-      const load = Effect.fn("MarketplaceDiscovery.load")(function*(paths: ReadonlyArray<string>) {
-        const marketplaces: Array<LoadedMarketplace> = []
-        const errors: Array<MarketplaceLoadError> = []
-        const seen = new Set<string>()
-        for (const file of paths) {
-          const parsed = yield* Effect.result(readMarketplace(file))
-          if (Result.isFailure(parsed)) {
-            errors.push({ marketplacePath: file, message: parsed.failure.message })
-            continue
-          }
-          const plugins: Array<LoadedPlugin> = []
-          for (const entry of parsed.success.plugins) {
-            if (seen.has(entry.id)) continue
-            seen.add(entry.id)
-            if (!isListedForProduct(entry)) continue
-            const manifest = yield* Effect.option(bundle.readManifest(entry.sourceDir))
-            plugins.push({
-              id: entry.id,
-              name: entry.name,
-              sourcePath: entry.sourceDir,
-              installPolicy: entry.installPolicy,
-              authPolicy: entry.authPolicy,
-              category: entry.category ?? null,
-              interface: toWireInterface(Option.getOrUndefined(manifest)?.manifest, entry.category)
-            })
-          }
-          if (plugins.length === 0) continue
-          const { interface: iface, name, path: marketplacePath } = parsed.success
-          marketplaces.push({ name, path: marketplacePath, interface: iface, plugins })
-        }
-        return { marketplaces, errors }
-      })
-
-      return MarketplaceDiscovery.of({ discover, load })
     })
-  )
-}
-
-const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-
-const RUST_IO: Record<string, string> = {
-  EISDIR: "Is a directory (os error 21)",
-  EACCES: "Permission denied (os error 13)",
-  ENOTDIR: "Not a directory (os error 20)",
-  ELOOP: "Too many levels of symbolic links (os error 40)"
-}
-
-/** The `std::io::Error` Display text codex would print for a Node errno (binary: `Is a directory (os error 21)`). */
-const rustIoText = (cause: unknown): string | undefined => {
-  const code = cause instanceof Error ? Reflect.get(cause, "code") : undefined
-  return typeof code === "string" ? RUST_IO[code] : undefined
+  })
 }

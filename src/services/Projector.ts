@@ -3,15 +3,31 @@
  * Outputs are pure functions of the log (trees come from blobs, never from the marketplace again), written
  * atomically; `checkpoint.json` records the last projected seq and is written after every output, so a
  * crash anywhere is repaired by projecting again from the checkpoint (each step is idempotent).
+ *
+ * Durability order: every output (cache trees, config.toml) is fsynced, including the directories that make
+ * their renames durable, BEFORE the checkpoint is written. The checkpoint itself is not fsynced: it is
+ * derived data too. After a crash it holds either an older seq (its outputs were durable when it was
+ * written; the newer ones are re-projected, idempotently), the newest one (whose outputs were already
+ * durable), or torn/empty bytes, which do not decode or do not match the log's record at that seq and
+ * count as no checkpoint (everything is re-projected, byte-identically). No surviving checkpoint can
+ * name a seq whose outputs were not durable.
  */
-import { Context, Effect, Layer, Result, Schema } from "effect"
+import { Context, Effect, Exit, Layer, Result, Schema, type Scope } from "effect"
 import * as Path from "node:path"
-import { writeFileAtomic } from "../adapters/AtomicFile.ts"
+import { attempt, closeQuietly, commitStaged, discardStaged, fsyncBatch, makeDirs, type StagedFile, stageFile, writeAll } from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
 import { removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
-import { materialize, removeTree, sweepLeftovers } from "../adapters/PluginTree.ts"
+import {
+  discardPrepared,
+  materialize,
+  type PreparedTree,
+  prepareTree,
+  removeTree,
+  type SourceTree,
+  sweepLeftovers
+} from "../adapters/PluginTree.ts"
 import { PluginEvent } from "../domain/Events.ts"
 import type { LogRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
@@ -45,11 +61,30 @@ const splitId = (pluginId: string) => {
   return { plugin: pluginId.slice(0, at), marketplace: pluginId.slice(at + 1) }
 }
 
+let lastInstalledEdit: {
+  readonly text: string
+  readonly pluginId: string
+  readonly result: Result.Result<string, { readonly message: string }>
+} | undefined
+
+/**
+ * The config.toml edit of an install: its table replaced by one that enables it. An install asks for the same
+ * edit up to three times (staged ahead, checked before appending, projected), so the last one is remembered.
+ */
+const installedConfig = (text: string, pluginId: string): Result.Result<string, { readonly message: string }> => {
+  if (lastInstalledEdit !== undefined && lastInstalledEdit.pluginId === pluginId && lastInstalledEdit.text === text) {
+    return lastInstalledEdit.result
+  }
+  const result = replacePluginTable(text, pluginId, true)
+  lastInstalledEdit = { text, pluginId, result }
+  return result
+}
+
 /** The config.toml edit an event projects to (Codex's semantics: install replaces the table, uninstall clears it). */
 export const editConfig = (text: string, event: PluginEvent): Result.Result<string, { readonly message: string }> => {
   switch (event._tag) {
     case "PluginInstalled":
-      return replacePluginTable(text, event.pluginId, true)
+      return installedConfig(text, event.pluginId)
     case "PluginEnabled":
       return setPluginEnabled(text, event.pluginId, true)
     case "PluginDisabled":
@@ -82,6 +117,19 @@ export class Projector extends Context.Service<Projector, {
   /** the cache directory of an installed version */
   readonly versionDir: (pluginId: string, version: string) => string
   readonly pluginDir: (pluginId: string) => string
+  /**
+   * Builds the cache tree an install will project, and its config.toml temp file, before its event is
+   * appended, so that work overlaps the blob writes; the projection of the matching `PluginInstalled` then
+   * only renames them in. Held by the scope: removed when the scope closes if no projection took them. Never
+   * fails (the projection writes them itself then).
+   */
+  readonly prepare: (
+    pluginId: string,
+    version: string,
+    source: SourceTree,
+    /** config.toml as read for the command: its edited text is staged too (renamed in only if still the same) */
+    configText: string
+  ) => Effect.Effect<void, never, Scope.Scope>
 }>()("plugin-ledger/services/Projector") {
   static readonly layer: Layer.Layer<Projector, never, LedgerConfig | LedgerFs> = Layer.effect(
     Projector,
@@ -104,6 +152,44 @@ export class Projector extends Context.Service<Projector, {
           throw error
         }
       }
+      /**
+       * The checkpoint, if it names a record of this log: `seq` and `h` must be those of a committed record.
+       * Anything else (torn or empty bytes, a mix of two writes, a log truncated below it) counts as absent,
+       * so everything is projected again, which converges on the same outputs.
+       */
+      const validCheckpoint = (records: ReadonlyArray<LogRecord>): Checkpoint | undefined => {
+        const checkpoint = readCheckpoint()
+        if (checkpoint === undefined) return undefined
+        for (let i = records.length - 1; i >= 0; i--) {
+          const record = records[i]
+          if (record === undefined || record.seq < checkpoint.seq) break
+          if (record.seq === checkpoint.seq) return record.h === checkpoint.h ? checkpoint : undefined
+        }
+        return undefined
+      }
+      /**
+       * Overwrites the checkpoint in place, without fsync (see the header): no temp file to create and no
+       * rename-over (which makes ext4 flush). Only the projector writes it, under the ledger lock.
+       */
+      const writeCheckpoint = (next: Checkpoint): void => {
+        const bytes = Buffer.from(`${JSON.stringify(next)}\n`, "utf8")
+        makeDirs(fs, paths.ledgerDir)
+        let fd: number
+        try {
+          fd = fs.openSync(paths.checkpointPath, "r+")
+        } catch (error) {
+          if (errnoCode(error) !== "ENOENT") throw error
+          fd = fs.openSync(paths.checkpointPath, "w", 0o666)
+        }
+        try {
+          writeAll(fs, fd, bytes, 0)
+          fs.ftruncateSync(fd, bytes.length)
+        } catch (error) {
+          closeQuietly(fs, fd)
+          throw error
+        }
+        fs.closeSync(fd)
+      }
       const readConfig = (): string => {
         try {
           return fs.readFileSync(paths.configPath).toString("utf8")
@@ -113,70 +199,179 @@ export class Projector extends Context.Service<Projector, {
         }
       }
 
-      const projectCache = (event: PluginEvent): void => {
-        switch (event._tag) {
-          case "PluginInstalled":
-            // the whole <m>/<p> dir is replaced, as Codex does: version dirs of older installs go with it
-            materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version })
-            return
-          case "PluginUninstalled":
-            removeTree(fs, pluginDir(event.pluginId))
-            return
-          case "PluginEnabled":
-          case "PluginDisabled":
-          case "LogTailRepaired":
-            return
+      /** Trees built ahead of their events, by target, tree hash and version (identical content: any will do). */
+      const preparedTrees = new Map<string, Array<PreparedTree>>()
+      const preparedKey = (target: string, treeHash: string, version: string) => `${target}\n${treeHash}\n${version}`
+      const pushTo = <A>(map: Map<string, Array<A>>, key: string, value: A): void => {
+        map.set(key, [...(map.get(key) ?? []), value])
+      }
+      /** takes one entry (any: they are interchangeable) out of the map */
+      const takeFrom = <A>(map: Map<string, Array<A>>, key: string): A | undefined => {
+        const list = map.get(key)
+        const taken = list?.shift()
+        if (list !== undefined && list.length === 0) map.delete(key)
+        return taken
+      }
+      /** removes this entry if still in the map (not taken): true if it was */
+      const removeFrom = <A>(map: Map<string, Array<A>>, key: string, value: A): boolean => {
+        const list = map.get(key)
+        const index = list?.indexOf(value) ?? -1
+        if (list === undefined || index === -1) return false
+        list.splice(index, 1)
+        if (list.length === 0) map.delete(key)
+        return true
+      }
+      const existsDir = (path: string): boolean => {
+        try {
+          return fs.statSync(path).isDirectory()
+        } catch {
+          return false
         }
       }
 
-      const projectSync = (records: ReadonlyArray<LogRecord>): void => {
-        const checkpoint = readCheckpoint()
+      /** config.toml texts staged ahead of their events (temp file written and fsynced), by text. */
+      const stagedConfigs = new Map<string, Array<StagedFile>>()
+
+      const prepareCache = (target: string, key: string, source: SourceTree, version: string): Effect.Effect<void, never, Scope.Scope> =>
+        Effect.acquireRelease(
+          prepareTree(fs, source.tree, target, { under: version }).pipe(
+            Effect.tap((prepared) => Effect.sync(() => pushTo(preparedTrees, key, prepared))),
+            Effect.option
+          ),
+          (prepared) =>
+            Effect.sync(() => {
+              // not taken by a projection (the command was refused, or failed): nothing may stay behind
+              if (prepared._tag === "Some" && removeFrom(preparedTrees, key, prepared.value)) discardPrepared(fs, prepared.value)
+            })
+        ).pipe(Effect.asVoid)
+
+      const prepareConfig = (text: string): Effect.Effect<void, never, Scope.Scope> =>
+        Effect.acquireRelease(
+          stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600).pipe(
+            Effect.tap((staged) => Effect.sync(() => pushTo(stagedConfigs, text, staged))),
+            Effect.option
+          ),
+          (staged) =>
+            Effect.sync(() => {
+              if (staged._tag === "Some" && removeFrom(stagedConfigs, text, staged.value)) discardStaged(fs, staged.value)
+            })
+        ).pipe(Effect.asVoid)
+
+      const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> => {
+        const target = pluginDir(pluginId)
+        // what the install's projection will write, if config.toml does not change before it
+        const edited = installedConfig(configText, pluginId)
+        const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
+        return Effect.all([
+          prepareCache(target, preparedKey(target, source.treeHash, version), source, version),
+          config === undefined || !existsDir(paths.codexHome) ? Effect.void : prepareConfig(config)
+        ], { concurrency: 2, discard: true })
+      }
+
+      /** Applies an event to the cache; returns the dirs to fsync before the change counts as durable. */
+      const projectCache = (event: PluginEvent): Effect.Effect<ReadonlyArray<string>, unknown> => {
+        switch (event._tag) {
+          case "PluginInstalled": {
+            // the whole <m>/<p> dir is replaced, as Codex does: version dirs of older installs go with it
+            const target = pluginDir(event.pluginId)
+            const prepared = takeFrom(preparedTrees, preparedKey(target, event.treeHash, event.version))
+            return materialize(fs, blobs, event.treeHash, target, {
+              under: event.version,
+              ...(prepared === undefined ? {} : { prepared })
+            }).pipe(
+              // taken from the map, so no finalizer removes it any more: a failure here must
+              Effect.onError(() => Effect.sync(() => prepared === undefined ? undefined : discardPrepared(fs, prepared)))
+            )
+          }
+          case "PluginUninstalled":
+            return attempt(() => {
+              removeTree(fs, pluginDir(event.pluginId))
+              return []
+            })
+          case "PluginEnabled":
+          case "PluginDisabled":
+          case "LogTailRepaired":
+            return Effect.succeed([])
+        }
+      }
+
+      /** Leftovers of crashed projections are swept once per process, at its first projection (start-up). */
+      let swept = false
+
+      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>): Effect.fn.Return<void, unknown> {
+        if (!swept) {
+          yield* attempt(() => sweepLeftovers(fs, paths.cacheDir))
+          swept = true
+        }
+        const checkpoint = yield* attempt(() => validCheckpoint(records))
         const pending = records.filter((r) => r.seq > (checkpoint?.seq ?? 0))
         const last = pending.at(-1)
         if (last === undefined) return
-        let config = readConfig()
+        const events: Array<PluginEvent> = []
+        for (const record of pending) {
+          const event = eventOf(record)
+          if (event !== undefined) events.push(event)
+        }
+        // config.toml's final text is a pure fold of the events, so it is computed before any output is touched
+        let config = yield* attempt(readConfig)
         // written when any event edited it, even if a later one undid that: the file (mode, existence) then
         // does not depend on how the records were batched (live one by one, or a replay all at once)
         let touched = false
-        for (const record of pending) {
-          const event = eventOf(record)
-          if (event === undefined) continue
-          projectCache(event)
+        for (const event of events) {
           const edited = editConfig(config, event)
-          if (Result.isFailure(edited)) throw new ProjectionError({ target: paths.configPath, message: edited.failure.message })
+          if (Result.isFailure(edited)) return yield* new ProjectionError({ target: paths.configPath, message: edited.failure.message })
           touched ||= edited.success !== config
           config = edited.success
         }
-        if (touched) {
-          fs.mkdirSync(paths.codexHome, { recursive: true })
-          // 0600, as Codex writes config.toml (it may hold secrets; never widen it)
-          writeFileAtomic(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600)
-        }
+        const configDirs = touched ? yield* attempt(() => makeDirs(fs, paths.codexHome)) : []
+        // config.toml stays atomic: temp file (0600, as Codex writes it: it may hold secrets), fsync, rename,
+        // fsync of its dir. The temp file was staged by `prepare` with exactly these bytes, or is written and
+        // fsynced here while the cache trees are built; it is renamed over config.toml only after they are in place
+        const output: { staged?: StagedFile } = {}
+        const ready = touched ? takeFrom(stagedConfigs, config) : undefined
+        if (ready !== undefined) output.staged = ready
+        const stageConfig = touched && ready === undefined
+          ? stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600).pipe(
+            Effect.tap((staged) => Effect.sync(() => { output.staged = staged }))
+          )
+          : Effect.void
+        const [cacheDirs] = yield* Effect.all(
+          [Effect.forEach(events, projectCache).pipe(Effect.map((dirs) => dirs.flat())), stageConfig],
+          { concurrency: 2 }
+        ).pipe(
+          // one side failed: the other's staged config.toml (if any) must not be left behind
+          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardConfig(output.staged)))
+        )
+        const staged = output.staged
+        if (staged !== undefined) yield* attempt(() => commitStaged(fs, staged))
+        // every output durable (the cache swaps and the config.toml rename, in one batch) before the checkpoint
+        yield* fsyncBatch(fs, [], [...cacheDirs, ...configDirs, ...(staged === undefined ? [] : [paths.codexHome])])
         const next: Checkpoint = {
           projectorVersion,
           seq: last.seq,
           h: last.h,
           configHash: sha256Hex(Buffer.from(config, "utf8"))
         }
-        fs.mkdirSync(paths.ledgerDir, { recursive: true })
-        writeFileAtomic(fs, paths.checkpointPath, Buffer.from(`${JSON.stringify(next)}\n`, "utf8"))
+        yield* attempt(() => writeCheckpoint(next))
+      })
+
+      const discardConfig = (staged: StagedFile | undefined): void => {
+        if (staged !== undefined) discardStaged(fs, staged)
       }
 
       return Projector.of({
         versionDir,
         pluginDir,
+        prepare,
         checkpoint: Effect.try({ try: readCheckpoint, catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined))),
         project: (records) =>
-          Effect.try({
-            try: () => {
-              sweepLeftovers(fs, paths.cacheDir)
-              projectSync(records)
-            },
-            catch: (error) =>
+          projectRecords(records).pipe(
+            Effect.mapError((error) =>
               error instanceof ProjectionError
                 ? error
                 : new ProjectionError({ target: paths.codexHome, message: describeError(error) })
-          })
+            )
+          )
       })
     })
   )

@@ -7,10 +7,10 @@ import {
   type MarketplaceFile,
   marketplaceRootOf,
   parseMarketplace,
-  readJson,
   resolveInstallTarget,
   resolveMarketplace
 } from "../../src/domain/Marketplace.ts"
+import { readJson } from "../../src/domain/SerdeJson.ts"
 
 const PATH = "/repo/.agents/plugins/marketplace.json"
 const messageOf = <A>(r: Result.Result<A, { readonly message: string }>): string => (Result.isFailure(r) ? r.failure.message : "ok")

@@ -2,6 +2,8 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Path } from "effect"
 import type { Scope } from "effect"
+import { TestClock } from "effect/testing"
+import * as NodeFs from "node:fs"
 import { type LoadResult, MarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts"
 
 interface Layout {
@@ -313,5 +315,169 @@ describe("MarketplaceDiscovery", () => {
       codexHome: `${root}/c`,
       cwds: ["gitfile/deep", "nested/inner/w", "g3/x", "g/does/not/exist", "link-g"].map((c) => `${root}/${c}`)
     })), [`g/${file}`, `g3/${file}`, `gitfile/${file}`, `link-g/${file}`])
+  }))
+})
+
+// The listing kept between calls must always equal a fresh one: every edit below is made so that timestamps alone
+// cannot show it (same size, mtime put back), and the clock is moved ahead so that every file counts as settled.
+describe("MarketplaceDiscovery: listings kept between calls", () => {
+  const file = ".agents/plugins/marketplace.json"
+  const entry = (name: string, path = `./plugins/${name}`) => ({ name, source: { source: "local", path } })
+  const manifest = (displayName: string) => JSON.stringify({ name: "p", interface: { displayName } })
+
+  /** Sets a whole-second mtime, as a file system with coarse timestamps keeps it. */
+  const coarsen = (target: string) => {
+    const second = Math.floor(Date.now() / 1000) - 100
+    NodeFs.utimesSync(target, second, second)
+  }
+  /** Rewrites a coarsened `target` with content of the same size and puts its mtime back: only ctime tells. */
+  const editInPlace = (target: string, content: string) => {
+    const before = NodeFs.statSync(target, { bigint: true })
+    assert.strictEqual(Buffer.byteLength(content), Number(before.size))
+    NodeFs.writeFileSync(target, content)
+    NodeFs.utimesSync(target, Number(before.atimeNs / 1_000_000_000n), Number(before.mtimeNs / 1_000_000_000n))
+    const after = NodeFs.statSync(target, { bigint: true })
+    assert.deepStrictEqual([after.ino, after.size, after.mtimeNs], [before.ino, before.size, before.mtimeNs])
+  }
+
+  /** Loads through the long-lived service and through a fresh one; both must agree. */
+  const listTwice = Effect.fn("listTwice")(function*(root: string) {
+    const discovery = yield* MarketplaceDiscovery
+    const paths = yield* discovery.discover({ home: `${root}/nohome`, codexHome: `${root}/nocodex`, cwds: [`${root}/repo`] })
+    const kept = yield* discovery.load(paths)
+    const fresh = yield* MarketplaceDiscovery.use((d) => d.load(paths)).pipe(Effect.provide(MarketplaceDiscovery.layer))
+    assert.deepStrictEqual(kept, fresh)
+    return kept
+  })
+  const displayNames = (loaded: LoadResult) => loaded.marketplaces.flatMap((m) => m.plugins.map((p) => p.interface?.displayName ?? null))
+
+  const cachedTest = <A, E>(name: string, body: Effect.Effect<A, E, MarketplaceDiscovery | FileSystem.FileSystem | Path.Path | Scope.Scope>) =>
+    discoveryTest(name, TestClock.setTime(Date.now() + 60_000).pipe(Effect.andThen(body)))
+
+  cachedTest("given nothing changed then the kept listing is reused", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["repo/.git"],
+      files: {
+        [`repo/${file}`]: JSON.stringify({ name: "m", plugins: [entry("p"), entry("q")] }),
+        "repo/plugins/p/.codex-plugin/plugin.json": manifest("One")
+      }
+    })
+    const first = yield* listTwice(root)
+    const second = yield* listTwice(root)
+    assert.strictEqual(second.marketplaces[0]?.plugins[0], first.marketplaces[0]?.plugins[0])
+    assert.strictEqual(second.marketplaces[0]?.plugins[1], first.marketplaces[0]?.plugins[1])
+  }))
+
+  discoveryTest("given files changed within the last two seconds then they are read again on every list", Effect.gen(function*() {
+    yield* TestClock.setTime(Date.now())
+    const root = yield* materialize({
+      dirs: ["repo/.git"],
+      files: {
+        [`repo/${file}`]: JSON.stringify({ name: "m", plugins: [entry("p")] }),
+        "repo/plugins/p/.codex-plugin/plugin.json": manifest("One")
+      }
+    })
+    const first = yield* listTwice(root)
+    const second = yield* listTwice(root)
+    assert.notStrictEqual(second.marketplaces[0]?.plugins[0], first.marketplaces[0]?.plugins[0])
+  }))
+
+  cachedTest("given a marketplace edited in place then the next list reflects it", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["repo/.git"],
+      files: { [`repo/${file}`]: JSON.stringify({ name: "m1", plugins: [entry("a")] }) }
+    })
+    coarsen(`${root}/repo/${file}`)
+    assert.deepStrictEqual((yield* listTwice(root)).marketplaces.map((m) => m.name), ["m1"])
+    assert.deepStrictEqual((yield* listTwice(root)).marketplaces.map((m) => m.name), ["m1"])
+    editInPlace(`${root}/repo/${file}`, JSON.stringify({ name: "m2", plugins: [entry("a")] }))
+    assert.deepStrictEqual((yield* listTwice(root)).marketplaces.map((m) => m.name), ["m2"])
+  }))
+
+  cachedTest("given a manifest edited in place then the next list reflects it", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["repo/.git"],
+      files: {
+        [`repo/${file}`]: JSON.stringify({ name: "m", plugins: [entry("p")] }),
+        "repo/plugins/p/.codex-plugin/plugin.json": manifest("One")
+      }
+    })
+    coarsen(`${root}/repo/plugins/p/.codex-plugin/plugin.json`)
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), ["One"])
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), ["One"])
+    editInPlace(`${root}/repo/plugins/p/.codex-plugin/plugin.json`, manifest("Two"))
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), ["Two"])
+  }))
+
+  cachedTest("given a plugin directory created and then removed then each list reflects it", Effect.gen(function*() {
+    const root = yield* materialize({ dirs: ["repo/.git"], files: { [`repo/${file}`]: JSON.stringify({ name: "m", plugins: [entry("p")] }) } })
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), [null])
+    NodeFs.mkdirSync(`${root}/repo/plugins/p/.codex-plugin`, { recursive: true })
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), [null])
+    NodeFs.writeFileSync(`${root}/repo/plugins/p/.codex-plugin/plugin.json`, manifest("Made"))
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), ["Made"])
+    NodeFs.rmSync(`${root}/repo/plugins/p`, { recursive: true })
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), [null])
+  }))
+
+  cachedTest("given a symlinked .codex-plugin retargeted then the next list reflects it", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["repo/.git"],
+      files: {
+        [`repo/${file}`]: JSON.stringify({ name: "m", plugins: [entry("p")] }),
+        "repo/plugins/p/one/plugin.json": manifest("One"),
+        "repo/plugins/p/two/plugin.json": manifest("Two")
+      },
+      symlinks: { "repo/plugins/p/.codex-plugin": "repo/plugins/p/one" }
+    })
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), ["One"])
+    NodeFs.rmSync(`${root}/repo/plugins/p/.codex-plugin`)
+    NodeFs.symlinkSync(`${root}/repo/plugins/p/two`, `${root}/repo/plugins/p/.codex-plugin`)
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), ["Two"])
+  }))
+
+  cachedTest("given a manifest dir moved out of the root and linked back then it is refused at once", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["repo/.git", "outside"],
+      files: {
+        [`repo/${file}`]: JSON.stringify({ name: "m", plugins: [entry("p")] }),
+        "repo/plugins/p/.codex-plugin/plugin.json": manifest("Inside")
+      }
+    })
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), ["Inside"])
+    // the same plugin.json inode (unchanged) is now reached through a symlink leading out of the plugin root
+    NodeFs.renameSync(`${root}/repo/plugins/p/.codex-plugin`, `${root}/outside/.codex-plugin`)
+    NodeFs.symlinkSync(`${root}/outside/.codex-plugin`, `${root}/repo/plugins/p/.codex-plugin`)
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), [null])
+  }))
+
+  cachedTest("given plugin.json replaced by a symlink out of the root then it is refused", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["repo/.git"],
+      files: {
+        [`repo/${file}`]: JSON.stringify({ name: "m", plugins: [entry("p")] }),
+        "repo/plugins/p/.codex-plugin/plugin.json": manifest("Inside"),
+        "outside/plugin.json": manifest("Leaked")
+      }
+    })
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), ["Inside"])
+    NodeFs.rmSync(`${root}/repo/plugins/p/.codex-plugin/plugin.json`)
+    NodeFs.symlinkSync(`${root}/outside/plugin.json`, `${root}/repo/plugins/p/.codex-plugin/plugin.json`)
+    assert.deepStrictEqual(displayNames(yield* listTwice(root)), [null])
+  }))
+
+  cachedTest("given a symlinked marketplace file retargeted then the next list reflects it", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["repo/.git"],
+      files: {
+        "repo/.agents/plugins/one.json": JSON.stringify({ name: "one", plugins: [entry("a")] }),
+        "repo/.agents/plugins/two.json": JSON.stringify({ name: "two", plugins: [entry("a")] })
+      },
+      symlinks: { [`repo/${file}`]: "repo/.agents/plugins/one.json" }
+    })
+    assert.deepStrictEqual((yield* listTwice(root)).marketplaces.map((m) => m.name), ["one"])
+    NodeFs.rmSync(`${root}/repo/${file}`)
+    NodeFs.symlinkSync(`${root}/repo/.agents/plugins/two.json`, `${root}/repo/${file}`)
+    assert.deepStrictEqual((yield* listTwice(root)).marketplaces.map((m) => m.name), ["two"])
   }))
 })

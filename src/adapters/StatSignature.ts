@@ -1,0 +1,87 @@
+/**
+ * What one `stat`/`lstat` of a path saw, so that a result computed from files can be reused while every file and
+ * directory it depends on still looks exactly the same: same device, inode, type, size, mtime and ctime (in
+ * nanoseconds), or still the same error (`ENOENT`, `ENOTDIR`, ...).
+ */
+import * as NodeFs from "node:fs"
+import { errnoCode } from "./FsPort.ts"
+
+export type EntryKind = "file" | "directory" | "symlink" | "other"
+
+export type Signature =
+  | {
+    readonly _tag: "Entry"
+    readonly kind: EntryKind
+    readonly dev: bigint
+    readonly ino: bigint
+    readonly size: bigint
+    readonly mtimeNs: bigint
+    readonly ctimeNs: bigint
+  }
+  | { readonly _tag: "Missing"; readonly code: string }
+
+/** One look at `path`: `stat` when `follow`, else `lstat` (a symlink is then seen as itself). */
+export interface Observation {
+  readonly path: string
+  readonly follow: boolean
+  readonly signature: Signature
+}
+
+const kindOf = (stats: NodeFs.BigIntStats): EntryKind =>
+  stats.isFile() ? "file" : stats.isDirectory() ? "directory" : stats.isSymbolicLink() ? "symlink" : "other"
+
+const STAT_OPTIONS = { bigint: true, throwIfNoEntry: false } as const
+
+/** `stat`/`lstat` of `path`, or the error code; never throws. */
+const look = (path: string, follow: boolean): NodeFs.BigIntStats | string => {
+  try {
+    return (follow ? NodeFs.statSync(path, STAT_OPTIONS) : NodeFs.lstatSync(path, STAT_OPTIONS)) ?? "ENOENT"
+  } catch (error) {
+    return errnoCode(error) ?? "EUNKNOWN"
+  }
+}
+
+/** `stat`/`lstat` of `path` as a signature; never throws. */
+export const signatureOf = (path: string, follow: boolean): Signature => {
+  const stats = look(path, follow)
+  if (typeof stats === "string") return { _tag: "Missing", code: stats }
+  return {
+    _tag: "Entry",
+    kind: kindOf(stats),
+    dev: stats.dev,
+    ino: stats.ino,
+    size: stats.size,
+    mtimeNs: stats.mtimeNs,
+    ctimeNs: stats.ctimeNs
+  }
+}
+
+export const observe = (path: string, follow: boolean): Observation => ({ path, follow, signature: signatureOf(path, follow) })
+
+export const sameSignature = (a: Signature, b: Signature): boolean => {
+  if (a._tag === "Missing") return b._tag === "Missing" && a.code === b.code
+  if (b._tag === "Missing") return false
+  return a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs && a.size === b.size && a.dev === b.dev &&
+    a.kind === b.kind
+}
+
+/** The path still looks exactly as it did when `observation` was made (it runs for every kept file on every list). */
+export const isUnchanged = (observation: Observation): boolean => {
+  const stats = look(observation.path, observation.follow)
+  const was = observation.signature
+  if (typeof stats === "string") return was._tag === "Missing" && was.code === stats
+  return was._tag === "Entry" && was.ino === stats.ino && was.mtimeNs === stats.mtimeNs && was.ctimeNs === stats.ctimeNs &&
+    was.size === stats.size && was.dev === stats.dev && was.kind === kindOf(stats)
+}
+
+/**
+ * The observation's timestamps are older than `settleMs` before `nowMs`. Only then does a later change show as a
+ * different timestamp on a file system that keeps coarse ones (whole or even two seconds), so only then may a
+ * result computed from the file be kept.
+ */
+export const isSettled = (observation: Observation, nowMs: number, settleMs: number): boolean => {
+  const signature = observation.signature
+  if (signature._tag === "Missing") return true
+  const limit = BigInt(Math.floor(nowMs - settleMs)) * 1_000_000n
+  return signature.mtimeNs < limit && signature.ctimeNs < limit
+}

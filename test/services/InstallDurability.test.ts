@@ -1,0 +1,268 @@
+/**
+ * The install path's durability shortcuts, checked on real temp dirs: the checkpoint is written without fsync
+ * (so a torn, empty or foreign one must count as absent and re-projection must converge on the same bytes),
+ * trees and config.toml are built ahead of the event (so a refused or failed command must leave nothing behind),
+ * tree blobs inline small files (format 2) but format-1 trees still materialize, and sweeps spare live processes.
+ */
+import { spawnSync } from "node:child_process"
+import * as NodeFs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Effect, Layer } from "effect"
+import { fsyncBatch } from "../../src/adapters/AtomicFile.ts"
+import { makeBlobStore } from "../../src/adapters/BlobStore.ts"
+import { LedgerFs } from "../../src/adapters/LedgerFs.ts"
+import { PluginBundle } from "../../src/adapters/PluginBundle.ts"
+import { encodeManifest, materialize, nodeTreeFs, sweepLeftovers, type TreeFs } from "../../src/adapters/PluginTree.ts"
+import { Catalog } from "../../src/services/Catalog.ts"
+import { EngineLayer } from "../../src/services/Engine.ts"
+import { Engine, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
+import { EventLog } from "../../src/services/EventLog.ts"
+import { LedgerConfig, type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { MarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts"
+import { Projector } from "../../src/services/Projector.ts"
+
+const CONFIG = "# mine\n[features]\nplugins = true\n"
+const origin: Origin = { actor: "rpc", requestId: "req-1", client: "durability-test" }
+
+interface World {
+  readonly root: string
+  readonly marketplacePath: string
+  readonly paths: LedgerPaths
+}
+
+const writeFile = (path: string, content: string | Uint8Array, mode = 0o644): void => {
+  NodeFs.mkdirSync(Path.dirname(path), { recursive: true })
+  NodeFs.writeFileSync(path, content)
+  NodeFs.chmodSync(path, mode)
+}
+
+const makeWorld = (): World => {
+  const root = NodeFs.realpathSync(NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "durability-test-")))
+  const repo = Path.join(root, "repo")
+  for (const name of ["alpha", "beta"]) {
+    const dir = Path.join(repo, "plugins", name)
+    writeFile(Path.join(dir, ".codex-plugin", "plugin.json"), JSON.stringify({ name }))
+    writeFile(Path.join(dir, "skills", "s", "SKILL.md"), `---\nname: s\ndescription: ${name}\n---\n`)
+    writeFile(Path.join(dir, "bin", "run.sh"), "#!/bin/sh\n", 0o755)
+    // bigger than the inline limit: stored as a blob of its own
+    writeFile(Path.join(dir, "data", "big.bin"), Buffer.alloc(100 * 1024, name.length))
+  }
+  const marketplacePath = Path.join(repo, ".agents", "plugins", "marketplace.json")
+  writeFile(marketplacePath, JSON.stringify({
+    name: "market",
+    plugins: ["alpha", "beta"].map((name) => ({ name, source: { source: "local", path: `./plugins/${name}` } }))
+  }))
+  const paths = makeLedgerPaths({ codexHome: Path.join(root, "home"), home: Path.join(root, "userhome") })
+  NodeFs.mkdirSync(paths.home, { recursive: true })
+  writeFile(paths.configPath, CONFIG)
+  return { root, marketplacePath, paths }
+}
+
+const worldScoped = Effect.acquireRelease(
+  Effect.sync(makeWorld),
+  (world) => Effect.sync(() => NodeFs.rmSync(world.root, { recursive: true, force: true }))
+)
+
+/** The app layer of `AppLayer.ts`, with the ledger's file system swappable. */
+const layerWith = (paths: LedgerPaths, fs: TreeFs) => {
+  const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(fs), NodeServices.layer)
+  const projector = Projector.layer.pipe(Layer.provide(base))
+  const catalog = Catalog.layer.pipe(
+    Layer.provide(Layer.mergeAll(MarketplaceDiscovery.layer, PluginBundle.layer)),
+    Layer.provide(base)
+  )
+  return EngineLayer.pipe(Layer.provide(Layer.mergeAll(EventLog.layer({ ledgerDir: paths.ledgerDir }), projector, catalog, base)))
+}
+
+const withEngine = <A, E>(world: World, f: (engine: EngineShape) => Effect.Effect<A, E>, fs: TreeFs = nodeTreeFs) =>
+  Engine.use(f).pipe(Effect.provide(layerWith(world.paths, fs)))
+
+const install = (world: World, pluginName: string) => (engine: EngineShape) =>
+  engine.install({ marketplacePath: world.marketplacePath, pluginName }, origin)
+
+/** Every path under `root` with its kind, mode and bytes, sorted. */
+const listTree = (root: string): ReadonlyArray<string> => {
+  if (!NodeFs.existsSync(root)) return []
+  const out: Array<string> = []
+  const walk = (rel: string): void => {
+    for (const name of NodeFs.readdirSync(rel === "" ? root : Path.join(root, rel)).sort()) {
+      const child = rel === "" ? name : `${rel}/${name}`
+      const stat = NodeFs.lstatSync(Path.join(root, child))
+      const mode = (stat.mode & 0o777).toString(8)
+      if (stat.isDirectory()) {
+        out.push(`dir ${child} ${mode}`)
+        walk(child)
+      } else out.push(`file ${child} ${mode} ${NodeFs.readFileSync(Path.join(root, child)).toString("base64")}`)
+    }
+  }
+  walk("")
+  return out
+}
+
+/** The projection: config.toml bytes and the cache tree. */
+const projection = (world: World) => ({
+  config: NodeFs.readFileSync(world.paths.configPath, "utf8"),
+  cache: listTree(world.paths.cacheDir)
+})
+
+const leftovers = (world: World): ReadonlyArray<string> =>
+  listTree(world.paths.codexHome)
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((rel) => /(^|\/)\.(staging|trash)-|\.tmp-/.test(rel) || rel.startsWith("ledger/blobs/tmp/"))
+
+const logLines = (world: World): ReadonlyArray<string> => {
+  const dir = Path.join(world.paths.ledgerDir, "events")
+  return NodeFs.readdirSync(dir).sort().flatMap((name) => NodeFs.readFileSync(Path.join(dir, name), "utf8").split("\n").filter((l) => l !== ""))
+}
+
+describe("checkpoint written without fsync", () => {
+  const damages: ReadonlyArray<{ readonly name: string; readonly damage: (text: string) => string }> = [
+    { name: "empty", damage: () => "" },
+    { name: "torn in the middle", damage: (text) => text.slice(0, Math.floor(text.length / 2)) },
+    { name: "old bytes after the new ones", damage: (text) => `${text.trimEnd()}0}\n` },
+    { name: "a seq the log does not have with that hash", damage: (text) => text.replace(/"h":"[0-9a-f]+"/, `"h":"${"0".repeat(32)}"`) },
+    { name: "a seq beyond the log", damage: (text) => text.replace(/"seq":\d+/, "\"seq\":999") }
+  ]
+  for (const { name, damage } of damages) {
+    it.live(`${name}: counts as absent, and projecting everything again gives the same bytes`, () =>
+      Effect.gen(function*() {
+        const world = yield* worldScoped
+        yield* withEngine(world, (engine) =>
+          Effect.gen(function*() {
+            yield* install(world, "alpha")(engine)
+            yield* install(world, "beta")(engine)
+            yield* engine.setEnabled({ pluginId: "beta@market", enabled: false }, origin)
+            yield* engine.uninstall({ pluginId: "alpha@market" }, origin)
+            yield* install(world, "alpha")(engine)
+          }))
+        const before = projection(world)
+        const checkpoint = NodeFs.readFileSync(world.paths.checkpointPath, "utf8")
+        NodeFs.writeFileSync(world.paths.checkpointPath, damage(checkpoint))
+        // the cache is what a crash may have left: re-projection must rebuild it, not trust it
+        NodeFs.rmSync(Path.join(world.paths.cacheDir, "market", "alpha", "local", "bin"), { recursive: true })
+        yield* withEngine(world, () => Effect.void)
+        assert.deepStrictEqual(projection(world), before)
+        assert.strictEqual(NodeFs.readFileSync(world.paths.checkpointPath, "utf8"), checkpoint, "the checkpoint is whole again")
+        assert.deepStrictEqual(leftovers(world), [])
+      }))
+  }
+
+  it.live("an intact checkpoint is trusted: nothing is projected again at start-up", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, install(world, "alpha"))
+      const marker = Path.join(world.paths.cacheDir, "market", "alpha", "local", "marker")
+      NodeFs.writeFileSync(marker, "left alone")
+      yield* withEngine(world, () => Effect.void)
+      assert.isTrue(NodeFs.existsSync(marker))
+    }))
+})
+
+describe("work done ahead of the event", () => {
+  it.live("a reinstall that changes nothing in config.toml does not rewrite it", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, install(world, "alpha"))
+      const before = NodeFs.statSync(world.paths.configPath)
+      yield* withEngine(world, install(world, "alpha"))
+      const after = NodeFs.statSync(world.paths.configPath)
+      assert.strictEqual(after.ino, before.ino, "not replaced")
+      assert.strictEqual(after.mtimeMs, before.mtimeMs, "not written")
+      assert.strictEqual(logLines(world).length, 3, "the reinstall is still recorded")
+      assert.deepStrictEqual(leftovers(world), [])
+    }))
+
+  it.live("a failure while storing the blobs appends nothing and leaves no prepared tree or temp file", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, install(world, "alpha"))
+      const before = { log: logLines(world), projection: projection(world) }
+      const failing: TreeFs = {
+        ...nodeTreeFs,
+        renameSync: (from, to) => {
+          if (from.includes(`${Path.sep}blobs${Path.sep}tmp${Path.sep}`)) {
+            throw Object.assign(new Error(`ENOSPC: no space left on device, rename '${from}'`), { code: "ENOSPC" })
+          }
+          nodeTreeFs.renameSync(from, to)
+        }
+      }
+      const error = yield* withEngine(world, (engine) => Effect.flip(install(world, "beta")(engine)), failing)
+      assert.strictEqual(error.kind, "Internal")
+      assert.include(error.message, "ENOSPC")
+      assert.deepStrictEqual(logLines(world), before.log)
+      assert.deepStrictEqual(projection(world), before.projection)
+      assert.deepStrictEqual(leftovers(world), [])
+      // and the next attempt, with a healthy disk, installs it
+      yield* withEngine(world, install(world, "beta"))
+      assert.include(NodeFs.readFileSync(world.paths.configPath, "utf8"), "[plugins.\"beta@market\"]")
+      assert.deepStrictEqual(leftovers(world), [])
+    }))
+
+  it.live("an fsync failure is not swallowed: the install fails before anything is recorded", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, () => Effect.void)
+      const before = logLines(world)
+      const failing: TreeFs = {
+        ...nodeTreeFs,
+        fsyncAsync: () => Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" }))
+      }
+      const error = yield* withEngine(world, (engine) => Effect.flip(install(world, "alpha")(engine)), failing)
+      assert.include(error.message, "EIO")
+      assert.deepStrictEqual(logLines(world), before)
+      assert.deepStrictEqual(listTree(world.paths.cacheDir), [])
+      assert.deepStrictEqual(leftovers(world), [])
+    }))
+})
+
+describe("tree blobs", () => {
+  it.live("a format-1 tree (one blob per file) still materializes", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const blobs = makeBlobStore(nodeTreeFs, world.paths.blobsDir)
+      const files = [{ path: "a.txt", bytes: "alpha\n", mode: 0o644 }, { path: "d/run.sh", bytes: "#!/bin/sh\n", mode: 0o755 }]
+      const entries = [
+        { path: "a.txt", type: "file" as const, mode: 0o644, sha256: blobs.put(Buffer.from("alpha\n")), size: 6 },
+        { path: "d", type: "dir" as const, mode: 0o750 },
+        { path: "d/run.sh", type: "file" as const, mode: 0o755, sha256: blobs.put(Buffer.from("#!/bin/sh\n")), size: 10 }
+      ]
+      const treeHash = blobs.put(encodeManifest({ format: 1, entries }))
+      const target = Path.join(world.paths.cacheDir, "m", "p")
+      const dirs = yield* materialize(nodeTreeFs, blobs, treeHash, target, { under: "local" })
+      yield* fsyncBatch(nodeTreeFs, [], dirs)
+      assert.deepStrictEqual(listTree(target), [
+        "dir local 755",
+        `file local/a.txt 644 ${Buffer.from(files[0]?.bytes ?? "").toString("base64")}`,
+        "dir local/d 750",
+        `file local/d/run.sh 755 ${Buffer.from(files[1]?.bytes ?? "").toString("base64")}`
+      ])
+    }))
+})
+
+describe("sweepLeftovers", () => {
+  it("removes the leftovers of dead processes and keeps those of live ones", () => {
+    const root = NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "sweep-test-"))
+    try {
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid
+      const live = process.ppid
+      const names = [
+        `.staging-p-${dead}-0123456789ab`,
+        `.staging-p-${live}-0123456789ab`,
+        `.staging-p-${process.pid}-0123456789ab`,
+        ".trash-p-no-pid",
+        "kept"
+      ]
+      for (const name of names) NodeFs.mkdirSync(Path.join(root, "m", name), { recursive: true })
+      sweepLeftovers(nodeTreeFs, root)
+      assert.deepStrictEqual(
+        NodeFs.readdirSync(Path.join(root, "m")).sort(),
+        [`.staging-p-${live}-0123456789ab`, `.staging-p-${process.pid}-0123456789ab`, "kept"].sort()
+      )
+    } finally {
+      NodeFs.rmSync(root, { recursive: true, force: true })
+    }
+  })
+})
