@@ -46,23 +46,11 @@ export interface PluginManifestInterface {
   readonly screenshots: ReadonlyArray<string>
 }
 
-/** The wire `PluginInterface`, keys in the order the binary prints them. */
-export interface WirePluginInterface {
-  readonly displayName: string | null
-  readonly shortDescription: string | null
-  readonly longDescription: string | null
-  readonly developerName: string | null
-  readonly category: string | null
-  readonly capabilities: ReadonlyArray<string>
-  readonly websiteUrl: string | null
-  readonly privacyPolicyUrl: string | null
-  readonly termsOfServiceUrl: string | null
-  readonly defaultPrompt: ReadonlyArray<string> | null
-  readonly brandColor: string | null
-  readonly composerIcon: string | null
-  readonly logo: string | null
-  readonly screenshots: ReadonlyArray<string>
-}
+/**
+ * The wire `PluginInterface`: the manifest interface with the marketplace category applied. The manifest's
+ * interface keeps its keys in the order the binary prints them, so one shape serves both.
+ */
+export type WirePluginInterface = PluginManifestInterface
 
 export interface DecodedManifest {
   readonly manifest: PluginManifest
