@@ -7,6 +7,7 @@ import { Context, Effect, Layer, Result } from "effect"
 import * as Path from "node:path"
 import { checkConfig, type ParsedConfig, parseConfig } from "../adapters/ConfigToml.ts"
 import { errnoCode } from "../adapters/FsPort.ts"
+import { isDirectory as isDirectoryAt } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { MISSING_MANIFEST, PluginBundle } from "../adapters/PluginBundle.ts"
 import { readRegularFile } from "../adapters/ReadRegularFile.ts"
@@ -35,13 +36,7 @@ export class Catalog extends Context.Service<Catalog, {
       const discovery = yield* MarketplaceDiscovery
       const bundles = yield* PluginBundle
 
-      const isDirectory = (path: string): boolean => {
-        try {
-          return fs.statSync(path).isDirectory()
-        } catch {
-          return false
-        }
-      }
+      const isDirectory = (path: string): boolean => isDirectoryAt(fs, path)
 
       /**
        * Only the user's config.toml counts (project configs may not enable plugins). A missing file reads as

@@ -9,6 +9,7 @@ import * as Path from "node:path"
 import { checkConfig, parseConfig } from "../adapters/ConfigToml.ts"
 import { attempt } from "../adapters/AtomicFile.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
+import { isDirectory as isDirectoryAt, isFile as isFileAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
 import { readSource, storeSource } from "../adapters/PluginTree.ts"
@@ -71,31 +72,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const toEngineError = (error: EngineError | { readonly message: string }): EngineError =>
       error instanceof EngineError ? error : internalError(error.message)
 
-    const readConfigText = (): string => {
-      try {
-        return fs.readFileSync(paths.configPath).toString("utf8")
-      } catch (error) {
-        if (errnoCode(error) === "ENOENT") return ""
-        throw error
-      }
-    }
-
-    // like Rust's `Path::is_dir` / `is_file` (what the reference asks): any failure (ENOENT, ELOOP, EACCES, ...) is "no"
-    const isDirectory = (path: string): boolean => {
-      try {
-        return fs.statSync(path).isDirectory()
-      } catch {
-        return false
-      }
-    }
-
-    const isFile = (path: string): boolean => {
-      try {
-        return fs.statSync(path).isFile()
-      } catch {
-        return false
-      }
-    }
+    const readConfigText = (): string => readTextOrEmpty(fs, paths.configPath)
+    const isDirectory = (path: string): boolean => isDirectoryAt(fs, path)
+    const isFile = (path: string): boolean => isFileAt(fs, path)
 
     /** `path` resolved (symlinks followed) lies below `realRoot`; false when it cannot be resolved */
     const resolvesInside = (realRoot: string, path: string): boolean => {

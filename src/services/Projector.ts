@@ -18,6 +18,7 @@ import { attempt, closeQuietly, commitStaged, discardStaged, fsyncBatch, makeDir
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
 import { removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
+import { readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import {
   discardPrepared,
@@ -190,14 +191,7 @@ export class Projector extends Context.Service<Projector, {
         }
         fs.closeSync(fd)
       }
-      const readConfig = (): string => {
-        try {
-          return fs.readFileSync(paths.configPath).toString("utf8")
-        } catch (error) {
-          if (errnoCode(error) === "ENOENT") return ""
-          throw error
-        }
-      }
+      const readConfig = (): string => readTextOrEmpty(fs, paths.configPath)
 
       /** Trees built ahead of their events, by target, tree hash and version (identical content: any will do). */
       const preparedTrees = new Map<string, Array<PreparedTree>>()
