@@ -366,6 +366,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
 
     // Start-up: record a tail repair found at open, then let projections catch up with the log.
     const repair = log.tailRepair
+    const openedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
     if (log.readOnlyReason === undefined) {
       yield* log.transact(
         (records) =>
@@ -375,7 +376,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               ? []
               : [{
                 id: `repair:${repair.sha256}`,
-                ts: new Date(Date.now()).toISOString(),
+                ts: openedAt,
                 type: "LogTailRepaired",
                 data: (({ _tag, ...data }) => data)(encodeEvent(new LogTailRepaired({ ...repair, cause: { actor: "repair" } })))
               }]
