@@ -934,3 +934,32 @@ describe("bad input changes nothing", () => {
       }))
   }
 })
+
+describe("start-up repair", () => {
+  it.live("a torn last record is cut off at open, kept in quarantine and recorded once as LogTailRepaired", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, (engine) => installIn(engine, world, "gamma"))
+      const segment = Path.join(world.paths.ledgerDir, "events", "00000000000000000001.jsonl")
+      const committed = NodeFs.readFileSync(segment)
+      // a crash in the middle of a write: half a record, no newline
+      NodeFs.appendFileSync(segment, "{\"v\":1,\"seq\":3,\"id\":\"torn\",\"ts\":\"2026-")
+
+      const history = yield* withEngine(world, (engine) => engine.history({}))
+      const repairs = history.filter((entry) => entry.type === "LogTailRepaired")
+      assert.strictEqual(repairs.length, 1)
+      assert.deepStrictEqual(repairs[0]?.cause, { actor: "repair" })
+      // the committed bytes are intact; the torn bytes were replaced by the repair record
+      assert.isTrue(NodeFs.readFileSync(segment).subarray(0, committed.length).equals(committed))
+      const quarantine = Path.join(world.paths.ledgerDir, "quarantine")
+      const kept = NodeFs.readdirSync(quarantine).map((name) => NodeFs.readFileSync(Path.join(quarantine, name), "utf8"))
+      assert.deepStrictEqual(kept, ["{\"v\":1,\"seq\":3,\"id\":\"torn\",\"ts\":\"2026-"])
+
+      // a second start finds nothing to repair and records nothing
+      const again = yield* withEngine(world, (engine) => engine.history({}))
+      assert.strictEqual(again.filter((entry) => entry.type === "LogTailRepaired").length, 1)
+      assert.strictEqual(again.length, history.length)
+      // the projection is unaffected: gamma is still installed and enabled
+      assert.include(readConfig(world), tableOf(GAMMA, true))
+    }))
+})
