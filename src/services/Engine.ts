@@ -5,25 +5,22 @@
  */
 import { Clock, Effect, Layer, Ref, Result, Schema } from "effect"
 import { randomUUID } from "node:crypto"
-import * as Path from "node:path"
 import { checkConfig, parseConfig } from "../adapters/ConfigToml.ts"
 import { attempt } from "../adapters/AtomicFile.ts"
-import { describeError, errnoCode } from "../adapters/FsPort.ts"
-import { isDirectory as isDirectoryAt, isFile as isFileAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
+import { describeError } from "../adapters/FsPort.ts"
+import { isDirectory as isDirectoryAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
 import { readSource, storeSource } from "../adapters/PluginTree.ts"
-import { readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
 import { decide } from "../domain/decide.ts"
 import { type EventCause, LogTailRepaired, PluginEvent } from "../domain/Events.ts"
-import { decodeManifestText, MANIFEST_PATH } from "../domain/Manifest.ts"
-import { decodeMarketplaceText, resolveInstallTarget } from "../domain/Marketplace.ts"
-import { parsePluginId, validateSegment } from "../domain/PluginId.ts"
+import { parsePluginId } from "../domain/PluginId.ts"
 import { evolve, initialState, type PluginState } from "../domain/PluginState.ts"
 import type { HistoryEntryView, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
 import { Catalog } from "./Catalog.ts"
+import { resolveInstallPlan } from "./InstallPlan.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
 import { remoteMutationError } from "./RemoteAuth.ts"
 import { Engine, EngineError, internalError, invalidRequest, type Origin } from "./EngineApi.ts"
@@ -74,17 +71,6 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
 
     const readConfigText = (): string => readTextOrEmpty(fs, paths.configPath)
     const isDirectory = (path: string): boolean => isDirectoryAt(fs, path)
-    const isFile = (path: string): boolean => isFileAt(fs, path)
-
-    /** `path` resolved (symlinks followed) lies below `realRoot`; false when it cannot be resolved */
-    const resolvesInside = (realRoot: string, path: string): boolean => {
-      try {
-        const real = fs.realpathSync(path)
-        return real === realRoot || real.startsWith(`${realRoot}${Path.sep}`)
-      } catch {
-        return false
-      }
-    }
 
     /** What config.toml and the cache say about a plugin right now; fails when config.toml is unreadable. */
     const observe = (pluginId: string, failure: string, checkTypes: boolean): Effect.Effect<Observed, EngineError> =>
@@ -169,75 +155,14 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       return Result.isFailure(parsed) ? Effect.fail(invalidRequest(parsed.failure.message)) : Effect.succeed(parsed.success)
     }
 
-    const readFile = (path: string): Result.Result<string, unknown> =>
-      Result.try({ try: () => readRegularFile(fs, path).toString("utf8"), catch: (e) => e })
-
     /** Resolves and validates what to install, then stores its tree; nothing is recorded yet. */
     const prepareInstall = (marketplacePath: string, pluginName: string, forceRemoteSync: boolean, origin: Origin) =>
       Effect.gen(function*() {
-        const text = readFile(marketplacePath)
-        if (Result.isFailure(text)) {
-          if (errnoCode(text.failure) === "ENOENT") return yield* invalidRequest(`marketplace file \`${marketplacePath}\` does not exist`)
-          return yield* internalError(`failed to install plugin: failed to read marketplace file: ${rustIoError(text.failure)}`)
-        }
-        const file = decodeMarketplaceText(marketplacePath, text.success)
-        if (Result.isFailure(file)) return yield* invalidRequest(file.failure.message)
-        const target = resolveInstallTarget(file.success, pluginName)
-        if (Result.isFailure(target)) return yield* invalidRequest(target.failure.message)
-        const { entry, pluginId } = target.success
-        if (forceRemoteSync) return yield* internalError(remoteMutationError(fs, paths, "enable"))
-        let version = "local"
-        if (pluginId.marketplaceName === "openai-curated") {
-          const sha = readFile(paths.curatedShaPath)
-          // the sha names the version dir: only a plain path segment (Codex's version-segment rule) is usable
-          const trimmed = Result.isFailure(sha) ? "" : sha.success.trim()
-          if (!/^[A-Za-z0-9.+_-]+$/.test(trimmed) || trimmed === "." || trimmed === "..") {
-            return yield* invalidRequest("local curated marketplace sha is not available")
-          }
-          version = trimmed
-        }
-        if (!isDirectory(entry.sourceDir)) {
-          return yield* invalidRequest(`plugin source path is not a directory: ${entry.sourceDir}`)
-        }
-        // the path rules are lexical; a symlinked source dir must not lead out of the marketplace root
-        const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
-        const realRoot = Result.try(() => fs.realpathSync(root))
-        const realSource = Result.try(() => fs.realpathSync(entry.sourceDir))
-        if (Result.isFailure(realRoot) || Result.isFailure(realSource) || !resolvesInside(realRoot.success, realSource.success)) {
-          return yield* invalidRequest(
-            `invalid marketplace file \`${marketplacePath}\`: local plugin source path must stay within the marketplace root`
-          )
-        }
-        const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
-        // a manifest (or `.codex-plugin`) linked from outside the plugin is not the plugin's: the copy would not have it
-        if (!isFile(manifestPath) || !resolvesInside(realSource.success, manifestPath)) {
-          return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
-        }
-        const manifestText = readFile(manifestPath)
-        if (Result.isFailure(manifestText)) {
-          return yield* internalError(`failed to install plugin: ${rustIoError(manifestText.failure)}`)
-        }
-        const manifest = decodeManifestText(manifestText.success, entry.sourceDir)
-        if (Result.isFailure(manifest)) return yield* invalidRequest(`missing or invalid plugin manifest: ${manifestPath}`)
-        // the reference validates the manifest's name as an id segment before comparing it with the entry
-        const manifestName = manifest.success.manifest.name
-        const validName = validateSegment("plugin name", manifestName)
-        if (Result.isFailure(validName)) return yield* invalidRequest(validName.failure)
-        if (manifestName !== entry.name) {
-          return yield* invalidRequest(
-            `plugin manifest name \`${manifestName}\` does not match marketplace plugin name \`${entry.name}\``
-          )
-        }
-        const configText = yield* Effect.try({
-          try: readConfigText,
-          catch: (e) => internalError(`failed to persist installed plugin config: ${rustIoError(e)}`)
+        const { entry, pluginId, version, configText } = yield* resolveInstallPlan(fs, paths, {
+          marketplacePath,
+          pluginName,
+          forceRemoteSync
         })
-        const problem = checkConfig(configText)
-        if (problem !== undefined) {
-          return yield* internalError(
-            `failed to persist installed plugin config: ${describeConfigProblem(problem, paths.configPath, "load")}`
-          )
-        }
         const tree = yield* attempt(() => readSource(fs, blobs, entry.sourceDir)).pipe(
           Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))
         )

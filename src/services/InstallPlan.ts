@@ -1,0 +1,116 @@
+/**
+ * What an install request resolves to, checked in the reference's order before anything is stored:
+ * marketplace file, entry (not found, NOT_AVAILABLE, names, source path), remote auth, curated sha, source
+ * dir (and that it does not leave the marketplace root through a symlink), manifest and its name, and a
+ * config.toml Codex could load. Failures carry the reference's codes and texts.
+ */
+import { Effect, Result } from "effect"
+import * as Path from "node:path"
+import { checkConfig } from "../adapters/ConfigToml.ts"
+import { errnoCode, type FsPort } from "../adapters/FsPort.ts"
+import { isDirectory, isFile, readTextOrEmpty } from "../adapters/FsQueries.ts"
+import type { TreeFs } from "../adapters/PluginTree.ts"
+import { readRegularFile } from "../adapters/ReadRegularFile.ts"
+import { rustIoError } from "../adapters/RustIoError.ts"
+import { decodeManifestText, MANIFEST_PATH } from "../domain/Manifest.ts"
+import { decodeMarketplaceText, type ResolvedPluginEntry, resolveInstallTarget } from "../domain/Marketplace.ts"
+import { type PluginIdParts, validateSegment } from "../domain/PluginId.ts"
+import { describeConfigProblem } from "./ConfigProblems.ts"
+import { type EngineError, internalError, invalidRequest } from "./EngineApi.ts"
+import type { LedgerPaths } from "./LedgerConfig.ts"
+import { remoteMutationError } from "./RemoteAuth.ts"
+
+export interface InstallPlan {
+  readonly entry: ResolvedPluginEntry
+  readonly pluginId: PluginIdParts
+  /** the version dir: `local`, or the curated mirror sha */
+  readonly version: string
+  /** config.toml as read (already checked), for the projection to prepare its edit */
+  readonly configText: string
+}
+
+const readFile = (fs: FsPort, path: string): Result.Result<string, unknown> =>
+  Result.try({ try: () => readRegularFile(fs, path).toString("utf8"), catch: (e) => e })
+
+/** `path` resolved (symlinks followed) lies below `realRoot`; false when it cannot be resolved */
+const resolvesInside = (fs: TreeFs, realRoot: string, path: string): boolean => {
+  try {
+    const real = fs.realpathSync(path)
+    return real === realRoot || real.startsWith(`${realRoot}${Path.sep}`)
+  } catch {
+    return false
+  }
+}
+
+export const resolveInstallPlan = (
+  fs: TreeFs,
+  paths: LedgerPaths,
+  input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync: boolean }
+): Effect.Effect<InstallPlan, EngineError> =>
+  Effect.gen(function*() {
+    const { marketplacePath, pluginName, forceRemoteSync } = input
+    const text = readFile(fs, marketplacePath)
+    if (Result.isFailure(text)) {
+      if (errnoCode(text.failure) === "ENOENT") return yield* invalidRequest(`marketplace file \`${marketplacePath}\` does not exist`)
+      return yield* internalError(`failed to install plugin: failed to read marketplace file: ${rustIoError(text.failure)}`)
+    }
+    const file = decodeMarketplaceText(marketplacePath, text.success)
+    if (Result.isFailure(file)) return yield* invalidRequest(file.failure.message)
+    const target = resolveInstallTarget(file.success, pluginName)
+    if (Result.isFailure(target)) return yield* invalidRequest(target.failure.message)
+    const { entry, pluginId } = target.success
+    if (forceRemoteSync) return yield* internalError(remoteMutationError(fs, paths, "enable"))
+    let version = "local"
+    if (pluginId.marketplaceName === "openai-curated") {
+      const sha = readFile(fs, paths.curatedShaPath)
+      // the sha names the version dir: only a plain path segment (Codex's version-segment rule) is usable
+      const trimmed = Result.isFailure(sha) ? "" : sha.success.trim()
+      if (!/^[A-Za-z0-9.+_-]+$/.test(trimmed) || trimmed === "." || trimmed === "..") {
+        return yield* invalidRequest("local curated marketplace sha is not available")
+      }
+      version = trimmed
+    }
+    if (!isDirectory(fs, entry.sourceDir)) {
+      return yield* invalidRequest(`plugin source path is not a directory: ${entry.sourceDir}`)
+    }
+    // the path rules are lexical; a symlinked source dir must not lead out of the marketplace root
+    const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
+    const realRoot = Result.try(() => fs.realpathSync(root))
+    const realSource = Result.try(() => fs.realpathSync(entry.sourceDir))
+    if (Result.isFailure(realRoot) || Result.isFailure(realSource) || !resolvesInside(fs, realRoot.success, realSource.success)) {
+      return yield* invalidRequest(
+        `invalid marketplace file \`${marketplacePath}\`: local plugin source path must stay within the marketplace root`
+      )
+    }
+    const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
+    // a manifest (or `.codex-plugin`) linked from outside the plugin is not the plugin's: the copy would not have it
+    if (!isFile(fs, manifestPath) || !resolvesInside(fs, realSource.success, manifestPath)) {
+      return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
+    }
+    const manifestText = readFile(fs, manifestPath)
+    if (Result.isFailure(manifestText)) {
+      return yield* internalError(`failed to install plugin: ${rustIoError(manifestText.failure)}`)
+    }
+    const manifest = decodeManifestText(manifestText.success, entry.sourceDir)
+    if (Result.isFailure(manifest)) return yield* invalidRequest(`missing or invalid plugin manifest: ${manifestPath}`)
+    // the reference validates the manifest's name as an id segment before comparing it with the entry
+    const manifestName = manifest.success.manifest.name
+    const validName = validateSegment("plugin name", manifestName)
+    if (Result.isFailure(validName)) return yield* invalidRequest(validName.failure)
+    if (manifestName !== entry.name) {
+      return yield* invalidRequest(
+        `plugin manifest name \`${manifestName}\` does not match marketplace plugin name \`${entry.name}\``
+      )
+    }
+    const configText = yield* Effect.try({
+      try: () => readTextOrEmpty(fs, paths.configPath),
+      catch: (e) => internalError(`failed to persist installed plugin config: ${rustIoError(e)}`)
+    })
+    const problem = checkConfig(configText)
+    if (problem !== undefined) {
+      return yield* internalError(
+        `failed to persist installed plugin config: ${describeConfigProblem(problem, paths.configPath, "load")}`
+      )
+    }
+    return { entry, pluginId, version, configText }
+  })
