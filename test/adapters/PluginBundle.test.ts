@@ -12,27 +12,10 @@ import {
   parseYaml,
   PluginBundle
 } from "../../src/adapters/PluginBundle.ts"
+import { type Layout, materializeLayout } from "../support/Trees.ts"
 
-interface Layout {
-  readonly files: Record<string, string>
-  readonly symlinks?: Record<string, string>
-}
 
-/** Writes `layout` under a scoped temp dir and returns its real path. Symlink targets are relative to that dir. */
-const materialize = Effect.fn("materialize")(function*(layout: Layout) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const root = yield* fs.realPath(yield* fs.makeTempDirectoryScoped({ prefix: "plugin-bundle-" }))
-  for (const [file, content] of Object.entries(layout.files)) {
-    yield* fs.makeDirectory(path.dirname(path.join(root, file)), { recursive: true })
-    yield* fs.writeFileString(path.join(root, file), content)
-  }
-  for (const [link, target] of Object.entries(layout.symlinks ?? {})) {
-    yield* fs.makeDirectory(path.dirname(path.join(root, link)), { recursive: true })
-    yield* fs.symlink(path.join(root, target), path.join(root, link))
-  }
-  return root
-})
+const materialize = (layout: Layout) => materializeLayout(layout, "plugin-bundle-")
 
 const withRoot = <A>(value: A, root: string): A => JSON.parse(JSON.stringify(value).replaceAll("<root>", root))
 

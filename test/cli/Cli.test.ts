@@ -5,11 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { usage } from "../../src/cli/Usage.ts"
+import { snapshotTree } from "../support/Trees.ts"
 
 const MAIN = Path.resolve("src/cli/main.ts")
 const SAMPLE = Path.resolve("examples/sample-marketplace")
@@ -89,24 +89,6 @@ const at = (value: unknown, ...path: ReadonlyArray<string | number>): unknown =>
 const table = (text: string): ReadonlyArray<ReadonlyArray<string>> =>
   text.trimEnd().split("\n").map((line) => line.split(/ {2,}/))
 
-/** Every entry below `dir` with a content hash, to prove that nothing changed. */
-const snapshotTree = (dir: string): ReadonlyArray<string> => {
-  const out: Array<string> = []
-  const walk = (relative: string): void => {
-    for (const name of Fs.readdirSync(Path.join(dir, relative)).sort()) {
-      const rel = Path.join(relative, name)
-      const stat = Fs.lstatSync(Path.join(dir, rel))
-      if (stat.isDirectory()) {
-        out.push(`dir ${rel}`)
-        walk(rel)
-      } else {
-        out.push(`file ${rel} ${createHash("sha256").update(Fs.readFileSync(Path.join(dir, rel))).digest("hex")}`)
-      }
-    }
-  }
-  walk("")
-  return out
-}
 
 const config = (sandbox: Sandbox): string => Fs.readFileSync(Path.join(sandbox.home, "config.toml"), "utf8")
 const cacheDir = (sandbox: Sandbox, plugin: string) => Path.join(sandbox.home, "plugins/cache/ledger-samples", plugin, "local")

@@ -7,11 +7,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
-import { createHash } from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { methodParams } from "../../src/rpc/WireParams.ts"
+import { snapshotTree } from "../support/Trees.ts"
 
 const MAIN = Path.resolve("src/cli/main.ts")
 const TIMEOUT_MS = 30_000
@@ -230,26 +230,6 @@ const makeRoot = (): string => {
 
 const marketplacePath = (root: string, repo: string) => Path.join(root, repo, ".agents/plugins/marketplace.json")
 
-/** Every entry below `dir`: type, relative path, and a content hash for files. */
-const snapshotTree = (dir: string): ReadonlyArray<string> => {
-  const out: Array<string> = []
-  const walk = (relative: string): void => {
-    for (const name of Fs.readdirSync(Path.join(dir, relative)).sort()) {
-      const rel = Path.join(relative, name)
-      const stat = Fs.lstatSync(Path.join(dir, rel))
-      if (stat.isDirectory()) {
-        out.push(`dir ${rel}`)
-        walk(rel)
-      } else if (stat.isSymbolicLink()) {
-        out.push(`link ${rel} -> ${Fs.readlinkSync(Path.join(dir, rel))}`)
-      } else {
-        out.push(`file ${rel} ${createHash("sha256").update(Fs.readFileSync(Path.join(dir, rel))).digest("hex")}`)
-      }
-    }
-  }
-  walk("")
-  return out
-}
 
 /** The log holds only its genesis record, there is no plugin cache, config.toml is as written. */
 const assertHomeUntouched = (home: string): void => {

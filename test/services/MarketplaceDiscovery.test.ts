@@ -5,28 +5,10 @@ import type { Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as NodeFs from "node:fs"
 import { type LoadResult, MarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts"
+import { type Layout, materializeLayout } from "../support/Trees.ts"
 
-interface Layout {
-  readonly dirs?: ReadonlyArray<string>
-  readonly files: Record<string, string>
-  readonly symlinks?: Record<string, string>
-}
 
-const materialize = Effect.fn("materialize")(function*(layout: Layout) {
-  const fs = yield* FileSystem.FileSystem
-  const path = yield* Path.Path
-  const root = yield* fs.realPath(yield* fs.makeTempDirectoryScoped({ prefix: "discovery-" }))
-  for (const dir of layout.dirs ?? []) yield* fs.makeDirectory(path.join(root, dir), { recursive: true })
-  for (const [file, content] of Object.entries(layout.files)) {
-    yield* fs.makeDirectory(path.dirname(path.join(root, file)), { recursive: true })
-    yield* fs.writeFileString(path.join(root, file), content)
-  }
-  for (const [link, target] of Object.entries(layout.symlinks ?? {})) {
-    yield* fs.makeDirectory(path.dirname(path.join(root, link)), { recursive: true })
-    yield* fs.symlink(path.join(root, target), path.join(root, link))
-  }
-  return root
-})
+const materialize = (layout: Layout) => materializeLayout(layout, "discovery-")
 
 /** The plugin/list response a server would build from `load` when nothing is installed or enabled. */
 const toWire = (result: LoadResult) => ({
