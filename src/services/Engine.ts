@@ -289,10 +289,17 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         return input.limit === undefined ? entries : entries.slice(Math.max(0, entries.length - input.limit))
       })
 
-    // Start-up: record a tail repair found at open, then let projections catch up with the log.
+    // Start-up: record a tail repair found at open, then let projections catch up with the log. When the
+    // checkpoint already names the log's head there is nothing to catch up, and the lock is not taken.
     const repair = log.tailRepair
     const openedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
-    if (log.readOnlyReason === undefined) {
+    const atOpen = yield* log.records
+    const head = atOpen.at(-1)
+    const checkpoint = yield* projector.checkpoint
+    const upToDate = repair === undefined && head !== undefined && checkpoint?.seq === head.seq && checkpoint.h === head.h
+    if (log.readOnlyReason === undefined && upToDate) {
+      yield* Ref.set(lastState, fold(atOpen))
+    } else if (log.readOnlyReason === undefined) {
       yield* log.transact(
         (records) =>
           Effect.succeed({
@@ -310,7 +317,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       ).pipe(Effect.mapError((e) => internalError(`failed to open the ledger: ${e.message}`)))
     } else {
       yield* Effect.logWarning(`the ledger is read-only: ${log.readOnlyReason}`)
-      yield* Ref.set(lastState, fold(yield* log.records))
+      yield* Ref.set(lastState, fold(atOpen))
     }
 
     return Engine.of({
