@@ -2,16 +2,10 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FileSystem, Path, Result } from "effect"
 import type { Scope } from "effect"
-import {
-  appInstallUrl,
-  appSummaries,
-  extractFrontmatter,
-  MISSING_MANIFEST,
-  mcpServerNames,
-  parseSkill,
-  parseYaml,
-  PluginBundle
-} from "../../src/adapters/PluginBundle.ts"
+import { appInstallUrl, appSummaries, mcpServerNames } from "../../src/adapters/McpAppFiles.ts"
+import { MISSING_MANIFEST, PluginBundle } from "../../src/adapters/PluginBundle.ts"
+import { parseSkill } from "../../src/adapters/SkillFile.ts"
+import { extractFrontmatter, parseYaml } from "../../src/adapters/YamlSubset.ts"
 import { type Layout, materializeLayout } from "../support/Trees.ts"
 
 
