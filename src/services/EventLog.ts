@@ -2,21 +2,19 @@ import * as Path from "node:path"
 import { Clock, Context, Effect, Layer, Schema, Semaphore } from "effect"
 import { acquireLock, type FileLockError, type HeldLock, makeNodeLockHost, releaseLockEffect } from "../adapters/FileLock.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
+import { ensureDir, genesisRecord, openLogFile } from "../adapters/LogFile.ts"
 import {
   EMPTY_HEAD,
   encodeRecord,
-  ensureDir,
-  genesisRecord,
   type Head,
   LogFileError,
   type LogRecord,
   type NewRecord,
-  openLogFile,
   scan,
   type TailRepair
-} from "../adapters/LogFile.ts"
+} from "../adapters/LogRecordFormat.ts"
 
-export type { LogRecord, NewRecord, TailRepair } from "../adapters/LogFile.ts"
+export type { LogRecord, NewRecord, TailRepair } from "../adapters/LogRecordFormat.ts"
 
 export class EventLogError extends Schema.TaggedError<EventLogError>()("EventLogError", {
   reason: Schema.Literals(["ReadOnly", "Locked", "Io", "Corrupt"]),

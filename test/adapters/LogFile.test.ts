@@ -3,17 +3,8 @@ import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { type FsPort, nodeFs } from "../../src/adapters/FsPort.ts"
-import {
-  encodeRecord,
-  hash128,
-  type LogFile,
-  LogFileError,
-  type NewRecord,
-  openLogFile,
-  parseLine,
-  segmentName,
-  ZERO_HASH
-} from "../../src/adapters/LogFile.ts"
+import { type LogFile, openLogFile, segmentName } from "../../src/adapters/LogFile.ts"
+import { encodeRecord, hash128, LogFileError, type NewRecord, parseLine, ZERO_HASH } from "../../src/adapters/LogRecordFormat.ts"
 import { makeRng, makeTempDir, removeDir, testSeed, withTempDir } from "./fixtures/testkit.ts"
 
 const NOW = Date.parse("2026-01-02T03:04:05.678Z")
