@@ -1,5 +1,5 @@
 import { Context, Layer } from "effect"
-import { nodeTreeFs, type TreeFs } from "./PluginTree.ts"
+import { nodeTreeFs, type TreeFs } from "./TreeFs.ts"
 
 /** The one file-system port the ledger writes through, so tests can inject faults everywhere at once. */
 export class LedgerFs extends Context.Service<LedgerFs, TreeFs>()("plugin-ledger/adapters/LedgerFs") {

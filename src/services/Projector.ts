@@ -26,9 +26,9 @@ import {
   type PreparedTree,
   prepareTree,
   removeTree,
-  type SourceTree,
   sweepLeftovers
 } from "../adapters/PluginTree.ts"
+import type { SourceTree } from "../adapters/TreeBlob.ts"
 import { PluginEvent } from "../domain/Events.ts"
 import type { LogRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
