@@ -18,7 +18,7 @@ import { attempt, closeQuietly, commitStaged, discardStaged, fsyncBatch, makeDir
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
 import { removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
-import { readTextOrEmpty } from "../adapters/FsQueries.ts"
+import { isDirectory, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import {
   discardPrepared,
@@ -215,13 +215,7 @@ export class Projector extends Context.Service<Projector, {
         if (list.length === 0) map.delete(key)
         return true
       }
-      const existsDir = (path: string): boolean => {
-        try {
-          return fs.statSync(path).isDirectory()
-        } catch {
-          return false
-        }
-      }
+      const existsDir = (path: string): boolean => isDirectory(fs, path)
 
       /** config.toml texts staged ahead of their events (temp file written and fsynced), by text. */
       const stagedConfigs = new Map<string, Array<StagedFile>>()
