@@ -1,16 +1,25 @@
 /** The human CLI commands: each one is a thin call into the Engine plus a table or JSON rendering. */
 import { Effect, Schema } from "effect"
 import * as Path from "node:path"
-import type { HistoryEntryView, PluginListView } from "../domain/PluginViews.ts"
+import type { HistoryEntryView, HistoryQuery, LedgerVerifyView, PluginListView, PluginWhyView } from "../domain/PluginViews.ts"
+import { describeCause, describeEntry } from "../services/Audit.ts"
 import { Engine, invalidRequest, type Origin } from "../services/EngineApi.ts"
 import { renderTable, yesNo } from "./Table.ts"
 
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
 
+/** `verify` found problems it did not repair: the report is printed on stdout all the same, and the exit code is 4. */
+export class ProblemsFound extends Schema.TaggedError<ProblemsFound>()("ProblemsFound", { output: Schema.String }) {}
+
 export interface CommandOptions {
   readonly cwds: ReadonlyArray<string>
   readonly marketplace: string | undefined
   readonly limit: string | undefined
+  /** history: a seq (events after it) or an ISO-8601 time (events at or after it) */
+  readonly since: string | undefined
+  readonly until: string | undefined
+  readonly actor: string | undefined
+  readonly repair: boolean
   readonly requestId: string | undefined
   readonly json: boolean
 }
@@ -29,22 +38,53 @@ const renderList = (view: PluginListView): string => {
   return lines.join("\n")
 }
 
-const describeCause = (entry: HistoryEntryView): string => {
-  if (entry.cause === null) return ""
-  const parts: Array<string> = [entry.cause.actor]
-  if (entry.cause.client !== undefined) parts.push(`client=${entry.cause.client}`)
-  if (entry.cause.requestId !== undefined) parts.push(`request=${entry.cause.requestId}`)
-  if (entry.cause.syncId !== undefined) parts.push(`sync=${entry.cause.syncId}`)
-  return parts.join(" ")
-}
+/** Seconds are enough for people; the JSON keeps the full timestamp. */
+const shortTime = (at: string): string => at.replace(/\.\d+Z$/, "Z")
 
+/** The timeline: one row per event, what it did and who caused it. */
 const renderHistory = (entries: ReadonlyArray<HistoryEntryView>): string =>
   entries.length === 0
     ? "no events"
     : renderTable(
-      ["SEQ", "TIME", "EVENT", "PLUGIN", "CAUSE"],
-      entries.map((e) => [String(e.seq), e.at, e.type, e.pluginId ?? "", describeCause(e)])
+      ["SEQ", "TIME", "PLUGIN", "WHAT", "BY"],
+      entries.map((e) => [String(e.seq), shortTime(e.at), e.pluginId ?? "", describeEntry(e), describeCause(e.cause)])
     )
+
+const renderWhy = (view: PluginWhyView): string => {
+  const { state } = view
+  const summary = !state.known
+    ? "unknown to the ledger"
+    : `${state.installed ? "installed" : "not installed"}, ${state.enabled ? "enabled" : "disabled"}` +
+      (state.version === null ? "" : ` (version ${state.version})`)
+  return [
+    `${view.pluginId}: ${summary}`,
+    ...(view.because.length === 0 ? [] : ["because:", ...view.because.map((line) => `  - ${line}`)]),
+    ...(view.events.length === 0 ? [] : ["", "events since its last install:", renderHistory(view.events)])
+  ].join("\n")
+}
+
+const renderVerify = (view: LedgerVerifyView): string => {
+  const lines = [
+    view.log.ok
+      ? `log: ok (${view.log.records} records, hash chain verified)`
+      : `log: ${view.log.problems.length} problem(s)\n${view.log.problems.map((p) => `  - ${p}`).join("\n")}`
+  ]
+  if (view.plugins.length === 0) lines.push("cache: no installed plugins")
+  for (const plugin of view.plugins) {
+    const head = `cache ${plugin.pluginId} (${plugin.version})`
+    if (plugin.error !== null) lines.push(`${head}: ${plugin.error}`)
+    else if (plugin.problems.length === 0) lines.push(`${head}: ok`)
+    else {
+      lines.push(`${head}: ${plugin.problems.length} path(s) differ${plugin.repairedSeq === null ? "" : `; restored (seq ${plugin.repairedSeq})`}`)
+      for (const problem of plugin.problems) lines.push(`  - ${problem.kind} ${problem.path}`)
+    }
+  }
+  if (view.configUnreadable !== null) lines.push(`config.toml: unreadable (left as it is): ${view.configUnreadable.split("\n")[0] ?? ""}`)
+  else if (view.configDifferences.length === 0) lines.push("config.toml: agrees with the log")
+  else lines.push(`config.toml: ${view.configDifferences.length} hand edit(s) not adopted yet: ${view.configDifferences.map((d) => d.pluginId).join(", ")}`)
+  lines.push(view.ok ? "ok" : "problems found (run with --repair to restore cache trees)")
+  return lines.join("\n")
+}
 
 /** `--marketplace` may name the marketplace.json itself or the root holding `.agents/plugins/`. */
 const marketplaceFile = (value: string): string => {
@@ -102,15 +142,21 @@ export const runCommand = Effect.fn("runCommand")(function*(
     }
     case "history": {
       if (args.length > 1) return yield* new UsageError({ message: `unexpected argument: ${args[1]}` })
-      const limit = options.limit === undefined ? undefined : Number(options.limit)
-      if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-        return yield* new UsageError({ message: `--limit takes a whole number, got ${options.limit}` })
-      }
-      const entries = yield* engine.history({
-        ...(args[0] === undefined ? {} : { pluginId: args[0] }),
-        ...(limit === undefined ? {} : { limit })
-      })
+      const query = yield* historyQuery(args[0], options)
+      const entries = yield* engine.history(query)
       return options.json ? json({ events: entries }) : renderHistory(entries)
+    }
+    case "why": {
+      const pluginId = yield* requireArgument(args, "<plugin>@<marketplace>")
+      const view = yield* engine.why({ pluginId })
+      return options.json ? json(view) : renderWhy(view)
+    }
+    case "verify": {
+      if (args.length > 0) return yield* new UsageError({ message: `unexpected argument: ${args[0]}` })
+      const view = yield* engine.verify({ repair: options.repair }, origin)
+      const output = options.json ? json(view) : renderVerify(view)
+      // problems left (found without --repair, or not repairable) are exit code 4
+      return view.ok ? output : yield* new ProblemsFound({ output })
     }
     default:
       return yield* new UsageError({ message: `unknown command \`${command}\` (see plugin-ledger --help)` })
@@ -134,4 +180,32 @@ const findMarketplace = (name: string, options: CommandOptions) =>
       return yield* invalidRequest(`marketplace \`${marketplaceName}\` was not found from ${options.cwds.join(", ")}`)
     }
     return found.path
+  })
+
+const wholeNumber = (flag: string, value: string) => {
+  const n = Number(value)
+  return /^\d+$/.test(value) && Number.isSafeInteger(n)
+    ? Effect.succeed(n)
+    : Effect.fail(new UsageError({ message: `${flag} takes a whole number, got ${value}` }))
+}
+
+const isoTime = (flag: string, value: string) =>
+  Number.isNaN(Date.parse(value))
+    ? Effect.fail(new UsageError({ message: `${flag} takes a seq or an ISO-8601 time, got ${value}` }))
+    : Effect.succeed(value)
+
+/** `history [<id>] [--since <seq|time>] [--until <time>] [--actor <a>] [--limit <n>]` as a query. */
+const historyQuery = (pluginId: string | undefined, options: CommandOptions) =>
+  Effect.gen(function*() {
+    const since = options.since
+    const query: { -readonly [K in keyof HistoryQuery]: HistoryQuery[K] } = {}
+    if (pluginId !== undefined) query.pluginId = pluginId
+    if (options.limit !== undefined) query.limit = yield* wholeNumber("--limit", options.limit)
+    if (since !== undefined) {
+      if (/^\d+$/.test(since)) query.afterSeq = yield* wholeNumber("--since", since)
+      else query.since = yield* isoTime("--since", since)
+    }
+    if (options.until !== undefined) query.until = yield* isoTime("--until", options.until)
+    if (options.actor !== undefined) query.actor = options.actor
+    return query
   })

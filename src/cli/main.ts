@@ -7,7 +7,7 @@ import { parseArgs } from "node:util"
 import { EngineError } from "../services/EngineApi.ts"
 import { pathsFromEnv, makeLedgerPaths } from "../services/LedgerConfig.ts"
 import { appLayer } from "./AppLayer.ts"
-import { runCommand, UsageError } from "./Commands.ts"
+import { ProblemsFound, runCommand, UsageError } from "./Commands.ts"
 import { runDemo } from "./Demo.ts"
 import { serveStdio } from "./Serve.ts"
 import { usage } from "./Usage.ts"
@@ -16,6 +16,7 @@ const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
   const error = Cause.findErrorOption(cause)
   if (error._tag === "Some") {
     if (error.value instanceof UsageError) return 2
+    if (error.value instanceof ProblemsFound) return 4
     if (error.value instanceof EngineError) return error.value.kind === "InvalidRequest" ? 1 : 3
   }
   return 3
@@ -27,7 +28,18 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return Cause.pretty(cause)
 }
 
-const knownCommands: ReadonlySet<string> = new Set(["list", "install", "uninstall", "enable", "disable", "history", "serve", "demo"])
+const knownCommands: ReadonlySet<string> = new Set([
+  "list",
+  "install",
+  "uninstall",
+  "enable",
+  "disable",
+  "history",
+  "why",
+  "verify",
+  "serve",
+  "demo"
+])
 
 const main = Effect.gen(function*() {
   const argv = process.argv.slice(2)
@@ -41,6 +53,10 @@ const main = Effect.gen(function*() {
           cwd: { type: "string", multiple: true },
           marketplace: { type: "string" },
           limit: { type: "string" },
+          since: { type: "string" },
+          until: { type: "string" },
+          actor: { type: "string" },
+          repair: { type: "boolean", default: false },
           "request-id": { type: "string" },
           json: { type: "boolean", default: false },
           help: { type: "boolean", short: "h", default: false }
@@ -62,7 +78,7 @@ const main = Effect.gen(function*() {
     ? fromEnv
     : makeLedgerPaths({ codexHome: parsed.values["codex-home"], home: fromEnv.home })
   if (command === "serve") {
-    yield* serveStdio.pipe(Effect.provide(appLayer(paths)))
+    yield* serveStdio(paths).pipe(Effect.provide(appLayer(paths)))
     return 0
   }
   if (command === "demo") {
@@ -73,6 +89,10 @@ const main = Effect.gen(function*() {
     cwds: parsed.values.cwd ?? [process.cwd()],
     marketplace: parsed.values.marketplace,
     limit: parsed.values.limit,
+    since: parsed.values.since,
+    until: parsed.values.until,
+    actor: parsed.values.actor,
+    repair: parsed.values.repair,
     requestId: parsed.values["request-id"],
     json: parsed.values.json
   }).pipe(Effect.provide(appLayer(paths)))
@@ -92,7 +112,12 @@ main.pipe(
         process.exitCode = 130
         return
       }
-      process.stderr.write(`plugin-ledger: ${describe(exit.cause)}\n`)
+      const failure = Cause.findErrorOption(exit.cause)
+      if (failure._tag === "Some" && failure.value instanceof ProblemsFound) {
+        process.stdout.write(`${failure.value.output}\n`)
+      } else {
+        process.stderr.write(`plugin-ledger: ${describe(exit.cause)}\n`)
+      }
       process.exitCode = exitCodeOf(exit.cause)
     })
   ),

@@ -67,12 +67,62 @@ export class LogTailRepaired extends Schema.TaggedClass<LogTailRepaired>()("LogT
   cause: Schema.optionalKey(EventCause)
 }) {}
 
+/** What config.toml says about one plugin: its `[plugins."<id>"]` table, and that table's `enabled` boolean. */
+export const ConfigEntryState = Schema.Struct({
+  configured: Schema.Boolean,
+  /** null when the table is absent or has no boolean `enabled` */
+  enabled: Schema.NullOr(Schema.Boolean)
+})
+export type ConfigEntryState = typeof ConfigEntryState.Type
+
+/**
+ * A hand edit of config.toml changed a key the ledger manages (a plugin's table or its `enabled`); the ledger
+ * adopts it instead of overwriting it. `configHash` is the sha256 of the file as read.
+ */
+export class PluginStateChangedExternally extends Schema.TaggedClass<PluginStateChangedExternally>()(
+  "PluginStateChangedExternally",
+  {
+    pluginId: Schema.String,
+    before: ConfigEntryState,
+    after: ConfigEntryState,
+    configHash: Schema.String,
+    cause: EventCause
+  }
+) {}
+
+/** config.toml could not be read as Codex reads it; recorded once per distinct content, and never rewritten. */
+export class ConfigUnreadable extends Schema.TaggedClass<ConfigUnreadable>()("ConfigUnreadable", {
+  configHash: Schema.String,
+  message: Schema.String,
+  cause: EventCause
+}) {}
+
+/** What was wrong with one path of a plugin's cache tree. */
+export const TreeProblem = Schema.Struct({
+  /** relative to the plugin's cache dir (`<version>/...`); `.` for the whole dir */
+  path: Schema.String,
+  kind: Schema.Literals(["missing", "modified", "extra", "type", "mode"])
+})
+export type TreeProblem = typeof TreeProblem.Type
+
+/** A plugin cache tree that no longer matched its installed content was restored from the blob store. */
+export class ProjectionRepaired extends Schema.TaggedClass<ProjectionRepaired>()("ProjectionRepaired", {
+  pluginId: Schema.String,
+  version: Schema.String,
+  treeHash: Schema.String,
+  problems: Schema.Array(TreeProblem),
+  cause: EventCause
+}) {}
+
 export const PluginEvent = Schema.Union([
   PluginInstalled,
   PluginEnabled,
   PluginDisabled,
   PluginUninstalled,
-  LogTailRepaired
+  LogTailRepaired,
+  PluginStateChangedExternally,
+  ConfigUnreadable,
+  ProjectionRepaired
 ]).pipe(Schema.toTaggedUnion("_tag"))
 export type PluginEvent = typeof PluginEvent.Type
 

@@ -4,6 +4,7 @@
  */
 import { Effect, Result, Schema } from "effect"
 import * as Os from "node:os"
+import type { HistoryQuery } from "../domain/PluginViews.ts"
 import { Engine, type EngineError, type Origin } from "../services/EngineApi.ts"
 import { ErrorCode, type IncomingRequest, type PeerHandlers, RpcError } from "./JsonRpcPeer.ts"
 import { decodeValue } from "./SerdeDecode.ts"
@@ -36,7 +37,16 @@ const UninstallParams = Schema.Struct({
   idempotencyKey: Schema.NullOr(Schema.String)
 })
 const IdParams = Schema.Struct({ pluginId: Schema.String, idempotencyKey: Schema.NullOr(Schema.String) })
-const HistoryParams = Schema.Struct({ pluginId: Schema.NullOr(Schema.String), limit: Schema.NullOr(Schema.Number) })
+const HistoryParams = Schema.Struct({
+  pluginId: Schema.NullOr(Schema.String),
+  limit: Schema.NullOr(Schema.Number),
+  afterSeq: Schema.NullOr(Schema.Number),
+  since: Schema.NullOr(Schema.String),
+  until: Schema.NullOr(Schema.String),
+  actor: Schema.NullOr(Schema.String)
+})
+const WhyParams = Schema.Struct({ pluginId: Schema.String })
+const VerifyParams = Schema.Struct({ repair: Schema.Boolean, idempotencyKey: Schema.NullOr(Schema.String) })
 
 /** Decodes params checked by `decodeValue`; a mismatch here is a bug in the wire tables. */
 const typed = <S extends Schema.Top>(schema: S, value: unknown) =>
@@ -96,13 +106,15 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(_options
       }
       case "plugin/history":
         return typed(HistoryParams, params).pipe(
-          Effect.flatMap((p) =>
-            engine.history({
-              ...(p.pluginId === null ? {} : { pluginId: p.pluginId }),
-              ...(p.limit === null ? {} : { limit: p.limit })
-            })
-          ),
-          Effect.map((events) => ({ events })),
+          Effect.flatMap((p) => Effect.mapError(historyQuery(p), invalid)),
+          Effect.flatMap((query) => Effect.mapError(engine.history(query), fromEngine)),
+          Effect.map((events) => ({ events }))
+        )
+      case "plugin/why":
+        return typed(WhyParams, params).pipe(Effect.flatMap((p) => engine.why(p)), Effect.mapError(fromEngine))
+      case "ledger/verify":
+        return typed(VerifyParams, params).pipe(
+          Effect.flatMap((p) => engine.verify({ repair: p.repair }, origin(request, p.idempotencyKey))),
           Effect.mapError(fromEngine)
         )
       default:
@@ -137,6 +149,24 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(_options
   }
   return handlers
 })
+
+/** The history filters of a request, with times checked (an unreadable time would silently match nothing). */
+const historyQuery = (p: typeof HistoryParams.Type): Effect.Effect<HistoryQuery, string> => {
+  for (const [key, value] of [["since", p.since], ["until", p.until]] as const) {
+    if (value !== null && Number.isNaN(Date.parse(value))) {
+      return Effect.fail(`Invalid request: \`${key}\` is not an ISO-8601 time: ${JSON.stringify(value)}`)
+    }
+  }
+  if (p.limit !== null && p.limit < 0) return Effect.fail(`Invalid request: \`limit\` must not be negative, got ${p.limit}`)
+  return Effect.succeed({
+    ...(p.pluginId === null ? {} : { pluginId: p.pluginId }),
+    ...(p.limit === null ? {} : { limit: p.limit }),
+    ...(p.afterSeq === null ? {} : { afterSeq: p.afterSeq }),
+    ...(p.since === null ? {} : { since: p.since }),
+    ...(p.until === null ? {} : { until: p.until }),
+    ...(p.actor === null ? {} : { actor: p.actor })
+  })
+}
 
 /** Rust's `std::env::consts::OS` spelling, as the reference reports it. */
 const platformOs = (): string => {

@@ -43,6 +43,12 @@ export const methodParams: ReadonlyMap<string, WireType> = new Map<string, WireT
   ["plugin/disable", struct("PluginDisableParams", [{ key: "pluginId", type: string }, idempotencyKey])],
   ["plugin/history", struct("PluginHistoryParams", [
     { key: "pluginId", type: option(string) },
-    { key: "limit", type: option(integer) }
-  ])]
+    { key: "limit", type: option(integer) },
+    { key: "afterSeq", type: option(integer) },
+    { key: "since", type: option(string) },
+    { key: "until", type: option(string) },
+    { key: "actor", type: option(string) }
+  ])],
+  ["plugin/why", struct("PluginWhyParams", [{ key: "pluginId", type: string }])],
+  ["ledger/verify", struct("LedgerVerifyParams", [{ key: "repair", type: boolean, defaultValue: false }, idempotencyKey])]
 ])

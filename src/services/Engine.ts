@@ -3,7 +3,7 @@
  * inside `EventLog.transact`, i.e. under the single-writer lock after catching up with other processes, and
  * looks at config.toml and the cache only there, so decisions see what is really on disk.
  */
-import { Clock, Effect, Layer, Ref, Result, Schema } from "effect"
+import { Clock, Effect, Layer, Ref, Result } from "effect"
 import { randomUUID } from "node:crypto"
 import { checkConfig, parseConfig } from "../adapters/ConfigToml.ts"
 import { attempt } from "../adapters/AtomicFile.ts"
@@ -15,10 +15,12 @@ import { readSource, storeSource } from "../adapters/TreeBlob.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
 import { decide } from "../domain/decide.ts"
-import { type EventCause, LogTailRepaired, PluginEvent } from "../domain/Events.ts"
+import { type EventCause, LogTailRepaired } from "../domain/Events.ts"
 import { parsePluginId } from "../domain/PluginId.ts"
 import { evolve, initialState, type PluginState } from "../domain/PluginState.ts"
-import type { HistoryEntryView, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
+import type { HistoryQuery, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
+import { explain, historyEntryOf, queryHistory } from "./Audit.ts"
+import { makeVerifier } from "./LedgerVerifier.ts"
 import { Catalog } from "./Catalog.ts"
 import { resolveInstallPlan } from "./InstallPlan.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
@@ -27,8 +29,10 @@ import { Engine, EngineError, internalError, invalidRequest, type Origin } from 
 import { EventLog, type LogRecord, type NewRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { applyConfigEdits, eventOf, Projector } from "./Projector.ts"
-
-const encodeEvent = Schema.encodeSync(PluginEvent)
+import { observeConfig } from "../adapters/ConfigObservationFile.ts"
+import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
+import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
+import { newRecordOf } from "./EventRecords.ts"
 
 const causeOf = (origin: Origin): EventCause => ({
   actor: origin.actor,
@@ -52,12 +56,11 @@ const makeFolder = () => {
   }
 }
 
-export const pluginIdOf = (event: PluginEvent): string | null => ("pluginId" in event ? event.pluginId : null)
-
 export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | LedgerFs | EventLog | Projector | Catalog> = Layer.effect(
   Engine,
   Effect.gen(function*() {
     const paths = yield* LedgerConfig
+    const clock = yield* Clock.Clock
     const fs = yield* LedgerFs
     const log = yield* EventLog
     const projector = yield* Projector
@@ -95,6 +98,31 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         })
       )
 
+    /** Whether config.toml and the cache already reflect every record (else a hand edit cannot be told from a lag). */
+    const projectedUpTo = (records: ReadonlyArray<LogRecord>): Effect.Effect<boolean> =>
+      Effect.map(projector.checkpoint, (checkpoint) => {
+        const head = records.at(-1)
+        return head !== undefined && checkpoint?.seq === head.seq && checkpoint.h === head.h
+      })
+
+    /**
+     * The adoption of config.toml as it is now, when Codex can read it and the projection is current (commands
+     * report unreadable files themselves; a lagging projection is caught up and adopted from by the next check).
+     */
+    const adoptReadable = (state: PluginState, records: ReadonlyArray<LogRecord>): Effect.Effect<Adoption> =>
+      Effect.map(projectedUpTo(records), (current) => {
+        const none: Adoption = { records: [], state }
+        if (!current) return none
+        let observation: ConfigObservation
+        try {
+          observation = observeConfig(fs, paths.configPath)
+        } catch {
+          return none // the command's own observation reports the read failure
+        }
+        if (observation._tag === "Unreadable") return none
+        return adoptionOf(state, records.at(-1)?.seq ?? 0, observation, new Date(clock.currentTimeMillisUnsafe()).toISOString())
+      })
+
     /**
      * Runs one command: under the lock, build it from fresh observations, decide, append, project.
      * With an idempotency key whose records already exist, nothing is decided again.
@@ -125,7 +153,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
                 }
                 return { append: [], value: previous }
               }
-              const state = fold(records)
+              // hand edits of config.toml since the last look are adopted first, so the command decides on them
+              const adoption = yield* adoptReadable(fold(records), records)
+              const state = adoption.state
               const command = yield* build(state)
               const decided = decide(state, command)
               if (Result.isFailure(decided)) return yield* invalidRequest(decided.failure.message)
@@ -133,10 +163,10 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               const configText = yield* Effect.try({ try: readConfigText, catch: (e) => internalError(`${configFailure}: ${rustIoError(e)}`) })
               const preview = applyConfigEdits(configText, decided.success)
               if (Result.isFailure(preview)) return yield* internalError(`${configFailure}: ${preview.failure.message}`)
-              const append: Array<NewRecord> = decided.success.map((event, index) => {
-                const { _tag, ...data } = encodeEvent(event)
-                return { id: `${key}:${index}`, ts: now, type: _tag, data }
-              })
+              const append: Array<NewRecord> = [
+                ...adoption.records,
+                ...decided.success.map((event, index) => newRecordOf(event, `${key}:${index}`, now))
+              ]
               const replayed: ReadonlyArray<LogRecord> = []
               return { append, value: replayed }
             }),
@@ -146,7 +176,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
             )
         ).pipe(Effect.mapError(toEngineError))
-        const events = result.value.length > 0 ? result.value : result.appended
+        const events = result.value.length > 0 ? result.value : result.appended.filter((r) => r.id.startsWith(`${key}:`))
         return answer(events, yield* Ref.get(lastState))
       })
 
@@ -267,36 +297,76 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         )
       })
 
-    const history = (input: { readonly pluginId?: string; readonly limit?: number }) =>
-      Effect.gen(function*() {
-        yield* log.refresh.pipe(Effect.mapError(toEngineError))
-        const records = yield* log.records
-        const entries: Array<HistoryEntryView> = []
-        for (const record of records) {
-          const event = eventOf(record)
-          const pluginId = event === undefined ? null : pluginIdOf(event)
-          if (input.pluginId !== undefined && pluginId !== input.pluginId) continue
-          if (input.pluginId === undefined && event === undefined && record.type !== "LogCreated") continue
-          entries.push({
-            seq: record.seq,
-            at: record.ts,
-            type: record.type,
-            pluginId,
-            cause: event !== undefined && "cause" in event && event.cause !== undefined ? event.cause : null,
-            data: record.data
-          })
-        }
-        return input.limit === undefined ? entries : entries.slice(Math.max(0, entries.length - input.limit))
-      })
+    const refreshed = log.refresh.pipe(Effect.andThen(log.records), Effect.mapError(toEngineError))
 
-    // Start-up: record a tail repair found at open, then let projections catch up with the log. When the
-    // checkpoint already names the log's head there is nothing to catch up, and the lock is not taken.
+    const history = (query: HistoryQuery) => Effect.map(refreshed, (records) => queryHistory(records, query))
+
+    const why = (input: { readonly pluginId: string }) =>
+      pluginIdOrFail(input.pluginId).pipe(
+        Effect.andThen(refreshed),
+        Effect.map((records) => explain(records, input.pluginId))
+      )
+
+    /**
+     * Adopts config.toml as it is now (the watcher and start-up call this). The lock is taken only when there is
+     * something to record, or when projections lag behind the log (they catch up first: a file that does not
+     * show the newest events yet is not a hand edit).
+     */
+    const adoptConfigEdits = Effect.gen(function*() {
+      const records = yield* refreshed
+      if (!(yield* projectedUpTo(records))) yield* catchUp
+      const latest = yield* refreshed
+      const observed = yield* observeNow
+      if (adoptionOf(fold(latest), latest.at(-1)?.seq ?? 0, observed, "").records.length === 0) return []
+      const result = yield* log.transact(
+        (all) =>
+          Effect.gen(function*() {
+            if (!(yield* projectedUpTo(all))) return { value: undefined, append: [] }
+            const observation = yield* observeNow
+            const ts = new Date(clock.currentTimeMillisUnsafe()).toISOString()
+            return { value: undefined, append: adoptionOf(fold(all), all.at(-1)?.seq ?? 0, observation, ts).records }
+          }),
+        (_, all) => projectAll(all)
+      ).pipe(Effect.mapError(toEngineError))
+      return result.appended.flatMap((record) => historyEntryOf(record) ?? [])
+    })
+
+    const catchUp = log.transact(() => Effect.succeed({ value: undefined, append: [] }), (_, all) => projectAll(all)).pipe(
+      Effect.mapError(toEngineError),
+      Effect.asVoid
+    )
+
+    const observeNow = Effect.try({
+      try: () => observeConfig(fs, paths.configPath),
+      catch: (e) => internalError(`failed to read ${paths.configPath}: ${rustIoError(e)}`)
+    })
+
+    const projectAll = (all: ReadonlyArray<LogRecord>) =>
+      projector.project(all).pipe(
+        Effect.andThen(Ref.set(lastState, fold(all))),
+        Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
+      )
+
+    const verify = makeVerifier({
+      fs,
+      log,
+      blobs,
+      pluginDir: projector.pluginDir,
+      fold,
+      observeNow,
+      projectAll,
+      toEngineError,
+      causeOf,
+      now: () => new Date(clock.currentTimeMillisUnsafe()).toISOString()
+    })
+
+    // Start-up: record a tail repair found at open and let projections catch up with the log, then adopt hand
+    // edits of config.toml made while no process was running. When the checkpoint already names the log's head and
+    // config.toml agrees with the log, nothing is written and the lock is not taken.
     const repair = log.tailRepair
     const openedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
     const atOpen = yield* log.records
-    const head = atOpen.at(-1)
-    const checkpoint = yield* projector.checkpoint
-    const upToDate = repair === undefined && head !== undefined && checkpoint?.seq === head.seq && checkpoint.h === head.h
+    const upToDate = repair === undefined && (yield* projectedUpTo(atOpen))
     if (log.readOnlyReason === undefined && upToDate) {
       yield* Ref.set(lastState, fold(atOpen))
     } else if (log.readOnlyReason === undefined) {
@@ -306,18 +376,19 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
             value: undefined,
             append: repair === undefined || records.some((r) => r.type === "LogTailRepaired" && r.id === `repair:${repair.sha256}`)
               ? []
-              : [{
-                id: `repair:${repair.sha256}`,
-                ts: openedAt,
-                type: "LogTailRepaired",
-                data: (({ _tag, ...data }) => data)(encodeEvent(new LogTailRepaired({ ...repair, cause: { actor: "repair" } })))
-              }]
+              : [newRecordOf(new LogTailRepaired({ ...repair, cause: { actor: "repair" } }), `repair:${repair.sha256}`, openedAt)]
           }),
         (_, all) => projector.project(all).pipe(Effect.andThen(Ref.set(lastState, fold(all))))
       ).pipe(Effect.mapError((e) => internalError(`failed to open the ledger: ${e.message}`)))
     } else {
       yield* Effect.logWarning(`the ledger is read-only: ${log.readOnlyReason}`)
       yield* Ref.set(lastState, fold(atOpen))
+    }
+    if (log.readOnlyReason === undefined) {
+      // a config.toml that cannot be read at all (EACCES) must not keep the ledger from opening
+      yield* adoptConfigEdits.pipe(
+        Effect.catch((error) => Effect.logWarning(`could not check config.toml for hand edits: ${error.message}`))
+      )
     }
 
     return Engine.of({
@@ -326,7 +397,10 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       install,
       uninstall,
       setEnabled,
-      history
+      history,
+      why,
+      verify,
+      adoptConfigEdits
     })
   })
 )

@@ -2,9 +2,12 @@ import { Context, type Effect, Schema } from "effect"
 import type { Actor } from "../domain/Events.ts"
 import type {
   HistoryEntryView,
+  HistoryQuery,
+  LedgerVerifyView,
   PluginInstallView,
   PluginListView,
-  PluginToggleView
+  PluginToggleView,
+  PluginWhyView
 } from "../domain/PluginViews.ts"
 
 /** A failed request: `InvalidRequest` maps to -32600, `Internal` to -32603 (the reference's codes). */
@@ -41,7 +44,13 @@ export interface EngineShape {
     input: { readonly pluginId: string; readonly enabled: boolean },
     origin: Origin
   ) => Effect.Effect<PluginToggleView, EngineError>
-  readonly history: (input: { readonly pluginId?: string; readonly limit?: number }) => Effect.Effect<ReadonlyArray<HistoryEntryView>, EngineError>
+  readonly history: (query: HistoryQuery) => Effect.Effect<ReadonlyArray<HistoryEntryView>, EngineError>
+  /** the plugin's state according to the log, and the events that decided it */
+  readonly why: (input: { readonly pluginId: string }) => Effect.Effect<PluginWhyView, EngineError>
+  /** checks the log chain, the cache trees and config.toml; with `repair`, restores broken trees from the blobs */
+  readonly verify: (input: { readonly repair: boolean }, origin: Origin) => Effect.Effect<LedgerVerifyView, EngineError>
+  /** adopts hand edits of config.toml now (the config watcher calls it); returns the events recorded */
+  readonly adoptConfigEdits: Effect.Effect<ReadonlyArray<HistoryEntryView>, EngineError>
 }
 
 export class Engine extends Context.Service<Engine, EngineShape>()("plugin-ledger/services/Engine") {}

@@ -92,7 +92,14 @@ export const editConfig = (text: string, event: PluginEvent): Result.Result<stri
       return setPluginEnabled(text, event.pluginId, false)
     case "PluginUninstalled":
       return removePluginTable(text, event.pluginId)
+    case "PluginStateChangedExternally":
+      // live, the file already says this (a no-op edit, so nothing is rewritten); a replay writes it. A table
+      // without a boolean `enabled` is kept as it is (our editor does not create bare tables)
+      if (!event.after.configured) return removePluginTable(text, event.pluginId)
+      return event.after.enabled === null ? Result.succeed(text) : setPluginEnabled(text, event.pluginId, event.after.enabled)
     case "LogTailRepaired":
+    case "ConfigUnreadable":
+    case "ProjectionRepaired":
       return Result.succeed(text)
   }
 }
@@ -276,9 +283,14 @@ export class Projector extends Context.Service<Projector, {
               removeTree(fs, pluginDir(event.pluginId))
               return []
             })
+          case "ProjectionRepaired":
+            // the tree is rebuilt from the blobs the install stored, and swapped in whole
+            return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version })
           case "PluginEnabled":
           case "PluginDisabled":
           case "LogTailRepaired":
+          case "PluginStateChangedExternally":
+          case "ConfigUnreadable":
             return Effect.succeed([])
         }
       }

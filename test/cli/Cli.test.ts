@@ -192,16 +192,17 @@ describe.concurrent("plugin-ledger CLI", { timeout: 120_000 }, () => {
       const history = await cli("history")
       assertExit(history, 0, "history")
       const rows = table(history.stdout)
-      assert.deepStrictEqual(rows[0], ["SEQ", "TIME", "EVENT", "PLUGIN", "CAUSE"])
+      assert.deepStrictEqual(rows[0], ["SEQ", "TIME", "PLUGIN", "WHAT", "BY"])
+      const by = "cli (client=plugin-ledger-cli)"
       assert.deepStrictEqual(rows.slice(1).map((row) => [row[0], row[2], row[3], row[4]]), [
-        ["1", "LogCreated", undefined, undefined],
-        ["2", "PluginInstalled", HELLO, "cli client=plugin-ledger-cli"],
-        ["3", "PluginInstalled", NOTES, "cli client=plugin-ledger-cli"],
-        ["4", "PluginDisabled", HELLO, "cli client=plugin-ledger-cli"],
-        ["5", "PluginEnabled", HELLO, "cli client=plugin-ledger-cli"],
-        ["6", "PluginUninstalled", NOTES, "cli client=plugin-ledger-cli"]
+        ["1", "ledger created", "the ledger itself", undefined],
+        ["2", HELLO, "installed version local from marketplace ledger-samples", by],
+        ["3", NOTES, "installed version local from marketplace ledger-samples", by],
+        ["4", HELLO, "disabled", by],
+        ["5", HELLO, "enabled", by],
+        ["6", NOTES, "uninstalled", by]
       ])
-      for (const row of rows.slice(1)) assert.match(row[1] ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+      for (const row of rows.slice(1)) assert.match(row[1] ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
 
       const last = json(await cli("history", HELLO, "--json", "--limit", "2"), "history <id> --json --limit 2")
       assert.deepStrictEqual(at(last, "events", "length"), 2)
@@ -209,6 +210,48 @@ describe.concurrent("plugin-ledger CLI", { timeout: 120_000 }, () => {
       assert.strictEqual(at(last, "events", 1, "type"), "PluginEnabled")
       assert.deepStrictEqual(at(last, "events", 1, "cause"), { actor: "cli", client: "plugin-ledger-cli" })
       assert.strictEqual(at(last, "events", 1, "pluginId"), HELLO)
+    }))
+
+  it("why, verify (exit 4 on problems, --repair restores) and history filters; hand edits are adopted by the next run", () =>
+    withSandbox(async (sandbox) => {
+      const { cli, workspace } = sandbox
+      assertExit(await cli("install", HELLO, "--cwd", workspace, "--request-id", "first"), 0, "install")
+      const configPath = Path.join(sandbox.home, "config.toml")
+      Fs.writeFileSync(configPath, config(sandbox).replace("enabled = true", "enabled = false"))
+
+      const why = await cli("why", HELLO)
+      assertExit(why, 0, "why")
+      const lines = why.stdout.split("\n")
+      assert.strictEqual(lines[0], `${HELLO}: installed, disabled (version local)`)
+      assert.match(lines[2] ?? "", /^ {2}- installed: installed version local from marketplace ledger-samples by cli \(client=plugin-ledger-cli, request=first\) at .* \(seq 2\)$/)
+      assert.match(lines[3] ?? "", /^ {2}- disabled: config.toml edited by hand: enabled true -> false by config-edit at .* \(seq 3\)$/)
+      const whyJson = json(await cli("why", HELLO, "--json"), "why --json")
+      assert.deepStrictEqual(at(whyJson, "state"), { known: true, installed: true, configured: true, enabled: false, version: "local", lastSeq: 3 })
+
+      const ok = await cli("verify")
+      assertExit(ok, 0, "verify clean")
+      assert.match(ok.stdout, /^log: ok \(3 records, hash chain verified\)\ncache hello-skills@ledger-samples \(local\): ok\nconfig.toml: agrees with the log\nok\n$/)
+      const skill = Path.join(cacheDir(sandbox, "hello-skills"), "skills/greet/SKILL.md")
+      const original = Fs.readFileSync(skill)
+      Fs.writeFileSync(skill, "tampered")
+      const found = await cli("verify")
+      assertExit(found, 4, "verify with a tampered cache")
+      assert.include(found.stdout, "  - modified local/skills/greet/SKILL.md\n")
+      assert.include(found.stdout, "problems found (run with --repair to restore cache trees)")
+      assert.strictEqual(found.stderr, "")
+      const fixed = json(await cli("verify", "--repair", "--json"), "verify --repair")
+      assert.strictEqual(at(fixed, "ok"), true)
+      assert.strictEqual(at(fixed, "plugins", 0, "repairedSeq"), 4)
+      assert.isTrue(Fs.readFileSync(skill).equals(original))
+
+      const filtered = json(await cli("history", HELLO, "--since", "2", "--actor", "config-edit", "--json"), "history filters")
+      assert.deepStrictEqual(at(filtered, "events", "length"), 1)
+      assert.strictEqual(at(filtered, "events", 0, "type"), "PluginStateChangedExternally")
+      const none = json(await cli("history", "--since", "2999-01-01T00:00:00Z", "--json"), "history --since a time")
+      assert.deepStrictEqual(at(none, "events"), [])
+      const badSince = await cli("history", "--since", "yesterday")
+      assertExit(badSince, 2, "history --since yesterday")
+      assert.strictEqual(badSince.stderr, "plugin-ledger: --since takes a seq or an ISO-8601 time, got yesterday\n")
     }))
 
   it("rejected requests exit 1 with a clear message on stderr and change nothing", () =>
@@ -304,8 +347,10 @@ describe.concurrent("plugin-ledger CLI", { timeout: 120_000 }, () => {
           `disabled ${HELLO}`,
           `enabled ${HELLO}`,
           `uninstalled ${NOTES}`,
-          "PluginUninstalled",
-          `[plugins."${HELLO}"]\nenabled = true\n`
+          "(the ledger adopted 1 hand edit(s) as PluginStateChangedExternally)",
+          "disabled: config.toml edited by hand: enabled true -> false by config-edit",
+          "1 path(s) differ; restored (seq 8)",
+          `[plugins."${HELLO}"]\nenabled = false\n`
         ]) {
           assert.include(run.stdout, expected)
         }

@@ -47,6 +47,7 @@ describe("evolve", () => {
       pluginName: "sample",
       marketplaceName: "debug",
       installed: true,
+      config: { configured: true, enabled: true },
       enabled: true,
       version: "local",
       treeHash: "a".repeat(64),

@@ -917,9 +917,17 @@ describe("bad input changes nothing", () => {
         const world = yield* worldScoped
         // a ledger with history: alpha installed
         yield* withEngine(world, (engine) => installIn(engine, world, "alpha"))
+        const before = readLog(world)
         bad.setup?.(world)
-        const config = NodeFs.readFileSync(world.paths.configPath)
+        // opening the ledger checks config.toml: an unreadable one is recorded once, at open, never by the request
+        yield* withEngine(world, () => Effect.void)
         const log = readLog(world)
+        assert.deepStrictEqual(
+          log.slice(before.length).map((line) => line.type),
+          bad.setup === breakConfig ? ["ConfigUnreadable"] : [],
+          "what the open recorded"
+        )
+        const config = NodeFs.readFileSync(world.paths.configPath)
         const home = homeSnapshot(world)
         const cache = listTree(cacheRoot(world))
         const error = yield* withEngine(world, (engine) => Effect.flip(bad.act(engine, world)))

@@ -28,20 +28,21 @@ export const materializeLayout = Effect.fn("materializeLayout")(function*(layout
   return root
 })
 
-/** Every entry below `dir`: type, relative path, a content hash for files and the target for links. */
-export const snapshotTree = (dir: string): ReadonlyArray<string> => {
+/** Every entry below `dir`: type, relative path, a content hash for files and the target for links (and modes, if asked). */
+export const snapshotTree = (dir: string, options: { readonly modes?: boolean } = {}): ReadonlyArray<string> => {
   const out: Array<string> = []
   const walk = (relative: string): void => {
     for (const name of Fs.readdirSync(NodePath.join(dir, relative)).sort()) {
       const rel = NodePath.join(relative, name)
       const stat = Fs.lstatSync(NodePath.join(dir, rel))
+      const mode = options.modes === true ? ` ${(stat.mode & 0o777).toString(8)}` : ""
       if (stat.isDirectory()) {
-        out.push(`dir ${rel}`)
+        out.push(`dir ${rel}${mode}`)
         walk(rel)
       } else if (stat.isSymbolicLink()) {
         out.push(`link ${rel} -> ${Fs.readlinkSync(NodePath.join(dir, rel))}`)
       } else {
-        out.push(`file ${rel} ${createHash("sha256").update(Fs.readFileSync(NodePath.join(dir, rel))).digest("hex")}`)
+        out.push(`file ${rel} ${createHash("sha256").update(Fs.readFileSync(NodePath.join(dir, rel))).digest("hex")}${mode}`)
       }
     }
   }

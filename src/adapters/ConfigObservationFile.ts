@@ -1,0 +1,29 @@
+import { Result } from "effect"
+import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
+import { describeConfigProblem } from "../services/ConfigProblems.ts"
+import { sha256Hex } from "./BlobStore.ts"
+import { checkConfig, parseConfig } from "./ConfigToml.ts"
+import { errnoCode, type FsPort } from "./FsPort.ts"
+
+/**
+ * Reads config.toml as the adoption of hand edits needs it: hashed, and either its plugin tables or why Codex
+ * would refuse it. A missing file is an empty one; other read failures are thrown (Node-style errors).
+ */
+export const observeConfig = (fs: FsPort, configPath: string): ConfigObservation => {
+  let bytes: Buffer
+  try {
+    bytes = fs.readFileSync(configPath)
+  } catch (error) {
+    if (errnoCode(error) !== "ENOENT") throw error
+    bytes = Buffer.alloc(0)
+  }
+  const hash = sha256Hex(bytes)
+  const text = bytes.toString("utf8")
+  const problem = checkConfig(text)
+  if (problem !== undefined) {
+    return { _tag: "Unreadable", hash, message: describeConfigProblem(problem, configPath, "reload") }
+  }
+  const parsed = parseConfig(text)
+  if (Result.isFailure(parsed)) return { _tag: "Unreadable", hash, message: parsed.failure.message }
+  return { _tag: "Readable", hash, tables: parsed.success.plugins }
+}
