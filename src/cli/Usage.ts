@@ -9,7 +9,9 @@ Commands:
   uninstall <plugin@market>    remove a plugin's cache and its config.toml entry
   enable <plugin@market>       set [plugins."<id>"] enabled = true
   disable <plugin@market>      set [plugins."<id>"] enabled = false
-  history [plugin@market]      the events that changed plugin state, with their causes
+  history [plugin@market]      the timeline of events that changed plugin state, with their causes
+  why <plugin@market>          the plugin's state and the events (actor, client, request) that decided it
+  verify                       check the log chain, the cache trees and config.toml against the log
   serve                        speak the Codex app-server protocol on stdin/stdout
   demo                         run install / disable / enable / uninstall on the embedded sample
                                marketplace in a temporary CODEX_HOME and print each step
@@ -19,6 +21,10 @@ Options:
   --cwd <dir>            a directory to discover marketplaces from (repeatable; default: .)
   --marketplace <path>   install: the marketplace.json file, or the root that holds .agents/plugins/
   --limit <n>            history: show only the last n events
+  --since <seq|time>     history: only events after this seq, or at/after this ISO-8601 time
+  --until <time>         history: only events before this ISO-8601 time
+  --actor <actor>        history: only events caused by this actor (rpc, cli, config-edit, ...)
+  --repair               verify: restore broken cache trees from the blob store (recorded as events)
   --request-id <key>     idempotency key: repeating a command with the same key changes nothing twice
   --json                 print machine-readable JSON instead of tables
   -h, --help             show this help
@@ -28,4 +34,5 @@ Exit codes:
   1  the request was rejected (bad id, unknown plugin, not installed, NOT_AVAILABLE, ...)
   2  usage error (unknown command or option, missing argument)
   3  internal error (config.toml Codex could not load, file system, corrupt or locked ledger)
+  4  verify found problems it did not repair
 `
