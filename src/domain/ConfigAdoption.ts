@@ -36,18 +36,20 @@ const absent: ConfigEntryState = { configured: false, enabled: null }
 const sameEntry = (a: ConfigEntryState, b: ConfigEntryState): boolean => a.configured === b.configured && a.enabled === b.enabled
 
 /**
- * Where the file's plugin tables differ from the log's, sorted by plugin id. Only tables named by a valid
- * plugin id are managed; anything else in `[plugins]` is the user's business.
+ * Where the file's plugin tables differ from the log's. Only tables named by a valid plugin id are managed;
+ * anything else in `[plugins]` is the user's business. Order: removed tables (by id), then the file's tables in
+ * the order they appear in it (`tables` iterates in file order), so a replay, which appends new tables in event
+ * order, writes them in the same order as the user did.
  */
 export const configDifferences = (
   state: PluginState,
   tables: ReadonlyMap<string, { readonly enabled: boolean | undefined }>
 ): ReadonlyArray<ConfigDifference> => {
-  const ids = new Set<string>()
-  for (const [id, status] of state.plugins) if (status.config.configured) ids.add(id)
-  for (const id of tables.keys()) if (Result.isSuccess(parsePluginId(id))) ids.add(id)
+  const removed: Array<string> = []
+  for (const [id, status] of state.plugins) if (status.config.configured && !tables.has(id)) removed.push(id)
+  const ids = [...removed.sort(), ...[...tables.keys()].filter((id) => Result.isSuccess(parsePluginId(id)))]
   const differences: Array<ConfigDifference> = []
-  for (const pluginId of [...ids].sort()) {
+  for (const pluginId of ids) {
     const before = state.plugins.get(pluginId)?.config ?? absent
     const table = tables.get(pluginId)
     const after: ConfigEntryState = table === undefined ? absent : { configured: true, enabled: table.enabled ?? null }

@@ -170,11 +170,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               const replayed: ReadonlyArray<LogRecord> = []
               return { append, value: replayed }
             }),
-          (_, all) =>
-            projector.project(all).pipe(
-              Effect.andThen(Ref.set(lastState, fold(all))),
-              Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
-            )
+          (appended, all) => projectAll(all, appended)
         ).pipe(Effect.mapError(toEngineError))
         const events = result.value.length > 0 ? result.value : result.appended.filter((r) => r.id.startsWith(`${key}:`))
         return answer(events, yield* Ref.get(lastState))
@@ -326,7 +322,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
             const ts = new Date(clock.currentTimeMillisUnsafe()).toISOString()
             return { value: undefined, append: adoptionOf(fold(all), all.at(-1)?.seq ?? 0, observation, ts).records }
           }),
-        (_, all) => projectAll(all)
+        (appended, all) => projectAll(all, appended)
       ).pipe(Effect.mapError(toEngineError))
       return result.appended.flatMap((record) => historyEntryOf(record) ?? [])
     })
@@ -341,8 +337,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       catch: (e) => internalError(`failed to read ${paths.configPath}: ${rustIoError(e)}`)
     })
 
-    const projectAll = (all: ReadonlyArray<LogRecord>) =>
-      projector.project(all).pipe(
+    /** Projects what the checkpoint does not cover; `appended` were just decided on config.toml as it is now. */
+    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = []) =>
+      projector.project(all, appended[0]?.seq).pipe(
         Effect.andThen(Ref.set(lastState, fold(all))),
         Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
       )
@@ -371,12 +368,14 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       yield* Ref.set(lastState, fold(atOpen))
     } else if (log.readOnlyReason === undefined) {
       yield* log.transact(
-        (records) =>
+        () =>
           Effect.succeed({
             value: undefined,
-            append: repair === undefined || records.some((r) => r.type === "LogTailRepaired" && r.id === `repair:${repair.sha256}`)
+            // named by where the tail was cut and what was cut: the same garbage torn again later is a new repair,
+            // while two processes recording this one append it once (record ids are idempotency keys)
+            append: repair === undefined
               ? []
-              : [newRecordOf(new LogTailRepaired({ ...repair, cause: { actor: "repair" } }), `repair:${repair.sha256}`, openedAt)]
+              : [newRecordOf(new LogTailRepaired({ ...repair, cause: { actor: "repair" } }), `repair:${atOpen.at(-1)?.seq ?? 0}:${repair.sha256}`, openedAt)]
           }),
         (_, all) => projector.project(all).pipe(Effect.andThen(Ref.set(lastState, fold(all))))
       ).pipe(Effect.mapError((e) => internalError(`failed to open the ledger: ${e.message}`)))

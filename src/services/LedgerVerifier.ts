@@ -33,7 +33,7 @@ export interface VerifierDeps {
   readonly pluginDir: (pluginId: string) => string
   readonly fold: (records: ReadonlyArray<LogRecord>) => PluginState
   readonly observeNow: Effect.Effect<ConfigObservation, EngineError>
-  readonly projectAll: (all: ReadonlyArray<LogRecord>) => Effect.Effect<void, EngineError>
+  readonly projectAll: (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord>) => Effect.Effect<void, EngineError>
   readonly toEngineError: (error: { readonly message: string }) => EngineError
   readonly causeOf: (origin: Origin) => EventCause
   readonly now: () => string
@@ -76,7 +76,7 @@ export const makeVerifier = (deps: VerifierDeps) => {
             )
           )
         })),
-      (_, all) => deps.projectAll(all)
+      (appended, all) => deps.projectAll(all, appended)
     ).pipe(
       Effect.map(({ appended }) =>
         new Map(appended.flatMap((record) => {

@@ -16,7 +16,7 @@ import { Context, Effect, Exit, Layer, Result, Schema, type Scope } from "effect
 import * as Path from "node:path"
 import { attempt, closeQuietly, commitStaged, discardStaged, fsyncBatch, makeDirs, type StagedFile, stageFile, writeAll } from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
-import { removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
+import { parseConfig, removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
 import { isDirectory, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
@@ -29,7 +29,8 @@ import {
   sweepLeftovers
 } from "../adapters/PluginTree.ts"
 import type { SourceTree } from "../adapters/TreeBlob.ts"
-import { PluginEvent } from "../domain/Events.ts"
+import { configEditsToApply, tableAfter } from "../domain/ConfigCatchUp.ts"
+import { type ConfigEntryState, PluginEvent } from "../domain/Events.ts"
 import type { LogRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 
@@ -118,9 +119,50 @@ export const applyConfigEdits = (
   return Result.succeed(current)
 }
 
+const pluginIdOfRecord = (record: LogRecord): unknown =>
+  typeof record.data === "object" && record.data !== null && "pluginId" in record.data ? record.data.pluginId : undefined
+
+/**
+ * The pending events whose config.toml edits are made (see `configEditsToApply`): a table the user edited since
+ * the projection lagged behind is not overwritten by re-applying older events. An unparsable file gets them all
+ * (the edit then fails with the parser's message).
+ */
+const configEditsOf = (
+  pending: ReadonlyArray<PluginEvent>,
+  records: ReadonlyArray<LogRecord>,
+  projectedSeq: number,
+  text: string
+): ReadonlyArray<PluginEvent> => {
+  const parsed = parseConfig(text)
+  if (Result.isFailure(parsed)) return pending
+  const tables = parsed.success.plugins
+  return configEditsToApply(
+    pending,
+    (pluginId) => {
+      let table: ConfigEntryState = { configured: false, enabled: null }
+      for (const record of records) {
+        if (record.seq > projectedSeq) break
+        if (pluginIdOfRecord(record) !== pluginId) continue
+        const event = eventOf(record)
+        table = (event === undefined ? undefined : tableAfter(event)) ?? table
+      }
+      return table
+    },
+    (pluginId) => {
+      const entry = tables.get(pluginId)
+      return entry === undefined ? { configured: false, enabled: null } : { configured: true, enabled: entry.enabled ?? null }
+    }
+  )
+}
+
 export class Projector extends Context.Service<Projector, {
   /** projects every record newer than the checkpoint, in order, then advances the checkpoint */
-  readonly project: (records: ReadonlyArray<LogRecord>) => Effect.Effect<void, ProjectionError>
+  /**
+   * `freshFromSeq`: the records from this seq on were just decided on config.toml as it is now (by the caller,
+   * under the lock), so their edits are made as they are; older pending records are a catch-up, whose edits are
+   * not made over a table the user changed meanwhile (see `configEditsToApply`)
+   */
+  readonly project: (records: ReadonlyArray<LogRecord>, freshFromSeq?: number) => Effect.Effect<void, ProjectionError>
   readonly checkpoint: Effect.Effect<Checkpoint | undefined>
   /** the cache directory of an installed version */
   readonly versionDir: (pluginId: string, version: string) => string
@@ -298,7 +340,7 @@ export class Projector extends Context.Service<Projector, {
       /** Leftovers of crashed projections are swept once per process, at its first projection (start-up). */
       let swept = false
 
-      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>): Effect.fn.Return<void, unknown> {
+      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<void, unknown> {
         if (!swept) {
           yield* attempt(() => sweepLeftovers(fs, paths.cacheDir))
           swept = true
@@ -307,17 +349,23 @@ export class Projector extends Context.Service<Projector, {
         const pending = records.filter((r) => r.seq > (checkpoint?.seq ?? 0))
         const last = pending.at(-1)
         if (last === undefined) return
+        const fresh = freshFromSeq ?? Number.POSITIVE_INFINITY
         const events: Array<PluginEvent> = []
+        const lagging: Array<PluginEvent> = []
+        const decidedNow: Array<PluginEvent> = []
         for (const record of pending) {
           const event = eventOf(record)
-          if (event !== undefined) events.push(event)
+          if (event === undefined) continue
+          events.push(event)
+          if (record.seq < fresh) lagging.push(event)
+          else decidedNow.push(event)
         }
         // config.toml's final text is a pure fold of the events, so it is computed before any output is touched
         let config = yield* attempt(readConfig)
         // written when any event edited it, even if a later one undid that: the file (mode, existence) then
         // does not depend on how the records were batched (live one by one, or a replay all at once)
         let touched = false
-        for (const event of events) {
+        for (const event of [...configEditsOf(lagging, records, checkpoint?.seq ?? 0, config), ...decidedNow]) {
           const edited = editConfig(config, event)
           if (Result.isFailure(edited)) return yield* new ProjectionError({ target: paths.configPath, message: edited.failure.message })
           touched ||= edited.success !== config
@@ -364,8 +412,8 @@ export class Projector extends Context.Service<Projector, {
         pluginDir,
         prepare,
         checkpoint: Effect.try({ try: readCheckpoint, catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined))),
-        project: (records) =>
-          projectRecords(records).pipe(
+        project: (records, freshFromSeq) =>
+          projectRecords(records, freshFromSeq).pipe(
             Effect.mapError((error) =>
               error instanceof ProjectionError
                 ? error

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { adoptConfig, type ConfigObservation, configDifferences } from "../../src/domain/ConfigAdoption.ts"
+import { configEditsToApply } from "../../src/domain/ConfigCatchUp.ts"
 import {
   ConfigUnreadable,
   type EventCause,
@@ -101,5 +102,38 @@ describe("adopting hand edits of config.toml", () => {
     assert.deepStrictEqual(tags(adoptConfig(state, { ...bad, hash: "bad-2" }, edit)), ["ConfigUnreadable"], "other content: again")
     assert.isTrue(state.unreadableConfigs.has("bad-1"))
     assert.deepStrictEqual(first[0], new ConfigUnreadable({ configHash: "bad-1", message: "failed to reload config: x", cause: edit }))
+  })
+})
+
+describe("the order of adopted changes", () => {
+  it("removed tables first (by id), then the file's tables in file order, so a replay appends them as the user did", () => {
+    const zeta = "zeta@market"
+    const state = given(installed(alpha), installed(beta))
+    const tables = new Map<string, { readonly enabled: boolean | undefined }>([[zeta, { enabled: true }], [beta, { enabled: false }]])
+    assert.deepStrictEqual(configDifferences(state, tables).map((d) => d.pluginId), [alpha, zeta, beta])
+  })
+})
+
+describe("config edits of a catch-up projection", () => {
+  const T = { configured: true, enabled: true }
+  const F = { configured: true, enabled: false }
+  const none = { configured: false, enabled: null }
+  const disabled = new PluginDisabled({ pluginId: alpha, cause })
+  const removed = new PluginUninstalled({ pluginId: alpha, cause })
+
+  it("a file showing the state before the pending events gets all of them (live projection, fresh replay)", () => {
+    assert.deepStrictEqual(configEditsToApply([installed(alpha), disabled], () => none, () => none), [installed(alpha), disabled])
+  })
+
+  it("a file already showing some of them gets the rest; showing all of them, none", () => {
+    assert.deepStrictEqual(configEditsToApply([installed(alpha), disabled], () => none, () => T), [disabled])
+    assert.deepStrictEqual(configEditsToApply([installed(alpha), disabled, removed], () => none, () => F), [removed])
+  })
+
+  it("a file showing none of the states was edited by hand: that plugin's edits are skipped, others' kept", () => {
+    const pending = [installed(alpha), installed(beta)]
+    const file = (id: string) => (id === alpha ? F : none)
+    // alpha was installed before (T); the file says F: the user's edit wins over re-applying the install
+    assert.deepStrictEqual(configEditsToApply(pending, (id) => (id === alpha ? T : none), file), [installed(beta)])
   })
 })

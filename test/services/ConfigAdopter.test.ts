@@ -5,6 +5,7 @@
  * and is never rewritten.
  */
 import * as NodeFs from "node:fs"
+import * as Path from "node:path"
 import { createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -127,5 +128,39 @@ describe("adopting hand edits of config.toml", () => {
       yield* withEngine(world, () => Effect.void)
       assert.strictEqual(readLog(world).at(-1)?.type, "ConfigUnreadable")
       assert.strictEqual(readConfig(world), mistyped)
+    }))
+})
+
+describe("catch-up after a crash never undoes a hand edit", () => {
+  it.live("a lagging event is projected again, except onto a table the user edited by hand meanwhile, which is adopted", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          yield* install(engine, world, "alpha")
+          yield* install(engine, world, "beta")
+          yield* engine.setEnabled({ pluginId: ALPHA, enabled: false }, { actor: "cli" })
+          yield* engine.setEnabled({ pluginId: BETA, enabled: false }, { actor: "cli" })
+        }))
+      const log = readLog(world)
+      const segment = Path.join(world.paths.ledgerDir, "events", NodeFs.readdirSync(Path.join(world.paths.ledgerDir, "events"))[0] ?? "")
+      const betaInstall = log.find((r) => r.type === "PluginInstalled" && r.data["pluginId"] === BETA)?.seq ?? 0
+      const h = String(JSON.parse(NodeFs.readFileSync(segment, "utf8").split("\n")[betaInstall - 1] ?? "{}").h)
+      // as if the process died after projecting both disables but before recording that (the checkpoint still at
+      // beta's install); meanwhile the user deleted alpha's table by hand and beta's projection was lost
+      NodeFs.writeFileSync(world.paths.checkpointPath, JSON.stringify({ projectorVersion: 1, seq: betaInstall, h, configHash: null }))
+      const text = readConfig(world)
+        .replace(`\n[plugins."${ALPHA}"]\nenabled = false\n`, "")
+        .replace(`[plugins."${BETA}"]\nenabled = false`, `[plugins."${BETA}"]\nenabled = true`)
+      writeFile(world.paths.configPath, text)
+      const why = yield* withEngine(world, (engine) => engine.why({ pluginId: ALPHA }))
+      const config = readConfig(world)
+      assert.notInclude(config, `[plugins."${ALPHA}"]`, "the hand edit survives the catch-up")
+      assert.include(config, `[plugins."${BETA}"]\nenabled = false\n`, "beta's lagging disable is projected again")
+      const adopted = readLog(world).slice(log.length)
+      assert.deepStrictEqual(adopted.map((r) => [r.type, r.data["pluginId"], r.data["after"]]), [
+        ["PluginStateChangedExternally", ALPHA, { configured: false, enabled: null }]
+      ])
+      assert.deepStrictEqual([why.state.installed, why.state.configured, why.state.enabled], [true, false, false])
     }))
 })

@@ -1,18 +1,25 @@
 /**
- * Model-based property test of the engine: random sequences of install / enable / disable / uninstall /
- * restart (plus source edits, so reinstalls copy new content, and idempotency keys drawn from a small pool)
- * over three plugins in two marketplaces, one plugin name shared by both, starting from one of several
- * user config.toml files (LF, CRLF, no final newline, other plugin tables, empty, absent). After every step:
+ * Model-based lifecycle test of the engine (issue 3, point 9): random sequences of install / enable / disable /
+ * uninstall / hand edit of config.toml / cache tamper + verify --repair / crash / reopen (plus source edits, so
+ * reinstalls copy new content, and idempotency keys drawn from a small pool, retried) over three plugins in two
+ * marketplaces, one plugin name shared by both, starting from one of several user config.toml files (LF, CRLF,
+ * no final newline, other plugin tables, empty, absent). After every step:
  *   (a) the projection (config.toml bytes + every path, mode and byte under `plugins/cache`) equals what a
  *       fresh replay of the same log produces in a separate, empty CODEX_HOME (only `ledger/events` and
- *       `ledger/blobs` copied, same initial config.toml; start-up catch-up projects everything);
- *   (b) the state matches a simple model: installed/enabled per plugin (as `plugin/list` reports it and as
- *       config.toml says), the cached tree is the source as it was at the last applied install, each answer
- *       is the expected one, and each step appended exactly the events the model expects.
+ *       `ledger/blobs` copied, same initial config.toml; start-up catch-up projects everything), and that replay
+ *       appends nothing (its own config check finds no difference);
+ *   (b) the state matches a pure model: per plugin the cache (installed through the ledger), what config.toml
+ *       says (table, `enabled`) and what the log says about it (they differ only while a hand edit waits for
+ *       adoption); `plugin/list`, config.toml and the cached trees agree with it; every answer is the expected
+ *       one; and every step appended exactly the events the model expects (adoptions included).
+ * Crashes are simulated in process by what a crash leaves behind: a lost checkpoint (every event projected again;
+ * only while no hand edit waits, see README), or a torn record at the end of the log; real SIGKILLs and power
+ * loss are the other suites' job.
+ * Not covered yet: "sync from a recorded response" (remote sync is issue 5).
  *
- * LEDGER_PROPERTY_RUNS (default 100), LEDGER_PROPERTY_STEPS (max steps per run, default 25),
- * LEDGER_PROPERTY_SEED and LEDGER_PROPERTY_PATH (fast-check's counterexample path) replay a failure;
- * LEDGER_PROPERTY_TMPDIR picks where the temp dirs go.
+ * Counts: `npm test` 200 runs of <= 30 steps, `npm run test:soak` 1,000 runs of <= 100 steps. SEED (or
+ * LEDGER_PROPERTY_SEED) and LEDGER_PROPERTY_PATH (fast-check's counterexample path) replay a failure;
+ * LEDGER_PROPERTY_RUNS / LEDGER_PROPERTY_STEPS override the counts; LEDGER_PROPERTY_TMPDIR picks the temp dir.
  */
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
@@ -20,10 +27,12 @@ import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Result, Scope } from "effect"
 import * as fc from "fast-check"
-import { parseConfig } from "../../src/adapters/ConfigToml.ts"
+import { parseConfig, removePluginTable, setPluginEnabled } from "../../src/adapters/ConfigToml.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
+import type { TreeProblemView } from "../../src/domain/PluginViews.ts"
 import { Engine, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { scaled, seedFor } from "../support/Soak.ts"
 
 const envInt = (name: string, fallback: number): number => {
   const raw = process.env[name]
@@ -32,9 +41,9 @@ const envInt = (name: string, fallback: number): number => {
   if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, got ${raw}`)
   return value
 }
-const RUNS = envInt("LEDGER_PROPERTY_RUNS", 100)
-const MAX_STEPS = envInt("LEDGER_PROPERTY_STEPS", 25)
-const SEED = envInt("LEDGER_PROPERTY_SEED", Math.floor(Math.random() * 2 ** 31))
+const RUNS = envInt("LEDGER_PROPERTY_RUNS", scaled(200, 1_000))
+const MAX_STEPS = envInt("LEDGER_PROPERTY_STEPS", scaled(30, 100))
+const SEED = process.env["LEDGER_PROPERTY_SEED"] !== undefined ? envInt("LEDGER_PROPERTY_SEED", 0) : seedFor("Lifecycle.model")
 const PATH = process.env["LEDGER_PROPERTY_PATH"]
 /**
  * Where the temp worlds live: LEDGER_PROPERTY_TMPDIR, else /dev/shm when writable (tmpfs: the engine fsyncs every
@@ -51,7 +60,19 @@ const TMP_BASE = (() => {
     return Os.tmpdir()
   }
 })()
-const stats = { runs: 0, steps: 0, replays: 0, events: 0, keyedReplays: 0, keyConflicts: 0 }
+const stats = {
+  runs: 0,
+  steps: 0,
+  replays: 0,
+  events: 0,
+  keyedReplays: 0,
+  keyConflicts: 0,
+  handEdits: 0,
+  adoptions: 0,
+  tampers: 0,
+  repairs: 0,
+  crashes: 0
+}
 
 const CANONICAL_CONFIG = "# user settings\nmodel = \"gpt-5\"\n\n[features]\nplugins = true\n\n[profiles.fast]\nmodel = \"o3\" # fast\n"
 
@@ -180,8 +201,9 @@ const freshReplay = Effect.fnUntraced(function*(world: World, n: number) {
   writeInitialConfig(paths, world.config)
   NodeFs.cpSync(Path.join(world.paths.ledgerDir, "events"), Path.join(paths.ledgerDir, "events"), { recursive: true })
   if (NodeFs.existsSync(world.paths.blobsDir)) NodeFs.cpSync(world.paths.blobsDir, paths.blobsDir, { recursive: true })
+  const copied = countRecords(paths)
   yield* Engine.use(() => Effect.void).pipe(Effect.provide(appLayer(paths)))
-  const projection = projectionOf(paths)
+  const projection = { ...projectionOf(paths), appended: countRecords(paths) - copied }
   NodeFs.rmSync(paths.codexHome, { recursive: true, force: true })
   stats.replays += 1
   return projection
@@ -200,6 +222,15 @@ type Step =
   | { readonly _tag: "Restart" }
   /** the client retries its last command, same key (if it had one) */
   | { readonly _tag: "Retry" }
+  /**
+   * The user edits config.toml: flips `enabled`, removes or adds the plugin's table (whichever applies), or adds a
+   * comment; adopted right away (what the daemon's watcher does) or left for the next command or start-up.
+   */
+  | { readonly _tag: "HandEdit"; readonly plugin: number; readonly kind: "toggle" | "comment"; readonly adoptNow: boolean }
+  /** something modifies, deletes or adds a file in a plugin's cache; `verify` finds it and `--repair` restores it */
+  | { readonly _tag: "Tamper"; readonly plugin: number; readonly kind: "modify" | "delete" | "extra" }
+  /** what a crash leaves behind, then a reopen: no checkpoint, or a torn record at the end of the log */
+  | { readonly _tag: "Crash"; readonly kind: "checkpoint-lost" | "torn-tail" }
 
 const pluginIndex = fc.integer({ min: 0, max: PLUGINS.length - 1 })
 /** mostly no key; sometimes one of four, so retries (same key; the same command or another) happen */
@@ -215,21 +246,50 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: command("Disable"), weight: 3 },
   { arbitrary: command("Uninstall"), weight: 2 },
   { arbitrary: pluginIndex.map((plugin): Step => ({ _tag: "EditSource", plugin })), weight: 1 },
-  { arbitrary: fc.constant<Step>({ _tag: "Restart" }), weight: 2 },
-  { arbitrary: fc.constant<Step>({ _tag: "Retry" }), weight: 2 }
+  { arbitrary: fc.constant<Step>({ _tag: "Restart" }), weight: 1 },
+  { arbitrary: fc.constant<Step>({ _tag: "Retry" }), weight: 2 },
+  {
+    arbitrary: fc.record({ plugin: pluginIndex, kind: fc.constantFrom("toggle", "toggle", "comment"), adoptNow: fc.boolean() })
+      .map((r): Step => ({ _tag: "HandEdit", ...r })),
+    weight: 3
+  },
+  {
+    arbitrary: fc.record({ plugin: pluginIndex, kind: fc.constantFrom("modify", "delete", "extra") }).map((r): Step => ({ _tag: "Tamper", ...r })),
+    weight: 1
+  },
+  { arbitrary: fc.constantFrom("checkpoint-lost", "torn-tail").map((kind): Step => ({ _tag: "Crash", kind })), weight: 1 }
 )
 const scenarioArb = fc.record({
   config: fc.integer({ min: 0, max: CONFIGS.length - 1 }),
   steps: fc.array(stepArb, { minLength: 1, maxLength: MAX_STEPS, size: "max" })
 })
 
-interface ModelPlugin {
-  readonly installed: boolean
+/** What config.toml holds for a plugin: no table, or a table with `enabled`. */
+interface TableModel {
+  readonly configured: boolean
   readonly enabled: boolean
+}
+const noTable: TableModel = { configured: false, enabled: false }
+const sameTable = (a: TableModel, b: TableModel) => a.configured === b.configured && (!a.configured || a.enabled === b.enabled)
+
+interface ModelPlugin {
+  /** a cache tree is projected (installed through the ledger) */
+  readonly cache: boolean
+  /** what config.toml says */
+  readonly file: TableModel
+  /** what the log says config.toml holds (differs from `file` only while a hand edit waits for adoption) */
+  readonly logged: TableModel
   /** the cached tree: the source as it was at the last applied install */
   readonly tree: ReadonlyArray<string> | undefined
 }
-const notInstalled: ModelPlugin = { installed: false, enabled: false, tree: undefined }
+const notInstalled: ModelPlugin = { cache: false, file: noTable, logged: noTable, tree: undefined }
+const pendingAdoptions = (model: ReadonlyArray<ModelPlugin>): number => model.filter((m) => !sameTable(m.file, m.logged)).length
+/** the adoption every command, start-up and `adoptConfigEdits` begin with */
+const adoptAll = (model: Array<ModelPlugin>): void => {
+  model.forEach((m, i) => {
+    model[i] = { ...m, logged: m.file }
+  })
+}
 
 const originFor = (key: string | undefined): Origin => ({
   actor: "rpc",
@@ -256,6 +316,19 @@ const spec = (index: number): PluginSpec => {
   return p
 }
 
+/** A hand-made note: not part of the log, so it is left out when the live config.toml is compared with a replay. */
+const HAND_NOTE = /^# hand note \d+\r?\n/gm
+const withoutNotes = (text: string | undefined) => text?.replace(HAND_NOTE, "")
+
+/** what Codex reads of a config.toml: the plugin tables, sorted */
+const tablesOf = (text: string | undefined) => {
+  const parsed = parseConfig(text ?? "")
+  return Result.isSuccess(parsed) ? [...parsed.success.plugins].sort(([a], [b]) => (a < b ? -1 : 1)) : parsed.failure.message
+}
+
+const edited = (result: Result.Result<string, { readonly message: string }>, where: string): string =>
+  Result.isSuccess(result) ? result.success : assert.fail(`${where}: the test's own edit failed: ${result.failure.message}`)
+
 const runScenario = (scenario: { readonly config: number; readonly steps: ReadonlyArray<Step> }) =>
   Effect.acquireUseRelease(
     Effect.sync(() => makeWorld(CONFIGS[scenario.config] ?? CONFIGS[0] ?? { name: "none", text: undefined, featuresOn: false })),
@@ -267,9 +340,21 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
         /** idempotency keys whose command appended events: what it recorded, and the seq of its last event */
         const usedKeys = new Map<string, { readonly type: string; readonly pluginId: string; readonly seq: number }>()
         let edits = 0
+        let notes = 0
+        /** a hand edit made by hand (not by the ledger) may leave config.toml with the user's mode rather than 0600 */
+        let handWritten = false
+        /** after a lost checkpoint every edit is made again: the same tables, maybe in another order (README) */
+        let checkpointLost = false
+        let layoutMoved = false
         let lastCommand: Step | undefined
         let records = countRecords(world.paths)
         stats.runs += 1
+
+        const reopen = Effect.gen(function*() {
+          yield* Scope.close(session.scope, Exit.void)
+          session = yield* openSession(world.paths)
+        })
+        const readConfigText = () => (NodeFs.existsSync(world.paths.configPath) ? NodeFs.readFileSync(world.paths.configPath, "utf8") : "")
 
         for (const [n, generated] of scenario.steps.entries()) {
           const step: Step = generated._tag === "Retry" ? lastCommand ?? generated : generated
@@ -279,8 +364,27 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
           if (step._tag === "Retry") {
             // nothing to retry yet
           } else if (step._tag === "Restart") {
+            yield* reopen
+            appended = pendingAdoptions(model)
+            adoptAll(model)
+          } else if (step._tag === "Crash" && step.kind === "checkpoint-lost" && pendingAdoptions(model) > 0) {
+            // a lost checkpoint makes every event pending again: a hand edit waiting for adoption can then coincide
+            // with a state the log passed through and be taken for it (documented); only unambiguous cases here
+          } else if (step._tag === "Crash") {
+            stats.crashes += 1
             yield* Scope.close(session.scope, Exit.void)
+            if (step.kind === "checkpoint-lost") {
+              NodeFs.rmSync(world.paths.checkpointPath, { force: true })
+              checkpointLost = true
+            } else {
+              const dir = Path.join(world.paths.ledgerDir, "events")
+              const segment = NodeFs.readdirSync(dir).filter((f) => f.endsWith(".jsonl")).sort().at(-1) ?? assert.fail("no segment")
+              NodeFs.appendFileSync(Path.join(dir, segment), "{\"v\":1,\"seq\":999999,\"id\":\"torn")
+              appended = 1 // LogTailRepaired
+            }
             session = yield* openSession(world.paths)
+            appended += pendingAdoptions(model)
+            adoptAll(model)
           } else if (step._tag === "EditSource") {
             const dir = sourceDir(world, spec(step.plugin))
             edits += 1
@@ -288,6 +392,67 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
             const extra = Path.join(dir, "extra")
             if (NodeFs.existsSync(extra)) NodeFs.rmSync(extra, { recursive: true })
             else writeFile(Path.join(extra, `edit-${edits}.txt`), `edit ${edits}\n`, 0o600)
+          } else if (step._tag === "HandEdit") {
+            stats.handEdits += 1
+            handWritten = true
+            const p = spec(step.plugin)
+            const current = model[step.plugin] ?? notInstalled
+            const text = readConfigText()
+            if (step.kind === "comment") {
+              notes += 1
+              // at the top: the rest of the file keeps its bytes (final newline or not)
+              NodeFs.writeFileSync(world.paths.configPath, `# hand note ${notes}${text.includes("\r\n") ? "\r\n" : "\n"}${text}`)
+            } else {
+              // the user's edit, made with the same byte-preserving editor (so a replay can reproduce its bytes):
+              // enabled table -> disabled, disabled table -> removed, no table -> enabled table
+              const file: TableModel = !current.file.configured
+                ? { configured: true, enabled: true }
+                : current.file.enabled
+                ? { configured: true, enabled: false }
+                : noTable
+              const next = file.configured
+                ? edited(setPluginEnabled(text, idOf(p), file.enabled), where)
+                : edited(removePluginTable(text, idOf(p)), where)
+              NodeFs.writeFileSync(world.paths.configPath, next)
+              // removed and added again before the ledger looked: the adoption records the values, not that the
+              // table moved to the end of the file, so a replay has the same tables in another order (README)
+              if (!sameTable(current.file, current.logged)) layoutMoved = true
+              model[step.plugin] = { ...current, file }
+            }
+            if (step.adoptNow) {
+              const adopted = yield* session.engine.adoptConfigEdits
+              appended = pendingAdoptions(model)
+              assert.strictEqual(adopted.length, appended, `${where}: adopted events`)
+              assert.isTrue(adopted.every((e) => e.type === "PluginStateChangedExternally" && e.cause?.actor === "config-edit"), where)
+              adoptAll(model)
+              stats.adoptions += appended
+            }
+          } else if (step._tag === "Tamper") {
+            const p = spec(step.plugin)
+            const current = model[step.plugin] ?? notInstalled
+            if (current.cache) {
+              stats.tampers += 1
+              const root = Path.join(world.paths.cacheDir, p.marketplace, p.name, "local")
+              const problem: TreeProblemView = step.kind === "modify"
+                ? { path: "local/data/version.txt", kind: "modified" }
+                : step.kind === "delete"
+                ? { path: "local/bin/run", kind: "missing" }
+                : { path: "local/dropped.txt", kind: "extra" }
+              if (step.kind === "modify") NodeFs.writeFileSync(Path.join(root, "data", "version.txt"), "tampered\n")
+              else if (step.kind === "delete") NodeFs.rmSync(Path.join(root, "bin", "run"))
+              else NodeFs.writeFileSync(Path.join(root, "dropped.txt"), "dropped\n")
+              const found = yield* session.engine.verify({ repair: false }, originFor(undefined))
+              assert.deepStrictEqual(
+                found.plugins.filter((v) => v.problems.length > 0).map((v) => [v.pluginId, v.problems]),
+                [[idOf(p), [problem]]],
+                `${where}: verify finds exactly the tampered path`
+              )
+              assert.strictEqual(countRecords(world.paths), records, `${where}: verify alone records nothing`)
+              const repaired = yield* session.engine.verify({ repair: true }, originFor(undefined))
+              assert.isTrue(repaired.plugins.every((v) => v.ok), `${where}: repaired`)
+              appended = 1
+              stats.repairs += 1
+            }
           } else {
             const p = spec(step.plugin)
             const origin = originFor(step.key)
@@ -296,6 +461,8 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
             // a key reused for the same command replays it; for another command it is refused
             const replayOf = used !== undefined && used.type === eventType && used.pluginId === idOf(p) ? used.seq : undefined
             const current = model[step.plugin] ?? notInstalled
+            /** adoptions the command's transaction appends before its own events, when it gets that far */
+            const pending = pendingAdoptions(model)
             if (used !== undefined && replayOf === undefined) {
               const result = yield* Effect.result(
                 step._tag === "Install"
@@ -316,8 +483,10 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
                 )
                 assert.deepStrictEqual(view, { authPolicy: "ON_INSTALL", appsNeedingAuth: [] }, where)
                 if (replayOf === undefined) {
-                  model[step.plugin] = { installed: true, enabled: true, tree: listTree(sourceDir(world, p)) }
-                  appended = 1
+                  adoptAll(model)
+                  const table = { configured: true, enabled: true }
+                  model[step.plugin] = { cache: true, file: table, logged: table, tree: listTree(sourceDir(world, p)) }
+                  appended = pending + 1
                 }
                 break
               }
@@ -329,7 +498,8 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
                   // a retry: the recorded outcome, nothing new
                   if (Result.isFailure(result)) return assert.fail(`${where}: unexpected ${result.failure.message}`)
                   assert.deepStrictEqual(result.success, { pluginId: idOf(p), enabled, changed: true, seq: replayOf }, where)
-                } else if (!current.installed) {
+                } else if (!current.cache && !current.file.configured) {
+                  // refused: nothing appended, not even the adoptions (the transaction as a whole fails)
                   assert.isTrue(Result.isFailure(result), `${where}: expected a rejection`)
                   if (Result.isFailure(result)) {
                     assert.strictEqual(result.failure.kind, "InvalidRequest", where)
@@ -337,28 +507,32 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
                   }
                 } else {
                   if (Result.isFailure(result)) return assert.fail(`${where}: unexpected ${result.failure.message}`)
-                  const changed = current.enabled !== enabled
+                  // what Codex reads as enabled: a table saying `enabled = true`; no table counts as disabled
+                  const changed = (current.file.configured && current.file.enabled) !== enabled
                   assert.deepStrictEqual(
                     result.success,
-                    { pluginId: idOf(p), enabled, changed, seq: changed ? records + 1 : null },
+                    { pluginId: idOf(p), enabled, changed, seq: changed ? records + pending + 1 : null },
                     where
                   )
-                  model[step.plugin] = { ...current, enabled }
-                  appended = changed ? 1 : 0
+                  adoptAll(model)
+                  const table = changed ? { configured: true, enabled } : current.file
+                  model[step.plugin] = { ...current, file: table, logged: table }
+                  appended = pending + (changed ? 1 : 0)
                 }
                 break
               }
               case "Uninstall": {
                 assert.deepStrictEqual(yield* session.engine.uninstall({ pluginId: idOf(p) }, origin), {}, where)
                 if (replayOf === undefined) {
-                  appended = current.installed ? 1 : 0
+                  adoptAll(model)
+                  appended = pending + (current.cache || current.file.configured ? 1 : 0)
                   model[step.plugin] = notInstalled
                 }
                 break
               }
             }
             if (replayOf !== undefined) stats.keyedReplays += 1
-            if (step.key !== undefined && used === undefined && appended > 0) {
+            if (step.key !== undefined && used === undefined && appended > pending) {
               usedKeys.set(step.key, { type: eventType, pluginId: idOf(p), seq: records + appended })
             }
           }
@@ -370,12 +544,21 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
           stats.steps += 1
           stats.events += appended
 
-          // (a) the live projection equals a fresh replay of the log
+          // (a) the live projection equals a fresh replay of the log (a pending hand edit is not in the log yet)
           const live = projectionOf(world.paths)
-          const replayed = yield* freshReplay(world, n)
-          assert.deepStrictEqual(replayed.config, live.config, `${where}: config.toml differs from a fresh replay`)
-          assert.deepStrictEqual(replayed.configMode, live.configMode, `${where}: config.toml mode differs from a fresh replay`)
-          assert.deepStrictEqual(replayed.cache, live.cache, `${where}: plugins/cache differs from a fresh replay`)
+          if (pendingAdoptions(model) === 0) {
+            const replayed = yield* freshReplay(world, n)
+            assert.strictEqual(replayed.appended, 0, `${where}: the replay found config.toml differing from its own log`)
+            // notes only in a file the replay never created: the same as no file
+            const liveConfig = notes > 0 && withoutNotes(live.config) === "" && replayed.config === undefined ? undefined : withoutNotes(live.config)
+            if (checkpointLost || layoutMoved) {
+              assert.deepStrictEqual(tablesOf(replayed.config), tablesOf(liveConfig), `${where}: config.toml tables differ from a fresh replay`)
+            } else {
+              assert.deepStrictEqual(replayed.config, liveConfig, `${where}: config.toml differs from a fresh replay`)
+            }
+            if (!handWritten) assert.deepStrictEqual(replayed.configMode, live.configMode, `${where}: config.toml mode differs from a fresh replay`)
+            assert.deepStrictEqual(replayed.cache, live.cache, `${where}: plugins/cache differs from a fresh replay`)
+          }
 
           // (b) the state matches the model: the read side, config.toml and the cached trees
           const listed = yield* session.engine.list({ cwds: [...world.roots], forceRemoteSync: false })
@@ -386,13 +569,16 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
             const summary = listed.marketplaces.find((m) => m.name === p.marketplace)?.plugins.find((s) => s.id === idOf(p))
             assert.deepStrictEqual(
               { installed: summary?.installed, enabled: summary?.enabled },
-              { installed: expected.installed, enabled: expected.enabled && world.config.featuresOn },
+              {
+                installed: expected.cache && expected.file.configured,
+                enabled: expected.file.configured && expected.file.enabled && world.config.featuresOn
+              },
               `${where}: plugin/list of ${idOf(p)}`
             )
             const entry = parsed.success.plugins.get(idOf(p))
             assert.deepStrictEqual(
               entry === undefined ? undefined : entry.enabled,
-              expected.installed ? expected.enabled : undefined,
+              expected.file.configured ? expected.file.enabled : undefined,
               `${where}: config.toml table of ${idOf(p)}`
             )
             const pluginDir = Path.join(world.paths.cacheDir, p.marketplace, p.name)
@@ -404,7 +590,7 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
           })
           // tables of other plugins are never touched
           if (world.config.name === "other-plugins") assert.strictEqual(parsed.success.plugins.get("other@elsewhere")?.enabled, false, where)
-          if (world.config.name === "canonical" && model.every((m) => !m.installed)) {
+          if (world.config.name === "canonical" && notes === 0 && model.every((m) => !m.cache && !m.file.configured)) {
             assert.strictEqual(live.config, CANONICAL_CONFIG, `${where}: config back to the user's bytes`)
           }
         }
@@ -412,14 +598,12 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
     (world) => Effect.sync(() => NodeFs.rmSync(world.root, { recursive: true, force: true }))
   )
 
-describe("replay property", () => {
+describe("model-based lifecycle", () => {
   it.live(
-    `after every step, the projection equals a fresh replay and the state matches the model (${RUNS} runs, <= ${MAX_STEPS} steps)`,
+    `after every step, model == projected state == a fresh replay of the log (${RUNS} runs, <= ${MAX_STEPS} steps)`,
     () =>
       Effect.gen(function*() {
-        console.log(
-          `[Replay.property] seed=${SEED} runs=${RUNS} maxSteps=${MAX_STEPS} (replay with LEDGER_PROPERTY_SEED=${SEED})`
-        )
+        console.log(`[Lifecycle.model] seed=${SEED} runs=${RUNS} maxSteps=${MAX_STEPS} (re-run: SEED=${SEED})`)
         yield* Effect.promise(() =>
           fc.assert(
             fc.asyncProperty(scenarioArb, (scenario) => Effect.runPromise(runScenario(scenario))),
@@ -433,8 +617,9 @@ describe("replay property", () => {
           )
         )
         console.log(
-          `[Replay.property] ${stats.runs} runs, ${stats.steps} steps, ${stats.replays} fresh replays, ` +
-            `${stats.events} events, ${stats.keyedReplays} keyed retries, ${stats.keyConflicts} refused key reuses (tmp: ${TMP_BASE})`
+          `[Lifecycle.model] ${stats.runs} runs, ${stats.steps} steps, ${stats.replays} fresh replays, ${stats.events} events, ` +
+            `${stats.keyedReplays} keyed retries, ${stats.keyConflicts} refused key reuses, ${stats.handEdits} hand edits ` +
+            `(${stats.adoptions} adopted on the spot), ${stats.tampers} tampers / ${stats.repairs} repairs, ${stats.crashes} crashes (tmp: ${TMP_BASE})`
         )
       }),
     10 * 60_000
