@@ -111,7 +111,7 @@ const runLane = async (
       const delayMs = random.int(201)
       const writer = `l${lane}k${k}`
       const context = `lane ${lane} kill ${k} (seed ${seed}, +${delayMs} ms)`
-      child.send(`GO ${JSON.stringify({ dir, writer, count: null, seed: random.int(2 ** 31), batchMax: BATCH_MAX })}`)
+      child.send(`GO ${JSON.stringify({ dir, writer, count: null, seed: random.int(2 ** 31), batchMax: BATCH_MAX, pauseMs: 0 })}`)
       await sleep(delayMs)
       const exit = await child.kill()
       assert.strictEqual(exit.signal, "SIGKILL", `${context}: the writer exited by itself: ${child.stderr}`)

@@ -1,6 +1,6 @@
 /**
  * A writer process for the crash and contention suites: `node streamWriter.ts`.
- * It loads everything, prints `WARM`, then waits for one stdin line `GO {"dir","writer","count","seed","batchMax"}`
+ * It loads everything, prints `WARM`, then waits for one stdin line `GO {"dir","writer","count","seed","batchMax","pauseMs"}`
  * (so a parent can start it ahead of time and kill it right after GO without paying for module loading).
  * Then it opens the log in `dir` (EventLog.layer), prints `OPEN`, and loops: picks a command of 1..batchMax
  * records on random streams, prints `TRY <command json>`, runs it through `EventLog.transact`, and only after
@@ -18,7 +18,9 @@ const Go = Schema.fromJsonString(Schema.Struct({
   writer: Schema.String,
   count: Schema.NullOr(Schema.Int),
   seed: Schema.Int,
-  batchMax: Schema.Int
+  batchMax: Schema.Int,
+  /** think time between commands: 0..pauseMs ms (0: append flat out) */
+  pauseMs: Schema.Int
 }))
 
 /**
@@ -73,6 +75,7 @@ const program = Effect.gen(function*() {
     )
     for (const record of appended) out(`ACK ${record.id} ${record.seq}`)
     n += size
+    if (go.pauseMs > 0) yield* Effect.sleep(random.int(go.pauseMs + 1))
   }
   out("DONE")
 })
