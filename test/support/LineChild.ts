@@ -98,8 +98,9 @@ export class LineChild {
     }
   }
 
-  send(line: string): void {
-    this.child.stdin.write(`${line}\n`)
+  /** Writes one line (the terminator is added); bytes are sent as they are (e.g. invalid UTF-8). */
+  send(line: string | Buffer): void {
+    this.child.stdin.write(typeof line === "string" ? `${line}\n` : Buffer.concat([line, Buffer.from("\n")]))
   }
 
   endInput(): void {

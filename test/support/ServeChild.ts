@@ -44,7 +44,7 @@ export class ServeChild {
     this.process.send(JSON.stringify(frame))
   }
 
-  sendRaw(line: string): void {
+  sendRaw(line: string | Buffer): void {
     this.process.send(line)
   }
 
