@@ -9,30 +9,19 @@ import * as NodeFs from "node:fs"
 import { Readable, Writable } from "node:stream"
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
-import { Effect, Logger, ManagedRuntime, Result, Schema } from "effect"
+import { Effect, Logger, ManagedRuntime } from "effect"
 import { parse as parseToml } from "smol-toml"
 import { appLayer } from "../../src/cli/AppLayer.ts"
-import { PluginEvent } from "../../src/domain/Events.ts"
 import { makeCodexSession } from "../../src/rpc/CodexServer.ts"
 import { servePeer } from "../../src/rpc/JsonRpcPeer.ts"
 import { streamChannel } from "../../src/rpc/StdioChannel.ts"
-import { EventLog, type LogRecord } from "../../src/services/EventLog.ts"
+import { EventLog } from "../../src/services/EventLog.ts"
 import { checkProperty, type Expected, expectedReply, type Frame, frameArbitrary, outcomeOf, replyProblems } from "../support/FuzzFrames.ts"
-import { makeFuzzWorld, removeWorld } from "../support/FuzzWorld.ts"
+import { invalidEvents, makeFuzzWorld, removeWorld } from "../support/FuzzWorld.ts"
 import { ServeChild } from "../support/ServeChild.ts"
 import { scaled, seedFor } from "../support/Soak.ts"
 
 const FRAMES_PER_BATCH = 5
-const decodeEvent = Schema.decodeUnknownResult(PluginEvent)
-
-/** Records whose data is not a valid PluginEvent of their type (the genesis record aside). */
-const invalidEvents = (records: ReadonlyArray<LogRecord>): ReadonlyArray<string> =>
-  records.slice(1).flatMap((record) => {
-    const data = record.data
-    const decoded = decodeEvent(typeof data === "object" && data !== null ? { ...data, _tag: record.type } : data)
-    return Result.isSuccess(decoded) ? [] : [`seq ${record.seq} (${record.type}): ${decoded.failure.message}`]
-  })
-
 const readLog = (ledgerDir: string) =>
   EventLog.use((log) => Effect.all({ records: log.records, report: log.verify })).pipe(Effect.provide(EventLog.layer({ ledgerDir })))
 

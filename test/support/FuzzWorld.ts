@@ -7,6 +7,9 @@
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { Result, Schema } from "effect"
+import { PluginEvent } from "../../src/domain/Events.ts"
+import type { LogRecord } from "../../src/services/EventLog.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
 
 export const FUZZ_CONFIG = "# my settings\nmodel = \"gpt-5\"  # keep\n\n[features]\nplugins = true\n\n[profiles.fast]\nmodel = \"o3\"\n"
@@ -95,3 +98,13 @@ export const makeFuzzWorld = (prefix: string): FuzzWorld => {
 }
 
 export const removeWorld = (world: FuzzWorld): void => NodeFs.rmSync(world.root, { recursive: true, force: true })
+
+const decodeEvent = Schema.decodeUnknownResult(PluginEvent)
+
+/** Records (after the genesis record) whose data is not a valid PluginEvent of their type. */
+export const invalidEvents = (records: ReadonlyArray<LogRecord>): ReadonlyArray<string> =>
+  records.slice(1).flatMap((record) => {
+    const data = record.data
+    const decoded = decodeEvent(typeof data === "object" && data !== null ? { ...data, _tag: record.type } : data)
+    return Result.isSuccess(decoded) ? [] : [`seq ${record.seq} (${record.type}): ${decoded.failure.message}`]
+  })
