@@ -136,7 +136,8 @@ const runLane = async (
       // nothing that no writer attempted (no orphan, no fabricated record), and only the in-flight command is unsure
       const mine = result.before.filter((r) => r.id.startsWith(`${writer}-`))
       for (const record of result.before.slice(1)) {
-        assert.isTrue(record.type === STREAM_EVENT && allTried.has(record.id), `${context}: unexpected record ${record.id} ${JSON.stringify(child.lines.slice(-5))} ${child.lines.length}`)
+        const last = JSON.stringify(child.lines.slice(-5))
+        assert.isTrue(record.type === STREAM_EVENT && allTried.has(record.id), `${context}: unexpected ${record.id}; writer's last lines ${last}`)
       }
       const inFlight = new Set(tried.at(-1)?.items.map((i) => i.id) ?? [])
       const unacked = mine.filter((r) => !acked.has(r.id))
