@@ -18,12 +18,24 @@ export const isFile = (fs: FsPort, path: string): boolean => {
   }
 }
 
-/** A text file that may not exist yet (config.toml): missing reads as "", other failures are thrown. */
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * A text file that may not exist yet (config.toml): missing reads as "", other failures are thrown. Strict UTF-8
+ * (as Rust's `read_to_string`, so Codex refuses the file too): a lenient decode would let an edit rewrite the
+ * user's invalid bytes as U+FFFD.
+ */
 export const readTextOrEmpty = (fs: FsPort, path: string): string => {
+  let bytes: Buffer
   try {
-    return fs.readFileSync(path).toString("utf8")
+    bytes = fs.readFileSync(path)
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return ""
     throw error
+  }
+  try {
+    return STRICT_UTF8.decode(bytes)
+  } catch {
+    throw new Error("stream did not contain valid UTF-8")
   }
 }

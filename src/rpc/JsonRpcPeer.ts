@@ -56,25 +56,52 @@ const I64_MIN = -(2n ** 63n)
 const I64_MAX = 2n ** 63n - 1n
 
 /**
+ * The source text of the last top-level `"id"` member of a JSON object text that JSON.parse accepted. A lexical
+ * scan that keeps no stack: a reviver would recurse through every nested value, and params nested 10,000 deep
+ * overflow it (a valid i64 id was then refused).
+ */
+const isJsonSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+
+const topLevelIdSource = (text: string): string | undefined => {
+  let depth = 0
+  let found: string | undefined
+  let i = 0
+  while (i < text.length) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      // a string: find its end, skipping escapes
+      let end = i + 1
+      while (end < text.length && text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1
+      if (depth === 1) {
+        let next = end + 1
+        while (next < text.length && isJsonSpace(text.charCodeAt(next))) next++
+        // a key (not a string value) that spells `id`, perhaps with escapes
+        if (text.charAt(next) === ":" && end - i < 64 && JSON.parse(text.slice(i, end + 1)) === "id") {
+          let start = next + 1
+          while (start < text.length && isJsonSpace(text.charCodeAt(start))) start++
+          let stop = start
+          while (stop < text.length && /[-+.eE0-9]/.test(text.charAt(stop))) stop++
+          found = text.slice(start, stop)
+        }
+      }
+      i = end + 1
+    } else {
+      if (c === 0x7b || c === 0x5b) depth++
+      else if (c === 0x7d || c === 0x5d) depth--
+      i++
+    }
+  }
+  return found
+}
+
+/**
  * The request id of a parsed frame, or `undefined` if `value` is not one (the reference takes a string or an i64).
  * JSON.parse rounds integers beyond 2^53, so for those the id's own text is read back from the line.
  */
 const requestIdOf = (line: string, value: unknown): RequestId | undefined => {
   if (typeof value === "string" || (typeof value === "number" && Number.isSafeInteger(value))) return value
   if (typeof value !== "number" || !Number.isInteger(value)) return undefined
-  const sources = new WeakMap<object, string>()
-  let root: unknown
-  try {
-    root = JSON.parse(line, function(this: unknown, key: string, parsed: unknown, context?: { readonly source?: string }) {
-      if (key === "id" && typeof this === "object" && this !== null && context?.source !== undefined) {
-        sources.set(this, context.source)
-      }
-      return parsed
-    })
-  } catch {
-    return undefined // e.g. nesting too deep for the reviver
-  }
-  const source = typeof root === "object" && root !== null ? sources.get(root) : undefined
+  const source = topLevelIdSource(line)
   if (source === undefined || !/^-?\d+$/.test(source)) return undefined
   const id = BigInt(source)
   return id >= I64_MIN && id <= I64_MAX ? id : undefined

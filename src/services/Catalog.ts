@@ -7,7 +7,7 @@ import { Context, Effect, Layer, Result } from "effect"
 import * as Path from "node:path"
 import { checkConfig, type ParsedConfig, parseConfig } from "../adapters/ConfigToml.ts"
 import { errnoCode } from "../adapters/FsPort.ts"
-import { isDirectory as isDirectoryAt } from "../adapters/FsQueries.ts"
+import { isDirectory as isDirectoryAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { MISSING_MANIFEST, PluginBundle } from "../adapters/PluginBundle.ts"
 import { readRegularFile } from "../adapters/ReadRegularFile.ts"
@@ -45,9 +45,8 @@ export class Catalog extends Context.Service<Catalog, {
       const readConfig = Effect.gen(function*() {
         let text: string
         try {
-          text = fs.readFileSync(paths.configPath).toString("utf8")
+          text = readTextOrEmpty(fs, paths.configPath)
         } catch (error) {
-          if (errnoCode(error) === "ENOENT") return emptyConfig
           return yield* internalError(`failed to reload config: ${paths.configPath}: ${rustIoError(error)}`)
         }
         const problem = checkConfig(text)

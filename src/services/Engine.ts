@@ -13,6 +13,7 @@ import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
 import { readSource, storeSource } from "../adapters/TreeBlob.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
+import { MAX_RECORD_BYTES } from "../adapters/LogRecordFormat.ts"
 import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
 import { decide } from "../domain/decide.ts"
 import { type EventCause, LogTailRepaired } from "../domain/Events.ts"
@@ -33,6 +34,8 @@ import { observeConfig } from "../adapters/ConfigObservationFile.ts"
 import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
 import { newRecordOf } from "./EventRecords.ts"
+
+const recordBytes = (record: NewRecord): number => Buffer.byteLength(JSON.stringify(record))
 
 const causeOf = (origin: Origin): EventCause => ({
   actor: origin.actor,
@@ -167,6 +170,11 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
                 ...adoption.records,
                 ...decided.success.map((event, index) => newRecordOf(event, `${key}:${index}`, now))
               ]
+              // a request id, client name or key of megabytes would make a record the log refuses (a defect there)
+              const tooLarge = append.find((r) => recordBytes(r) > MAX_RECORD_BYTES - 512)
+              if (tooLarge !== undefined) {
+                return yield* invalidRequest(`the ${tooLarge.type} event would be ${recordBytes(tooLarge)} bytes, more than the log's limit of ${MAX_RECORD_BYTES}`)
+              }
               const replayed: ReadonlyArray<LogRecord> = []
               return { append, value: replayed }
             }),

@@ -113,6 +113,10 @@ describe("classify", () => {
       assert.strictEqual(reply(`{"id":${id},"method":5}`), `{"error":{"code":-32600,"message":"Invalid request: method must be a string"},"id":${id}}`)
     }
     assert.strictEqual(encodeError(2n ** 60n, new RpcError({ code: -32600, message: "m" }), true), "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32600,\"message\":\"m\"},\"id\":1152921504606846976}")
+    // the id's digits are found whatever surrounds it: params nested 100,000 deep, keys or strings that spell id
+    const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`
+    assert.strictEqual(request(`{"params":${deep},"method":"m","id" : 9007199254740993}`).request.id, 9007199254740993n)
+    assert.strictEqual(request(`{"s":"\\"id\\":5","params":{"id":7},"\\u0069d":-9007199254740993,"method":"m"}`).request.id, -9007199254740993n)
   })
 
   it("bad ids: floats, objects, arrays, booleans and integers outside i64 get -32600 with id null", () => {
