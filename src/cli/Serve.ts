@@ -1,11 +1,18 @@
 import { Effect } from "effect"
 import { makeCodexSession } from "../rpc/CodexServer.ts"
 import { servePeer } from "../rpc/JsonRpcPeer.ts"
+import { makeSessionNotifications } from "../rpc/Notifications.ts"
 import { stdioChannel } from "../rpc/StdioChannel.ts"
+import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
 
-/** Serves the Codex app-server dialect on stdin/stdout until stdin ends, then drains in-flight requests. */
+/**
+ * Serves the Codex app-server dialect on stdin/stdout until stdin ends (then drains in-flight requests) or a
+ * SIGTERM/SIGINT arrives (then answers the request being handled and stops reading).
+ */
 export const serveStdio = Effect.gen(function*() {
-  const session = yield* makeCodexSession()
+  yield* exitCleanlyWhenInterrupted
+  const notifications = yield* makeSessionNotifications
+  const session = yield* makeCodexSession({ notifications })
   yield* servePeer(stdioChannel(), session)
   yield* Effect.logDebug("stdin closed; all requests answered")
-})
+}).pipe(Effect.scoped)

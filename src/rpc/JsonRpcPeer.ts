@@ -3,7 +3,9 @@
  * optional on input (echoed only when the client sent it), results as `{"id","result"}` and errors as
  * `{"error","id"}` (the reference's key order). Requests of one connection are handled in arrival order,
  * so a read sent after a write sees it (as with the reference); connections are independent. Responses go
- * out whole, one line each. Nothing but protocol is written to the output.
+ * out whole, one line each. Nothing but protocol is written to the output. Server notifications
+ * (`{"method","params"}` lines) come from the handlers' `notifications` stream while the connection lives.
+ * A request that has begun is answered even if the connection's fiber is interrupted (graceful shutdown).
  */
 import { Cause, Effect, Schema, Stream } from "effect"
 
@@ -43,10 +45,20 @@ export interface LineChannel {
   readonly write: (line: string) => Effect.Effect<void>
 }
 
+/** A server -> client notification. */
+export interface OutgoingNotification {
+  readonly method: string
+  readonly params: unknown
+}
+
 export interface PeerHandlers {
   /** Session checks (such as `initialize`) and decoding; the returned effect is the request's work. */
   readonly request: (request: IncomingRequest) => Effect.Effect<Effect.Effect<unknown, RpcError>, RpcError>
   readonly notification: (notification: IncomingNotification) => Effect.Effect<void>
+  /** runs after a request's answer line was written */
+  readonly answered?: (request: IncomingRequest) => Effect.Effect<void>
+  /** written as they come, until the input ends and every request is answered */
+  readonly notifications?: Stream.Stream<OutgoingNotification>
 }
 
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
@@ -92,6 +104,9 @@ export const encodeError = (id: RequestId | null, error: RpcError, jsonrpc: bool
     : { code: error.code, message: error.message, data: error.data }
   return `${prefix(jsonrpc)}"error":${JSON.stringify(body)},"id":${idJson(id)}}`
 }
+
+export const encodeNotification = (notification: OutgoingNotification): string =>
+  `{"method":${JSON.stringify(notification.method)},"params":${JSON.stringify(notification.params ?? null)}}`
 
 type Frame =
   | { readonly _tag: "Request"; readonly request: IncomingRequest; readonly jsonrpc: boolean }
@@ -142,7 +157,13 @@ export const classify = (line: string): Frame => {
 
 /** Serves one channel until its input ends; every request read before the end is answered. */
 export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.Effect<void, Error> =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
+    if (handlers.notifications !== undefined) {
+      yield* handlers.notifications.pipe(
+        Stream.runForEach((notification) => channel.write(encodeNotification(notification))),
+        Effect.forkScoped({ startImmediately: true })
+      )
+    }
     const answer = (request: IncomingRequest, jsonrpc: boolean, work: Effect.Effect<unknown, RpcError>) =>
       work.pipe(
         Effect.matchCauseEffect({
@@ -175,9 +196,11 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
               Effect.matchEffect({
                 onFailure: (error) => answer(frame.request, frame.jsonrpc, Effect.fail(error)),
                 onSuccess: (work) => answer(frame.request, frame.jsonrpc, work)
-              })
+              }),
+              Effect.andThen(handlers.answered === undefined ? Effect.void : handlers.answered(frame.request)),
+              Effect.uninterruptible
             )
         }
       })
     )
-  })
+  }))
