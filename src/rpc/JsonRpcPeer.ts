@@ -7,7 +7,7 @@
  * (`{"method","params"}` lines) come from the handlers' `notifications` stream while the connection lives.
  * A request that has begun is answered even if the connection's fiber is interrupted (graceful shutdown).
  */
-import { Cause, Effect, Schema, Stream } from "effect"
+import { Cause, Effect, Fiber, Schema, Stream } from "effect"
 
 export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
   code: Schema.Number,
@@ -192,12 +192,18 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
           case "Notification":
             return handlers.notification(frame.notification)
           case "Request":
-            return handlers.request(frame.request).pipe(
+            return Effect.logDebug(`request ${String(frame.request.id)} ${frame.request.method}`).pipe(
+              Effect.andThen(handlers.request(frame.request)),
               Effect.matchEffect({
                 onFailure: (error) => answer(frame.request, frame.jsonrpc, Effect.fail(error)),
                 onSuccess: (work) => answer(frame.request, frame.jsonrpc, work)
               }),
               Effect.andThen(handlers.answered === undefined ? Effect.void : handlers.answered(frame.request)),
+              // a request that has begun runs to its answer even when the connection is interrupted: in its own
+              // fiber, which nothing interrupts (parts of it, like waiting for the ledger lock, are
+              // interruptible regions of their own), awaited without interruption
+              Effect.forkDetach,
+              Effect.flatMap(Fiber.join),
               Effect.uninterruptible
             )
         }
