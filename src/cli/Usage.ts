@@ -11,6 +11,8 @@ Commands:
   disable <plugin@market>      set [plugins."<id>"] enabled = false
   history [plugin@market]      the events that changed plugin state, with their causes
   serve                        speak the Codex app-server protocol on stdin/stdout
+  daemon --socket <path>       the same protocol on a Unix socket, for many clients at once
+  proxy --socket <path>        bridge stdin/stdout to a running daemon, byte for byte
   demo                         run install / disable / enable / uninstall on the embedded sample
                                marketplace in a temporary CODEX_HOME and print each step
 
@@ -21,6 +23,9 @@ Options:
   --limit <n>            history: show only the last n events
   --request-id <key>     idempotency key: repeating a command with the same key changes nothing twice
   --json                 print machine-readable JSON instead of tables
+  --socket <path>        daemon, proxy: the Unix socket
+  --log-level <level>    trace, debug, info (default), warn, error or none; logs never go to stdout
+  --log-file <path>      append logs to this file instead of stderr
   -h, --help             show this help
 
 Exit codes:
