@@ -160,7 +160,11 @@ const main = async () => {
   const { codexHome, home } = freshHome(fixture, "daemon")
   const socket = path.join(fixture.root, "d.sock")
   const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", CODEX_HOME: codexHome, HOME: home }
-  if (process.env["NODE_COMPILE_CACHE"] !== undefined) env["NODE_COMPILE_CACHE"] = process.env["NODE_COMPILE_CACHE"]
+  // passed on to the daemon: the compile cache, and glibc's allocator knobs (see bench/README.md)
+  for (const name of ["NODE_COMPILE_CACHE", "MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_"]) {
+    const value = process.env[name]
+    if (value !== undefined) env[name] = value
+  }
   const daemon = await startDaemon(env, socket)
   const pid = daemon.pid ?? -1
   const results: Record<string, unknown> = {

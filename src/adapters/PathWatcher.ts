@@ -49,14 +49,6 @@ export interface PathWatcher {
   readonly close: () => void
 }
 
-const isDirectory = (path: string): boolean => {
-  try {
-    return NodeFs.statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
-  } catch {
-    return false
-  }
-}
-
 /** `/a/b/c` -> [["/", "a"], ["/a", "b"], ["/a/b", "c"]] */
 const steps = (path: string): ReadonlyArray<readonly [string, string]> => {
   const out: Array<readonly [string, string]> = []
@@ -120,7 +112,8 @@ export const makePathWatcher = (): PathWatcher => {
     if (closed) return
     if (node.handle === undefined) {
       if (node.parent !== undefined && node.parent.handle === undefined) return
-      if (!isDirectory(node.path)) return
+      // no stat first: should this be a file, fs.watch watches the file, nothing below it can exist (ENOTDIR),
+      // and its replacement by a directory is reported by the parent's watch, which then watches it again
       try {
         const handle = NodeFs.watch(node.path, { persistent: false }, (event, filename) => onEvent(node, handle, event, filename))
         handle.on("error", () => onError(node, handle))
@@ -135,6 +128,8 @@ export const makePathWatcher = (): PathWatcher => {
   const onEvent = (node: DirNode, handle: NodeFs.FSWatcher, event: string, filename: string | Buffer | null): void => {
     if (closed || node.handle !== handle) return
     const name = filename === null ? undefined : String(filename)
+    // the common case in busy directories (/tmp, $HOME): an entry nobody asked about
+    if (name !== undefined && node.childLeaves.size === 0 && !node.interests.has(name)) return
     const leaves = leavesOf(node, name)
     if (event === "rename") {
       // a directory on the way may now be another one (or none): watch it again from scratch

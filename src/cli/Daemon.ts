@@ -15,6 +15,7 @@ import { streamChannel } from "../rpc/StdioChannel.ts"
 import type { Engine } from "../services/EngineApi.ts"
 import type { LogTailer } from "../services/LogTailer.ts"
 import type { MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
+import { keepYoungGenerationSmall } from "./MemoryTuning.ts"
 import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
 
 export class DaemonError extends Schema.TaggedError<DaemonError>()("DaemonError", { message: Schema.String }) {}
@@ -74,6 +75,7 @@ const listen = (path: string, onConnection: (socket: Net.Socket) => void): Effec
 /** Serves until interrupted (SIGTERM/SIGINT). */
 export const runDaemon = (socketPath: string): Effect.Effect<void, DaemonError, Engine | LogTailer | MarketplaceWatcher | Scope.Scope> =>
   Effect.gen(function*() {
+    keepYoungGenerationSmall()
     yield* exitCleanlyWhenInterrupted
     // created before the server, so on shutdown the server stops accepting first, then the connections drain
     const connections = yield* FiberSet.make<void, never>()

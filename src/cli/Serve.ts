@@ -3,6 +3,7 @@ import { makeCodexSession } from "../rpc/CodexServer.ts"
 import { servePeer } from "../rpc/JsonRpcPeer.ts"
 import { makeSessionNotifications } from "../rpc/Notifications.ts"
 import { stdioChannel } from "../rpc/StdioChannel.ts"
+import { keepYoungGenerationSmall } from "./MemoryTuning.ts"
 import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
 
 /**
@@ -10,6 +11,7 @@ import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
  * SIGTERM/SIGINT arrives (then answers the request being handled and stops reading).
  */
 export const serveStdio = Effect.gen(function*() {
+  keepYoungGenerationSmall()
   yield* exitCleanlyWhenInterrupted
   const notifications = yield* makeSessionNotifications
   const session = yield* makeCodexSession({ notifications })

@@ -12,6 +12,7 @@
  */
 import { Context, Effect, Layer, PubSub, type Scope } from "effect"
 import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import type { CacheWatch } from "./ListingCache.ts"
 import { type DiscoverOptions, MarketplaceDiscovery, makeMarketplaceDiscovery, watchCandidates } from "./MarketplaceDiscovery.ts"
@@ -22,8 +23,12 @@ export interface MarketplaceChange {
   readonly kind: PathChangeKind
 }
 
-/** Paths handed to the watch per event-loop turn, so a first listing of thousands of plugins is not held up. */
-const TRACK_BATCH = 256
+/**
+ * Paths handed to the watch per event-loop turn, starting a moment after the listing that asked for them, so that
+ * a first listing of thousands of plugins is answered first and later requests are held up by a millisecond at most.
+ */
+const TRACK_BATCH = 64
+const TRACK_DELAY_MS = 10
 
 const isSymlink = (path: string): boolean => {
   try {
@@ -63,12 +68,13 @@ export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
           if (batch.length >= TRACK_BATCH) break
         }
         cacheWatch.add(batch)
-        if (pending.size > 0) schedule()
+        if (pending.size > 0) schedule(true)
       }
-      const schedule = () => {
+      const schedule = (soon = false) => {
         if (scheduled) return
         scheduled = true
-        setImmediate(drain).unref()
+        if (soon) setImmediate(drain).unref()
+        else setTimeout(drain, TRACK_DELAY_MS).unref()
       }
       yield* Effect.addFinalizer(() => Effect.sync(() => void (closed = true)))
       const trust: CacheWatch = {
@@ -106,7 +112,8 @@ export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
       })
       const watcher = MarketplaceWatcher.of({
         subscribe: PubSub.subscribe(pubsub),
-        watchFile: (marketplacePath) => files.add([marketplacePath]),
+        // relative paths are rejected by the request itself; nothing to watch for them
+        watchFile: (marketplacePath) => NodePath.isAbsolute(marketplacePath) ? files.add([marketplacePath]) : Effect.void,
         cacheStats: Effect.sync(discovery.caches.stats)
       })
       return Context.make(MarketplaceWatcher, watcher).pipe(Context.add(MarketplaceDiscovery, service))
