@@ -105,8 +105,17 @@ export const encodeError = (id: RequestId | null, error: RpcError, jsonrpc: bool
   return `${prefix(jsonrpc)}"error":${JSON.stringify(body)},"id":${idJson(id)}}`
 }
 
-export const encodeNotification = (notification: OutgoingNotification): string =>
-  `{"method":${JSON.stringify(notification.method)},"params":${JSON.stringify(notification.params ?? null)}}`
+/** A notification sent to many connections is serialised once. */
+const encodedNotifications = new WeakMap<OutgoingNotification, string>()
+
+export const encodeNotification = (notification: OutgoingNotification): string => {
+  let line = encodedNotifications.get(notification)
+  if (line === undefined) {
+    line = `{"method":${JSON.stringify(notification.method)},"params":${JSON.stringify(notification.params ?? null)}}`
+    encodedNotifications.set(notification, line)
+  }
+  return line
+}
 
 type Frame =
   | { readonly _tag: "Request"; readonly request: IncomingRequest; readonly jsonrpc: boolean }

@@ -19,11 +19,19 @@ export interface PluginChangedParams {
   readonly seq: number
 }
 
+/** Every session is sent the same record: it is decoded once (null: not an event the history shows). */
+const built = new WeakMap<LogRecord, OutgoingNotification | null>()
+
 export const pluginChanged = (record: LogRecord): OutgoingNotification | undefined => {
+  const known = built.get(record)
+  if (known !== undefined) return known ?? undefined
   const event = historyEntryOf(record)
-  if (event === undefined) return undefined
-  const params: PluginChangedParams = { pluginId: event.pluginId, event, cause: event.cause, seq: event.seq }
-  return { method: "plugin/changed", params }
+  const params: PluginChangedParams | undefined = event === undefined
+    ? undefined
+    : { pluginId: event.pluginId, event, cause: event.cause, seq: event.seq }
+  const notification = params === undefined ? null : { method: "plugin/changed", params }
+  built.set(record, notification)
+  return notification ?? undefined
 }
 
 export const marketplaceChanged = (change: MarketplaceChange): OutgoingNotification => ({
