@@ -13,6 +13,8 @@ Commands:
   why <plugin@market>          the plugin's state and the events (actor, client, request) that decided it
   verify                       check the log chain, the cache trees and config.toml against the log
   serve                        speak the Codex app-server protocol on stdin/stdout
+  daemon --socket <path>       the same protocol on a Unix socket, for many clients at once
+  proxy --socket <path>        bridge stdin/stdout to a running daemon, byte for byte
   demo                         run install / disable / enable / uninstall on the embedded sample
                                marketplace in a temporary CODEX_HOME and print each step
 
@@ -27,6 +29,9 @@ Options:
   --repair               verify: restore broken cache trees from the blob store (recorded as events)
   --request-id <key>     idempotency key: repeating a command with the same key changes nothing twice
   --json                 print machine-readable JSON instead of tables
+  --socket <path>        daemon, proxy: the Unix socket
+  --log-level <level>    trace, debug, info (default), warn, error or none; logs never go to stdout
+  --log-file <path>      append logs to this file instead of stderr
   -h, --help             show this help
 
 Exit codes:

@@ -8,7 +8,11 @@ import { EngineError } from "../services/EngineApi.ts"
 import { pathsFromEnv, makeLedgerPaths } from "../services/LedgerConfig.ts"
 import { appLayer } from "./AppLayer.ts"
 import { ProblemsFound, runCommand, UsageError } from "./Commands.ts"
+import { runDaemon } from "./Daemon.ts"
+import { daemonLayer } from "./DaemonLayer.ts"
 import { runDemo } from "./Demo.ts"
+import { loggingLayer } from "./Logging.ts"
+import { runProxy } from "./Proxy.ts"
 import { serveStdio } from "./Serve.ts"
 import { usage } from "./Usage.ts"
 
@@ -40,6 +44,7 @@ const knownCommands: ReadonlySet<string> = new Set([
   "serve",
   "demo"
 ])
+const socketCommands: ReadonlySet<string> = new Set(["daemon", "proxy"])
 
 const main = Effect.gen(function*() {
   const argv = process.argv.slice(2)
@@ -59,6 +64,9 @@ const main = Effect.gen(function*() {
           repair: { type: "boolean", default: false },
           "request-id": { type: "string" },
           json: { type: "boolean", default: false },
+          socket: { type: "string" },
+          "log-file": { type: "string" },
+          "log-level": { type: "string" },
           help: { type: "boolean", short: "h", default: false }
         }
       }),
@@ -69,7 +77,7 @@ const main = Effect.gen(function*() {
     process.stdout.write(usage)
     return 0
   }
-  if (!knownCommands.has(command)) {
+  if (!knownCommands.has(command) && !socketCommands.has(command)) {
     // before anything is opened: a typo must not create a ledger
     return yield* new UsageError({ message: `unknown command \`${command}\` (see plugin-ledger --help)` })
   }
@@ -77,8 +85,17 @@ const main = Effect.gen(function*() {
   const paths = parsed.values["codex-home"] === undefined
     ? fromEnv
     : makeLedgerPaths({ codexHome: parsed.values["codex-home"], home: fromEnv.home })
+  const logging = loggingLayer({ level: parsed.values["log-level"], file: parsed.values["log-file"] })
   if (command === "serve") {
-    yield* serveStdio(paths).pipe(Effect.provide(appLayer(paths)))
+    yield* serveStdio.pipe(Effect.provide(daemonLayer(paths)), Effect.provide(logging))
+    return 0
+  }
+  if (socketCommands.has(command)) {
+    const socket = parsed.values.socket
+    if (socket === undefined) return yield* new UsageError({ message: `${command} needs --socket <path>` })
+    if (rest.length > 0) return yield* new UsageError({ message: `unexpected argument: ${rest[0]}` })
+    const run = command === "daemon" ? runDaemon(socket).pipe(Effect.provide(daemonLayer(paths)), Effect.scoped) : runProxy(socket)
+    yield* run.pipe(Effect.provide(logging))
     return 0
   }
   if (command === "demo") {
@@ -95,7 +112,7 @@ const main = Effect.gen(function*() {
     repair: parsed.values.repair,
     requestId: parsed.values["request-id"],
     json: parsed.values.json
-  }).pipe(Effect.provide(appLayer(paths)))
+  }).pipe(Effect.provide(appLayer(paths)), Effect.provide(logging))
   process.stdout.write(output.endsWith("\n") ? output : `${output}\n`)
   return 0
 })
@@ -109,7 +126,7 @@ main.pipe(
         return
       }
       if (Cause.hasInterruptsOnly(exit.cause)) {
-        process.exitCode = 130
+        process.exitCode ??= 130 // serve and daemon set 0 when they stopped cleanly
         return
       }
       const failure = Cause.findErrorOption(exit.cause)
@@ -124,6 +141,8 @@ main.pipe(
   Effect.provide(Layer.succeed(Logger.LogToStderr, true)),
   NodeRuntime.runMain({
     disableErrorReporting: true,
-    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? Number(process.exitCode ?? 0) : 3)
+    // interrupted (SIGINT/SIGTERM): serve and daemon set 0 after a clean stop, anything else is 130
+    teardown: (exit, onExit) =>
+      onExit(Exit.isSuccess(exit) ? Number(process.exitCode ?? 0) : Cause.hasInterruptsOnly(exit.cause) ? Number(process.exitCode ?? 130) : 3)
   })
 )

@@ -2,11 +2,12 @@
  * The Codex app-server dialect on top of the JSON-RPC peer: request decoding with the reference's
  * serde texts, the initialize handshake, and the plugin methods (delegations to the Engine).
  */
-import { Effect, Result, Schema } from "effect"
+import { Deferred, Effect, Result, Schema, Stream } from "effect"
 import * as Os from "node:os"
 import type { HistoryQuery } from "../domain/PluginViews.ts"
 import { Engine, type EngineError, type Origin } from "../services/EngineApi.ts"
-import { ErrorCode, type IncomingRequest, type PeerHandlers, RpcError } from "./JsonRpcPeer.ts"
+import { ErrorCode, type IncomingRequest, type OutgoingNotification, type PeerHandlers, RpcError } from "./JsonRpcPeer.ts"
+import type { SessionNotifications } from "./Notifications.ts"
 import { decodeValue } from "./SerdeDecode.ts"
 import { methodParams } from "./WireParams.ts"
 
@@ -53,15 +54,18 @@ const typed = <S extends Schema.Top>(schema: S, value: unknown) =>
   Schema.decodeUnknownEffect(schema)(value).pipe(Effect.orDie)
 
 export interface SessionOptions {
-  /** called once per appended event for `plugin/changed` notifications (later issues) */
-  readonly onInitialized?: (clientName: string) => Effect.Effect<void>
+  /** `plugin/changed` and `marketplace/changed` for this client, from its `initialize` answer on */
+  readonly notifications?: SessionNotifications
 }
 
 /** Per-connection state and dispatch. */
-export const makeCodexSession = Effect.fn("makeCodexSession")(function*(_options: SessionOptions = {}) {
+export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options: SessionOptions = {}) {
   const engine = yield* Engine
   let clientName: string | undefined
   const methods = [...methodParams.keys()]
+  // subscribed while `initialize` is handled, released to the writer once its answer is out
+  const subscribed = yield* Deferred.make<Stream.Stream<OutgoingNotification>>()
+  let pending: Stream.Stream<OutgoingNotification> | undefined
 
   const origin = (request: IncomingRequest, idempotencyKey: string | null): Origin => ({
     actor: "rpc",
@@ -81,6 +85,7 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(_options
         return typed(PathParams, params).pipe(Effect.flatMap((p) => engine.read(p)), Effect.mapError(fromEngine))
       case "plugin/install":
         return typed(InstallParams, params).pipe(
+          Effect.tap((p) => options.notifications?.marketplaceUsed(p.marketplacePath) ?? Effect.void),
           Effect.flatMap((p) =>
             engine.install(
               { marketplacePath: p.marketplacePath, pluginName: p.pluginName, forceRemoteSync: p.forceRemoteSync },
@@ -139,13 +144,22 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(_options
           if (clientName !== undefined) return yield* invalid("Already initialized")
           const params = yield* typed(InitializeParams, decoded.success)
           clientName = params.clientInfo.name
+          if (options.notifications !== undefined) pending = yield* options.notifications.subscribe
           const userAgent = `${params.clientInfo.name}/${serverVersion} (plugin-ledger; ${Os.type()} ${Os.release()}; ${Os.arch()}) (${params.clientInfo.name}; ${params.clientInfo.version})`
           return Effect.succeed({ userAgent, platformFamily: process.platform === "win32" ? "windows" : "unix", platformOs: platformOs() })
         }
         if (clientName === undefined) return yield* invalid("Not initialized")
         return run(request, decoded.success)
       }),
-    notification: () => Effect.void
+    notification: () => Effect.void,
+    answered: (request) =>
+      Effect.suspend(() => {
+        if (request.method !== "initialize" || pending === undefined) return Effect.void
+        const stream = pending
+        pending = undefined
+        return Deferred.succeed(subscribed, stream)
+      }),
+    notifications: Stream.unwrap(Deferred.await(subscribed))
   }
   return handlers
 })

@@ -3,9 +3,11 @@
  * optional on input (echoed only when the client sent it), results as `{"id","result"}` and errors as
  * `{"error","id"}` (the reference's key order). Requests of one connection are handled in arrival order,
  * so a read sent after a write sees it (as with the reference); connections are independent. Responses go
- * out whole, one line each. Nothing but protocol is written to the output.
+ * out whole, one line each. Nothing but protocol is written to the output. Server notifications
+ * (`{"method","params"}` lines) come from the handlers' `notifications` stream while the connection lives.
+ * A request that has begun is answered even if the connection's fiber is interrupted (graceful shutdown).
  */
-import { Cause, Effect, Schema, Stream } from "effect"
+import { Cause, Effect, Fiber, Schema, Stream } from "effect"
 
 export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
   code: Schema.Number,
@@ -43,10 +45,20 @@ export interface LineChannel {
   readonly write: (line: string) => Effect.Effect<void>
 }
 
+/** A server -> client notification. */
+export interface OutgoingNotification {
+  readonly method: string
+  readonly params: unknown
+}
+
 export interface PeerHandlers {
   /** Session checks (such as `initialize`) and decoding; the returned effect is the request's work. */
   readonly request: (request: IncomingRequest) => Effect.Effect<Effect.Effect<unknown, RpcError>, RpcError>
   readonly notification: (notification: IncomingNotification) => Effect.Effect<void>
+  /** runs after a request's answer line was written */
+  readonly answered?: (request: IncomingRequest) => Effect.Effect<void>
+  /** written as they come, until the input ends and every request is answered */
+  readonly notifications?: Stream.Stream<OutgoingNotification>
 }
 
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
@@ -120,6 +132,18 @@ export const encodeError = (id: RequestId | null, error: RpcError, jsonrpc: bool
   return `${prefix(jsonrpc)}"error":${JSON.stringify(body)},"id":${idJson(id)}}`
 }
 
+/** A notification sent to many connections is serialised once. */
+const encodedNotifications = new WeakMap<OutgoingNotification, string>()
+
+export const encodeNotification = (notification: OutgoingNotification): string => {
+  let line = encodedNotifications.get(notification)
+  if (line === undefined) {
+    line = `{"method":${JSON.stringify(notification.method)},"params":${JSON.stringify(notification.params ?? null)}}`
+    encodedNotifications.set(notification, line)
+  }
+  return line
+}
+
 type Frame =
   | { readonly _tag: "Request"; readonly request: IncomingRequest; readonly jsonrpc: boolean }
   | { readonly _tag: "Notification"; readonly notification: IncomingNotification }
@@ -169,7 +193,13 @@ export const classify = (line: string): Frame => {
 
 /** Serves one channel until its input ends; every request read before the end is answered. */
 export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.Effect<void, Error> =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
+    if (handlers.notifications !== undefined) {
+      yield* handlers.notifications.pipe(
+        Stream.runForEach((notification) => channel.write(encodeNotification(notification))),
+        Effect.forkScoped({ startImmediately: true })
+      )
+    }
     const answer = (request: IncomingRequest, jsonrpc: boolean, work: Effect.Effect<unknown, RpcError>) =>
       work.pipe(
         Effect.matchCauseEffect({
@@ -198,13 +228,21 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
           case "Notification":
             return handlers.notification(frame.notification)
           case "Request":
-            return handlers.request(frame.request).pipe(
+            return Effect.logDebug(`request ${String(frame.request.id)} ${frame.request.method}`).pipe(
+              Effect.andThen(handlers.request(frame.request)),
               Effect.matchEffect({
                 onFailure: (error) => answer(frame.request, frame.jsonrpc, Effect.fail(error)),
                 onSuccess: (work) => answer(frame.request, frame.jsonrpc, work)
-              })
+              }),
+              Effect.andThen(handlers.answered === undefined ? Effect.void : handlers.answered(frame.request)),
+              // a request that has begun runs to its answer even when the connection is interrupted: in its own
+              // fiber, which nothing interrupts (parts of it, like waiting for the ledger lock, are
+              // interruptible regions of their own), awaited without interruption
+              Effect.forkDetach,
+              Effect.flatMap(Fiber.join),
+              Effect.uninterruptible
             )
         }
       })
     )
-  })
+  }))

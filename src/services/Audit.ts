@@ -3,7 +3,7 @@
  * Pure functions over committed records.
  */
 import { Result, Schema } from "effect"
-import { type EventCause, PluginEvent } from "../domain/Events.ts"
+import { type EventCause, genesisEventType, PluginEvent } from "../domain/Events.ts"
 import { evolve, initialState } from "../domain/PluginState.ts"
 import type { HistoryEntryView, HistoryQuery, PluginWhyView } from "../domain/PluginViews.ts"
 import type { LogRecord } from "./EventLog.ts"
@@ -14,7 +14,7 @@ export const pluginIdOf = (event: PluginEvent): string | null => ("pluginId" in 
 /** The wire view of a record; undefined for records that are neither plugin events nor the log's genesis. */
 export const historyEntryOf = (record: LogRecord): HistoryEntryView | undefined => {
   const event = eventOf(record)
-  if (event === undefined && record.type !== "LogCreated") return undefined
+  if (event === undefined && record.type !== genesisEventType) return undefined
   return {
     seq: record.seq,
     at: record.ts,

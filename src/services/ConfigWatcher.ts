@@ -1,43 +1,26 @@
 /**
- * Watches config.toml while the server runs and adopts hand edits through `Engine.adoptConfigEdits`. The watch is
- * on CODEX_HOME itself, not recursive (depth 0), so editors that save by writing a new file and renaming it over
- * the old one are seen too, and the ledger's own log appends below `ledger/` are not. Changes are coalesced: one
- * adoption runs at a time, and a change during a run triggers exactly one more. No polling: idle costs nothing.
+ * Adopts hand edits of config.toml while a server runs: the file is watched (through the daemon's one file watch,
+ * which also sees editors that save by writing a new file and renaming it over the old one), and every change runs
+ * `Engine.adoptConfigEdits`, one at a time. No polling: idle costs nothing. One look right after the watch is set
+ * up covers an edit made between the start-up check and then.
  */
-import { watch } from "chokidar"
-import { Effect, Queue, type Scope } from "effect"
-import * as Path from "node:path"
+import { Effect, type Scope } from "effect"
+import { Engine } from "./EngineApi.ts"
+import { LedgerConfig } from "./LedgerConfig.ts"
+import { PathWatch } from "./PathWatch.ts"
 
-/** how long a burst of file events (write, rename, chmod of one save) is let settle before reading the file */
+/** how long a burst of file events (write, rename, chmod of one save) is let settle before the file is read */
 const settleMs = 30
 
-export const watchConfigFile = (
-  configPath: string,
-  onChange: Effect.Effect<void>
-): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const changes = yield* Queue.sliding<void>(1)
-    const target = Path.resolve(configPath)
-    yield* Effect.acquireRelease(
-      Effect.callback<ReturnType<typeof watch>>((resume) => {
-        const watcher = watch(Path.dirname(target), { depth: 0, ignoreInitial: true, persistent: true })
-        watcher.on("all", (_event, path) => {
-          if (Path.resolve(path) === target) Queue.offerUnsafe(changes, undefined)
-        })
-        watcher.on("error", () => Queue.offerUnsafe(changes, undefined))
-        watcher.on("ready", () => {
-          // one look right away: an edit made between the start-up check and now is not missed
-          Queue.offerUnsafe(changes, undefined)
-          resume(Effect.succeed(watcher))
-        })
-      }),
-      (watcher) => Effect.promise(() => watcher.close())
-    )
-    yield* Queue.take(changes).pipe(
-      Effect.andThen(Effect.sleep(settleMs)),
-      Effect.andThen(Queue.clear(changes)),
-      Effect.andThen(onChange),
-      Effect.forever,
-      Effect.forkScoped
-    )
-  })
+export const adoptHandEdits: Effect.Effect<void, never, Engine | LedgerConfig | PathWatch | Scope.Scope> = Effect.gen(function*() {
+  const engine = yield* Engine
+  const paths = yield* LedgerConfig
+  const watch = yield* PathWatch
+  const adopt = engine.adoptConfigEdits.pipe(
+    Effect.tap((adopted) => (adopted.length === 0 ? Effect.void : Effect.logInfo(`adopted ${adopted.length} hand edit(s) of config.toml`))),
+    Effect.catch((error) => Effect.logWarning(`could not adopt config.toml changes: ${error.message}`)),
+    Effect.asVoid
+  )
+  yield* watch.watch([paths.configPath], () => adopt, { debounceMs: settleMs })
+  yield* adopt
+})

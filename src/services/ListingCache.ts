@@ -6,11 +6,25 @@ export interface Computed<V> {
   readonly observations: ReadonlyArray<Observation> | undefined
 }
 
+/**
+ * A file watcher standing in for the `stat`s: once every observed path is covered (each later change to it is
+ * reported through `ListingCache.invalidate`), an entry that still holds is trusted and reused without looking.
+ */
+export interface CacheWatch {
+  /** every later change to the observed path will be reported */
+  readonly covers: (observation: Observation) => boolean
+  /** the paths of a kept entry, to be watched from now on */
+  readonly track: (paths: ReadonlyArray<string>) => void
+  /** paths no kept entry observes any more */
+  readonly untrack: (paths: ReadonlyArray<string>) => void
+}
+
 export interface ListingCacheOptions {
   /** results depending on a timestamp this close to the time they were computed are not kept */
   readonly settleMs: number
   /** the oldest entries are dropped beyond this many */
   readonly maxEntries: number
+  readonly watch?: CacheWatch
 }
 
 const holds = (observations: ReadonlyArray<Observation>): boolean => {
@@ -21,14 +35,19 @@ const holds = (observations: ReadonlyArray<Observation>): boolean => {
 interface Entry<V> {
   readonly value: V
   readonly observations: ReadonlyArray<Observation>
+  /** covered by the watch and seen unchanged since: reused without a `stat` until invalidated */
+  trusted: boolean
 }
 
 /**
  * Results computed from files (a parsed marketplace, a plugin manifest), reused for as long as every file and
- * directory they were decided from looks exactly as it did. Revalidating costs one `stat`/`lstat` per observation.
+ * directory they were decided from looks exactly as it did. Revalidating costs one `stat`/`lstat` per observation,
+ * unless a watch covers them (see `CacheWatch`).
  */
 export class ListingCache<V> {
   private readonly entries = new Map<string, Entry<V>>()
+  /** observed path -> keys of the entries that observed it (only with a watch) */
+  private readonly byPath = new Map<string, Set<string>>()
   private readonly options: ListingCacheOptions
 
   constructor(options: ListingCacheOptions) {
@@ -38,23 +57,83 @@ export class ListingCache<V> {
   /** The value for `key`: the kept one while its observations still hold, else `compute(key)`'s (kept if settled). */
   get(key: string, nowMs: number, compute: (key: string) => Computed<V>): V {
     const kept = this.entries.get(key)
-    if (kept !== undefined && holds(kept.observations)) return kept.value
+    if (kept !== undefined) {
+      if (kept.trusted) return kept.value
+      // coverage first: a change after this point is reported, one before it shows in the stat that follows
+      const watch = this.options.watch
+      const covered = watch !== undefined && kept.observations.every((o) => watch.covers(o))
+      if (holds(kept.observations)) {
+        kept.trusted = covered
+        return kept.value
+      }
+    }
     const computed = compute(key)
     const observations = computed.observations
     if (observations !== undefined && observations.every((o) => isSettled(o, nowMs, this.options.settleMs))) {
-      this.entries.delete(key)
-      this.entries.set(key, { value: computed.value, observations })
+      this.replace(key, { value: computed.value, observations, trusted: false })
       if (this.entries.size > this.options.maxEntries) {
         const oldest = this.entries.keys().next()
-        if (oldest.done !== true) this.entries.delete(oldest.value)
+        if (oldest.done !== true) this.replace(oldest.value, undefined)
       }
     } else {
-      this.entries.delete(key)
+      this.replace(key, undefined)
     }
     return computed.value
   }
 
+  /** Forgets every entry that observed `path` (a watch reported a change there). */
+  invalidate(path: string): void {
+    const keys = this.byPath.get(path)
+    if (keys === undefined) return
+    for (const key of [...keys]) this.replace(key, undefined)
+  }
+
+  /** Forgets everything (a watch can no longer vouch for what it covered). */
+  clear(): void {
+    for (const key of [...this.entries.keys()]) this.replace(key, undefined)
+  }
+
   get size(): number {
     return this.entries.size
+  }
+
+  /** entries reused without a `stat` */
+  get trustedSize(): number {
+    let n = 0
+    for (const entry of this.entries.values()) if (entry.trusted) n++
+    return n
+  }
+
+  /** Sets (or removes) `key`'s entry, moving it last; paths still observed by the new entry stay tracked. */
+  private replace(key: string, entry: Entry<V> | undefined): void {
+    const old = this.entries.get(key)
+    this.entries.delete(key)
+    if (entry !== undefined) this.entries.set(key, entry)
+    const watch = this.options.watch
+    if (watch === undefined) return
+    const fresh: Array<string> = []
+    const kept = new Set<string>()
+    for (const { path } of entry?.observations ?? []) {
+      kept.add(path)
+      let keys = this.byPath.get(path)
+      if (keys === undefined) {
+        this.byPath.set(path, keys = new Set())
+        fresh.push(path)
+      }
+      keys.add(key)
+    }
+    const gone: Array<string> = []
+    for (const { path } of old?.observations ?? []) {
+      if (kept.has(path)) continue
+      const keys = this.byPath.get(path)
+      if (keys === undefined) continue
+      keys.delete(key)
+      if (keys.size === 0) {
+        this.byPath.delete(path)
+        gone.push(path)
+      }
+    }
+    if (fresh.length > 0) watch.track(fresh)
+    if (gone.length > 0) watch.untrack(gone)
   }
 }

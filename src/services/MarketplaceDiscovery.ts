@@ -18,7 +18,7 @@ import {
   type ResolvedPluginEntry
 } from "../domain/Marketplace.ts"
 import { comparePaths, join, normalize } from "../domain/PathRules.ts"
-import { type Computed, ListingCache } from "./ListingCache.ts"
+import { type CacheWatch, type Computed, ListingCache } from "./ListingCache.ts"
 
 /** `<root>/.agents/plugins/marketplace.json` */
 export const MARKETPLACE_RELATIVE_PATH = ".agents/plugins/marketplace.json"
@@ -157,16 +157,22 @@ const toLoadedPlugin = (entry: ResolvedPluginEntry, manifest: DecodedManifest | 
  * The loading side of discovery, with what it read kept between calls: a marketplace file's parse while the file is
  * unchanged, a plugin's manifest while the lookups that decided it (`.codex-plugin`, `plugin.json`) are unchanged.
  */
-const makeLoader = () => {
+const makeLoader = (watch: CacheWatch | undefined) => {
+  const watched = watch === undefined ? {} : { watch }
   const marketplaces = new ListingCache<Result.Result<Marketplace, MarketplaceError>>({
     settleMs: SETTLE_MS,
-    maxEntries: MAX_CACHED_MARKETPLACES
+    maxEntries: MAX_CACHED_MARKETPLACES,
+    ...watched
   })
-  const manifests = new ListingCache<DecodedManifest | undefined>({ settleMs: SETTLE_MS, maxEntries: MAX_CACHED_MANIFESTS })
+  const manifests = new ListingCache<DecodedManifest | undefined>({
+    settleMs: SETTLE_MS,
+    maxEntries: MAX_CACHED_MANIFESTS,
+    ...watched
+  })
   // the listed plugin is rebuilt only when its entry or its manifest is not the one it was built from
   const built = new WeakMap<ResolvedPluginEntry, { readonly manifest: DecodedManifest | undefined; readonly plugin: LoadedPlugin }>()
 
-  return (paths: ReadonlyArray<string>, nowMs: number): LoadResult => {
+  const load = (paths: ReadonlyArray<string>, nowMs: number): LoadResult => {
     const loaded: Array<LoadedMarketplace> = []
     const errors: Array<MarketplaceLoadError> = []
     const seen = new Set<string>()
@@ -197,20 +203,71 @@ const makeLoader = () => {
     }
     return { marketplaces: loaded, errors }
   }
+  return { load, marketplaces, manifests }
+}
+
+/** The loader's caches, for a watcher that reports changes to the files they observed. */
+export interface DiscoveryCaches {
+  /** a watched path changed: forget what was decided from it */
+  readonly invalidate: (path: string) => void
+  /** the watch can no longer vouch for anything */
+  readonly clear: () => void
+  /** kept results, and those of them reused without a `stat` */
+  readonly stats: () => { readonly kept: number; readonly trusted: number }
+}
+
+/** Discovery whose loading caches trust `watch` (see `CacheWatch`); the plain layer revalidates with `stat`s. */
+export const makeMarketplaceDiscovery = (watch?: CacheWatch): {
+  readonly service: MarketplaceDiscoveryShape
+  readonly caches: DiscoveryCaches
+} => {
+  const loader = makeLoader(watch)
+  return {
+    service: {
+      discover: Effect.fn("MarketplaceDiscovery.discover")(function*(options: DiscoverOptions) {
+        return discoverSync(options)
+      }),
+      load: Effect.fn("MarketplaceDiscovery.load")(function*(paths: ReadonlyArray<string>) {
+        return loader.load(paths, yield* Clock.currentTimeMillis)
+      })
+    },
+    caches: {
+      invalidate: (path) => {
+        loader.marketplaces.invalidate(path)
+        loader.manifests.invalidate(path)
+      },
+      clear: () => {
+        loader.marketplaces.clear()
+        loader.manifests.clear()
+      },
+      stats: () => ({
+        kept: loader.marketplaces.size + loader.manifests.size,
+        trusted: loader.marketplaces.trustedSize + loader.manifests.trustedSize
+      })
+    }
+  }
+}
+
+/**
+ * The marketplace files whose appearance, change or removal can change what `discover` returns for `cwds`: each
+ * root's own file and, for roots inside a git repository, the repository's file (whether they exist or not).
+ */
+export const watchCandidates = (options: DiscoverOptions): ReadonlyArray<string> => {
+  const files = [join(options.home, MARKETPLACE_RELATIVE_PATH), join(options.codexHome, ".tmp/plugins", MARKETPLACE_RELATIVE_PATH)]
+  for (const cwd of options.cwds) {
+    const root = normalize(NodePath.resolve(cwd))
+    files.push(join(root, MARKETPLACE_RELATIVE_PATH))
+    const repo = gitRoot(root)
+    if (repo !== undefined && repo !== root) files.push(join(repo, MARKETPLACE_RELATIVE_PATH))
+  }
+  return files
 }
 
 export class MarketplaceDiscovery extends Context.Service<MarketplaceDiscovery, MarketplaceDiscoveryShape>()(
   "plugin-ledger/services/MarketplaceDiscovery"
 ) {
-  static readonly layer: Layer.Layer<MarketplaceDiscovery> = Layer.sync(MarketplaceDiscovery, () => {
-    const loadSync = makeLoader()
-    return MarketplaceDiscovery.of({
-      discover: Effect.fn("MarketplaceDiscovery.discover")(function*(options: DiscoverOptions) {
-        return discoverSync(options)
-      }),
-      load: Effect.fn("MarketplaceDiscovery.load")(function*(paths: ReadonlyArray<string>) {
-        return loadSync(paths, yield* Clock.currentTimeMillis)
-      })
-    })
-  })
+  static readonly layer: Layer.Layer<MarketplaceDiscovery> = Layer.sync(
+    MarketplaceDiscovery,
+    () => MarketplaceDiscovery.of(makeMarketplaceDiscovery().service)
+  )
 }

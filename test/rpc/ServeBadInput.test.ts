@@ -32,6 +32,15 @@ const at = (value: unknown, ...path: ReadonlyArray<string>): unknown => {
 
 const parse = (line: string): unknown => JSON.parse(line)
 
+const isServerNotification = (line: string): boolean => {
+  try {
+    const value = parse(line)
+    return isRecord(value) && !("id" in value) && (value["method"] === "plugin/changed" || value["method"] === "marketplace/changed")
+  } catch {
+    return false
+  }
+}
+
 interface Exit {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
@@ -116,7 +125,8 @@ class Server {
         if (this.nonJson.includes(line)) continue
         const value = parse(line)
         if (at(value, "id") === id && ("result" in Object(value) || "error" in Object(value))) {
-          const before = this.lines.slice(this.consumed, index)
+          // our server notifications (plugin/changed after an install, ...) are protocol, not answers
+          const before = this.lines.slice(this.consumed, index).filter((l) => !isServerNotification(l))
           this.consumed = index + 1
           return { before, response: value }
         }

@@ -1,0 +1,34 @@
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Layer } from "effect"
+import { LedgerFs } from "../adapters/LedgerFs.ts"
+import { PluginBundle } from "../adapters/PluginBundle.ts"
+import { Catalog } from "../services/Catalog.ts"
+import { EngineLayer } from "../services/Engine.ts"
+import { EventLog } from "../services/EventLog.ts"
+import { LedgerConfig, type LedgerPaths } from "../services/LedgerConfig.ts"
+import { LogTailer } from "../services/LogTailer.ts"
+import { MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
+import { PathWatch } from "../services/PathWatch.ts"
+import { Projector } from "../services/Projector.ts"
+
+/**
+ * `appLayer` for a long-running process (`serve`, `daemon`): the same Engine, plus the file watch, the log tailer
+ * (whose EventLog the Engine appends through, so its own appends are published at once) and the marketplace
+ * watcher (whose discovery the Catalog lists through).
+ */
+export const daemonLayer = (paths: LedgerPaths) => {
+  const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeServices.layer)
+  const watch = PathWatch.layer
+  const log = LogTailer.layer.pipe(
+    Layer.provide(EventLog.layer({ ledgerDir: paths.ledgerDir })),
+    Layer.provide(Layer.mergeAll(watch, base))
+  )
+  const marketplaces = MarketplaceWatcher.layer.pipe(Layer.provide(Layer.mergeAll(watch, base)))
+  const projector = Projector.layer.pipe(Layer.provide(base))
+  const catalog = Catalog.layer.pipe(
+    Layer.provide(Layer.mergeAll(marketplaces, PluginBundle.layer)),
+    Layer.provide(base)
+  )
+  const engine = EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
+  return Layer.mergeAll(engine, log, marketplaces, watch, base)
+}

@@ -1,0 +1,71 @@
+/**
+ * Server -> client notifications, our extensions of the Codex dialect (sent only to initialized sessions):
+ * `plugin/changed` `{pluginId, event, cause, seq}` for every record appended to the log (by this process or
+ * another; `event` is the `plugin/history` entry), and `marketplace/changed` `{marketplacePath, kind}` when a
+ * watched marketplace file is created, changed or deleted.
+ */
+import { Effect, Scope, Stream } from "effect"
+import type { HistoryEntryView } from "../domain/PluginViews.ts"
+import type { LogRecord } from "../services/EventLog.ts"
+import { historyEntryOf } from "../services/Audit.ts"
+import { LogTailer } from "../services/LogTailer.ts"
+import { type MarketplaceChange, MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
+import type { OutgoingNotification } from "./JsonRpcPeer.ts"
+
+export interface PluginChangedParams {
+  readonly pluginId: string | null
+  readonly event: HistoryEntryView
+  readonly cause: HistoryEntryView["cause"]
+  readonly seq: number
+}
+
+/** Every session is sent the same record: it is decoded once (null: not an event the history shows). */
+const built = new WeakMap<LogRecord, OutgoingNotification | null>()
+
+export const pluginChanged = (record: LogRecord): OutgoingNotification | undefined => {
+  const known = built.get(record)
+  if (known !== undefined) return known ?? undefined
+  const event = historyEntryOf(record)
+  const params: PluginChangedParams | undefined = event === undefined
+    ? undefined
+    : { pluginId: event.pluginId, event, cause: event.cause, seq: event.seq }
+  const notification = params === undefined ? null : { method: "plugin/changed", params }
+  built.set(record, notification)
+  return notification ?? undefined
+}
+
+export const marketplaceChanged = (change: MarketplaceChange): OutgoingNotification => ({
+  method: "marketplace/changed",
+  params: { marketplacePath: change.marketplacePath, kind: change.kind }
+})
+
+/** What a session needs to notify its client; see `SessionOptions` in CodexServer. */
+export interface SessionNotifications {
+  /** Subscribes now (the session is being initialized); the stream carries everything published from then on. */
+  readonly subscribe: Effect.Effect<Stream.Stream<OutgoingNotification>>
+  /** the client used this marketplace file (e.g. installed from it): watch it too */
+  readonly marketplaceUsed: (marketplacePath: string) => Effect.Effect<void>
+}
+
+/** One connection's notifications; the subscriptions end with the connection's scope. */
+export const makeSessionNotifications: Effect.Effect<SessionNotifications, never, Scope.Scope | LogTailer | MarketplaceWatcher> = Effect.gen(
+  function*() {
+    const scope = yield* Effect.scope
+    const tailer = yield* LogTailer
+    const marketplaces = yield* MarketplaceWatcher
+    return {
+      subscribe: Effect.gen(function*() {
+        const records = yield* tailer.subscribe
+        const changes = yield* marketplaces.subscribe
+        return Stream.merge(
+          Stream.fromSubscription(records).pipe(
+            Stream.map(pluginChanged),
+            Stream.filter((n): n is OutgoingNotification => n !== undefined)
+          ),
+          Stream.fromSubscription(changes).pipe(Stream.map(marketplaceChanged))
+        )
+      }).pipe(Scope.provide(scope)),
+      marketplaceUsed: marketplaces.watchFile
+    }
+  }
+)

@@ -1,0 +1,83 @@
+/**
+ * Every record appended to the log, published once and in seq order while the process runs: this process's own
+ * appends as soon as their transaction is done (it wraps the EventLog the Engine uses), other processes' (a CLI
+ * run while the daemon is up) when a watch on the log's directory reports a write and `refresh` reads them.
+ * Records that were in the log when the tailer started are history, not news: they are not published.
+ */
+import { Context, Effect, Layer, PubSub, type Scope, Semaphore } from "effect"
+import * as NodePath from "node:path"
+import { EventLog, type LogRecord } from "./EventLog.ts"
+import { LedgerConfig } from "./LedgerConfig.ts"
+import { PathWatch } from "./PathWatch.ts"
+
+export class LogTailer extends Context.Service<LogTailer, {
+  /** the records published after this subscription, in seq order, each once; ends with the scope */
+  readonly subscribe: Effect.Effect<PubSub.Subscription<LogRecord>, never, Scope.Scope>
+  /** reads what other processes appended and publishes every record not yet published */
+  readonly catchUp: Effect.Effect<void>
+  /** the seq of the last record published (or known at start) */
+  readonly lastSeq: Effect.Effect<number>
+}>()("plugin-ledger/services/LogTailer") {
+  /** Provides the tailer and, in place of the EventLog it is given, one whose appends it publishes. */
+  static readonly layer: Layer.Layer<LogTailer | EventLog, never, EventLog | LedgerConfig | PathWatch> = Layer.effectContext(
+    Effect.gen(function*() {
+      const log = yield* EventLog
+      const paths = yield* LedgerConfig
+      const watch = yield* PathWatch
+      const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<LogRecord>(), PubSub.shutdown)
+      const lock = yield* Semaphore.make(1)
+      let published = (yield* log.records).at(-1)?.seq ?? 0
+
+      /** Publishes the records after `published`, under a lock so that two callers cannot interleave them. */
+      const publishNew = Effect.gen(function*() {
+        const records = yield* log.records
+        const fresh = recordsAfter(records, published)
+        if (fresh.length === 0) return
+        published = records.at(-1)?.seq ?? published
+        yield* PubSub.publishAll(pubsub, fresh)
+      }).pipe(lock.withPermits(1))
+
+      const catchUp = log.refresh.pipe(
+        Effect.catch((error) => Effect.logWarning(`could not read the log's new records: ${error.message}`)),
+        Effect.andThen(publishNew)
+      )
+
+      // every segment lives in events/; a write there by anyone is a reason to look
+      yield* watch.watch([NodePath.join(paths.ledgerDir, "events")], () => catchUp, { children: true, debounceMs: 10 })
+      // appended between the log's open and the watch
+      yield* catchUp
+
+      const wrapped = EventLog.of({
+        records: log.records,
+        refresh: log.refresh.pipe(Effect.tap(() => publishNew)),
+        transact: (decide, afterAppend) => log.transact(decide, afterAppend).pipe(Effect.ensuring(publishNew)),
+        tailRepair: log.tailRepair,
+        get readOnlyReason() {
+          return log.readOnlyReason
+        },
+        verify: log.verify
+      })
+      const tailer = LogTailer.of({
+        subscribe: PubSub.subscribe(pubsub),
+        catchUp,
+        lastSeq: Effect.sync(() => published)
+      })
+      return Context.make(LogTailer, tailer).pipe(Context.add(EventLog, wrapped))
+    })
+  )
+}
+
+/** The records with a seq above `seq` (the log's seqs are 1, 2, 3, ... so this is usually one index). */
+export const recordsAfter = (records: ReadonlyArray<LogRecord>, seq: number): ReadonlyArray<LogRecord> => {
+  const last = records.at(-1)
+  if (last === undefined || last.seq <= seq) return []
+  if (records[seq - 1]?.seq === seq) return records.slice(seq)
+  let low = 0
+  let high = records.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if ((records[middle]?.seq ?? Infinity) <= seq) low = middle + 1
+    else high = middle
+  }
+  return records.slice(low)
+}
