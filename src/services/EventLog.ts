@@ -1,7 +1,8 @@
 import * as Path from "node:path"
 import { Clock, Context, Effect, Layer, Schema, Semaphore } from "effect"
-import { acquireLock, type FileLockError, type HeldLock, makeNodeLockHost, releaseLockEffect } from "../adapters/FileLock.ts"
+import { acquireLock, type FileLockError, type HeldLock, type LockHost, makeNodeLockHost, releaseLockEffect } from "../adapters/FileLock.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
+import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { ensureDir, genesisRecord, openLogFile } from "../adapters/LogFile.ts"
 import {
   EMPTY_HEAD,
@@ -25,6 +26,8 @@ export interface EventLogOptions {
   readonly ledgerDir: string
   readonly fs?: FsPort
   readonly lockTimeoutMs?: number
+  /** who this process is, for the lock (tests simulate other processes and reboots); default: this process */
+  readonly lockHost?: LockHost
 }
 
 export class EventLog extends Context.Service<EventLog, {
@@ -50,6 +53,13 @@ export class EventLog extends Context.Service<EventLog, {
 }>()("plugin-ledger/services/EventLog") {
   static readonly layer = (options: EventLogOptions): Layer.Layer<EventLog, EventLogError> =>
     Layer.effect(EventLog, makeFileEventLog(options))
+
+  /** The file log on the `LedgerFs` port, so the log and the projections share one file system. */
+  static readonly layerLedgerFs = (options: Omit<EventLogOptions, "fs">): Layer.Layer<EventLog, EventLogError, LedgerFs> =>
+    Layer.effect(EventLog, Effect.gen(function*() {
+      const fs = yield* LedgerFs
+      return yield* makeFileEventLog({ ...options, fs })
+    }))
 
   static readonly layerMemory: Layer.Layer<EventLog> = Layer.effect(EventLog, Effect.suspend(() => makeMemoryEventLog))
 }
@@ -81,7 +91,7 @@ const tailRepairedRecord = (repair: TailRepair, afterSeq: number, ts: string): N
 const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogOptions) {
   const fs = options.fs ?? nodeFs
   const ledgerDir = Path.resolve(options.ledgerDir)
-  const host = makeNodeLockHost()
+  const host = options.lockHost ?? makeNodeLockHost()
   const clock = yield* Clock.Clock
   const nowMs = () => clock.currentTimeMillisUnsafe()
   const semaphore = yield* Semaphore.make(1)
