@@ -208,6 +208,39 @@ export const makeDirs = (fs: FsPort, dir: string): ReadonlyArray<string> => {
   }
 }
 
+/**
+ * Which directories this process has fsynced below `root`. A directory that exists is not necessarily durable: a
+ * process that crashed may have created it (or renamed it into place) without fsyncing its parent. So whenever a
+ * change is made durable by fsyncing some directories, their ancestors up to `root` are fsynced too, once per
+ * process (`withAncestors`, then `confirm` after the batch succeeded); `root`'s own entry is its creator's.
+ */
+export interface DurableDirs {
+  readonly withAncestors: (dirs: Iterable<string>) => ReadonlyArray<string>
+  readonly confirm: (dirs: Iterable<string>) => void
+}
+
+export const makeDurableDirs = (root: string): DurableDirs => {
+  const top = Path.resolve(root)
+  const synced = new Set<string>()
+  const below = (dir: string): boolean => dir === top || dir.startsWith(`${top}${Path.sep}`)
+  return {
+    withAncestors: (dirs) => {
+      const out = new Set<string>()
+      for (const dir of dirs) {
+        out.add(dir)
+        for (let d = Path.dirname(dir); below(d) && !synced.has(d); d = Path.dirname(d)) {
+          out.add(d)
+          if (d === top) break
+        }
+      }
+      return [...out]
+    },
+    confirm: (dirs) => {
+      for (const dir of dirs) synced.add(dir)
+    }
+  }
+}
+
 /** A temp file beside `path`, written and fsynced, not yet renamed over it. */
 export interface StagedFile {
   readonly path: string

@@ -7,6 +7,7 @@ import {
   fsyncBatch,
   fsyncDir,
   makeDirs,
+  makeDurableDirs,
   makeFsyncQueue,
   MAX_BATCH_FDS,
   ownerAlive,
@@ -62,6 +63,8 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
    * died between mkdir and the fsync of the parent; after that, only shards that get a new blob are fsynced.
    */
   const durableShards = new Set<string>()
+  /** `blobs/`, `blobs/sha256/` and their entries up to the ledger dir: fsynced once per process too */
+  const durableDirs = makeDurableDirs(Path.dirname(blobsDir))
   /** where new blobs are written before their rename into a shard: one warm dir, instead of 256 cold ones */
   const tmpDir = Path.join(blobsDir, "tmp")
   let swept = false
@@ -159,7 +162,11 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
     for (let start = 0; start < pending.length; start += MAX_BATCH_FDS) {
       yield* writeChunk(pending.slice(start, start + MAX_BATCH_FDS))
     }
-    if (dirs.size > 0) yield* fsyncBatch(fs, [], dirs)
+    if (dirs.size > 0) {
+      const all = durableDirs.withAncestors(dirs)
+      yield* fsyncBatch(fs, [], all)
+      durableDirs.confirm(all)
+    }
     for (const hash of hashes) durableShards.add(Path.dirname(pathOf(hash)))
     return hashes
   })

@@ -345,6 +345,13 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     const genesis = encodeRecord(1, ZERO_HASH, genesisRecord(ts))
     io("creating the first segment", () => writeFileAtomic(fs, Path.join(eventsDir, segmentName(1)), genesis.line, 0o644))
   }
+  // the segments' names, and the ledger dir's own entry, may have been created by a process that crashed before
+  // fsyncing them: existing is not durable, so they are made durable before anything is appended to them
+  io("syncing events/", () => {
+    fsyncDir(fs, eventsDir)
+    fsyncDir(fs, ledgerDir)
+    fsyncDir(fs, Path.dirname(Path.resolve(ledgerDir)))
+  })
   const openRepair = catchUpInternal(true).repair
   if (readOnly === undefined && all.length === 0) {
     // an empty segment (or one whose only, torn, record was quarantined): write the genesis record

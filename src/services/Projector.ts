@@ -14,7 +14,18 @@
  */
 import { Context, Effect, Exit, Layer, Result, Schema, type Scope } from "effect"
 import * as Path from "node:path"
-import { attempt, closeQuietly, commitStaged, discardStaged, fsyncBatch, makeDirs, type StagedFile, stageFile, writeAll } from "../adapters/AtomicFile.ts"
+import {
+  attempt,
+  closeQuietly,
+  commitStaged,
+  discardStaged,
+  fsyncBatch,
+  makeDirs,
+  makeDurableDirs,
+  type StagedFile,
+  stageFile,
+  writeAll
+} from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
 import { removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
@@ -272,10 +283,7 @@ export class Projector extends Context.Service<Projector, {
             )
           }
           case "PluginUninstalled":
-            return attempt(() => {
-              removeTree(fs, pluginDir(event.pluginId))
-              return []
-            })
+            return attempt(() => removeTree(fs, pluginDir(event.pluginId)))
           case "PluginEnabled":
           case "PluginDisabled":
           case "LogTailRepaired":
@@ -285,8 +293,17 @@ export class Projector extends Context.Service<Projector, {
 
       /** Leftovers of crashed projections are swept once per process, at its first projection (start-up). */
       let swept = false
+      /**
+       * False until a projection of this process succeeds, and again after one fails. Until then the outputs may be
+       * what a crashed projection left: visible, but maybe not durable. A config.toml that already holds the
+       * projected text is then fsynced (with its dir) instead of being skipped as unchanged.
+       */
+      let clean = false
+      const durableDirs = makeDurableDirs(paths.codexHome)
 
       const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>): Effect.fn.Return<void, unknown> {
+        const recovering = !clean
+        clean = false
         if (!swept) {
           yield* attempt(() => sweepLeftovers(fs, paths.cacheDir))
           swept = true
@@ -294,7 +311,10 @@ export class Projector extends Context.Service<Projector, {
         const checkpoint = yield* attempt(() => validCheckpoint(records))
         const pending = records.filter((r) => r.seq > (checkpoint?.seq ?? 0))
         const last = pending.at(-1)
-        if (last === undefined) return
+        if (last === undefined) {
+          clean = true
+          return
+        }
         const events: Array<PluginEvent> = []
         for (const record of pending) {
           const event = eventOf(record)
@@ -332,8 +352,20 @@ export class Projector extends Context.Service<Projector, {
         )
         const staged = output.staged
         if (staged !== undefined) yield* attempt(() => commitStaged(fs, staged))
+        // after a crash, config.toml may hold the projected text without it being durable yet
+        const resync = recovering && !touched && events.some((event) => event._tag !== "LogTailRepaired")
+          ? yield* attempt(() => openIfPresent(paths.configPath))
+          : undefined
         // every output durable (the cache swaps and the config.toml rename, in one batch) before the checkpoint
-        yield* fsyncBatch(fs, [], [...cacheDirs, ...configDirs, ...(staged === undefined ? [] : [paths.codexHome])])
+        const dirs = durableDirs.withAncestors([
+          ...cacheDirs,
+          ...configDirs,
+          ...(staged === undefined && resync === undefined ? [] : [paths.codexHome])
+        ])
+        yield* fsyncBatch(fs, resync === undefined ? [] : [resync], dirs).pipe(
+          Effect.ensuring(Effect.sync(() => (resync === undefined ? undefined : closeQuietly(fs, resync))))
+        )
+        durableDirs.confirm(dirs)
         const next: Checkpoint = {
           projectorVersion,
           seq: last.seq,
@@ -341,7 +373,18 @@ export class Projector extends Context.Service<Projector, {
           configHash: sha256Hex(Buffer.from(config, "utf8"))
         }
         yield* attempt(() => writeCheckpoint(next))
+        clean = true
       })
+
+      /** An fd of `path` for fsync, or undefined when there is no such file. */
+      const openIfPresent = (path: string): number | undefined => {
+        try {
+          return fs.openSync(path, "r")
+        } catch (error) {
+          if (errnoCode(error) === "ENOENT") return undefined
+          throw error
+        }
+      }
 
       const discardConfig = (staged: StagedFile | undefined): void => {
         if (staged !== undefined) discardStaged(fs, staged)

@@ -20,7 +20,6 @@ const withRoot = <A>(f: (root: string) => A): A => {
   }
 }
 
-const always = { next: () => 0 }
 const never = { next: () => 0.999 }
 
 const writeFile = (fs: FaultFs, path: string, text: string, sync: boolean): void => {

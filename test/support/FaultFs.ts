@@ -114,12 +114,15 @@ export interface FaultFsOptions {
   readonly recordSites?: boolean
   /** keep the trace of ops (kind, path, site) */
   readonly recordTrace?: boolean
+  /** a disk that lies: fsyncs of these succeed but make nothing durable (negative controls of the suites) */
+  readonly lieAbout?: "dirs" | "files"
 }
 
 export class FaultFs implements TreeFs {
   readonly root: string
   private readonly recordSites: boolean
   private readonly recordTrace: boolean
+  private readonly lieAbout: "dirs" | "files" | undefined
   private nodes = new Map<number, Node>()
   private nextId = 1
   private rootId = 0
@@ -141,6 +144,7 @@ export class FaultFs implements TreeFs {
     this.root = Path.resolve(options.root)
     this.recordSites = options.recordSites === true
     this.recordTrace = options.recordTrace === true || this.recordSites
+    this.lieAbout = options.lieAbout
     this.rescan()
   }
 
@@ -369,10 +373,15 @@ export class FaultFs implements TreeFs {
     return abs === this.root || abs.startsWith(`${this.root}${Path.sep}`)
   }
 
-  /** The model must mirror the disk: a write the model cannot place is a bug in the test set-up. */
+  /** Nothing outside the modelled root may change: power loss could not account for it. */
+  private mustBeInside(path: string, syscall: string): void {
+    if (!this.inside(path)) throw new Error(`FaultFs: ${syscall} outside the modelled root ${this.root}: ${path}`)
+  }
+
+  /** The model must mirror the disk: a change that succeeded but that the model cannot place is a bug here. */
   private mustLocate(path: string, syscall: string): { readonly dir: Node; readonly name: string } {
     const at = this.locate(path)
-    if (at === undefined) throw new Error(`FaultFs: ${syscall} outside the modelled root ${this.root}: ${path}`)
+    if (at === undefined) throw new Error(`FaultFs: the model lost track of ${path} (${syscall})`)
     return at
   }
 
@@ -383,6 +392,7 @@ export class FaultFs implements TreeFs {
   }
 
   private fsyncNode(node: Node): void {
+    if (this.lieAbout === (node.kind === "dir" ? "dirs" : "files")) return
     node.durableData = Buffer.from(node.data)
     node.durableMode = node.mode
     node.pending = []
@@ -505,9 +515,11 @@ export class FaultFs implements TreeFs {
 
   readonly renameSync = (from: string, to: string): void =>
     this.op("renameSync", from, () => {
+      this.mustBeInside(from, "rename")
+      this.mustBeInside(to, "rename")
+      NodeFs.renameSync(from, to)
       const src = this.mustLocate(from, "rename")
       const dst = this.mustLocate(to, "rename")
-      NodeFs.renameSync(from, to)
       const id = src.dir.entries.get(src.name)
       if (id === undefined) throw new Error(`FaultFs: model lost track of ${from}`)
       src.dir.entries.delete(src.name)
@@ -522,8 +534,9 @@ export class FaultFs implements TreeFs {
 
   readonly linkSync = (existing: string, to: string): void =>
     this.op("linkSync", to, () => {
-      const dst = this.mustLocate(to, "link")
+      this.mustBeInside(to, "link")
       NodeFs.linkSync(existing, to)
+      const dst = this.mustLocate(to, "link")
       const node = this.lookup(existing)
       if (node === undefined) throw new Error(`FaultFs: link of an unmodelled file ${existing}`)
       dst.dir.entries.set(dst.name, node.id)
@@ -531,8 +544,9 @@ export class FaultFs implements TreeFs {
     })
 
   private unlinkStep(path: string): void {
-    const at = this.mustLocate(path, "unlink")
+    this.mustBeInside(path, "unlink")
     NodeFs.unlinkSync(path)
+    const at = this.mustLocate(path, "unlink")
     const id = at.dir.entries.get(at.name)
     if (id === undefined) return
     at.dir.entries.delete(at.name)
@@ -540,8 +554,9 @@ export class FaultFs implements TreeFs {
   }
 
   private rmdirStep(path: string): void {
-    const at = this.mustLocate(path, "rmdir")
+    this.mustBeInside(path, "rmdir")
     NodeFs.rmdirSync(path)
+    const at = this.mustLocate(path, "rmdir")
     const id = at.dir.entries.get(at.name)
     if (id === undefined) return
     at.dir.entries.delete(at.name)
@@ -549,8 +564,9 @@ export class FaultFs implements TreeFs {
   }
 
   private mkdirStep(path: string): void {
-    const at = this.mustLocate(path, "mkdir")
+    this.mustBeInside(path, "mkdir")
     NodeFs.mkdirSync(path)
+    const at = this.mustLocate(path, "mkdir")
     const dir = this.newNode("dir", NodeFs.lstatSync(path).mode & 0o7777)
     at.dir.entries.set(at.name, dir.id)
     this.entryOp({ dir: at.dir.id, type: "add", name: at.name, node: dir.id })
