@@ -106,6 +106,21 @@ export const ownerAlive = (name: string): boolean => {
   }
 }
 
+/**
+ * Removes the temp files of `path` (see `tempPathFor`) that a crashed process left beside it. Best effort: a temp
+ * file left behind is harmless, so failing to list or remove one changes nothing.
+ */
+export const sweepTempFiles = (fs: FsPort, path: string): void => {
+  const prefix = `.${Path.basename(path)}.tmp-`
+  try {
+    for (const name of fs.readdirSync(Path.dirname(path))) {
+      if (name.startsWith(prefix) && !ownerAlive(name)) fs.unlinkSync(Path.join(Path.dirname(path), name))
+    }
+  } catch {
+    // listed again by the next process
+  }
+}
+
 /** At most this many fds are waited on at once: directories in one `settle` slice, files per caller batch. */
 export const MAX_BATCH_FDS = 64
 

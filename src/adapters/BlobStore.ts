@@ -30,9 +30,10 @@ export interface BlobStore {
   readonly put: (bytes: Uint8Array) => string
   /**
    * Stores several blobs at once, durably: when it succeeds, every one of them (new or already present) is
-   * on disk under its name, and the names are returned in order. Fails with the fs error.
+   * on disk under its name, and the names are returned in order; so are the blobs named in `stored` (already
+   * present: only their directories are fsynced, if this process has not yet). Fails with the fs error.
    */
-  readonly putAll: (blobs: ReadonlyArray<Uint8Array>) => Effect.Effect<ReadonlyArray<string>, unknown>
+  readonly putAll: (blobs: ReadonlyArray<Uint8Array>, stored?: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, unknown>
   readonly get: (hash: string) => Buffer
   readonly has: (hash: string) => boolean
   readonly pathOf: (hash: string) => string
@@ -133,11 +134,21 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
    * created) is fsynced concurrently. Only then does `putAll` succeed, so an event appended afterwards never
    * refers to a blob that a crash could take away.
    */
-  const putAll = Effect.fn("BlobStore.putAll")(function*(blobs: ReadonlyArray<Uint8Array>): Effect.fn.Return<ReadonlyArray<string>, unknown> {
+  const putAll = Effect.fn("BlobStore.putAll")(function*(
+    blobs: ReadonlyArray<Uint8Array>,
+    stored: ReadonlyArray<string> = []
+  ): Effect.fn.Return<ReadonlyArray<string>, unknown> {
     const hashes = blobs.map(sha256Hex)
     const fresh = new Map<string, Pending>()
     const dirs = new Set<string>()
     yield* attempt(() => {
+      for (const hash of stored) {
+        const shard = Path.dirname(pathOf(hash))
+        if (!durableShards.has(shard)) {
+          dirs.add(shard)
+          dirs.add(Path.dirname(shard))
+        }
+      }
       for (const [index, hash] of hashes.entries()) {
         const file = pathOf(hash)
         const shard = Path.dirname(file)
@@ -167,7 +178,7 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
       yield* fsyncBatch(fs, [], all)
       durableDirs.confirm(all)
     }
-    for (const hash of hashes) durableShards.add(Path.dirname(pathOf(hash)))
+    for (const hash of [...hashes, ...stored]) durableShards.add(Path.dirname(pathOf(hash)))
     return hashes
   })
 

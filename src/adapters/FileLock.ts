@@ -257,8 +257,19 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost): LockAtt
     }
     return { _tag: "Busy", owner: undefined, detail: `lock ${lockPath} is contended` }
   } finally {
-    ignoreMissing(() => fs.unlinkSync(tmpPath))
+    try {
+      fs.unlinkSync(tmpPath)
+    } catch {
+      // gone, or not removable now: a leftover temp file is harmless (removeOrphans takes it once we are gone), and
+      // failing here would lose a lock just taken, which nobody would then release
+    }
   }
+}
+
+/** Whether the lock at `lock.path` still carries this holder's nonce (a lock whose release failed is still ours). */
+export const stillHeld = (fs: FsPort, lock: HeldLock): boolean => {
+  const current = readLockContent(fs, lock.path)
+  return current._tag === "Owner" && current.owner.nonce === lock.owner.nonce
 }
 
 /** Remove the lock if (and only if) it still carries our nonce. Returns false if it was no longer ours. */

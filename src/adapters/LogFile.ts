@@ -178,6 +178,17 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     return { bytes: bytes.length, sha256, quarantineFile: `quarantine/${name}` }
   }
 
+  const syncSegment = (segment: Segment): void => {
+    const fd = io(`opening ${segment.name}`, () => fs.openSync(segment.path, "r"))
+    try {
+      fs.fdatasyncSync(fd)
+    } catch (error) {
+      poison(`fdatasync of ${segment.name}`, error)
+    } finally {
+      closeQuietly(fs, fd)
+    }
+  }
+
   /** Read new bytes of the active segment (and any newer segments); optionally repair a torn tail. */
   const catchUpInternal = (repair: boolean): { records: ReadonlyArray<LogRecord>; repair: TailRepair | undefined } => {
     if (readOnly !== undefined) return { records: [], repair: undefined }
@@ -205,6 +216,11 @@ export const openLogFile = (options: OpenOptions): LogFile => {
         readOnly = `event log is corrupt at byte 0 (seq ${first.seq}): segment ${segment.name} starts with seq ${first.seq}; ` +
           `refusing to write; see plugin-ledger doctor`
         break
+      }
+      if (repair && result.committed.length > 0) {
+        // under the lock, records this process did not write are a dead writer's, maybe never fdatasynced: make
+        // them durable before anything (a projection, a decision) relies on them
+        syncSegment(segment)
       }
       commit(result.committed)
       fresh.push(...result.committed)

@@ -37,6 +37,8 @@ import {
 } from "./World.ts"
 
 const SEEDS = process.env["SEEDS"] !== undefined ? Number(process.env["SEEDS"]) : scaled(500, 10_000)
+/** `TRACE=1`: print each step of the seeds (with `SEED=<n> SEEDS=1`, the story of one failure) */
+const trace = process.env["TRACE"] === "1" ? (line: string) => console.log(line) : () => {}
 
 const totals = {
   seeds: 0,
@@ -87,8 +89,23 @@ const runSeed = (seed: number, dir: string, calibration: Calibration, lieAbout?:
     const acked: Array<Acked> = []
     let inFlight: { readonly key: string; readonly command: Command } | undefined
     let session: Session | undefined
-    const start = (): Effect.Effect<Session | undefined> =>
+    const open = (): Effect.Effect<Session | undefined> =>
       Effect.map(Effect.exit(openSession(world.paths, fs)), (exit) => (Exit.isSuccess(exit) ? exit.value : undefined))
+    /** a process start; sometimes it dies during its own start-up (recovery included) and the next one starts */
+    const start = (): Effect.Effect<Session | undefined> =>
+      Effect.gen(function*() {
+        const dieAt = random.next() < 0.15 ? fs.ops + random.int(calibration.startup) : undefined
+        if (dieAt === undefined || dieAt >= finalCrash) return yield* open()
+        fs.crashAt(dieAt)
+        trace(`start-up crash armed at op ${dieAt}`)
+        const dying = yield* open()
+        if (dying !== undefined) yield* dying.close
+        if (fs.crashed) totals.crashesMidSequence++
+        totals.restarts++
+        fs.restart()
+        fs.crashAt(finalCrash)
+        return yield* open()
+      })
 
     session = yield* start()
     for (const [i, command] of commands.entries()) {
@@ -99,7 +116,9 @@ const runSeed = (seed: number, dir: string, calibration: Calibration, lieAbout?:
       if (restartAt !== undefined && restartAt < finalCrash) fs.crashAt(restartAt)
       inFlight = { key, command }
       totals.commands++
+      trace(`op ${fs.ops}: ${command._tag} ${command.plugin} (${key})${restartAt === undefined ? "" : `, process crash armed at op ${restartAt}`}`)
       const exit = yield* Effect.exit(runCommand(session.engine, world, command, key))
+      trace(`op ${fs.ops}: ${Exit.isSuccess(exit) ? `answered ${exit.value}` : `failed ${Cause.pretty(exit.cause).split("\n")[0]}`}${fs.crashed ? " (crashed)" : ""}`)
       if (Exit.isSuccess(exit) && !fs.crashed) {
         // what the answer says was recorded (enable/disable: `changed`) must be what the process appended
         const recorded = appendedNow(world.paths, key)
@@ -119,7 +138,9 @@ const runSeed = (seed: number, dir: string, calibration: Calibration, lieAbout?:
     }
     if (session !== undefined) yield* session.close
     // power loss: at the crash point, or now if the run ended first
+    trace(`power loss at op ${fs.ops} (final crash armed at ${finalCrash})`)
     const loss = fs.powerLoss(random, random.pick([0, 0.3, 0.7, 1, random.next()]))
+    trace(`power loss: ${JSON.stringify(loss)}`)
     totals.pendingChanges += loss.pendingEntries + loss.pendingData
     totals.dropped += loss.dropped
     totals.torn += loss.torn
@@ -201,7 +222,8 @@ describe("R4 power loss", () => {
           if (failures.length >= 5) break
         }
       }
-      NodeFs.rmSync(dir, { recursive: true, force: true })
+      if (process.env["KEEP"] === "1") console.log(`[PowerLoss] kept ${dir}`)
+      else NodeFs.rmSync(dir, { recursive: true, force: true })
       console.log(`[PowerLoss] ${JSON.stringify({ ...totals, ...calibration })}`)
       assert.deepStrictEqual(failures, [])
       assert.isAbove(totals.ackedEventsChecked, 0)

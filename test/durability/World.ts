@@ -70,6 +70,23 @@ export const makeWorld = (root: string): World => {
   return { root: NodeFs.realpathSync(root), marketplacePath, paths }
 }
 
+/** Copies a tree with its modes (`cpSync` does not keep directory modes). */
+export const copyTree = (from: string, to: string): void => {
+  NodeFs.rmSync(to, { recursive: true, force: true })
+  const walk = (src: string, dst: string): void => {
+    const stat = NodeFs.lstatSync(src)
+    if (stat.isDirectory()) {
+      NodeFs.mkdirSync(dst, { mode: 0o700 })
+      for (const name of NodeFs.readdirSync(src)) walk(Path.join(src, name), Path.join(dst, name))
+      NodeFs.chmodSync(dst, stat.mode & 0o7777)
+    } else if (stat.isFile()) {
+      NodeFs.copyFileSync(src, dst)
+      NodeFs.chmodSync(dst, stat.mode & 0o7777)
+    }
+  }
+  walk(from, to)
+}
+
 // -------------------------------------------------------------------------------------------------
 // Simulated processes: the suites run every "process" in this one, so the lock must be told who is alive
 
@@ -236,6 +253,6 @@ export const freshReplay = (world: World): Effect.Effect<Projection, unknown> =>
     const session = yield* openSession(paths, nodeTreeFs)
     yield* session.close
     const projection = projectionOf(paths)
-    NodeFs.rmSync(paths.codexHome, { recursive: true, force: true })
+    if (process.env["KEEP"] !== "1") NodeFs.rmSync(paths.codexHome, { recursive: true, force: true })
     return projection
   })

@@ -51,6 +51,8 @@ export interface OpRecord {
   readonly site: string | undefined
   /** set when a hook fired at this op */
   readonly fault?: string
+  /** `openSync`: the flags */
+  readonly flags?: string
 }
 
 export interface PowerLossReport {
@@ -135,10 +137,12 @@ export class FaultFs implements TreeFs {
   private crashFrom: number | undefined
   private faults = new Map<number, string>()
   private crashedAt: number | undefined
-  /** the ops of the current incarnation, when `recordTrace` */
+  /** every op so far (all incarnations), when `recordTrace` */
   readonly trace: Array<OpRecord> = []
   /** every fault that fired: op index, code (or "crash"), kind, path, site */
   readonly fired: Array<OpRecord> = []
+  /** for a failed `fsyncAsync`: the op count when its rejection was delivered (a turn after the call) */
+  readonly deliveredAt = new Map<number, number>()
 
   constructor(options: FaultFsOptions) {
     this.root = Path.resolve(options.root)
@@ -172,8 +176,9 @@ export class FaultFs implements TreeFs {
   }
 
   /**
-   * The process died (or exits) and a new one starts on the same machine: open descriptors are closed, hooks are
-   * cleared, and nothing is lost (the page cache survives a process crash), durable or not.
+   * The process died (or exits) and a new one starts on the same machine: open descriptors are closed, the crash
+   * is over (`failAt` faults still armed stay armed), and nothing is lost (the page cache survives a process
+   * crash), durable or not.
    */
   restart(): void {
     for (const fd of this.fds.keys()) {
@@ -185,9 +190,8 @@ export class FaultFs implements TreeFs {
     }
     this.fds.clear()
     this.crashedAt = undefined
-    this.clearFaults()
+    this.crashFrom = undefined
     this.incarnation++
-    this.trace.length = 0
   }
 
   /**
@@ -290,6 +294,7 @@ export class FaultFs implements TreeFs {
     build(this.rootId, this.root, new Set([this.rootId]))
     for (const { path, mode } of dirModes.reverse()) NodeFs.chmodSync(path, mode)
     this.restart()
+    this.clearFaults()
     this.rescan()
     return counts
   }
@@ -404,7 +409,7 @@ export class FaultFs implements TreeFs {
   // -------------------------------------------------------------------------------------------
   // Op counting, hooks and call sites
 
-  private op<A>(kind: string, path: string | undefined, run: () => A): A {
+  private op<A>(kind: string, path: string | undefined, run: () => A, flags?: string, partial?: () => void): A {
     const index = this.opCount++
     const site = this.recordSites ? callSite() : undefined
     if (this.crashedAt !== undefined || (this.crashFrom !== undefined && index >= this.crashFrom)) {
@@ -415,9 +420,12 @@ export class FaultFs implements TreeFs {
       throw new Crash(index)
     }
     const code = this.faults.get(index)
-    if (this.recordTrace) this.trace.push({ index, kind, path, site, ...(code === undefined ? {} : { fault: code }) })
+    const extra = { ...(code === undefined ? {} : { fault: code }), ...(flags === undefined ? {} : { flags }) }
+    if (this.recordTrace) this.trace.push({ index, kind, path, site, ...extra })
     if (code !== undefined) {
-      this.fired.push({ index, kind, path, site: site ?? callSite(), fault: code })
+      this.fired.push({ index, kind, path, site: site ?? callSite(), ...extra })
+      // a disk that fills up mid-write: part of the bytes land before the error
+      if (code === "ENOSPC" && partial !== undefined) partial()
       throw errnoError(code, kind, path)
     }
     return run()
@@ -453,7 +461,7 @@ export class FaultFs implements TreeFs {
       }
       this.fds.set(fd, { node: node?.id, path, append: flags.startsWith("a"), incarnation: this.incarnation, position: 0 })
       return fd
-    })
+    }, flags)
 
   readonly closeSync = (fd: number): void =>
     this.op("closeSync", this.pathOfFd(fd), () => {
@@ -461,12 +469,12 @@ export class FaultFs implements TreeFs {
       this.fds.delete(fd)
     })
 
-  readonly writeSync = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number =>
-    this.op("writeSync", this.pathOfFd(fd), () => {
+  readonly writeSync = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number => {
+    const write = (count: number): number => {
       const open = this.openFile(fd)
       const node = open?.node === undefined ? undefined : this.node(open.node)
       const pos = open?.append === true && node !== undefined ? node.data.length : position ?? open?.position ?? 0
-      const n = NodeFs.writeSync(fd, buffer, offset, length, position)
+      const n = NodeFs.writeSync(fd, buffer, offset, count, position)
       if (open !== undefined && position === null) open.position = pos + n
       if (node !== undefined && node.kind === "file" && n > 0) {
         const bytes = Buffer.from(buffer.subarray(offset, offset + n))
@@ -476,7 +484,11 @@ export class FaultFs implements TreeFs {
         throw new Error(`FaultFs: write to an unmodelled file ${open.path}`)
       }
       return n
+    }
+    return this.op("writeSync", this.pathOfFd(fd), () => write(length), undefined, () => {
+      if (length > 1) write(Math.floor(length / 2))
     })
+  }
 
   readonly readSync = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number =>
     this.op("readSync", this.pathOfFd(fd), () => {
@@ -623,24 +635,30 @@ export class FaultFs implements TreeFs {
 
   readonly fsyncAsync = (fd: number): Promise<void> => {
     let node: number | undefined
+    let failure: unknown
+    const index = this.opCount
     try {
       this.op("fsyncAsync", this.pathOfFd(fd), () => {
         NodeFs.fstatSync(fd)
         node = this.openFile(fd)?.node
       })
     } catch (error) {
-      return Promise.reject(error)
+      failure = error
     }
     const incarnation = this.incarnation
-    // completes a turn later, and only if the process is still alive then: a crash in between loses it
+    // completes (or fails) a turn later, as on the thread pool: the caller learns of a failure only then, and
+    // the fsync takes effect only if the process is still alive then (a crash in between loses it)
     return new Promise<void>((resolve, reject) => {
       setImmediate(() => {
-        if (this.crashedAt !== undefined || this.incarnation !== incarnation) {
+        if (failure !== undefined) {
+          this.deliveredAt.set(index, this.opCount)
+          reject(failure)
+        } else if (this.crashedAt !== undefined || this.incarnation !== incarnation) {
           reject(new Crash(this.crashedAt ?? -1))
-          return
+        } else {
+          if (node !== undefined && this.nodes.has(node)) this.fsyncNode(this.node(node))
+          resolve()
         }
-        if (node !== undefined && this.nodes.has(node)) this.fsyncNode(this.node(node))
-        resolve()
       })
     })
   }
@@ -688,34 +706,74 @@ const makeWritable = (path: string): void => {
   for (const name of NodeFs.readdirSync(path)) makeWritable(Path.join(path, name))
 }
 
-const THIS_FILE = /[\\/]test[\\/]support[\\/]FaultFs\.ts/
-/** Frames of generic wrappers that say nothing about which call site it is; the attribution looks past them. */
-const WRAPPERS = new Set(["io", "attempt", "runSync", "sync", "ignoreMissing", "Result.try", "try", "Object.try"])
-const FRAME = /^\s*at (?:(.+?) \()?(?:file:\/\/)?(.+?):\d+:\d+\)?$/
+/** This file, and the pass-through wrapper every ledger fs call goes through: neither is a call site. */
+const THIS_FILE = /[\\/](test[\\/]support[\\/]FaultFs|src[\\/]adapters[\\/]StopOnFsyncFailure)\.ts/
+const FRAME = /^\s*at (?:.+? \()?(?:file:\/\/)?(.+?):(\d+):\d+\)?$/
+/** Generic wrappers that say nothing about the call site: the attribution looks past them. */
+const WRAPPERS = new Set(["attempt", "io", "runSync", "sync", "ignoreMissing"])
 
 /**
- * `src/adapters/LogFile.ts:appendInternal`: the file of the first stack frame outside FaultFs, and the first named
- * function of that file on the stack (anonymous callbacks and generic wrappers such as `io` are looked through).
+ * Where an op comes from: the first two functions of the project on the stack outside FaultFs, each named by its
+ * file and the innermost declaration enclosing the frame's line (`src/adapters/AtomicFile.ts:writeAll <
+ * src/adapters/PluginTree.ts:buildStaging`). Names come from the source, not from V8 (which has none for the
+ * callbacks an Effect runs), so they survive edits that only move lines.
  */
 export const callSite = (): string => {
   const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 40
+  Error.stackTraceLimit = 60
   const stack = new Error().stack ?? ""
   Error.stackTraceLimit = limit
-  let file: string | undefined
+  const names: Array<string> = []
   for (const line of stack.split("\n").slice(1)) {
     const m = FRAME.exec(line)
     if (m === null) continue
-    const path = m[2] ?? ""
-    if (THIS_FILE.test(path) || path.startsWith("node:")) continue
-    const rel = relativeToRepo(path)
-    if (file === undefined) file = rel
-    else if (rel !== file) break
-    const name = (m[1] ?? "").replace(/^async /, "").replace(/ \[as .*\]$/, "")
-    const short = name.split(".").at(-1) ?? ""
-    if (name !== "" && !name.includes("<anonymous>") && !WRAPPERS.has(name) && !WRAPPERS.has(short)) return `${rel}:${short}`
+    const path = m[1] ?? ""
+    if (THIS_FILE.test(path) || !/[\\/](src|test)[\\/]/.test(path) || path.includes("node_modules")) continue
+    const name = `${relativeToRepo(path)}:${enclosingDeclaration(path, Number(m[2]))}`
+    if (WRAPPERS.has(name.slice(name.lastIndexOf(":") + 1)) || names.at(-1) === name) continue
+    names.push(name)
+    if (names.length === 2) break
   }
-  return `${file ?? "?"}:<anonymous>`
+  return names.length === 0 ? "?" : names.join(" < ")
+}
+
+const sources = new Map<string, ReadonlyArray<string>>()
+const DECLARATION = [
+  /^(\s*)(?:export\s+)?(?:const|let)\s+(\w+)\s*[:=]/,
+  /^(\s*)(?:export\s+)?(?:async\s+)?function\*?\s*(\w+)/,
+  /^(\s*)(?:readonly\s+)?(\w+)\s*(?::\s*)?(?:=\s*)?(?:async\s*)?\([^)]*\)(?::[^=]+)?\s*=>/,
+  /^(\s*)(?:readonly\s+)?(\w+)\s*=\s*\(/
+]
+
+/** The name of the innermost declaration (const, function, method) enclosing line `line` of `path`. */
+const enclosingDeclaration = (path: string, line: number): string => {
+  let lines = sources.get(path)
+  if (lines === undefined) {
+    try {
+      lines = NodeFs.readFileSync(path, "utf8").split("\n")
+    } catch {
+      lines = []
+    }
+    sources.set(path, lines)
+  }
+  const at = lines[line - 1] ?? ""
+  // a one-line function: `const isFile = (fs, path) => ...`
+  const own = /^\s*(?:export\s+)?(?:const|let)\s+(\w+)\s*(?::[^=]+)?=\s*(?:async\s*)?(?:\(|function|Effect\.fn)/.exec(at)
+  if (own?.[1] !== undefined) return own[1]
+  let indent = at.length - at.trimStart().length
+  for (let i = line - 2; i >= 0 && indent > 0; i--) {
+    const text = lines[i] ?? ""
+    if (text.trim() === "") continue
+    const own = text.length - text.trimStart().length
+    // the end of a multi-line parameter list or block does not enclose anything
+    if (own >= indent || /^\s*[)}\]]/.test(text)) continue
+    for (const pattern of DECLARATION) {
+      const m = pattern.exec(text)
+      if (m?.[2] !== undefined) return m[2]
+    }
+    indent = own
+  }
+  return "<top>"
 }
 
 const relativeToRepo = (path: string): string => {
