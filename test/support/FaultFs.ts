@@ -17,13 +17,14 @@
  * of) each change that was not durable yet. fsyncs are recorded in the model only (the real disk is never synced:
  * power loss is simulated, so a real sync would only cost time).
  *
- * `recordSites` attributes each op to the first stack frame outside this file (`file:function`), for the
- * call-site coverage check of the errno suite.
+ * `recordSites` attributes each op to its call site (`CallSite.ts`), for the call-site coverage check of the errno
+ * suite.
  */
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import type { FsStats } from "../../src/adapters/FsPort.ts"
 import type { TreeFs } from "../../src/adapters/TreeFs.ts"
+import { callSite } from "./CallSite.ts"
 
 /** Thrown by every op from the crash point on: the process is dead. Deliberately has no errno `code`. */
 export class Crash extends Error {
@@ -53,6 +54,8 @@ export interface OpRecord {
   readonly fault?: string
   /** `openSync`: the flags */
   readonly flags?: string
+  /** whether the op changes the disk or what is durable (a crash right after a read leaves the same state as one before it) */
+  readonly mutates: boolean
 }
 
 export interface PowerLossReport {
@@ -106,6 +109,10 @@ interface OpenFile {
   position: number
 }
 
+const MUTATING = new Set([
+  "writeSync", "ftruncateSync", "renameSync", "linkSync", "unlinkSync", "mkdirSync", "rmdirSync", "rmSync", "chmodSync",
+  "fsyncSync", "fdatasyncSync", "fsyncAsync"
+])
 const WRITE_FLAGS = new Set(["w", "wx", "w+", "wx+", "a", "ax", "a+", "ax+", "r+"])
 const CREATE_FLAGS = new Set(["w", "wx", "w+", "wx+", "a", "ax", "a+", "ax+"])
 
@@ -409,23 +416,30 @@ export class FaultFs implements TreeFs {
   // -------------------------------------------------------------------------------------------
   // Op counting, hooks and call sites
 
-  private op<A>(kind: string, path: string | undefined, run: () => A, flags?: string, partial?: () => void): A {
+  private op<A>(
+    kind: string,
+    path: string | undefined,
+    run: () => A,
+    options: { readonly flags?: string; readonly partial?: () => void; readonly mutates?: boolean } = {}
+  ): A {
     const index = this.opCount++
     const site = this.recordSites ? callSite() : undefined
+    const flags = options.flags
+    const mutates = options.mutates ?? (MUTATING.has(kind) || (flags !== undefined && WRITE_FLAGS.has(flags)))
     if (this.crashedAt !== undefined || (this.crashFrom !== undefined && index >= this.crashFrom)) {
       if (this.crashedAt === undefined) {
         this.crashedAt = index
-        this.fired.push({ index, kind, path, site: site ?? callSite(), fault: "crash" })
+        this.fired.push({ index, kind, path, site: site ?? callSite(), fault: "crash", mutates })
       }
       throw new Crash(index)
     }
     const code = this.faults.get(index)
-    const extra = { ...(code === undefined ? {} : { fault: code }), ...(flags === undefined ? {} : { flags }) }
+    const extra = { mutates, ...(code === undefined ? {} : { fault: code }), ...(flags === undefined ? {} : { flags }) }
     if (this.recordTrace) this.trace.push({ index, kind, path, site, ...extra })
     if (code !== undefined) {
       this.fired.push({ index, kind, path, site: site ?? callSite(), ...extra })
       // a disk that fills up mid-write: part of the bytes land before the error
-      if (code === "ENOSPC" && partial !== undefined) partial()
+      if (code === "ENOSPC" && options.partial !== undefined) options.partial()
       throw errnoError(code, kind, path)
     }
     return run()
@@ -461,7 +475,7 @@ export class FaultFs implements TreeFs {
       }
       this.fds.set(fd, { node: node?.id, path, append: flags.startsWith("a"), incarnation: this.incarnation, position: 0 })
       return fd
-    }, flags)
+    }, { flags })
 
   readonly closeSync = (fd: number): void =>
     this.op("closeSync", this.pathOfFd(fd), () => {
@@ -485,8 +499,10 @@ export class FaultFs implements TreeFs {
       }
       return n
     }
-    return this.op("writeSync", this.pathOfFd(fd), () => write(length), undefined, () => {
-      if (length > 1) write(Math.floor(length / 2))
+    return this.op("writeSync", this.pathOfFd(fd), () => write(length), {
+      partial: () => {
+        if (length > 1) write(Math.floor(length / 2))
+      }
     })
   }
 
@@ -594,7 +610,7 @@ export class FaultFs implements TreeFs {
     // one op per missing component, as the kernel sees it
     const missing: Array<string> = []
     for (let dir = Path.resolve(path); ; dir = Path.dirname(dir)) {
-      const exists = this.op("mkdirSync", dir, () => NodeFs.existsSync(dir))
+      const exists = this.op("mkdirSync", dir, () => NodeFs.existsSync(dir), { mutates: false })
       if (exists) break
       missing.push(dir)
       if (Path.dirname(dir) === dir) break
@@ -619,11 +635,11 @@ export class FaultFs implements TreeFs {
           if (options.force && errno(error) === "ENOENT") return undefined
           throw error
         }
-      })
+      }, { mutates: false })
       if (stat === undefined) return
       if (stat.isDirectory()) {
         if (!options.recursive) throw errnoError("EISDIR", "rm", target)
-        const names = this.op("rmSync", target, () => NodeFs.readdirSync(target))
+        const names = this.op("rmSync", target, () => NodeFs.readdirSync(target), { mutates: false })
         for (const name of names) remove(Path.join(target, name))
         this.op("rmSync", target, () => this.rmdirStep(target))
       } else {
@@ -704,79 +720,4 @@ const makeWritable = (path: string): void => {
   if (!stat.isDirectory()) return
   NodeFs.chmodSync(path, 0o700)
   for (const name of NodeFs.readdirSync(path)) makeWritable(Path.join(path, name))
-}
-
-/** This file, and the pass-through wrapper every ledger fs call goes through: neither is a call site. */
-const THIS_FILE = /[\\/](test[\\/]support[\\/]FaultFs|src[\\/]adapters[\\/]StopOnFsyncFailure)\.ts/
-const FRAME = /^\s*at (?:.+? \()?(?:file:\/\/)?(.+?):(\d+):\d+\)?$/
-/** Generic wrappers that say nothing about the call site: the attribution looks past them. */
-const WRAPPERS = new Set(["attempt", "io", "runSync", "sync", "ignoreMissing"])
-
-/**
- * Where an op comes from: the first two functions of the project on the stack outside FaultFs, each named by its
- * file and the innermost declaration enclosing the frame's line (`src/adapters/AtomicFile.ts:writeAll <
- * src/adapters/PluginTree.ts:buildStaging`). Names come from the source, not from V8 (which has none for the
- * callbacks an Effect runs), so they survive edits that only move lines.
- */
-export const callSite = (): string => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 60
-  const stack = new Error().stack ?? ""
-  Error.stackTraceLimit = limit
-  const names: Array<string> = []
-  for (const line of stack.split("\n").slice(1)) {
-    const m = FRAME.exec(line)
-    if (m === null) continue
-    const path = m[1] ?? ""
-    if (THIS_FILE.test(path) || !/[\\/](src|test)[\\/]/.test(path) || path.includes("node_modules")) continue
-    const name = `${relativeToRepo(path)}:${enclosingDeclaration(path, Number(m[2]))}`
-    if (WRAPPERS.has(name.slice(name.lastIndexOf(":") + 1)) || names.at(-1) === name) continue
-    names.push(name)
-    if (names.length === 2) break
-  }
-  return names.length === 0 ? "?" : names.join(" < ")
-}
-
-const sources = new Map<string, ReadonlyArray<string>>()
-const DECLARATION = [
-  /^(\s*)(?:export\s+)?(?:const|let)\s+(\w+)\s*[:=]/,
-  /^(\s*)(?:export\s+)?(?:async\s+)?function\*?\s*(\w+)/,
-  /^(\s*)(?:readonly\s+)?(\w+)\s*(?::\s*)?(?:=\s*)?(?:async\s*)?\([^)]*\)(?::[^=]+)?\s*=>/,
-  /^(\s*)(?:readonly\s+)?(\w+)\s*=\s*\(/
-]
-
-/** The name of the innermost declaration (const, function, method) enclosing line `line` of `path`. */
-const enclosingDeclaration = (path: string, line: number): string => {
-  let lines = sources.get(path)
-  if (lines === undefined) {
-    try {
-      lines = NodeFs.readFileSync(path, "utf8").split("\n")
-    } catch {
-      lines = []
-    }
-    sources.set(path, lines)
-  }
-  const at = lines[line - 1] ?? ""
-  // a one-line function: `const isFile = (fs, path) => ...`
-  const own = /^\s*(?:export\s+)?(?:const|let)\s+(\w+)\s*(?::[^=]+)?=\s*(?:async\s*)?(?:\(|function|Effect\.fn)/.exec(at)
-  if (own?.[1] !== undefined) return own[1]
-  let indent = at.length - at.trimStart().length
-  for (let i = line - 2; i >= 0 && indent > 0; i--) {
-    const text = lines[i] ?? ""
-    if (text.trim() === "") continue
-    const own = text.length - text.trimStart().length
-    // the end of a multi-line parameter list or block does not enclose anything
-    if (own >= indent || /^\s*[)}\]]/.test(text)) continue
-    for (const pattern of DECLARATION) {
-      const m = pattern.exec(text)
-      if (m?.[2] !== undefined) return m[2]
-    }
-    indent = own
-  }
-  return "<top>"
-}
-
-const relativeToRepo = (path: string): string => {
-  const at = path.search(/[\\/](src|test)[\\/]/)
-  return at < 0 ? path : path.slice(at + 1).replaceAll("\\", "/")
 }
