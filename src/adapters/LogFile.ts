@@ -178,12 +178,15 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     return { bytes: bytes.length, sha256, quarantineFile: `quarantine/${name}` }
   }
 
+  /** How many bytes of each segment this process knows to be durable (it wrote and fsynced them, or synced them). */
+  const durableLength = new Map<string, number>()
+  /** A full fsync (not fdatasync): the bytes were written by another process, nothing is known of their state. */
   const syncSegment = (segment: Segment): void => {
     const fd = io(`opening ${segment.name}`, () => fs.openSync(segment.path, "r"))
     try {
-      fs.fdatasyncSync(fd)
+      fs.fsyncSync(fd)
     } catch (error) {
-      poison(`fdatasync of ${segment.name}`, error)
+      poison(`fsync of ${segment.name}`, error)
     } finally {
       closeQuietly(fs, fd)
     }
@@ -217,10 +220,12 @@ export const openLogFile = (options: OpenOptions): LogFile => {
           `refusing to write; see plugin-ledger doctor`
         break
       }
-      if (repair && result.committed.length > 0) {
+      const end = from + result.committedEnd
+      if (repair && end > (durableLength.get(segment.name) ?? 0)) {
         // under the lock, records this process did not write are a dead writer's, maybe never fdatasynced: make
         // them durable before anything (a projection, a decision) relies on them
         syncSegment(segment)
+        durableLength.set(segment.name, end)
       }
       commit(result.committed)
       fresh.push(...result.committed)
@@ -307,6 +312,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
       closeQuietly(fs, fd)
     }
     offset += bytes.length
+    durableLength.set(segment.name, offset)
     head = prev
     commit(records)
     return records
@@ -360,6 +366,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     const ts = new Date(nowMs()).toISOString()
     const genesis = encodeRecord(1, ZERO_HASH, genesisRecord(ts))
     io("creating the first segment", () => writeFileAtomic(fs, Path.join(eventsDir, segmentName(1)), genesis.line, 0o644))
+    durableLength.set(segmentName(1), genesis.line.length)
   }
   // the segments' names, and the ledger dir's own entry, may have been created by a process that crashed before
   // fsyncing them: existing is not durable, so they are made durable before anything is appended to them

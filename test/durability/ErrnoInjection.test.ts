@@ -119,7 +119,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/LogFile.ts:readRange < src/adapters/LogFile.ts:catchUpInternal fstatSync",
   "src/adapters/LogFile.ts:readRange < src/adapters/LogFile.ts:catchUpInternal openSync",
   "src/adapters/LogFile.ts:readRange < src/adapters/LogFile.ts:catchUpInternal readSync",
-  "src/adapters/LogFile.ts:syncSegment < src/adapters/LogFile.ts:catchUpInternal fdatasyncSync",
+  "src/adapters/LogFile.ts:syncSegment < src/adapters/LogFile.ts:catchUpInternal fsyncSync",
   "src/adapters/LogFile.ts:syncSegment < src/adapters/LogFile.ts:catchUpInternal openSync",
   "src/adapters/PluginTree.ts:buildBeside mkdirSync",
   "src/adapters/PluginTree.ts:buildStaging chmodSync",
@@ -252,14 +252,17 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
       if (a.recorded && !ids.has(`${a.key}:0`)) problems.push(`acknowledged ${a.key} is not in the log`)
     }
     const projection = projectionOf(world.paths)
-    const replay = yield* freshReplay(world)
+    const replayed = yield* Effect.exit(freshReplay(world))
+    if (Exit.isFailure(replayed)) return { problems: [...problems, `the replay of the log failed: ${Cause.pretty(replayed.cause).split("\n")[0]}`], absorbed: false, fired }
+    const replay = replayed.value
     if (JSON.stringify(projection) !== JSON.stringify(replay)) {
       problems.push(`projection differs from the replay:\n${JSON.stringify(projection)}\n--- replay:\n${JSON.stringify(replay)}`)
     }
     if (failedCommand !== undefined) {
-      const retry = yield* openSession(world.paths, nodeTreeFs)
-      const exit = yield* Effect.exit(runCommand(retry.engine, world, failedCommand.command, failedCommand.key))
-      yield* retry.close
+      const retry = yield* Effect.exit(openSession(world.paths, nodeTreeFs))
+      if (Exit.isFailure(retry)) return { problems: [...problems, "reopen for the retry failed"], absorbed: false, fired }
+      const exit = yield* Effect.exit(runCommand(retry.value.engine, world, failedCommand.command, failedCommand.key))
+      yield* retry.value.close
       if (Exit.isFailure(exit) && !isTyped(exit.cause)) problems.push(`retry of ${failedCommand.key} failed untyped`)
       const after = readLog(world.paths)
       if (!after.verify.ok) problems.push(`log does not verify after the retry: ${after.verify.problems.join("; ")}`)

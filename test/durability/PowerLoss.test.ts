@@ -166,7 +166,9 @@ const runSeed = (seed: number, dir: string, calibration: Calibration, lieAbout?:
     }
     const projection = projectionOf(world.paths)
     totals.leftovers += listTree(world.paths.cacheDir).leftovers.length
-    const replay = yield* freshReplay(world)
+    const replayed = yield* Effect.exit(freshReplay(world))
+    if (Exit.isFailure(replayed)) return [...problems, `the replay of the log failed: ${Cause.pretty(replayed.cause).split("\n")[0]}`]
+    const replay = replayed.value
     if (projection.config !== replay.config || projection.configMode !== replay.configMode) {
       problems.push(`config.toml differs from the replay:\n${projection.config}\n--- replay:\n${replay.config}`)
     }
@@ -176,9 +178,10 @@ const runSeed = (seed: number, dir: string, calibration: Calibration, lieAbout?:
     // the client retries the command whose answer it never got: it lands at most once
     if (inFlight !== undefined) {
       totals.retries++
-      const retry = yield* openSession(world.paths, nodeTreeFs)
-      const exit = yield* Effect.exit(runCommand(retry.engine, world, inFlight.command, inFlight.key))
-      yield* retry.close
+      const retry = yield* Effect.exit(openSession(world.paths, nodeTreeFs))
+      if (Exit.isFailure(retry)) return [...problems, `reopen for the retry failed: ${Cause.pretty(retry.cause).split("\n")[0]}`]
+      const exit = yield* Effect.exit(runCommand(retry.value.engine, world, inFlight.command, inFlight.key))
+      yield* retry.value.close
       if (Exit.isFailure(exit) && Cause.hasDies(exit.cause)) {
         problems.push(`retry of ${inFlight.key} died: ${Cause.pretty(exit.cause)}`)
       }
