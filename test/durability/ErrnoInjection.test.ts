@@ -12,7 +12,6 @@
  * finds a log that verifies (no partial record accepted), every acknowledged command's event in it, and projections
  * equal to a fresh replay; retrying the failed command with its key records it at most once.
  */
-import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
@@ -30,8 +29,8 @@ import {
   readLog,
   reboot,
   runCommand,
+  scratchDir,
   type Session,
-  TMP_BASE,
   type World
 } from "./World.ts"
 
@@ -273,7 +272,7 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
 describe("R6 errno injection", () => {
   it.live("every call site of the scenario is listed, and each error at each of them is handled", () =>
     Effect.gen(function*() {
-      const dir = Path.join(TMP_BASE, `errno-${process.pid}`)
+      const dir = yield* scratchDir("errno")
       // the dry run: every op, with its call site
       const world = makeWorld(dir)
       const dry = new FaultFs({ root: world.paths.codexHome, recordSites: true })
@@ -320,7 +319,6 @@ describe("R6 errno injection", () => {
         for (const problem of outcome.problems) failures.push(`${where}: ${problem}`)
         if (failures.length >= 10 || slow.length >= 3) break
       }
-      NodeFs.rmSync(dir, { recursive: true, force: true })
       const fullyCovered = reached.filter((site) => covered.get(site)?.size === CODES.length)
       console.log(`[ErrnoInjection] ${JSON.stringify({
         ops: trace.length,

@@ -10,8 +10,6 @@
  * A negative control runs the same check on a disk that ignores directory fsyncs and must find violations.
  * Counts: `scaled(500, 10_000)` seeds; `SEED=<n> SEEDS=1` re-runs one.
  */
-import * as NodeFs from "node:fs"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
 import { nodeTreeFs } from "../../src/adapters/TreeFs.ts"
@@ -31,8 +29,8 @@ import {
   readLog,
   reboot,
   runCommand,
+  scratchDir,
   type Session,
-  TMP_BASE,
   type World
 } from "./World.ts"
 
@@ -213,7 +211,7 @@ describe("R4 power loss", () => {
   it.live(`${SEEDS} seeds: no acknowledged event lost, projections equal a replay of the log`, () =>
     Effect.gen(function*() {
       const base = seedFor("PowerLoss")
-      const dir = Path.join(TMP_BASE, `powerloss-${process.pid}`)
+      const dir = yield* scratchDir("powerloss")
       const calibration = yield* calibrate(dir)
       const failures: Array<string> = []
       for (let i = 0; i < SEEDS; i++) {
@@ -225,8 +223,6 @@ describe("R4 power loss", () => {
           if (failures.length >= 5) break
         }
       }
-      if (process.env["KEEP"] === "1") console.log(`[PowerLoss] kept ${dir}`)
-      else NodeFs.rmSync(dir, { recursive: true, force: true })
       console.log(`[PowerLoss] ${JSON.stringify({ ...totals, ...calibration })}`)
       assert.deepStrictEqual(failures, [])
       assert.isAbove(totals.ackedEventsChecked, 0)
@@ -237,7 +233,7 @@ describe("R4 power loss", () => {
     it.live(`negative control: a disk that ignores fsyncs of ${lieAbout} is caught`, () =>
       Effect.gen(function*() {
         const base = seedFor(`PowerLoss negative control (${lieAbout})`)
-        const dir = Path.join(TMP_BASE, `powerloss-neg-${lieAbout}-${process.pid}`)
+        const dir = yield* scratchDir(`powerloss-neg-${lieAbout}`)
         const calibration = yield* calibrate(dir)
         let found: string | undefined
         let seeds = 0
@@ -245,7 +241,6 @@ describe("R4 power loss", () => {
           const problems = yield* runSeed(base + seeds, dir, calibration, lieAbout)
           found = problems[0]
         }
-        NodeFs.rmSync(dir, { recursive: true, force: true })
         console.log(`[PowerLoss negative control (${lieAbout})] caught after ${seeds} seeds: ${found?.split("\n")[0]}`)
         assert.isDefined(found, "200 seeds on a lying disk found nothing: the checks cannot fail")
       }).pipe(quietly), { timeout: 120_000 })

@@ -33,7 +33,7 @@ import {
   readLog,
   reboot,
   runCommand,
-  TMP_BASE,
+  scratchDir,
   type World
 } from "./World.ts"
 
@@ -99,7 +99,7 @@ const betweenRenames = (world: World, plugin: PluginName, old: Snapshot, now: Re
 describe("R5 a checkpoint older than config.toml", () => {
   it.live("(its rename lost in a power loss) re-projects to the replay's bytes, not a reordered config.toml", () =>
     Effect.gen(function*() {
-      const dir = Path.join(TMP_BASE, `projcrash-${process.pid}-older-checkpoint`)
+      const dir = yield* scratchDir("projcrash-older-checkpoint")
       const world = makeWorld(dir)
       const session = yield* openSession(world.paths, nodeTreeFs)
       yield* runCommand(session.engine, world, { _tag: "Install", plugin: "gamma" }, "k1")
@@ -116,7 +116,6 @@ describe("R5 a checkpoint older than config.toml", () => {
       const replay = yield* freshReplay(world)
       assert.deepStrictEqual(snapshot(world), before)
       assert.deepStrictEqual({ config: replay.config, configMode: replay.configMode, cache: replay.cache.join("\n") }, before)
-      NodeFs.rmSync(dir, { recursive: true, force: true })
     }).pipe(quietly))
 })
 
@@ -126,7 +125,7 @@ describe("R5 crash during projection", () => {
       Effect.gen(function*() {
         const seed = seedFor(`ProjectionCrash ${scenario.name}`)
         const random = makeRandom(seed)
-        const base = Path.join(TMP_BASE, `projcrash-${process.pid}-${scenario.name}`)
+        const base = yield* scratchDir(`projcrash-${scenario.name}`)
         const work = Path.join(base, "w")
         const template = Path.join(base, "template")
         NodeFs.rmSync(base, { recursive: true, force: true })
@@ -209,7 +208,6 @@ describe("R5 crash during projection", () => {
             if (!log.verify.ok) failures.push(`${where}: log does not verify: ${log.verify.problems.join("; ")}`)
           }
         }
-        NodeFs.rmSync(base, { recursive: true, force: true })
         console.log(`[ProjectionCrash ${scenario.name}] ${JSON.stringify(counts)} steps: ${steps.map((s) => `${s.kind}@${s.site}`).join(", ")}`)
         assert.deepStrictEqual(failures, [])
         assert.isAbove(counts.steps, 3)

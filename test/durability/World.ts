@@ -29,6 +29,17 @@ export const TMP_BASE = (() => {
   }
 })()
 
+/** A dir under TMP_BASE for one test, removed when its scope closes (however it ends), unless `KEEP=1`. */
+export const scratchDir = (name: string): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => Path.join(TMP_BASE, `${name}-${process.pid}`)),
+    (dir) =>
+      Effect.sync(() => {
+        if (process.env["KEEP"] === "1") console.log(`[durability] kept ${dir}`)
+        else NodeFs.rmSync(dir, { recursive: true, force: true })
+      })
+  )
+
 export const INITIAL_CONFIG = "# my settings\nmodel = \"gpt-5\"  # keep\n\n[features]\nplugins = true\n"
 export const MARKET = "market"
 export const PLUGINS = ["alpha", "beta", "gamma"] as const
