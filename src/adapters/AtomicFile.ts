@@ -106,6 +106,21 @@ export const ownerAlive = (name: string): boolean => {
   }
 }
 
+/**
+ * Removes the temp files of `path` (see `tempPathFor`) that a crashed process left beside it. Best effort: a temp
+ * file left behind is harmless, so failing to list or remove one changes nothing.
+ */
+export const sweepTempFiles = (fs: FsPort, path: string): void => {
+  const prefix = `.${Path.basename(path)}.tmp-`
+  try {
+    for (const name of fs.readdirSync(Path.dirname(path))) {
+      if (name.startsWith(prefix) && !ownerAlive(name)) fs.unlinkSync(Path.join(Path.dirname(path), name))
+    }
+  } catch {
+    // listed again by the next process
+  }
+}
+
 /** At most this many fds are waited on at once: directories in one `settle` slice, files per caller batch. */
 export const MAX_BATCH_FDS = 64
 
@@ -205,6 +220,39 @@ export const makeDirs = (fs: FsPort, dir: string): ReadonlyArray<string> => {
       throw again
     }
     return [...created, parent]
+  }
+}
+
+/**
+ * Which directories this process has fsynced below `root`. A directory that exists is not necessarily durable: a
+ * process that crashed may have created it (or renamed it into place) without fsyncing its parent. So whenever a
+ * change is made durable by fsyncing some directories, their ancestors up to `root` are fsynced too, once per
+ * process (`withAncestors`, then `confirm` after the batch succeeded); `root`'s own entry is its creator's.
+ */
+export interface DurableDirs {
+  readonly withAncestors: (dirs: Iterable<string>) => ReadonlyArray<string>
+  readonly confirm: (dirs: Iterable<string>) => void
+}
+
+export const makeDurableDirs = (root: string): DurableDirs => {
+  const top = Path.resolve(root)
+  const synced = new Set<string>()
+  const below = (dir: string): boolean => dir === top || dir.startsWith(`${top}${Path.sep}`)
+  return {
+    withAncestors: (dirs) => {
+      const out = new Set<string>()
+      for (const dir of dirs) {
+        out.add(dir)
+        for (let d = Path.dirname(dir); below(d) && !synced.has(d); d = Path.dirname(d)) {
+          out.add(d)
+          if (d === top) break
+        }
+      }
+      return [...out]
+    },
+    confirm: (dirs) => {
+      for (const dir of dirs) synced.add(dir)
+    }
   }
 }
 

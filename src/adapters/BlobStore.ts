@@ -7,6 +7,7 @@ import {
   fsyncBatch,
   fsyncDir,
   makeDirs,
+  makeDurableDirs,
   makeFsyncQueue,
   MAX_BATCH_FDS,
   ownerAlive,
@@ -29,9 +30,10 @@ export interface BlobStore {
   readonly put: (bytes: Uint8Array) => string
   /**
    * Stores several blobs at once, durably: when it succeeds, every one of them (new or already present) is
-   * on disk under its name, and the names are returned in order. Fails with the fs error.
+   * on disk under its name, and the names are returned in order; so are the blobs named in `stored` (already
+   * present: only their directories are fsynced, if this process has not yet). Fails with the fs error.
    */
-  readonly putAll: (blobs: ReadonlyArray<Uint8Array>) => Effect.Effect<ReadonlyArray<string>, unknown>
+  readonly putAll: (blobs: ReadonlyArray<Uint8Array>, stored?: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, unknown>
   readonly get: (hash: string) => Buffer
   readonly has: (hash: string) => boolean
   readonly pathOf: (hash: string) => string
@@ -62,6 +64,8 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
    * died between mkdir and the fsync of the parent; after that, only shards that get a new blob are fsynced.
    */
   const durableShards = new Set<string>()
+  /** `blobs/`, `blobs/sha256/` and their entries up to the ledger dir: fsynced once per process too */
+  const durableDirs = makeDurableDirs(Path.dirname(blobsDir))
   /** where new blobs are written before their rename into a shard: one warm dir, instead of 256 cold ones */
   const tmpDir = Path.join(blobsDir, "tmp")
   let swept = false
@@ -130,11 +134,21 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
    * created) is fsynced concurrently. Only then does `putAll` succeed, so an event appended afterwards never
    * refers to a blob that a crash could take away.
    */
-  const putAll = Effect.fn("BlobStore.putAll")(function*(blobs: ReadonlyArray<Uint8Array>): Effect.fn.Return<ReadonlyArray<string>, unknown> {
+  const putAll = Effect.fn("BlobStore.putAll")(function*(
+    blobs: ReadonlyArray<Uint8Array>,
+    stored: ReadonlyArray<string> = []
+  ): Effect.fn.Return<ReadonlyArray<string>, unknown> {
     const hashes = blobs.map(sha256Hex)
     const fresh = new Map<string, Pending>()
     const dirs = new Set<string>()
     yield* attempt(() => {
+      for (const hash of stored) {
+        const shard = Path.dirname(pathOf(hash))
+        if (!durableShards.has(shard)) {
+          dirs.add(shard)
+          dirs.add(Path.dirname(shard))
+        }
+      }
       for (const [index, hash] of hashes.entries()) {
         const file = pathOf(hash)
         const shard = Path.dirname(file)
@@ -159,8 +173,12 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
     for (let start = 0; start < pending.length; start += MAX_BATCH_FDS) {
       yield* writeChunk(pending.slice(start, start + MAX_BATCH_FDS))
     }
-    if (dirs.size > 0) yield* fsyncBatch(fs, [], dirs)
-    for (const hash of hashes) durableShards.add(Path.dirname(pathOf(hash)))
+    if (dirs.size > 0) {
+      const all = durableDirs.withAncestors(dirs)
+      yield* fsyncBatch(fs, [], all)
+      durableDirs.confirm(all)
+    }
+    for (const hash of [...hashes, ...stored]) durableShards.add(Path.dirname(pathOf(hash)))
     return hashes
   })
 

@@ -34,7 +34,7 @@ export interface LockHost {
   readonly startTimeOf: (pid: number) => string | undefined
   /** `process.kill(pid, 0)`: false only on ESRCH */
   readonly isAlive: (pid: number) => boolean
-  /** wall-clock time (ms) at which this machine booted */
+  /** wall-clock time (ms) at which this machine booted, at the earliest (a lock file older than this predates the boot) */
   readonly bootTimeMs: () => number
 }
 
@@ -61,6 +61,9 @@ const procStartTime = (pid: number): string | undefined => {
   return stat === undefined ? undefined : parseProcStatStartTime(stat)
 }
 
+/** `now - uptime` drifts with clock adjustments since boot; this much earlier still counts as this boot. */
+const BOOT_TIME_SLACK_MS = 2_000
+
 export const makeNodeLockHost = (): LockHost => {
   const ownStartTime = procStartTime(process.pid) // read once; it cannot change
   return {
@@ -76,7 +79,7 @@ export const makeNodeLockHost = (): LockHost => {
         return errnoCode(error) !== "ESRCH"
       }
     },
-    bootTimeMs: () => Date.now() - Os.uptime() * 1000
+    bootTimeMs: () => Date.now() - Os.uptime() * 1000 - BOOT_TIME_SLACK_MS
   }
 }
 
@@ -145,10 +148,12 @@ const ignoreMissing = (f: () => void): void => {
 
 /**
  * A lock file that cannot be parsed can only come from a power loss between link() and
- * write-back, or from tampering. It is stale only if it predates the current boot.
+ * write-back (its content is complete before it is linked), or from tampering. It is stale
+ * only if it predates the current boot. (A fixed margin here, e.g. a minute, would lock the
+ * ledger for good after a machine that lost power booted again within that minute.)
  */
 const unreadableIsStale = (content: { readonly mtimeMs: number }, host: LockHost): boolean =>
-  content.mtimeMs < host.bootTimeMs() - 60_000
+  content.mtimeMs < host.bootTimeMs()
 
 const isStaleContent = (content: LockContent, host: LockHost): boolean =>
   content._tag === "Owner" ? isStale(content.owner, host) : content._tag === "Unreadable" && unreadableIsStale(content, host)
@@ -252,8 +257,19 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost): LockAtt
     }
     return { _tag: "Busy", owner: undefined, detail: `lock ${lockPath} is contended` }
   } finally {
-    ignoreMissing(() => fs.unlinkSync(tmpPath))
+    try {
+      fs.unlinkSync(tmpPath)
+    } catch {
+      // gone, or not removable now: a leftover temp file is harmless (removeOrphans takes it once we are gone), and
+      // failing here would lose a lock just taken, which nobody would then release
+    }
   }
+}
+
+/** Whether the lock at `lock.path` still carries this holder's nonce (a lock whose release failed is still ours). */
+export const stillHeld = (fs: FsPort, lock: HeldLock): boolean => {
+  const current = readLockContent(fs, lock.path)
+  return current._tag === "Owner" && current.owner.nonce === lock.owner.nonce
 }
 
 /** Remove the lock if (and only if) it still carries our nonce. Returns false if it was no longer ours. */

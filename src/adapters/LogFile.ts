@@ -178,6 +178,20 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     return { bytes: bytes.length, sha256, quarantineFile: `quarantine/${name}` }
   }
 
+  /** How many bytes of each segment this process knows to be durable (it wrote and fsynced them, or synced them). */
+  const durableLength = new Map<string, number>()
+  /** A full fsync (not fdatasync): the bytes were written by another process, nothing is known of their state. */
+  const syncSegment = (segment: Segment): void => {
+    const fd = io(`opening ${segment.name}`, () => fs.openSync(segment.path, "r"))
+    try {
+      fs.fsyncSync(fd)
+    } catch (error) {
+      poison(`fsync of ${segment.name}`, error)
+    } finally {
+      closeQuietly(fs, fd)
+    }
+  }
+
   /** Read new bytes of the active segment (and any newer segments); optionally repair a torn tail. */
   const catchUpInternal = (repair: boolean): { records: ReadonlyArray<LogRecord>; repair: TailRepair | undefined } => {
     if (readOnly !== undefined) return { records: [], repair: undefined }
@@ -205,6 +219,13 @@ export const openLogFile = (options: OpenOptions): LogFile => {
         readOnly = `event log is corrupt at byte 0 (seq ${first.seq}): segment ${segment.name} starts with seq ${first.seq}; ` +
           `refusing to write; see plugin-ledger doctor`
         break
+      }
+      const end = from + result.committedEnd
+      if (repair && end > (durableLength.get(segment.name) ?? 0)) {
+        // under the lock, records this process did not write are a dead writer's, maybe never fdatasynced: make
+        // them durable before anything (a projection, a decision) relies on them
+        syncSegment(segment)
+        durableLength.set(segment.name, end)
       }
       commit(result.committed)
       fresh.push(...result.committed)
@@ -291,6 +312,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
       closeQuietly(fs, fd)
     }
     offset += bytes.length
+    durableLength.set(segment.name, offset)
     head = prev
     commit(records)
     return records
@@ -344,7 +366,15 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     const ts = new Date(nowMs()).toISOString()
     const genesis = encodeRecord(1, ZERO_HASH, genesisRecord(ts))
     io("creating the first segment", () => writeFileAtomic(fs, Path.join(eventsDir, segmentName(1)), genesis.line, 0o644))
+    durableLength.set(segmentName(1), genesis.line.length)
   }
+  // the segments' names, and the ledger dir's own entry, may have been created by a process that crashed before
+  // fsyncing them: existing is not durable, so they are made durable before anything is appended to them
+  io("syncing events/", () => {
+    fsyncDir(fs, eventsDir)
+    fsyncDir(fs, ledgerDir)
+    fsyncDir(fs, Path.dirname(Path.resolve(ledgerDir)))
+  })
   const openRepair = catchUpInternal(true).repair
   if (readOnly === undefined && all.length === 0) {
     // an empty segment (or one whose only, torn, record was quarantined): write the genesis record

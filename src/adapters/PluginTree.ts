@@ -203,9 +203,12 @@ export const materialize = Effect.fn("PluginTree.materialize")(function*(
       trash = undefined
     }
     fs.renameSync(built.staging, target)
-    // removing the old tree before the parent's fsync is safe: until the caller's fsync and checkpoint,
-    // a crash re-projects this event, which rebuilds `target` whatever state the renames reached
-    if (trash !== undefined) removeIfPresent(fs, trash)
+    if (trash !== undefined) {
+      // the old tree is emptied only once both renames are durable: were its removals to reach the disk before a
+      // rename, a power loss could bring the old name back over a half-deleted tree
+      fsyncDir(fs, parent)
+      removeIfPresent(fs, trash)
+    }
   }).pipe(Effect.onError(() => Effect.sync(() => removeIfPresent(fs, built.staging))))
   return [parent]
 })
@@ -219,18 +222,24 @@ const isDirectory = (fs: TreeFs, path: string): boolean => {
   }
 }
 
-/** Removes `target` (a whole plugin dir) by renaming it aside first, so it vanishes at once. */
-export const removeTree = (fs: TreeFs, target: string): void => {
+/**
+ * Removes `target` (a whole plugin dir) by renaming it aside first, so it vanishes at once; the rename is made
+ * durable before the old tree is emptied. Returns the directories the caller must fsync before relying on the
+ * removal: none after a rename here, the parent when `target` was already gone (a crashed process may have renamed
+ * it without making that durable).
+ */
+export const removeTree = (fs: TreeFs, target: string): ReadonlyArray<string> => {
   const parent = Path.dirname(target)
   const trash = Path.join(parent, `.trash-${Path.basename(target)}-${pidSuffix()}`)
   try {
     fs.renameSync(target, trash)
   } catch (error) {
-    if (errnoCode(error) === "ENOENT") return
-    throw error
+    if (errnoCode(error) !== "ENOENT") throw error
+    return isDirectory(fs, parent) ? [parent] : []
   }
   fsyncDir(fs, parent)
   removeIfPresent(fs, trash)
+  return []
 }
 
 /**

@@ -62,6 +62,8 @@ export interface SourceTree {
   readonly manifest: TreeManifest
   readonly encoded: Uint8Array
   readonly separate: ReadonlyArray<Uint8Array>
+  /** the big files already stored (by hash): not rewritten, but made durable with the batch all the same */
+  readonly stored: ReadonlyArray<string>
   /** symlinks and special files that were left out, relative to the root */
   readonly skipped: ReadonlyArray<string>
   /** the tree read back from memory, so it can be built (`prepareTree`) before its blobs are stored */
@@ -74,6 +76,7 @@ export const readSource = (fs: TreeFs, blobs: BlobStore, root: string): SourceTr
   const skipped: Array<string> = []
   const inline = new Map<string, Uint8Array>()
   const separate = new Map<string, Uint8Array>()
+  const stored = new Set<string>()
   const walk = (relative: string): void => {
     const dir = relative === "" ? root : Path.join(root, relative)
     for (const name of [...fs.readdirSync(dir)].sort()) {
@@ -87,7 +90,10 @@ export const readSource = (fs: TreeFs, blobs: BlobStore, root: string): SourceTr
         const hash = sha256Hex(bytes)
         if (bytes.length <= INLINE_MAX_BYTES) inline.set(rel, bytes)
         // only new content is held for the batch; a blob already stored is never rewritten
-        else if (!separate.has(hash) && !blobs.has(hash)) separate.set(hash, bytes)
+        else if (!separate.has(hash) && !stored.has(hash)) {
+          if (blobs.has(hash)) stored.add(hash)
+          else separate.set(hash, bytes)
+        }
         found.push({ path: rel, type: "file", mode: stat.mode & 0o777, sha256: hash, size: bytes.length })
       } else {
         skipped.push(rel)
@@ -110,15 +116,17 @@ export const readSource = (fs: TreeFs, blobs: BlobStore, root: string): SourceTr
   const encoded = Buffer.concat([encodeManifest(manifest), Buffer.from("\n"), ...body])
   const treeHash = sha256Hex(encoded)
   const tree = decodeTree(treeHash, encoded, (hash) => separate.get(hash) ?? blobs.get(hash))
-  return { treeHash, manifest, encoded, separate: [...separate.values()], skipped, tree }
+  return { treeHash, manifest, encoded, separate: [...separate.values()], stored: [...stored], skipped, tree }
 }
 
 /**
- * Stores a source tree durably: its tree blob and its new big files, in one batch (`BlobStore.putAll`). When
- * it succeeds, everything the tree hash refers to is on disk, so the event recording it may be appended.
+ * Stores a source tree durably: its tree blob and its new big files, in one batch (`BlobStore.putAll`), and makes
+ * sure the big files stored before are durable too (a process that crashed may have stored them without fsyncing
+ * their directory). When it succeeds, everything the tree hash refers to is on disk, so the event recording it may
+ * be appended.
  */
 export const storeSource = (blobs: BlobStore, source: SourceTree): Effect.Effect<void, unknown> =>
-  Effect.asVoid(blobs.putAll([...source.separate, source.encoded]))
+  Effect.asVoid(blobs.putAll([...source.separate, source.encoded], source.stored))
 
 /**
  * Stores the regular files and directories below `root` (not following symlinks) as one tree blob (small files

@@ -1,7 +1,9 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Layer } from "effect"
+import type { LockHost } from "../adapters/FileLock.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { PluginBundle } from "../adapters/PluginBundle.ts"
+import { nodeTreeFs, type TreeFs } from "../adapters/TreeFs.ts"
 import { Catalog } from "../services/Catalog.ts"
 import { EngineLayer } from "../services/Engine.ts"
 import { EventLog } from "../services/EventLog.ts"
@@ -9,10 +11,16 @@ import { LedgerConfig, type LedgerPaths } from "../services/LedgerConfig.ts"
 import { MarketplaceDiscovery } from "../services/MarketplaceDiscovery.ts"
 import { Projector } from "../services/Projector.ts"
 
-/** Everything a command or the server needs, for one CODEX_HOME. */
-export const appLayer = (paths: LedgerPaths) => {
-  const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeServices.layer)
-  const log = EventLog.layer({ ledgerDir: paths.ledgerDir })
+/**
+ * Everything a command or the server needs, for one CODEX_HOME. The log and the projections share one file-system
+ * port (`fs`; tests pass a fault-injecting one) and `lockHost` says who holds the lock (tests simulate restarts).
+ */
+export const appLayer = (paths: LedgerPaths, options: { readonly fs?: TreeFs; readonly lockHost?: LockHost } = {}) => {
+  const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(options.fs ?? nodeTreeFs), NodeServices.layer)
+  const log = EventLog.layerLedgerFs({
+    ledgerDir: paths.ledgerDir,
+    ...(options.lockHost === undefined ? {} : { lockHost: options.lockHost })
+  }).pipe(Layer.provide(base))
   const projector = Projector.layer.pipe(Layer.provide(base))
   const catalog = Catalog.layer.pipe(
     Layer.provide(Layer.mergeAll(MarketplaceDiscovery.layer, PluginBundle.layer)),

@@ -1,7 +1,16 @@
 import * as Path from "node:path"
-import { Clock, Context, Effect, Layer, Schema, Semaphore } from "effect"
-import { acquireLock, type FileLockError, type HeldLock, makeNodeLockHost, releaseLockEffect } from "../adapters/FileLock.ts"
+import { Clock, Context, Effect, Layer, Result, Schema, Semaphore } from "effect"
+import {
+  acquireLock,
+  type FileLockError,
+  type HeldLock,
+  type LockHost,
+  makeNodeLockHost,
+  releaseLockEffect,
+  stillHeld
+} from "../adapters/FileLock.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
+import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { ensureDir, genesisRecord, openLogFile } from "../adapters/LogFile.ts"
 import {
   EMPTY_HEAD,
@@ -25,6 +34,8 @@ export interface EventLogOptions {
   readonly ledgerDir: string
   readonly fs?: FsPort
   readonly lockTimeoutMs?: number
+  /** who this process is, for the lock (tests simulate other processes and reboots); default: this process */
+  readonly lockHost?: LockHost
 }
 
 export class EventLog extends Context.Service<EventLog, {
@@ -50,6 +61,13 @@ export class EventLog extends Context.Service<EventLog, {
 }>()("plugin-ledger/services/EventLog") {
   static readonly layer = (options: EventLogOptions): Layer.Layer<EventLog, EventLogError> =>
     Layer.effect(EventLog, makeFileEventLog(options))
+
+  /** The file log on the `LedgerFs` port, so the log and the projections share one file system. */
+  static readonly layerLedgerFs = (options: Omit<EventLogOptions, "fs">): Layer.Layer<EventLog, EventLogError, LedgerFs> =>
+    Layer.effect(EventLog, Effect.gen(function*() {
+      const fs = yield* LedgerFs
+      return yield* makeFileEventLog({ ...options, fs })
+    }))
 
   static readonly layerMemory: Layer.Layer<EventLog> = Layer.effect(EventLog, Effect.suspend(() => makeMemoryEventLog))
 }
@@ -81,30 +99,44 @@ const tailRepairedRecord = (repair: TailRepair, afterSeq: number, ts: string): N
 const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogOptions) {
   const fs = options.fs ?? nodeFs
   const ledgerDir = Path.resolve(options.ledgerDir)
-  const host = makeNodeLockHost()
+  const host = options.lockHost ?? makeNodeLockHost()
   const clock = yield* Clock.Clock
   const nowMs = () => clock.currentTimeMillisUnsafe()
   const semaphore = yield* Semaphore.make(1)
 
+  /**
+   * A lock this process took but could not release (the unlink failed): its file still names this process, so
+   * without this every later acquisition would wait for itself. The next acquisition takes it back if it is still
+   * ours, and tries to release it again at the end.
+   */
+  let unreleased: HeldLock | undefined
   const release = (lock: HeldLock) =>
     releaseLockEffect(fs, lock).pipe(
       Effect.flatMap((wasOurs) =>
         wasOurs ? Effect.void : Effect.logWarning(`ledger lock ${lock.path} was no longer ours at release`)
       ),
-      Effect.catch((error) => Effect.logWarning(`could not release the ledger lock: ${error.message}`))
+      Effect.catch((error) =>
+        Effect.sync(() => {
+          unreleased = lock
+        }).pipe(Effect.andThen(Effect.logWarning(`could not release the ledger lock: ${error.message}`)))
+      )
     )
+  const acquire = Effect.suspend(() => {
+    const previous = unreleased
+    unreleased = undefined
+    if (previous !== undefined && Result.getOrElse(Result.try(() => stillHeld(fs, previous)), () => false)) {
+      return Effect.succeed(previous)
+    }
+    return acquireLock({
+      fs,
+      dir: ledgerDir,
+      host,
+      ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
+    }).pipe(Effect.mapError(fromLockError))
+  })
   /** Hold the cross-process lock around `use`; the lock is released however `use` ends. */
   const withLock = <A, E>(use: Effect.Effect<A, E>): Effect.Effect<A, E | EventLogError> =>
-    Effect.acquireUseRelease(
-      acquireLock({
-        fs,
-        dir: ledgerDir,
-        host,
-        ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
-      }).pipe(Effect.mapError(fromLockError)),
-      () => use,
-      release
-    )
+    Effect.acquireUseRelease(acquire, () => use, release)
 
   yield* runSync(() => ensureDir(fs, ledgerDir))
   const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))

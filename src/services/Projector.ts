@@ -1,20 +1,35 @@
 /**
  * Projects the log into what Codex reads: plugin cache trees and `[plugins."<id>"]` tables of config.toml.
  * Outputs are pure functions of the log (trees come from blobs, never from the marketplace again), written
- * atomically; `checkpoint.json` records the last projected seq and is written after every output, so a
- * crash anywhere is repaired by projecting again from the checkpoint (each step is idempotent).
+ * atomically; `checkpoint.json` records the last projected seq (and config.toml's text at that seq) and is written
+ * after every output, so a crash anywhere is repaired by projecting again from the checkpoint.
  *
  * Durability order: every output (cache trees, config.toml) is fsynced, including the directories that make
- * their renames durable, BEFORE the checkpoint is written. The checkpoint itself is not fsynced: it is
- * derived data too. After a crash it holds either an older seq (its outputs were durable when it was
- * written; the newer ones are re-projected, idempotently), the newest one (whose outputs were already
- * durable), or torn/empty bytes, which do not decode or do not match the log's record at that seq and
- * count as no checkpoint (everything is re-projected, byte-identically). No surviving checkpoint can
- * name a seq whose outputs were not durable.
+ * their renames durable, BEFORE the checkpoint is renamed into place. The checkpoint is written atomically (temp
+ * file fsynced while the outputs are, then renamed); the rename itself is not fsynced, except for the first
+ * checkpoint of a ledger. After a crash the checkpoint names the newest projected seq or an older one (whose
+ * outputs were durable when it was written), never a torn one; every seq after it is re-projected.
+ *
+ * Re-projecting is folding the events after the checkpoint into config.toml. When a projection died after
+ * renaming config.toml but before its checkpoint, config.toml is already ahead of the checkpoint, and folding
+ * over it again is not always the same (an uninstall and a reinstall move a table to the end): so the fold
+ * starts from the checkpoint's copy of the text whenever config.toml is one of the texts that fold passes through.
  */
 import { Context, Effect, Exit, Layer, Result, Schema, type Scope } from "effect"
 import * as Path from "node:path"
-import { attempt, closeQuietly, commitStaged, discardStaged, fsyncBatch, makeDirs, type StagedFile, stageFile, writeAll } from "../adapters/AtomicFile.ts"
+import {
+  attempt,
+  closeQuietly,
+  commitStaged,
+  discardStaged,
+  fsyncBatch,
+  fsyncDir,
+  makeDirs,
+  makeDurableDirs,
+  type StagedFile,
+  stageFile,
+  sweepTempFiles
+} from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
 import { parseConfig, removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
 import { describeError, errnoCode } from "../adapters/FsPort.ts"
@@ -43,7 +58,9 @@ export const Checkpoint = Schema.Struct({
   projectorVersion: Schema.Number,
   seq: Schema.Number,
   h: Schema.String,
-  configHash: Schema.NullOr(Schema.String)
+  configHash: Schema.NullOr(Schema.String),
+  /** config.toml's text as projected at `seq`: where a re-projection folds from when config.toml is ahead of it */
+  configText: Schema.optionalKey(Schema.String)
 })
 export type Checkpoint = typeof Checkpoint.Type
 
@@ -218,27 +235,21 @@ export class Projector extends Context.Service<Projector, {
         return undefined
       }
       /**
-       * Overwrites the checkpoint in place, without fsync (see the header): no temp file to create and no
-       * rename-over (which makes ext4 flush). Only the projector writes it, under the ledger lock.
+       * The text to fold the pending events into: config.toml as it is, unless it is one of the texts the fold from
+       * the checkpoint's copy passes through (a projection that died before its checkpoint already wrote it): then
+       * that copy. A text the fold never produces was edited by hand since, and is kept as the base.
        */
-      const writeCheckpoint = (next: Checkpoint): void => {
-        const bytes = Buffer.from(`${JSON.stringify(next)}\n`, "utf8")
-        makeDirs(fs, paths.ledgerDir)
-        let fd: number
-        try {
-          fd = fs.openSync(paths.checkpointPath, "r+")
-        } catch (error) {
-          if (errnoCode(error) !== "ENOENT") throw error
-          fd = fs.openSync(paths.checkpointPath, "w", 0o666)
+      const baseText = (checkpoint: Checkpoint | undefined, current: string, events: ReadonlyArray<PluginEvent>): string => {
+        const saved = checkpoint?.configText
+        if (saved === undefined || saved === current) return current
+        let text = saved
+        for (const event of events) {
+          const edited = editConfig(text, event)
+          if (Result.isFailure(edited)) return current
+          text = edited.success
+          if (text === current) return saved
         }
-        try {
-          writeAll(fs, fd, bytes, 0)
-          fs.ftruncateSync(fd, bytes.length)
-        } catch (error) {
-          closeQuietly(fs, fd)
-          throw error
-        }
-        fs.closeSync(fd)
+        return current
       }
       const readConfig = (): string => readTextOrEmpty(fs, paths.configPath)
 
@@ -321,10 +332,7 @@ export class Projector extends Context.Service<Projector, {
             )
           }
           case "PluginUninstalled":
-            return attempt(() => {
-              removeTree(fs, pluginDir(event.pluginId))
-              return []
-            })
+            return attempt(() => removeTree(fs, pluginDir(event.pluginId)))
           case "ProjectionRepaired":
             // the tree is rebuilt from the blobs the install stored, and swapped in whole
             return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version })
@@ -339,16 +347,30 @@ export class Projector extends Context.Service<Projector, {
 
       /** Leftovers of crashed projections are swept once per process, at its first projection (start-up). */
       let swept = false
+      /**
+       * False until a projection of this process succeeds, and again after one fails. Until then the outputs may be
+       * what a crashed projection left: visible, but maybe not durable. A config.toml that already holds the
+       * projected text is then fsynced (with its dir) instead of being skipped as unchanged.
+       */
+      let clean = false
+      const durableDirs = makeDurableDirs(paths.codexHome)
 
       const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<void, unknown> {
+        const recovering = !clean
+        clean = false
         if (!swept) {
           yield* attempt(() => sweepLeftovers(fs, paths.cacheDir))
+          sweepTempFiles(fs, paths.configPath)
+          sweepTempFiles(fs, paths.checkpointPath)
           swept = true
         }
         const checkpoint = yield* attempt(() => validCheckpoint(records))
         const pending = records.filter((r) => r.seq > (checkpoint?.seq ?? 0))
         const last = pending.at(-1)
-        if (last === undefined) return
+        if (last === undefined) {
+          clean = true
+          return
+        }
         const fresh = freshFromSeq ?? Number.POSITIVE_INFINITY
         const events: Array<PluginEvent> = []
         const lagging: Array<PluginEvent> = []
@@ -361,10 +383,11 @@ export class Projector extends Context.Service<Projector, {
           else decidedNow.push(event)
         }
         // config.toml's final text is a pure fold of the events, so it is computed before any output is touched
-        let config = yield* attempt(readConfig)
+        const current = yield* attempt(readConfig)
+        let config = baseText(checkpoint, current, events)
         // written when any event edited it, even if a later one undid that: the file (mode, existence) then
         // does not depend on how the records were batched (live one by one, or a replay all at once)
-        let touched = false
+        let touched = config !== current
         for (const event of [...configEditsOf(lagging, records, checkpoint?.seq ?? 0, config), ...decidedNow]) {
           const edited = editConfig(config, event)
           if (Result.isFailure(edited)) return yield* new ProjectionError({ target: paths.configPath, message: edited.failure.message })
@@ -388,22 +411,58 @@ export class Projector extends Context.Service<Projector, {
           { concurrency: 2 }
         ).pipe(
           // one side failed: the other's staged config.toml (if any) must not be left behind
-          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardConfig(output.staged)))
+          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardIfStaged(output.staged)))
         )
         const staged = output.staged
         if (staged !== undefined) yield* attempt(() => commitStaged(fs, staged))
+        // after a crash, config.toml may hold the projected text without it being durable yet
+        const resync = recovering && !touched && events.some((event) => event._tag !== "LogTailRepaired")
+          ? yield* attempt(() => openIfPresent(paths.configPath))
+          : undefined
         // every output durable (the cache swaps and the config.toml rename, in one batch) before the checkpoint
-        yield* fsyncBatch(fs, [], [...cacheDirs, ...configDirs, ...(staged === undefined ? [] : [paths.codexHome])])
+        const dirs = durableDirs.withAncestors([
+          ...cacheDirs,
+          ...configDirs,
+          ...(staged === undefined && resync === undefined ? [] : [paths.codexHome])
+        ])
         const next: Checkpoint = {
           projectorVersion,
           seq: last.seq,
           h: last.h,
-          configHash: sha256Hex(Buffer.from(config, "utf8"))
+          configHash: sha256Hex(Buffer.from(config, "utf8")),
+          configText: config
         }
-        yield* attempt(() => writeCheckpoint(next))
+        // the checkpoint's temp file is written and fsynced alongside the outputs, and renamed in after them
+        const outputs = fsyncBatch(fs, resync === undefined ? [] : [resync], dirs).pipe(
+          Effect.ensuring(Effect.sync(() => (resync === undefined ? undefined : closeQuietly(fs, resync))))
+        )
+        const checkpointFile: { staged?: StagedFile } = {}
+        const stageCheckpoint = stageFile(fs, paths.checkpointPath, Buffer.from(`${JSON.stringify(next)}\n`, "utf8"), 0o666).pipe(
+          Effect.tap((staged) => Effect.sync(() => { checkpointFile.staged = staged }))
+        )
+        yield* Effect.all([outputs, stageCheckpoint], { concurrency: 2, discard: true }).pipe(
+          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardIfStaged(checkpointFile.staged)))
+        )
+        durableDirs.confirm(dirs)
+        const stagedCheckpoint = checkpointFile.staged
+        if (stagedCheckpoint !== undefined) yield* attempt(() => commitStaged(fs, stagedCheckpoint))
+        // the first checkpoint (or the first after one was lost) is made durable: from then on a crash always
+        // leaves one to fold config.toml from
+        if (checkpoint === undefined) yield* attempt(() => fsyncDir(fs, paths.ledgerDir))
+        clean = true
       })
 
-      const discardConfig = (staged: StagedFile | undefined): void => {
+      /** An fd of `path` for fsync, or undefined when there is no such file. */
+      const openIfPresent = (path: string): number | undefined => {
+        try {
+          return fs.openSync(path, "r")
+        } catch (error) {
+          if (errnoCode(error) === "ENOENT") return undefined
+          throw error
+        }
+      }
+
+      const discardIfStaged = (staged: StagedFile | undefined): void => {
         if (staged !== undefined) discardStaged(fs, staged)
       }
 

@@ -1,0 +1,335 @@
+/**
+ * R6, errors from the disk. A scenario (open, install, install of a plugin with a big file, disable, enable, list,
+ * history, uninstall, restart, reinstall) runs on FaultFs; every file-system call it makes is attributed to its call
+ * site (`file:function` plus the call), and the sites are listed below: the coverage check fails when a new one
+ * appears or a listed one is no longer reached. Then the scenario runs again with one ENOSPC, EACCES, EIO, EROFS or
+ * EMFILE injected (ENOSPC on a write lands half the bytes first). Per commit, every op index gets one code (in turn)
+ * and every call site gets all five; under soak every op index gets all five.
+ *
+ * Checked for every injection: every failed request fails with a typed error (EngineError, or EventLogError when the
+ * ledger cannot open), never a defect; after an fsync or fdatasync error the process makes no further write,
+ * rename, link, mkdir, chmod or fsync (0 fsync retries) until it restarts; a reopen with the real fs (a new process)
+ * finds a log that verifies (no partial record accepted), every acknowledged command's event in it, and projections
+ * equal to a fresh replay; retrying the failed command with its key records it at most once.
+ */
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Exit } from "effect"
+import { nodeTreeFs } from "../../src/adapters/TreeFs.ts"
+import { FaultFs, type OpRecord } from "../support/FaultFs.ts"
+import { soak } from "../support/Soak.ts"
+import {
+  appendedNow,
+  type Command,
+  freshReplay,
+  makeWorld,
+  openSession,
+  projectionOf,
+  quietly,
+  readLog,
+  reboot,
+  runCommand,
+  scratchDir,
+  type Session,
+  type World
+} from "./World.ts"
+
+const CODES = ["ENOSPC", "EACCES", "EIO", "EROFS", "EMFILE"] as const
+
+/**
+ * Every call site the scenario reaches: `<file>:<function> <call>`. A new call site must be added here (and so
+ * gets its injections); one that is no longer reached must be removed.
+ */
+const CALL_SITES: ReadonlyArray<string> = [
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:settle closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:appendInternal closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:readRange closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:syncSegment closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/services/Projector.ts:outputs closeSync",
+  "src/adapters/AtomicFile.ts:commitStaged < src/services/Projector.ts:projectRecords renameSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/AtomicFile.ts:writeFileAtomic closeSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/AtomicFile.ts:writeFileAtomic fsyncSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/AtomicFile.ts:writeFileAtomic openSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/LogFile.ts:ensureDir closeSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/LogFile.ts:ensureDir fsyncSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/LogFile.ts:ensureDir openSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/LogFile.ts:openLogFile closeSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/LogFile.ts:openLogFile fsyncSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/LogFile.ts:openLogFile openSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/PluginTree.ts:materialize closeSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/PluginTree.ts:materialize fsyncSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/PluginTree.ts:materialize openSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/PluginTree.ts:removeTree closeSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/PluginTree.ts:removeTree fsyncSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/adapters/PluginTree.ts:removeTree openSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/services/Projector.ts:projectRecords closeSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/services/Projector.ts:projectRecords fsyncSync",
+  "src/adapters/AtomicFile.ts:fsyncDir < src/services/Projector.ts:projectRecords openSync",
+  "src/adapters/AtomicFile.ts:issue < src/adapters/AtomicFile.ts:makeFsyncQueue fsyncAsync",
+  "src/adapters/AtomicFile.ts:issue < src/adapters/AtomicFile.ts:opened fsyncAsync",
+  "src/adapters/AtomicFile.ts:makeDirs < src/adapters/BlobStore.ts:putAll mkdirSync",
+  "src/adapters/AtomicFile.ts:makeDirs < src/adapters/PluginTree.ts:buildBeside mkdirSync",
+  "src/adapters/AtomicFile.ts:makeDirs < src/services/Projector.ts:projectRecords mkdirSync",
+  "src/adapters/AtomicFile.ts:opened < src/adapters/AtomicFile.ts:settle openSync",
+  "src/adapters/AtomicFile.ts:stageFile closeSync",
+  "src/adapters/AtomicFile.ts:stageFile openSync",
+  "src/adapters/AtomicFile.ts:sweepTempFiles < src/services/Projector.ts:projectRecords readdirSync",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/AtomicFile.ts:stageFile writeSync",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/AtomicFile.ts:writeFileAtomic writeSync",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/BlobStore.ts:written writeSync",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/FileLock.ts:writeTemp writeSync",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/PluginTree.ts:createEntries writeSync",
+  "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile closeSync",
+  "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile fsyncSync",
+  "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile openSync",
+  "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile renameSync",
+  "src/adapters/BlobStore.ts:has < src/adapters/BlobStore.ts:putAll statSync",
+  "src/adapters/BlobStore.ts:has < src/adapters/TreeBlob.ts:walk statSync",
+  "src/adapters/BlobStore.ts:placed < src/adapters/BlobStore.ts:writeChunk closeSync",
+  "src/adapters/BlobStore.ts:placed < src/adapters/BlobStore.ts:writeChunk renameSync",
+  "src/adapters/BlobStore.ts:sweepTmp < src/adapters/BlobStore.ts:putAll readdirSync",
+  "src/adapters/BlobStore.ts:written < src/adapters/BlobStore.ts:writeChunk openSync",
+  "src/adapters/FileLock.ts:readLockContent < src/adapters/FileLock.ts:releaseLock readFileSync",
+  "src/adapters/FileLock.ts:readLockContent < src/adapters/FileLock.ts:releaseLock statSync",
+  "src/adapters/FileLock.ts:releaseLock < src/adapters/FileLock.ts:releaseLockEffect unlinkSync",
+  "src/adapters/FileLock.ts:removeOrphans < src/adapters/FileLock.ts:acquireLock readdirSync",
+  "src/adapters/FileLock.ts:tryAcquireLock < src/adapters/FileLock.ts:acquireLock linkSync",
+  "src/adapters/FileLock.ts:tryAcquireLock < src/adapters/FileLock.ts:acquireLock unlinkSync",
+  "src/adapters/FileLock.ts:writeTemp < src/adapters/FileLock.ts:tryAcquireLock closeSync",
+  "src/adapters/FileLock.ts:writeTemp < src/adapters/FileLock.ts:tryAcquireLock openSync",
+  "src/adapters/FsQueries.ts:isDirectory < src/services/Catalog.ts:isDirectory statSync",
+  "src/adapters/FsQueries.ts:isDirectory < src/services/Engine.ts:isDirectory statSync",
+  "src/adapters/FsQueries.ts:isDirectory < src/services/InstallPlan.ts:resolveInstallPlan statSync",
+  "src/adapters/FsQueries.ts:isDirectory < src/services/Projector.ts:existsDir statSync",
+  "src/adapters/FsQueries.ts:isFile < src/services/InstallPlan.ts:resolveInstallPlan statSync",
+  "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/Engine.ts:readConfigText readFileSync",
+  "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/InstallPlan.ts:configText readFileSync",
+  "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/Projector.ts:readConfig readFileSync",
+  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact fdatasyncSync",
+  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact fstatSync",
+  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact openSync",
+  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact writeSync",
+  "src/adapters/LogFile.ts:ensureDir < src/adapters/LogFile.ts:openLogFile mkdirSync",
+  "src/adapters/LogFile.ts:ensureDir < src/adapters/LogFile.ts:openLogFile statSync",
+  "src/adapters/LogFile.ts:ensureDir < src/services/EventLog.ts:makeFileEventLog mkdirSync",
+  "src/adapters/LogFile.ts:ensureDir < src/services/EventLog.ts:makeFileEventLog statSync",
+  "src/adapters/LogFile.ts:listSegments < src/adapters/LogFile.ts:catchUpInternal readdirSync",
+  "src/adapters/LogFile.ts:listSegments < src/adapters/LogFile.ts:openLogFile readdirSync",
+  "src/adapters/LogFile.ts:readRange < src/adapters/LogFile.ts:catchUpInternal fstatSync",
+  "src/adapters/LogFile.ts:readRange < src/adapters/LogFile.ts:catchUpInternal openSync",
+  "src/adapters/LogFile.ts:readRange < src/adapters/LogFile.ts:catchUpInternal readSync",
+  "src/adapters/LogFile.ts:syncSegment < src/adapters/LogFile.ts:catchUpInternal fsyncSync",
+  "src/adapters/LogFile.ts:syncSegment < src/adapters/LogFile.ts:catchUpInternal openSync",
+  "src/adapters/PluginTree.ts:buildBeside mkdirSync",
+  "src/adapters/PluginTree.ts:buildStaging chmodSync",
+  "src/adapters/PluginTree.ts:closeAll closeSync",
+  "src/adapters/PluginTree.ts:createEntries chmodSync",
+  "src/adapters/PluginTree.ts:createEntries openSync",
+  "src/adapters/PluginTree.ts:ensureDir < src/adapters/PluginTree.ts:createEntries mkdirSync",
+  "src/adapters/PluginTree.ts:isDirectory < src/adapters/PluginTree.ts:ready lstatSync",
+  "src/adapters/PluginTree.ts:materialize renameSync",
+  "src/adapters/PluginTree.ts:removeIfPresent < src/adapters/PluginTree.ts:materialize rmSync",
+  "src/adapters/PluginTree.ts:removeIfPresent < src/adapters/PluginTree.ts:removeTree rmSync",
+  "src/adapters/PluginTree.ts:removeTree < src/services/Projector.ts:projectCache renameSync",
+  "src/adapters/PluginTree.ts:sweepLeftovers < src/services/Projector.ts:projectRecords lstatSync",
+  "src/adapters/PluginTree.ts:sweepLeftovers < src/services/Projector.ts:projectRecords readdirSync",
+  "src/adapters/ReadRegularFile.ts:readRegularFile < src/services/InstallPlan.ts:readFile readFileSync",
+  "src/adapters/ReadRegularFile.ts:readRegularFile < src/services/InstallPlan.ts:readFile statSync",
+  "src/adapters/TreeBlob.ts:walk < src/adapters/TreeBlob.ts:readSource lstatSync",
+  "src/adapters/TreeBlob.ts:walk < src/adapters/TreeBlob.ts:readSource readFileSync",
+  "src/adapters/TreeBlob.ts:walk < src/adapters/TreeBlob.ts:readSource readdirSync",
+  "src/services/Catalog.ts:readConfig readFileSync",
+  "src/services/InstallPlan.ts:resolveInstallPlan realpathSync",
+  "src/services/InstallPlan.ts:resolvesInside < src/services/InstallPlan.ts:resolveInstallPlan realpathSync",
+  "src/services/Projector.ts:openIfPresent < src/services/Projector.ts:resync openSync",
+  "src/services/Projector.ts:readCheckpoint < src/services/Projector.ts:validCheckpoint readFileSync",
+  "src/services/Projector.ts:readCheckpoint readFileSync"
+]
+
+type Step =
+  | { readonly _tag: "Open" }
+  | { readonly _tag: "Restart" }
+  | { readonly _tag: "List" }
+  | { readonly _tag: "History" }
+  | { readonly _tag: "Command"; readonly command: Command; readonly key: string }
+
+const SCENARIO: ReadonlyArray<Step> = [
+  { _tag: "Open" },
+  { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-install-alpha" },
+  { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-install-gamma" },
+  { _tag: "Command", command: { _tag: "Disable", plugin: "alpha" }, key: "k-disable-alpha" },
+  { _tag: "Command", command: { _tag: "Enable", plugin: "alpha" }, key: "k-enable-alpha" },
+  { _tag: "List" },
+  { _tag: "History" },
+  { _tag: "Command", command: { _tag: "Uninstall", plugin: "gamma" }, key: "k-uninstall-gamma" },
+  { _tag: "Restart" },
+  { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-reinstall-alpha" }
+]
+
+const siteOf = (op: OpRecord): string => `${op.site ?? "?"} ${op.kind}`
+
+const FSYNCS = new Set(["fsyncSync", "fdatasyncSync", "fsyncAsync"])
+const WRITES = new Set(["writeSync", "ftruncateSync", "renameSync", "linkSync", "mkdirSync", "chmodSync", ...FSYNCS])
+const writes = (op: OpRecord): boolean =>
+  WRITES.has(op.kind) || (op.kind === "openSync" && op.flags !== undefined && op.flags !== "r")
+
+interface Outcome {
+  readonly problems: ReadonlyArray<string>
+  /** whether the request during which the fault fired still succeeded (the error was absorbed) */
+  readonly absorbed: boolean
+  readonly fired: OpRecord | undefined
+}
+
+const isTyped = (cause: Cause.Cause<unknown>): boolean =>
+  !Cause.hasDies(cause) && cause.reasons.every((reason) => {
+    if (!Cause.isFailReason(reason)) return true
+    const error: unknown = reason.error
+    return typeof error === "object" && error !== null && "_tag" in error &&
+      (error._tag === "EngineError" || error._tag === "EventLogError")
+  })
+
+/** Runs the scenario on `fs` (fault armed or not); returns the problems found. */
+const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown> =>
+  Effect.gen(function*() {
+    const problems: Array<string> = []
+    const acked: Array<{ readonly key: string; readonly recorded: boolean }> = []
+    let failedCommand: { readonly command: Command; readonly key: string } | undefined
+    let session: Session | undefined
+    let firedIn: { readonly step: number; readonly ok: boolean } | undefined
+    /** ops of the first process end here (the restart step starts a new one) */
+    let firstProcessEnd = Number.POSITIVE_INFINITY
+    for (const [i, step] of SCENARIO.entries()) {
+      const before = fs.fired.length
+      let exit: Exit.Exit<unknown, unknown>
+      if (step._tag === "Open" || step._tag === "Restart") {
+        if (step._tag === "Restart") {
+          if (session !== undefined) yield* session.close
+          firstProcessEnd = fs.ops
+          fs.restart()
+        }
+        const opened = yield* Effect.exit(openSession(world.paths, fs))
+        session = Exit.isSuccess(opened) ? opened.value : undefined
+        exit = opened
+      } else if (session === undefined) {
+        continue
+      } else if (step._tag === "List") {
+        exit = yield* Effect.exit(session.engine.list({ cwds: [Path.join(world.root, "repo")], forceRemoteSync: false }))
+      } else if (step._tag === "History") {
+        exit = yield* Effect.exit(session.engine.history({}))
+      } else {
+        exit = yield* Effect.exit(runCommand(session.engine, world, step.command, step.key))
+        if (Exit.isSuccess(exit)) acked.push({ key: step.key, recorded: appendedNow(world.paths, step.key) })
+        else failedCommand ??= { command: step.command, key: step.key }
+      }
+      if (Exit.isFailure(exit) && !isTyped(exit.cause)) {
+        problems.push(`step ${i} (${step._tag}) failed untyped: ${Cause.pretty(exit.cause).split("\n").slice(0, 3).join(" / ")}`)
+      }
+      if (firedIn === undefined && fs.fired.length > before) firedIn = { step: i, ok: Exit.isSuccess(exit) }
+    }
+    if (session !== undefined) yield* session.close
+    const fired = fs.fired[0]
+    // 0 fsync retries: once a failed fsync was reported, the process wrote nothing more (until the restart); an
+    // fsync on the thread pool reports a turn later, and the writes issued meanwhile were already under way
+    if (fired !== undefined && FSYNCS.has(fired.kind)) {
+      const known = fs.deliveredAt.get(fired.index) ?? fired.index + 1
+      const after = fs.trace.filter((op) => op.index >= known && op.index < firstProcessEnd && writes(op))
+      if (after.length > 0) problems.push(`after the failed ${fired.kind} the process still made ${after.length} writes: ${after.slice(0, 3).map(siteOf).join(", ")}`)
+    }
+    // a new process on the real disk
+    fs.restart()
+    reboot()
+    const reopened = yield* Effect.exit(openSession(world.paths, nodeTreeFs))
+    if (Exit.isFailure(reopened)) {
+      problems.push(`reopen failed: ${Cause.pretty(reopened.cause).split("\n")[0]}`)
+      return { problems, absorbed: false, fired }
+    }
+    yield* reopened.value.close
+    const log = readLog(world.paths)
+    if (!log.verify.ok) problems.push(`log does not verify: ${log.verify.problems.join("; ")}`)
+    const ids = new Set(log.records.map((r) => r.id))
+    for (const a of acked) {
+      if (a.recorded && !ids.has(`${a.key}:0`)) problems.push(`acknowledged ${a.key} is not in the log`)
+    }
+    const projection = projectionOf(world.paths)
+    const replayed = yield* Effect.exit(freshReplay(world))
+    if (Exit.isFailure(replayed)) return { problems: [...problems, `the replay of the log failed: ${Cause.pretty(replayed.cause).split("\n")[0]}`], absorbed: false, fired }
+    const replay = replayed.value
+    if (JSON.stringify(projection) !== JSON.stringify(replay)) {
+      problems.push(`projection differs from the replay:\n${JSON.stringify(projection)}\n--- replay:\n${JSON.stringify(replay)}`)
+    }
+    if (failedCommand !== undefined) {
+      const retry = yield* Effect.exit(openSession(world.paths, nodeTreeFs))
+      if (Exit.isFailure(retry)) return { problems: [...problems, "reopen for the retry failed"], absorbed: false, fired }
+      const exit = yield* Effect.exit(runCommand(retry.value.engine, world, failedCommand.command, failedCommand.key))
+      yield* retry.value.close
+      if (Exit.isFailure(exit) && !isTyped(exit.cause)) problems.push(`retry of ${failedCommand.key} failed untyped`)
+      const after = readLog(world.paths)
+      if (!after.verify.ok) problems.push(`log does not verify after the retry: ${after.verify.problems.join("; ")}`)
+    }
+    return { problems, absorbed: firedIn?.ok === true, fired }
+  })
+
+describe("R6 errno injection", () => {
+  it.live("every call site of the scenario is listed, and each error at each of them is handled", () =>
+    Effect.gen(function*() {
+      const dir = yield* scratchDir("errno")
+      // the dry run: every op, with its call site
+      const world = makeWorld(dir)
+      const dry = new FaultFs({ root: world.paths.codexHome, recordSites: true })
+      const clean = yield* runScenario(world, dry)
+      assert.deepStrictEqual(clean.problems, [], "the scenario passes without faults")
+      const trace = [...dry.trace]
+      const reached = [...new Set(trace.map(siteOf))].sort()
+      const unlisted = reached.filter((site) => !CALL_SITES.includes(site))
+      const unreached = CALL_SITES.filter((site) => !reached.includes(site))
+      if (unlisted.length > 0 || unreached.length > 0) {
+        console.log(`[ErrnoInjection] call sites reached:\n${reached.map((s) => `  ${JSON.stringify(s)},`).join("\n")}`)
+      }
+      assert.deepStrictEqual({ unlisted, unreached }, { unlisted: [], unreached: [] }, "CALL_SITES is the list of call sites reached")
+
+      // the injections: per commit one code per op (in turn) plus every code at each site's first op; soak: all
+      const firstOfSite = new Map<string, number>()
+      for (const op of trace) if (!firstOfSite.has(siteOf(op))) firstOfSite.set(siteOf(op), op.index)
+      const plan: Array<{ readonly index: number; readonly code: string }> = []
+      for (const op of trace) {
+        for (const [c, code] of CODES.entries()) {
+          if (soak || c === op.index % CODES.length || firstOfSite.get(siteOf(op)) === op.index) plan.push({ index: op.index, code })
+        }
+      }
+      const failures: Array<string> = []
+      const covered = new Map<string, Set<string>>()
+      const absorbedAt = new Set<string>()
+      /** a run that waits (for the lock, say) is a finding too */
+      const slow: Array<string> = []
+      for (const { index, code } of plan) {
+        const run = makeWorld(dir)
+        const fs = new FaultFs({ root: run.paths.codexHome, recordTrace: true })
+        fs.failAt(index, code)
+        const started = Date.now()
+        const outcome = yield* runScenario(run, fs)
+        if (Date.now() - started > 2_000) slow.push(`${code} at op ${index}: ${Date.now() - started} ms`)
+        const where = `${code} at op ${index} (${trace[index] === undefined ? "?" : siteOf(trace[index])})`
+        if (outcome.fired === undefined) failures.push(`${where}: never fired (the scenario is not deterministic)`)
+        else {
+          const site = `${outcome.fired.site ?? "?"} ${outcome.fired.kind}`
+          if (trace[index] !== undefined && site !== siteOf(trace[index])) failures.push(`${where}: fired at ${site} instead`)
+          covered.set(site, (covered.get(site) ?? new Set()).add(code))
+          if (outcome.absorbed) absorbedAt.add(site)
+        }
+        for (const problem of outcome.problems) failures.push(`${where}: ${problem}`)
+        if (failures.length >= 10 || slow.length >= 3) break
+      }
+      const fullyCovered = reached.filter((site) => covered.get(site)?.size === CODES.length)
+      console.log(`[ErrnoInjection] ${JSON.stringify({
+        ops: trace.length,
+        callSites: reached.length,
+        sitesWithAllFiveCodes: fullyCovered.length,
+        injections: plan.length,
+        absorbedAtSites: absorbedAt.size
+      })}`)
+      console.log(`[ErrnoInjection] sites where an error is absorbed (the request still succeeds, correctly): ${[...absorbedAt].sort().join(", ")}`)
+      assert.deepStrictEqual(failures, [])
+      assert.deepStrictEqual(slow, [], "no run waits")
+      assert.deepStrictEqual(reached.filter((site) => !fullyCovered.includes(site)), [], "every call site got every code")
+    }).pipe(quietly), { timeout: soak ? 3_600_000 : 300_000 })
+})
