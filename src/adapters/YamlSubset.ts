@@ -52,13 +52,36 @@ const unescapeDouble = (body: string): string =>
     return simple[e] ?? yamlFail(`found unknown escape character`)
   })
 
+/** serde_yaml's nesting limit; deeper documents fail instead of exhausting the stack. */
+const MAX_DEPTH = 128
+
 /** Parses a YAML document into plain values (strings, null, arrays, objects); fails with a message. */
 export const parseYaml = (text: string): Result.Result<unknown, string> => {
+  try {
+    return Result.succeed(parseDocument(text))
+  } catch (error) {
+    if (error instanceof YamlError) return Result.fail(error.message)
+    throw error
+  }
+}
+
+/** Throws YamlError for anything it cannot read (a tab in the indentation too: that check runs here, in the try). */
+const parseDocument = (text: string): unknown => {
   const lines: Array<Line> = text.split(/\r?\n/).map((raw) => {
     const indent = raw.length - raw.replace(/^ +/, "").length
     if (raw.charAt(indent) === "\t" && raw.trim().length > 0) yamlFail("found a tab character that violates indentation")
     return { indent, text: raw.slice(indent).trimEnd() }
   })
+  let depth = 0
+  /** One level of nesting (a block or flow collection), counted against MAX_DEPTH. */
+  const nested = <A>(f: () => A): A => {
+    if (++depth > MAX_DEPTH) yamlFail("recursion limit exceeded")
+    try {
+      return f()
+    } finally {
+      depth--
+    }
+  }
   let i = 0
   const blank = (l: Line) => l.text.length === 0 || l.text.startsWith("#")
   const skipBlank = () => {
@@ -84,35 +107,36 @@ export const parseYaml = (text: string): Result.Result<unknown, string> => {
     const ws = () => {
       while (j < source.length && /\s/.test(source.charAt(j))) j++
     }
+    /** A flow sequence or mapping; `j` is at its opening bracket. */
+    const collection = (seq: boolean): unknown => {
+      j++
+      const items: Array<unknown> = []
+      const entries: Array<readonly [string, unknown]> = []
+      for (;;) {
+        ws()
+        if (j >= source.length) yamlFail(`did not find expected ',' or '${seq ? "]" : "}"}'`)
+        if (source.charAt(j) === (seq ? "]" : "}")) {
+          j++
+          return seq ? items : objectOf(entries)
+        }
+        const first = item()
+        ws()
+        if (!seq || source.charAt(j) === ":") {
+          if (source.charAt(j) !== ":") yamlFail("did not find expected ':'")
+          j++
+          entries.push([String(first), item()])
+        } else {
+          items.push(first)
+        }
+        ws()
+        if (source.charAt(j) === ",") j++
+        else if (source.charAt(j) !== (seq ? "]" : "}")) yamlFail(`did not find expected ',' or '${seq ? "]" : "}"}'`)
+      }
+    }
     const item = (): unknown => {
       ws()
       const c = source.charAt(j)
-      if (c === "[" || c === "{") {
-        j++
-        const seq = c === "["
-        const items: Array<unknown> = []
-        const entries: Array<readonly [string, unknown]> = []
-        for (;;) {
-          ws()
-          if (j >= source.length) yamlFail(`did not find expected ',' or '${seq ? "]" : "}"}'`)
-          if (source.charAt(j) === (seq ? "]" : "}")) {
-            j++
-            return seq ? items : objectOf(entries)
-          }
-          const first = item()
-          ws()
-          if (!seq || source.charAt(j) === ":") {
-            if (source.charAt(j) !== ":") yamlFail("did not find expected ':'")
-            j++
-            entries.push([String(first), item()])
-          } else {
-            items.push(first)
-          }
-          ws()
-          if (source.charAt(j) === ",") j++
-          else if (source.charAt(j) !== (seq ? "]" : "}")) yamlFail(`did not find expected ',' or '${seq ? "]" : "}"}'`)
-        }
-      }
+      if (c === "[" || c === "{") return nested(() => collection(c === "["))
       if (c === "\"" || c === "'") {
         const close = closingQuote(source.slice(j))
         if (close < 0) yamlFail("found unexpected end of stream")
@@ -190,7 +214,8 @@ export const parseYaml = (text: string): Result.Result<unknown, string> => {
     if (text.startsWith("*")) return yamlFail("unknown anchor")
     return plain(text.replace(/^!\S*\s*/, "").replace(/^&\S+\s*/, ""), parentIndent)
   }
-  const mapping = (indent: number): Record<string, unknown> => {
+  const mapping = (indent: number): Record<string, unknown> => nested(() => mappingAt(indent))
+  const mappingAt = (indent: number): Record<string, unknown> => {
     const entries: Array<readonly [string, unknown]> = []
     const seen = new Set<string>()
     for (;;) {
@@ -207,7 +232,8 @@ export const parseYaml = (text: string): Result.Result<unknown, string> => {
     }
     return objectOf(entries)
   }
-  const sequence = (indent: number): Array<unknown> => {
+  const sequence = (indent: number): Array<unknown> => nested(() => sequenceAt(indent))
+  const sequenceAt = (indent: number): Array<unknown> => {
     const items: Array<unknown> = []
     for (;;) {
       skipBlank()
@@ -238,17 +264,12 @@ export const parseYaml = (text: string): Result.Result<unknown, string> => {
     i++
     return value(l.text, l.indent - 1)
   }
-  try {
-    skipBlank()
-    if (current()?.text === "---") i++
-    const doc = node(0)
-    skipBlank()
-    if (i < lines.length && current()?.text !== "...") yamlFail("did not find expected <document start>")
-    return Result.succeed(doc)
-  } catch (error) {
-    if (error instanceof YamlError) return Result.fail(error.message)
-    throw error
-  }
+  skipBlank()
+  if (current()?.text === "---") i++
+  const doc = node(0)
+  skipBlank()
+  if (i < lines.length && current()?.text !== "...") yamlFail("did not find expected <document start>")
+  return doc
 }
 
 /** codex `extract_frontmatter`: first line `---` (trimmed), lines up to the next `---`; none or empty → null. */

@@ -62,7 +62,8 @@ const runWriter = async (
       const exit = await child.exit
       assert.deepStrictEqual(exit, { code: 0, signal: null }, `${writer}: ${child.stderr}`)
     } else {
-      // right after it announced a command: it is taking the lock, appending, or just done
+      // right after it announced a command (it is taking the lock, appending, or just done); at most the 99th
+      // command, while a writer needs ~150 (of 1-3 ids) for its 300 ids, so it cannot have finished
       let tries = 0
       await child.waitForLine((l) => l.startsWith("TRY ") && ++tries >= kill.atTry, 120_000)
       await sleep(kill.delayMs)
@@ -111,7 +112,7 @@ const runOnce = async (root: string, run: number, seed: number, killHalf: boolea
       dir,
       writer,
       random.int(2 ** 31),
-      killHalf && i % 2 === 1 ? { atTry: 15 + random.int(APPENDS / 2 - 30), delayMs: random.int(2) } : undefined
+      killHalf && i % 2 === 1 ? { atTry: 15 + random.int(85), delayMs: random.int(2) } : undefined
     )
   ))
   const context = `run ${run} ${killHalf ? "with kills" : "all surviving"} (seed ${seed})`

@@ -15,7 +15,7 @@ import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, EngineError, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
 import { EventLog } from "../../src/services/EventLog.ts"
 import { makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
-import { DEEP_ARRAY_10K } from "../support/FuzzFrames.ts"
+import { DEEP_ARRAY_100K, DEEP_ARRAY_10K } from "../support/FuzzFrames.ts"
 import {
   FUZZ_CONFIG,
   invalidEvents,
@@ -175,10 +175,29 @@ const mutateText = (text: string, random: Random): string | Buffer => {
 const FILES = ["marketplace.json", "plugin.json", "SKILL.md", "openai.yaml", ".mcp.json", ".app.json"] as const
 type Target = (typeof FILES)[number]
 
+const pathOf = (dir: string, target: Target): string => {
+  const p1 = Path.join(dir, "plugins", "p1")
+  switch (target) {
+    case "marketplace.json":
+      return marketplaceFileOf(dir)
+    case "plugin.json":
+      return Path.join(p1, ".codex-plugin", "plugin.json")
+    case "SKILL.md":
+      return Path.join(p1, "skills", "hello", "SKILL.md")
+    case "openai.yaml":
+      return Path.join(p1, "skills", "hello", "agents", "openai.yaml")
+    case ".mcp.json":
+      return Path.join(p1, ".mcp.json")
+    case ".app.json":
+      return Path.join(p1, ".app.json")
+  }
+}
+
 const EXTREMES: ReadonlyArray<(path: string, outside: string) => void> = [
   (path) => writeFile(path, ""),
   (path) => writeFile(path, "null"),
   (path) => writeFile(path, DEEP_ARRAY_10K),
+  (path) => writeFile(path, DEEP_ARRAY_100K),
   (path) => writeFile(path, `{"name":"${"n".repeat(3 * 1024 * 1024)}"}`),
   (path) => {
     NodeFs.rmSync(path, { force: true })
@@ -194,6 +213,30 @@ const EXTREMES: ReadonlyArray<(path: string, outside: string) => void> = [
   }
 ]
 
+const deepBlock = (levels: number): string => Array.from({ length: levels }, (_, n) => `${" ".repeat(n)}k${n}:`).join("\n")
+const frontmatter = (yaml: string): string => `---\n${yaml}\n---\nBody.\n`
+
+/** Damage every run tries first (the YAML reader is hand-written: tabs, nesting, unterminated scalars). */
+const HAND_PICKED_BUNDLES: ReadonlyArray<readonly [Target, string | Buffer]> = [
+  ["openai.yaml", "interface:\n\tdisplay_name: Tab\n"],
+  ["openai.yaml", `interface: ${"[".repeat(100_000)}${"]".repeat(100_000)}\n`],
+  ["openai.yaml", `interface: ${"{a: ".repeat(5_000)}1${"}".repeat(5_000)}\n`],
+  ["openai.yaml", `${deepBlock(10_000)} x\n`],
+  ["openai.yaml", "interface:\n  display_name: \"unterminated\n"],
+  ["openai.yaml", "interface:\n  display_name: *anchor\n"],
+  ["openai.yaml", "interface:\n  display_name: \"\\q\"\n"],
+  ["SKILL.md", frontmatter("name: tab\n\tdescription: x")],
+  ["SKILL.md", frontmatter(`name: deep\ndescription: ${"[".repeat(100_000)}${"]".repeat(100_000)}`)],
+  ["SKILL.md", frontmatter(`${deepBlock(10_000)} x`)],
+  ["SKILL.md", `---\nname: never closed\ndescription: x\n`],
+  ["SKILL.md", frontmatter(`name: big\ndescription: ${"d".repeat(3 * 1024 * 1024)}`)],
+  ["SKILL.md", Buffer.concat([Buffer.from("---\nname: \""), Buffer.from([0xff, 0xfe]), Buffer.from("\"\ndescription: x\n---\n")])],
+  ["plugin.json", `${"[".repeat(100_000)}${"]".repeat(100_000)}`],
+  [".mcp.json", `{"mcpServers":${"[".repeat(100_000)}${"]".repeat(100_000)}}`],
+  [".app.json", `{"apps":{"a":${"{\"b\":".repeat(10_000)}1${"}".repeat(10_000)}}}`],
+  ["marketplace.json", `{"name":"deep","plugins":${"[".repeat(100_000)}${"]".repeat(100_000)}}`]
+]
+
 /** A fresh marketplace repo with plugins p1 (rich) and p2, one of its files damaged; returns what was done. */
 const makeCase = (dir: string, index: number, random: Random, secret: string): { readonly target: Target; readonly how: string } => {
   const name = `m${index}`
@@ -202,15 +245,12 @@ const makeCase = (dir: string, index: number, random: Random, secret: string): {
   writeRichPlugin(Path.join(dir, "plugins", "p1"), "p1")
   writeFile(Path.join(dir, "plugins", "p2", ".codex-plugin", "plugin.json"), JSON.stringify({ name: "p2" }))
   const target = random.pick(FILES)
-  const p1 = Path.join(dir, "plugins", "p1")
-  const path = {
-    "marketplace.json": marketplaceFileOf(dir),
-    "plugin.json": Path.join(p1, ".codex-plugin", "plugin.json"),
-    "SKILL.md": Path.join(p1, "skills", "hello", "SKILL.md"),
-    "openai.yaml": Path.join(p1, "skills", "hello", "agents", "openai.yaml"),
-    ".mcp.json": Path.join(p1, ".mcp.json"),
-    ".app.json": Path.join(p1, ".app.json")
-  }[target]
+  const picked = HAND_PICKED_BUNDLES[index]
+  if (picked !== undefined) {
+    writeFile(pathOf(dir, picked[0]), picked[1])
+    return { target: picked[0], how: `hand-picked ${index}` }
+  }
+  const path = pathOf(dir, target)
   const roll = random.next()
   if (roll < 0.08) {
     const extreme = random.int(EXTREMES.length)
@@ -347,7 +387,7 @@ describe("R10: malformed marketplace and plugin files", () => {
       )
       assert.isTrue(report.ok, report.problems.join("; "))
       assert.deepStrictEqual(invalidEvents(records), [])
-      console.log(`[fuzz-bundle] seed=${seed} cases=${count} outcomes ${JSON.stringify(Object.fromEntries(outcomes))} events=${records.length - 1} (all valid) defects=0`)
+      console.log(`[fuzz-bundle] seed=${seed} cases=${count} (hand-picked ${HAND_PICKED_BUNDLES.length}) outcomes ${JSON.stringify(Object.fromEntries(outcomes))} events=${records.length - 1} (all valid) defects=0`)
     } finally {
       await runtime.dispose()
       removeWorld(world)

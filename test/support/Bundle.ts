@@ -8,16 +8,23 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { build } from "rolldown"
 
-const outDir = Path.join(Os.tmpdir(), `plugin-ledger-test-bundles-${process.pid}`)
 const built = new Map<string, Promise<string>>()
+let outDir: string | undefined
 
-process.on("exit", () => NodeFs.rmSync(outDir, { recursive: true, force: true }))
+/** This module instance's own output dir (a test file's), removed when the process exits. */
+const output = (): string => {
+  if (outDir !== undefined) return outDir
+  const dir = NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "plugin-ledger-test-bundles-"))
+  process.once("exit", () => NodeFs.rmSync(dir, { recursive: true, force: true }))
+  outDir = dir
+  return dir
+}
 
 /** The path of a bundle of `entry` (built on first use). */
 export const bundled = (entry: string): Promise<string> => {
   const existing = built.get(entry)
   if (existing !== undefined) return existing
-  const file = Path.join(outDir, `${built.size}-${Path.basename(entry, ".ts")}.mjs`)
+  const file = Path.join(output(), `${Path.basename(entry, ".ts")}.mjs`)
   const promise = build({
     input: entry,
     platform: "node",
