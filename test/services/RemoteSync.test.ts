@@ -217,3 +217,69 @@ describe("remote curated sync", () => {
       ))
   }
 })
+
+/** every path, mode and byte under `dir` */
+const snapshot = (dir: string): ReadonlyArray<string> =>
+  tree(dir).map((rel) => {
+    const full = Path.join(dir, rel)
+    const stat = NodeFs.lstatSync(full)
+    return stat.isDirectory() ? `dir ${rel} ${(stat.mode & 0o777).toString(8)}` : `file ${rel} ${(stat.mode & 0o777).toString(8)} ${NodeFs.readFileSync(full).toString("base64")}`
+  })
+
+const throwingFetch: typeof globalThis.fetch = () => Promise.reject(new Error("network used during a replay"))
+
+describe("recorded syncs replay from the log alone", () => {
+  it.live("a history of several syncs replayed twice into fresh homes, network stubbed to fail, is byte-identical", () =>
+    withTemp((root) =>
+      Effect.gen(function*() {
+        let body = RECONCILE
+        // the recorded answers come from an injected fetch whose body changes between syncs; the server only names the URL
+        const server = yield* Effect.promise(() => serve({ body: "" }))
+        yield* Effect.addFinalizer(() => Effect.promise(() => server.close()))
+        const home = curatedHome(root, server.url, { auth: chatgptAuth() })
+        const initialConfig = NodeFs.readFileSync(Path.join(home, "config.toml"))
+        const paths = pathsOf(home)
+        const fetchBody: typeof globalThis.fetch = () => Promise.resolve(new Response(body, { status: 200 }))
+        const sync = Engine.use((e) => e.syncRemote()).pipe(
+          Effect.provide(appLayer(paths)),
+          Effect.provide(Layer.succeed(RemoteClientSettings, { fetch: fetchBody, timeoutMs: 5_000, maxBodyBytes: 1 << 20, userAgent: "t" }))
+        )
+        const bodies = [
+          RECONCILE,
+          JSON.stringify([{ name: "linear", enabled: true }, { name: "gmail", enabled: true }, { name: "calendar", enabled: true }]),
+          "not json",
+          JSON.stringify([{ name: "gmail", enabled: true }]),
+          JSON.stringify([{ name: "gmail", enabled: true }, { name: "calendar", enabled: true }])
+        ]
+        const errors: Array<string | null> = []
+        for (const [n, next] of bodies.entries()) {
+          body = next
+          write(Path.join(home, `.tmp/plugins/plugins/calendar/round.txt`), `round ${n}\n`)
+          errors.push((yield* sync).error)
+        }
+        assert.deepStrictEqual(errors.map((e) => e === null), [true, true, false, true, true])
+        const live = { config: NodeFs.readFileSync(Path.join(home, "config.toml"), "utf8"), cache: snapshot(Path.join(home, "plugins/cache")) }
+        assert.deepStrictEqual(
+          logLines(home).filter((l) => l.type === "RemoteSyncRecorded").length,
+          bodies.length,
+          "every sync recorded"
+        )
+        const replays = []
+        for (const n of [1, 2]) {
+          const fresh = Path.join(root, `replay-${n}`)
+          NodeFs.mkdirSync(fresh)
+          NodeFs.writeFileSync(Path.join(fresh, "config.toml"), initialConfig)
+          NodeFs.cpSync(Path.join(home, "ledger/events"), Path.join(fresh, "ledger/events"), { recursive: true })
+          NodeFs.cpSync(Path.join(home, "ledger/blobs"), Path.join(fresh, "ledger/blobs"), { recursive: true })
+          yield* Engine.use(() => Effect.void).pipe(
+            Effect.provide(appLayer(pathsOf(fresh))),
+            Effect.provide(Layer.succeed(RemoteClientSettings, { fetch: throwingFetch, timeoutMs: 10, maxBodyBytes: 1, userAgent: "t" }))
+          )
+          replays.push({ config: NodeFs.readFileSync(Path.join(fresh, "config.toml"), "utf8"), cache: snapshot(Path.join(fresh, "plugins/cache")) })
+        }
+        assert.deepStrictEqual(replays[0], live, "a fresh replay equals the live projection")
+        assert.deepStrictEqual(replays[1], replays[0], "two replays are byte-identical")
+        assert.isTrue(live.cache.some((l) => l.includes(`${SHA}/round.txt`)), "the synced install is in the projection")
+      }).pipe(Effect.scoped)
+    ))
+})
