@@ -3,7 +3,8 @@ import { Effect, Schema } from "effect"
 import * as Path from "node:path"
 import type { HistoryEntryView, HistoryQuery, LedgerVerifyView, PluginListView, PluginWhyView } from "../domain/PluginViews.ts"
 import { describeCause, describeEntry } from "../services/Audit.ts"
-import { Engine, invalidRequest, type Origin } from "../services/EngineApi.ts"
+import { Engine, internalError, invalidRequest, type Origin } from "../services/EngineApi.ts"
+import { makeProgress } from "./Progress.ts"
 import { renderTable, yesNo } from "./Table.ts"
 
 export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
@@ -22,6 +23,9 @@ export interface CommandOptions {
   readonly repair: boolean
   readonly requestId: string | undefined
   readonly json: boolean
+  readonly remote: boolean
+  readonly curated: boolean
+  readonly repo: string | undefined
 }
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2)
@@ -158,10 +162,51 @@ export const runCommand = Effect.fn("runCommand")(function*(
       // problems left (found without --repair, or not repairable) are exit code 4
       return view.ok ? output : yield* new ProblemsFound({ output })
     }
+    case "sync":
+      return yield* runSync(args, options, origin)
     default:
       return yield* new UsageError({ message: `unknown command \`${command}\` (see plugin-ledger --help)` })
   }
 })
+
+/**
+ * `sync --curated` (the mirror, then its refresh and the INSTALLED_BY_DEFAULT policy) and/or `sync --remote` (the
+ * remote curated sync); both when neither flag is given. A failed remote sync is recorded, printed, and exit code 3.
+ */
+const runSync = (args: ReadonlyArray<string>, options: CommandOptions, origin: Origin) =>
+  Effect.gen(function*() {
+    if (args.length > 0) return yield* new UsageError({ message: `unexpected argument: ${args[0]}` })
+    const engine = yield* Engine
+    const both = !options.remote && !options.curated
+    const out: Record<string, unknown> = {}
+    const lines: Array<string> = []
+    if (options.curated || both) {
+      const progress = makeProgress()
+      const view = yield* engine.syncCurated({ repository: options.repo, onProgress: progress.update }, origin).pipe(
+        Effect.ensuring(Effect.sync(progress.done))
+      )
+      out["curated"] = view
+      if (view.skipped !== null) lines.push(`curated mirror: skipped (${view.skipped})`)
+      else {
+        lines.push(view.updated ? `curated mirror: ${view.sha}${view.previousSha === null ? "" : ` (was ${view.previousSha})`}` : `curated mirror: up to date at ${view.sha}`)
+        if (view.refreshed.length > 0) lines.push(`  reinstalled at the mirror sha: ${view.refreshed.join(", ")}`)
+        if (view.installedByDefault.length > 0) lines.push(`  installed by default: ${view.installedByDefault.join(", ")}`)
+      }
+    }
+    if (options.remote || both) {
+      const view = yield* engine.syncRemote(origin)
+      out["remote"] = view
+      if (view.error !== null) {
+        const text = options.json ? json(out) : [...lines, `remote sync ${view.syncId} failed (recorded at seq ${view.seq ?? "?"}): ${view.error}`].join("\n")
+        return yield* internalError(text)
+      }
+      const d = view.decisions
+      const parts = ([["installed", d.installed], ["enabled", d.enabled], ["uninstalled", d.uninstalled]] as const)
+        .filter(([, ids]) => ids.length > 0).map(([what, ids]) => `${what} ${ids.join(", ")}`)
+      lines.push(`remote sync ${view.syncId} (seq ${view.seq ?? "?"}): ${parts.length === 0 ? "nothing to change" : parts.join("; ")}`)
+    }
+    return options.json ? json(out) : lines.join("\n")
+  })
 
 /** `install x@market` without --marketplace: find the marketplace by name among the discovered ones. */
 const findMarketplace = (name: string, options: CommandOptions) =>

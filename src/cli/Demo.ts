@@ -41,7 +41,10 @@ export const runDemo = (options: { readonly json: boolean }) =>
           actor: undefined,
           repair: extra.repair === true,
           requestId: undefined,
-          json: options.json
+          json: options.json,
+          remote: false,
+          curated: false,
+          repo: undefined
         })
         yield* say(out)
       })

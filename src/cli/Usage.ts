@@ -12,6 +12,8 @@ Commands:
   history [plugin@market]      the timeline of events that changed plugin state, with their causes
   why <plugin@market>          the plugin's state and the events (actor, client, request) that decided it
   verify                       check the log chain, the cache trees and config.toml against the log
+  sync [--curated] [--remote]  update the curated mirror (.tmp/plugins) and/or run the remote curated sync
+                               (GET {chatgpt_base_url}/plugins/list); both when no flag is given; recorded
   serve                        speak the Codex app-server protocol on stdin/stdout
   daemon --socket <path>       the same protocol on a Unix socket, for many clients at once
   proxy --socket <path>        bridge stdin/stdout to a running daemon, byte for byte
@@ -26,6 +28,11 @@ Options:
   --since <seq|time>     history: only events after this seq, or at/after this ISO-8601 time
   --until <time>         history: only events before this ISO-8601 time
   --actor <actor>        history: only events caused by this actor (rpc, cli, config-edit, ...)
+  --curated              sync: clone/update the curated marketplace mirror (git), reinstall configured curated
+                         plugins at its sha, install new INSTALLED_BY_DEFAULT plugins
+  --remote               sync: reconcile the curated marketplace with the ChatGPT backend (auth.json)
+  --repo <url>           sync --curated: the git repository (default $PLUGIN_LEDGER_CURATED_REPO, else
+                         https://github.com/openai/plugins.git); CODEX_DISABLE_CURATED_PLUGIN_SYNC skips it
   --repair               verify: restore broken cache trees from the blob store (recorded as events)
   --request-id <key>     idempotency key: repeating a command with the same key changes nothing twice
   --json                 print machine-readable JSON instead of tables

@@ -41,6 +41,7 @@ const knownCommands: ReadonlySet<string> = new Set([
   "history",
   "why",
   "verify",
+  "sync",
   "serve",
   "demo"
 ])
@@ -62,6 +63,9 @@ const main = Effect.gen(function*() {
           until: { type: "string" },
           actor: { type: "string" },
           repair: { type: "boolean", default: false },
+          remote: { type: "boolean", default: false },
+          curated: { type: "boolean", default: false },
+          repo: { type: "string" },
           "request-id": { type: "string" },
           json: { type: "boolean", default: false },
           socket: { type: "string" },
@@ -111,7 +115,10 @@ const main = Effect.gen(function*() {
     actor: parsed.values.actor,
     repair: parsed.values.repair,
     requestId: parsed.values["request-id"],
-    json: parsed.values.json
+    json: parsed.values.json,
+    remote: parsed.values.remote,
+    curated: parsed.values.curated,
+    repo: parsed.values.repo
   }).pipe(Effect.provide(appLayer(paths)), Effect.provide(logging))
   process.stdout.write(output.endsWith("\n") ? output : `${output}\n`)
   return 0

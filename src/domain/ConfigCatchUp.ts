@@ -26,6 +26,8 @@ export const tableAfter = (event: PluginEvent): ConfigEntryState | undefined => 
     case "LogTailRepaired":
     case "ConfigUnreadable":
     case "ProjectionRepaired":
+    case "RemoteSyncRecorded":
+    case "CuratedMirrorUpdated":
       return undefined
   }
 }

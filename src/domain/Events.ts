@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { ObservedCuratedPlugin, SyncDecisions } from "./RemoteSync.ts"
 
 /** Who or what caused a state change; every event carries one. */
 export const Actor = Schema.Literals([
@@ -114,6 +115,47 @@ export class ProjectionRepaired extends Schema.TaggedClass<ProjectionRepaired>()
   cause: EventCause
 }) {}
 
+/**
+ * One remote curated sync, successful or not: what was asked (no credentials: the URL without user info, and which
+ * auth headers were sent), the response body as a blob (sha256, stored and fsynced before this event), what the
+ * engine observed of the curated plugins, and the decisions. The plugin events it caused follow it, with actor
+ * `remote-sync` and its `syncId`. Projects to nothing.
+ */
+export class RemoteSyncRecorded extends Schema.TaggedClass<RemoteSyncRecorded>()("RemoteSyncRecorded", {
+  syncId: Schema.String,
+  request: Schema.NullOr(Schema.Struct({
+    method: Schema.String,
+    url: Schema.String,
+    /** names of the auth headers sent (`authorization`, `chatgpt-account-id`), never their values */
+    authHeaders: Schema.Array(Schema.String)
+  })),
+  status: Schema.NullOr(Schema.Number),
+  responseBlob: Schema.NullOr(Schema.String),
+  responseBytes: Schema.NullOr(Schema.Number),
+  /** the curated marketplace and mirror sha the decisions were made against (null when it was not available) */
+  marketplaceName: Schema.NullOr(Schema.String),
+  curatedSha: Schema.NullOr(Schema.String),
+  observed: Schema.Array(ObservedCuratedPlugin),
+  decisions: SyncDecisions,
+  /** the reference's error text (`remoteSyncError`), null when the sync was applied */
+  error: Schema.NullOr(Schema.String),
+  cause: EventCause
+}) {}
+
+/**
+ * The curated marketplace mirror (`.tmp/plugins`) now holds `sha` (the ledger swapped it in, or found that something
+ * else, e.g. Codex, did). Projects to nothing: the mirror is a download, not a projection of the log.
+ */
+export class CuratedMirrorUpdated extends Schema.TaggedClass<CuratedMirrorUpdated>()("CuratedMirrorUpdated", {
+  sha: Schema.String,
+  previousSha: Schema.NullOr(Schema.String),
+  /** the repository URL without user info; null when the ledger did not fetch it itself */
+  repository: Schema.NullOr(Schema.String),
+  marketplaceName: Schema.NullOr(Schema.String),
+  plugins: Schema.Array(Schema.String),
+  cause: EventCause
+}) {}
+
 export const PluginEvent = Schema.Union([
   PluginInstalled,
   PluginEnabled,
@@ -122,7 +164,9 @@ export const PluginEvent = Schema.Union([
   LogTailRepaired,
   PluginStateChangedExternally,
   ConfigUnreadable,
-  ProjectionRepaired
+  ProjectionRepaired,
+  RemoteSyncRecorded,
+  CuratedMirrorUpdated
 ]).pipe(Schema.toTaggedUnion("_tag"))
 export type PluginEvent = typeof PluginEvent.Type
 

@@ -89,6 +89,8 @@ export const evolve = (state: PluginState, event: PluginEvent, seq: number): Plu
     case "ConfigUnreadable":
       return { ...state, unreadableConfigs: new Set([...state.unreadableConfigs, event.configHash]), seq }
     case "LogTailRepaired":
+    case "RemoteSyncRecorded":
+    case "CuratedMirrorUpdated":
       return { ...state, seq }
   }
 }

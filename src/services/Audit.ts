@@ -5,6 +5,7 @@
 import { Result, Schema } from "effect"
 import { type EventCause, genesisEventType, PluginEvent } from "../domain/Events.ts"
 import { evolve, initialState } from "../domain/PluginState.ts"
+import type { SyncDecisions } from "../domain/RemoteSync.ts"
 import type { HistoryEntryView, HistoryQuery, PluginWhyView } from "../domain/PluginViews.ts"
 import type { LogRecord } from "./EventLog.ts"
 import { eventOf } from "./Projector.ts"
@@ -55,6 +56,13 @@ export const describeCause = (cause: EventCause | null): string => {
 
 const showEnabled = (enabled: boolean | null): string => (enabled === null ? "unset" : String(enabled))
 
+const describeDecisions = (d: SyncDecisions): string => {
+  const parts = ([["installed", d.installed], ["enabled", d.enabled], ["disabled", d.disabled], ["uninstalled", d.uninstalled]] as const)
+    .filter(([, ids]) => ids.length > 0)
+    .map(([what, ids]) => `${what} ${ids.join(", ")}`)
+  return parts.length === 0 ? "nothing to change" : parts.join("; ")
+}
+
 /** One line for people: what the event did. */
 export const describeEvent = (event: PluginEvent): string => {
   switch (event._tag) {
@@ -76,6 +84,12 @@ export const describeEvent = (event: PluginEvent): string => {
       return `config.toml could not be read (left as it is): ${event.message.split("\n")[0] ?? ""}`
     case "ProjectionRepaired":
       return `cache restored from the blob store (${event.problems.length} ${event.problems.length === 1 ? "path" : "paths"} differed)`
+    case "RemoteSyncRecorded":
+      return event.error === null
+        ? `remote sync ${event.syncId}: ${describeDecisions(event.decisions)}`
+        : `remote sync ${event.syncId} failed: ${event.error}`
+    case "CuratedMirrorUpdated":
+      return `curated mirror now at ${event.sha}${event.previousSha === null ? "" : ` (was ${event.previousSha})`}`
     case "LogTailRepaired":
       return `a torn log tail of ${event.bytes} bytes was truncated (kept in ${event.quarantineFile})`
   }

@@ -34,6 +34,7 @@ import { observeConfig } from "../adapters/ConfigObservationFile.ts"
 import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
 import { newRecordOf } from "./EventRecords.ts"
+import { makeCuratedSync } from "./CuratedSync.ts"
 
 const recordBytes = (record: NewRecord): number => Buffer.byteLength(JSON.stringify(record))
 
@@ -365,6 +366,31 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       now: () => new Date(clock.currentTimeMillisUnsafe()).toISOString()
     })
 
+    const curated = makeCuratedSync({
+      fs,
+      paths,
+      log,
+      blobs,
+      pluginDir: projector.pluginDir,
+      fold,
+      adopt: adoptReadable,
+      projectAll,
+      toEngineError,
+      now: () => new Date(clock.currentTimeMillisUnsafe()).toISOString()
+    })
+
+    /** `forceRemoteSync`: the sync first, then the listing; a failed sync only sets `remoteSyncError` (fail-open). */
+    const list = (input: { readonly cwds: ReadonlyArray<string>; readonly forceRemoteSync: boolean }) =>
+      input.forceRemoteSync
+        ? curated.syncRemote().pipe(
+          Effect.map((view) => view.error),
+          Effect.catch((error) => Effect.succeed(error.message)),
+          Effect.flatMap((remoteSyncError) =>
+            Effect.map(catalog.list({ cwds: input.cwds, forceRemoteSync: false }), (view) => ({ ...view, remoteSyncError }))
+          )
+        )
+        : catalog.list(input)
+
     // Start-up: record a tail repair found at open and let projections catch up with the log, then adopt hand
     // edits of config.toml made while no process was running. When the checkpoint already names the log's head and
     // config.toml agrees with the log, nothing is written and the lock is not taken.
@@ -399,7 +425,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     }
 
     return Engine.of({
-      list: catalog.list,
+      list,
       read: catalog.read,
       install,
       uninstall,
@@ -407,7 +433,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       history,
       why,
       verify,
-      adoptConfigEdits
+      adoptConfigEdits,
+      syncRemote: curated.syncRemote,
+      syncCurated: curated.syncCurated
     })
   })
 )

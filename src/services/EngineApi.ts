@@ -9,6 +9,7 @@ import type {
   PluginToggleView,
   PluginWhyView
 } from "../domain/PluginViews.ts"
+import type { CuratedSyncOptions, CuratedSyncView, RemoteSyncView } from "./CuratedSync.ts"
 
 /** A failed request: `InvalidRequest` maps to -32600, `Internal` to -32603 (the reference's codes). */
 export class EngineError extends Schema.TaggedError<EngineError>()("EngineError", {
@@ -51,6 +52,10 @@ export interface EngineShape {
   readonly verify: (input: { readonly repair: boolean }, origin: Origin) => Effect.Effect<LedgerVerifyView, EngineError>
   /** adopts hand edits of config.toml now (the config watcher calls it); returns the events recorded */
   readonly adoptConfigEdits: Effect.Effect<ReadonlyArray<HistoryEntryView>, EngineError>
+  /** the remote curated sync (`GET {chatgpt_base_url}/plugins/list`), recorded whether it succeeds or fails */
+  readonly syncRemote: (origin?: Origin) => Effect.Effect<RemoteSyncView, EngineError>
+  /** updates the curated mirror, records it, refreshes curated installs, applies INSTALLED_BY_DEFAULT */
+  readonly syncCurated: (options: CuratedSyncOptions, origin?: Origin) => Effect.Effect<CuratedSyncView, EngineError>
 }
 
 export class Engine extends Context.Service<Engine, EngineShape>()("plugin-ledger/services/Engine") {}

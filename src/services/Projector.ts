@@ -118,6 +118,8 @@ export const editConfig = (text: string, event: PluginEvent): Result.Result<stri
     case "LogTailRepaired":
     case "ConfigUnreadable":
     case "ProjectionRepaired":
+    case "RemoteSyncRecorded":
+    case "CuratedMirrorUpdated":
       return Result.succeed(text)
   }
 }
@@ -341,6 +343,8 @@ export class Projector extends Context.Service<Projector, {
           case "LogTailRepaired":
           case "PluginStateChangedExternally":
           case "ConfigUnreadable":
+          case "RemoteSyncRecorded":
+          case "CuratedMirrorUpdated":
             return Effect.succeed([])
         }
       }

@@ -15,7 +15,10 @@
  * Crashes are simulated in process by what a crash leaves behind: a lost checkpoint (every event projected again;
  * only while no hand edit waits, see README), or a torn record at the end of the log; real SIGKILLs and power
  * loss are the other suites' job.
- * Not covered yet: "sync from a recorded response" (remote sync is issue 5).
+ * Sync from a recorded response (issue 5): two more plugins live in the curated marketplace mirror (`.tmp/plugins`,
+ * installed at the mirror sha), and a `RemoteSync` step runs the remote curated sync against one of a few recorded
+ * `/plugins/list` bodies (an injected fetch returns the bytes; one of them is malformed, so a failed, recorded sync
+ * happens too); the model reconciles as 0.116.0 does, and the replay must reproduce it from the log and blobs alone.
  *
  * Counts: `npm test` 200 runs of <= 30 steps, `npm run test:soak` 1,000 runs of <= 100 steps. SEED (or
  * LEDGER_PROPERTY_SEED) and LEDGER_PROPERTY_PATH (fast-check's counterexample path) replay a failure;
@@ -26,6 +29,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Result, Scope } from "effect"
+import { RemoteClientSettings } from "../../src/adapters/RemoteClient.ts"
 import * as fc from "fast-check"
 import { parseConfig, removePluginTable, setPluginEnabled } from "../../src/adapters/ConfigToml.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
@@ -71,7 +75,8 @@ const stats = {
   adoptions: 0,
   tampers: 0,
   repairs: 0,
-  crashes: 0
+  crashes: 0,
+  remoteSyncs: 0
 }
 
 const CANONICAL_CONFIG = "# user settings\nmodel = \"gpt-5\"\n\n[features]\nplugins = true\n\n[profiles.fast]\nmodel = \"o3\" # fast\n"
@@ -99,19 +104,38 @@ const CONFIGS: ReadonlyArray<InitialConfig> = [
 interface PluginSpec {
   readonly name: string
   readonly marketplace: string
-  /** index into the world's marketplace roots */
-  readonly root: 0 | 1
+  /** index into the world's marketplace roots (2: the curated mirror `$CODEX_HOME/.tmp/plugins`) */
+  readonly root: 0 | 1 | 2
 }
 const PLUGINS: ReadonlyArray<PluginSpec> = [
   { name: "tool", marketplace: "m-one", root: 0 },
   { name: "kit", marketplace: "m-one", root: 0 },
-  { name: "tool", marketplace: "m-two", root: 1 }
+  { name: "tool", marketplace: "m-two", root: 1 },
+  { name: "linear", marketplace: "openai-curated", root: 2 },
+  { name: "gmail", marketplace: "openai-curated", root: 2 }
 ]
 const idOf = (p: PluginSpec): string => `${p.name}@${p.marketplace}`
+const MIRROR_SHA = "0123456789abcdef0123456789abcdef01234567"
+/** curated installs are cached under the mirror sha, as Codex does */
+const versionOf = (p: PluginSpec): string => (p.root === 2 ? MIRROR_SHA : "local")
+/** recorded `/plugins/list` bodies (the reference test's, and variants; the last one malformed) */
+const RESPONSES: ReadonlyArray<string> = [
+  "[{\"id\":\"1\",\"name\":\"linear\",\"marketplace_name\":\"openai-curated\",\"version\":\"1.0.0\",\"enabled\":true},{\"id\":\"2\",\"name\":\"gmail\",\"marketplace_name\":\"openai-curated\",\"version\":\"1.0.0\",\"enabled\":false}]",
+  "[{\"name\":\"linear\",\"enabled\":true},{\"name\":\"gmail\",\"enabled\":true}]",
+  "[]",
+  "[{\"name\":\"gmail\",\"enabled\":true},{\"name\":\"unknown\",\"enabled\":true}]",
+  "[{\"name\":\"linear\"}]"
+]
+/** what a response lists as enabled; undefined for a body that does not decode */
+const enabledIn = (body: string): ReadonlySet<string> | undefined => {
+  const parsed: unknown = JSON.parse(body)
+  if (!Array.isArray(parsed) || parsed.some((e) => typeof e?.enabled !== "boolean")) return undefined
+  return new Set(parsed.filter((e) => e.enabled === true).map((e) => String(e.name)))
+}
 
 interface World {
   readonly root: string
-  readonly roots: readonly [string, string]
+  readonly roots: readonly [string, string, string]
   readonly config: InitialConfig
   readonly paths: LedgerPaths
 }
@@ -130,7 +154,8 @@ const writeInitialConfig = (paths: LedgerPaths, config: InitialConfig): void => 
 
 const makeWorld = (config: InitialConfig): World => {
   const root = NodeFs.realpathSync(NodeFs.mkdtempSync(Path.join(TMP_BASE, "replay-prop-")))
-  const roots: readonly [string, string] = [Path.join(root, "repo-one"), Path.join(root, "repo-two")]
+  const paths = makeLedgerPaths({ codexHome: Path.join(root, "home"), home: Path.join(root, "userhome") })
+  const roots: readonly [string, string, string] = [Path.join(root, "repo-one"), Path.join(root, "repo-two"), paths.curatedRoot]
   roots.forEach((dir, index) => {
     const own = PLUGINS.filter((p) => p.root === index)
     writeFile(marketplaceFile(dir), JSON.stringify({
@@ -146,8 +171,9 @@ const makeWorld = (config: InitialConfig): World => {
     writeFile(Path.join(dir, "bin", "run"), `#!/bin/sh\necho ${idOf(p)}\n`, 0o755)
     writeFile(Path.join(dir, "data", "version.txt"), "v0\n")
   }
-  const paths = makeLedgerPaths({ codexHome: Path.join(root, "home"), home: Path.join(root, "userhome") })
   NodeFs.mkdirSync(paths.home, { recursive: true })
+  writeFile(paths.curatedShaPath, `${MIRROR_SHA}\n`)
+  writeFile(paths.authPath, JSON.stringify({ tokens: { access_token: "model-token", account_id: "model-account" } }), 0o600)
   writeInitialConfig(paths, config)
   return { root, roots, config, paths }
 }
@@ -231,6 +257,8 @@ type Step =
   | { readonly _tag: "Tamper"; readonly plugin: number; readonly kind: "modify" | "delete" | "extra" }
   /** what a crash leaves behind, then a reopen: no checkpoint, or a torn record at the end of the log */
   | { readonly _tag: "Crash"; readonly kind: "checkpoint-lost" | "torn-tail" }
+  /** the remote curated sync, answered with one of the recorded bodies */
+  | { readonly _tag: "RemoteSync"; readonly response: number }
 
 const pluginIndex = fc.integer({ min: 0, max: PLUGINS.length - 1 })
 /** mostly no key; sometimes one of four, so retries (same key; the same command or another) happen */
@@ -257,7 +285,8 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     arbitrary: fc.record({ plugin: pluginIndex, kind: fc.constantFrom("modify", "delete", "extra") }).map((r): Step => ({ _tag: "Tamper", ...r })),
     weight: 1
   },
-  { arbitrary: fc.constantFrom("checkpoint-lost", "torn-tail").map((kind): Step => ({ _tag: "Crash", kind })), weight: 1 }
+  { arbitrary: fc.constantFrom("checkpoint-lost", "torn-tail").map((kind): Step => ({ _tag: "Crash", kind })), weight: 1 },
+  { arbitrary: fc.integer({ min: 0, max: RESPONSES.length - 1 }).map((response): Step => ({ _tag: "RemoteSync", response })), weight: 2 }
 )
 const scenarioArb = fc.record({
   config: fc.integer({ min: 0, max: CONFIGS.length - 1 }),
@@ -427,17 +456,53 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
               adoptAll(model)
               stats.adoptions += appended
             }
+          } else if (step._tag === "RemoteSync") {
+            stats.remoteSyncs += 1
+            const body = RESPONSES[step.response] ?? "[]"
+            const pending = pendingAdoptions(model)
+            const fetch: typeof globalThis.fetch = () => Promise.resolve(new Response(body, { status: 200 }))
+            const view = yield* session.engine.syncRemote().pipe(
+              Effect.provideService(RemoteClientSettings, { fetch, timeoutMs: 5_000, maxBodyBytes: 1 << 20, userAgent: "model" })
+            )
+            adoptAll(model)
+            const listed = enabledIn(body)
+            let caused = 0
+            if (listed === undefined) {
+              assert.match(view.error ?? "", /^failed to parse remote plugin sync response from /, where)
+            } else {
+              assert.strictEqual(view.error, null, where)
+              // 0.116.0: listed and enabled -> installed (at the sha) and enabled; anything else installed or configured -> uninstalled
+              PLUGINS.forEach((p, index) => {
+                if (p.root !== 2) return
+                const current = model[index] ?? notInstalled
+                const on = { configured: true, enabled: true }
+                if (listed.has(p.name)) {
+                  if (!current.cache) {
+                    model[index] = { cache: true, file: on, logged: on, tree: listTree(sourceDir(world, p)) }
+                    caused += 1
+                  } else if (!(current.file.configured && current.file.enabled)) {
+                    model[index] = { ...current, file: on, logged: on }
+                    caused += 1
+                  }
+                } else if (current.cache || current.file.configured) {
+                  model[index] = notInstalled
+                  caused += 1
+                }
+              })
+            }
+            appended = pending + 1 + caused
           } else if (step._tag === "Tamper") {
             const p = spec(step.plugin)
             const current = model[step.plugin] ?? notInstalled
             if (current.cache) {
               stats.tampers += 1
-              const root = Path.join(world.paths.cacheDir, p.marketplace, p.name, "local")
+              const version = versionOf(p)
+              const root = Path.join(world.paths.cacheDir, p.marketplace, p.name, version)
               const problem: TreeProblemView = step.kind === "modify"
-                ? { path: "local/data/version.txt", kind: "modified" }
+                ? { path: `${version}/data/version.txt`, kind: "modified" }
                 : step.kind === "delete"
-                ? { path: "local/bin/run", kind: "missing" }
-                : { path: "local/dropped.txt", kind: "extra" }
+                ? { path: `${version}/bin/run`, kind: "missing" }
+                : { path: `${version}/dropped.txt`, kind: "extra" }
               if (step.kind === "modify") NodeFs.writeFileSync(Path.join(root, "data", "version.txt"), "tampered\n")
               else if (step.kind === "delete") NodeFs.rmSync(Path.join(root, "bin", "run"))
               else NodeFs.writeFileSync(Path.join(root, "dropped.txt"), "dropped\n")
@@ -584,8 +649,8 @@ const runScenario = (scenario: { readonly config: number; readonly steps: Readon
             const pluginDir = Path.join(world.paths.cacheDir, p.marketplace, p.name)
             if (expected.tree === undefined) assert.isFalse(NodeFs.existsSync(pluginDir), `${where}: ${pluginDir} should be gone`)
             else {
-              assert.deepStrictEqual(NodeFs.readdirSync(pluginDir), ["local"], `${where}: versions of ${idOf(p)}`)
-              assert.deepStrictEqual(listTree(Path.join(pluginDir, "local")), expected.tree, `${where}: cached tree of ${idOf(p)}`)
+              assert.deepStrictEqual(NodeFs.readdirSync(pluginDir), [versionOf(p)], `${where}: versions of ${idOf(p)}`)
+              assert.deepStrictEqual(listTree(Path.join(pluginDir, versionOf(p))), expected.tree, `${where}: cached tree of ${idOf(p)}`)
             }
           })
           // tables of other plugins are never touched
@@ -619,7 +684,7 @@ describe("model-based lifecycle", () => {
         console.log(
           `[Lifecycle.model] ${stats.runs} runs, ${stats.steps} steps, ${stats.replays} fresh replays, ${stats.events} events, ` +
             `${stats.keyedReplays} keyed retries, ${stats.keyConflicts} refused key reuses, ${stats.handEdits} hand edits ` +
-            `(${stats.adoptions} adopted on the spot), ${stats.tampers} tampers / ${stats.repairs} repairs, ${stats.crashes} crashes (tmp: ${TMP_BASE})`
+            `(${stats.adoptions} adopted on the spot), ${stats.tampers} tampers / ${stats.repairs} repairs, ${stats.crashes} crashes, ${stats.remoteSyncs} remote syncs (tmp: ${TMP_BASE})`
         )
       }),
     10 * 60_000

@@ -33,7 +33,9 @@ const unusedEngine = Engine.of({
   history: () => Effect.fail(internalError("unused")),
   why: () => Effect.fail(internalError("unused")),
   verify: () => Effect.fail(internalError("unused")),
-  adoptConfigEdits: Effect.fail(internalError("unused"))
+  adoptConfigEdits: Effect.fail(internalError("unused")),
+  syncRemote: () => Effect.fail(internalError("unused")),
+  syncCurated: () => Effect.fail(internalError("unused"))
 })
 
 describe("plugin/changed", () => {
