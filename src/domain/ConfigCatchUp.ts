@@ -26,6 +26,7 @@ export const tableAfter = (event: PluginEvent): ConfigEntryState | undefined => 
     case "LogTailRepaired":
     case "ConfigUnreadable":
     case "ProjectionRepaired":
+    case "PluginRolledBack":
       return undefined
   }
 }

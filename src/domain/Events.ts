@@ -114,6 +114,21 @@ export class ProjectionRepaired extends Schema.TaggedClass<ProjectionRepaired>()
   cause: EventCause
 }) {}
 
+/**
+ * An installed plugin's cache was set back to the content it had at `toSeq` (kept by hash in the blob store); its
+ * config.toml table is left as it is. `version` is the version dir of that content.
+ */
+export class PluginRolledBack extends Schema.TaggedClass<PluginRolledBack>()("PluginRolledBack", {
+  pluginId: Schema.String,
+  fromTreeHash: Schema.String,
+  toTreeHash: Schema.String,
+  fromVersion: Schema.String,
+  version: Schema.String,
+  /** seq of the install (or rollback) whose content is restored */
+  toSeq: Schema.Number,
+  cause: EventCause
+}) {}
+
 export const PluginEvent = Schema.Union([
   PluginInstalled,
   PluginEnabled,
@@ -122,7 +137,8 @@ export const PluginEvent = Schema.Union([
   LogTailRepaired,
   PluginStateChangedExternally,
   ConfigUnreadable,
-  ProjectionRepaired
+  ProjectionRepaired,
+  PluginRolledBack
 ]).pipe(Schema.toTaggedUnion("_tag"))
 export type PluginEvent = typeof PluginEvent.Type
 

@@ -76,6 +76,8 @@ export const describeEvent = (event: PluginEvent): string => {
       return `config.toml could not be read (left as it is): ${event.message.split("\n")[0] ?? ""}`
     case "ProjectionRepaired":
       return `cache restored from the blob store (${event.problems.length} ${event.problems.length === 1 ? "path" : "paths"} differed)`
+    case "PluginRolledBack":
+      return `rolled back to the content of seq ${event.toSeq} (version ${event.version}, tree ${event.toTreeHash.slice(0, 12)}; was ${event.fromTreeHash.slice(0, 12)})`
     case "LogTailRepaired":
       return `a torn log tail of ${event.bytes} bytes was truncated (kept in ${event.quarantineFile})`
   }
@@ -117,6 +119,7 @@ export const explain = (records: ReadonlyArray<LogRecord>, pluginId: string): Pl
   if (configured !== undefined) because.push(`${enabled ? "enabled" : "disabled"}: ${at(configured.record, configured.event)}`)
   for (const item of chain) {
     if (item.event._tag === "ProjectionRepaired") because.push(`cache repaired: ${at(item.record, item.event)}`)
+    if (item.event._tag === "PluginRolledBack") because.push(`content: ${at(item.record, item.event)}`)
   }
   return {
     pluginId,

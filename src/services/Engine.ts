@@ -18,7 +18,7 @@ import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginC
 import { decide } from "../domain/decide.ts"
 import { type EventCause, LogTailRepaired } from "../domain/Events.ts"
 import { parsePluginId } from "../domain/PluginId.ts"
-import { evolve, initialState, type PluginState } from "../domain/PluginState.ts"
+import { initialState, type PluginState } from "../domain/PluginState.ts"
 import type { HistoryQuery, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
 import { explain, historyEntryOf, queryHistory } from "./Audit.ts"
 import { makeVerifier } from "./LedgerVerifier.ts"
@@ -34,6 +34,7 @@ import { observeConfig } from "../adapters/ConfigObservationFile.ts"
 import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
 import { newRecordOf } from "./EventRecords.ts"
+import { foldRecords } from "./RecordFold.ts"
 
 const recordBytes = (record: NewRecord): number => Buffer.byteLength(JSON.stringify(record))
 
@@ -48,12 +49,7 @@ const makeFolder = () => {
   let folded: { readonly seq: number; readonly state: PluginState } = { seq: 0, state: initialState }
   return (records: ReadonlyArray<LogRecord>): PluginState => {
     let state = folded.seq <= (records.at(-1)?.seq ?? 0) ? folded.state : initialState
-    const from = state === initialState ? 0 : folded.seq
-    for (const record of records) {
-      if (record.seq <= from) continue
-      const event = eventOf(record)
-      state = event === undefined ? { ...state, seq: record.seq } : evolve(state, event, record.seq)
-    }
+    state = foldRecords(state, records, state === initialState ? 0 : folded.seq)
     folded = { seq: records.at(-1)?.seq ?? 0, state }
     return state
   }
