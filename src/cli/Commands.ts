@@ -22,6 +22,8 @@ export interface CommandOptions {
   readonly repair: boolean
   readonly requestId: string | undefined
   readonly json: boolean
+  /** rollback: the seq whose content to restore */
+  readonly to?: string | undefined
 }
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2)
@@ -157,6 +159,15 @@ export const runCommand = Effect.fn("runCommand")(function*(
       const output = options.json ? json(view) : renderVerify(view)
       // problems left (found without --repair, or not repairable) are exit code 4
       return view.ok ? output : yield* new ProblemsFound({ output })
+    }
+    case "rollback": {
+      const pluginId = yield* requireArgument(args, "<plugin>@<marketplace>")
+      const toSeq = options.to === undefined ? undefined : yield* wholeNumber("--to", options.to)
+      const view = yield* engine.rollback({ pluginId, ...(toSeq === undefined ? {} : { toSeq }) }, origin)
+      if (options.json) return json(view)
+      return view.changed
+        ? `rolled back ${pluginId} to the content of seq ${view.restoredFromSeq} (version ${view.version}, tree ${view.treeHash?.slice(0, 12)}; seq ${view.seq})`
+        : `${pluginId} already has that content`
     }
     default:
       return yield* new UsageError({ message: `unknown command \`${command}\` (see plugin-ledger --help)` })

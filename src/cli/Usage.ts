@@ -12,6 +12,8 @@ Commands:
   history [plugin@market]      the timeline of events that changed plugin state, with their causes
   why <plugin@market>          the plugin's state and the events (actor, client, request) that decided it
   verify                       check the log chain, the cache trees and config.toml against the log
+  rollback <plugin@market>     restore an earlier content version of an installed plugin from the blob store
+  replay                       project the log (up to --until) into a fresh directory laid out as a CODEX_HOME
   serve                        speak the Codex app-server protocol on stdin/stdout
   daemon --socket <path>       the same protocol on a Unix socket, for many clients at once
   proxy --socket <path>        bridge stdin/stdout to a running daemon, byte for byte
@@ -26,6 +28,11 @@ Options:
   --since <seq|time>     history: only events after this seq, or at/after this ISO-8601 time
   --until <time>         history: only events before this ISO-8601 time
   --actor <actor>        history: only events caused by this actor (rpc, cli, config-edit, ...)
+                         (replay --until <seq|time>: stop after this seq, or at this ISO-8601 time)
+  --into <dir>           replay: the directory to replay into (absent or empty; default: a new temp dir)
+  --base <file>          replay: the config.toml to start from (the one before the ledger's first event)
+  --to <seq>             rollback: restore the content the plugin had at this seq (default: the install
+                         before the current content)
   --repair               verify: restore broken cache trees from the blob store (recorded as events)
   --request-id <key>     idempotency key: repeating a command with the same key changes nothing twice
   --json                 print machine-readable JSON instead of tables

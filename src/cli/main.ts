@@ -13,6 +13,7 @@ import { daemonLayer } from "./DaemonLayer.ts"
 import { runDemo } from "./Demo.ts"
 import { loggingLayer } from "./Logging.ts"
 import { runProxy } from "./Proxy.ts"
+import { runReplay } from "./ReplayCommand.ts"
 import { serveStdio } from "./Serve.ts"
 import { usage } from "./Usage.ts"
 
@@ -41,6 +42,8 @@ const knownCommands: ReadonlySet<string> = new Set([
   "history",
   "why",
   "verify",
+  "rollback",
+  "replay",
   "serve",
   "demo"
 ])
@@ -60,6 +63,9 @@ const main = Effect.gen(function*() {
           limit: { type: "string" },
           since: { type: "string" },
           until: { type: "string" },
+          into: { type: "string" },
+          base: { type: "string" },
+          to: { type: "string" },
           actor: { type: "string" },
           repair: { type: "boolean", default: false },
           "request-id": { type: "string" },
@@ -98,6 +104,12 @@ const main = Effect.gen(function*() {
     yield* run.pipe(Effect.provide(logging))
     return 0
   }
+  if (command === "replay") {
+    const { until, into, base, json } = parsed.values
+    const output = yield* runReplay(paths, rest, { until, into, base, json }).pipe(Effect.provide(logging))
+    process.stdout.write(`${output}\n`)
+    return 0
+  }
   if (command === "demo") {
     yield* runDemo({ json: parsed.values.json })
     return 0
@@ -111,7 +123,8 @@ const main = Effect.gen(function*() {
     actor: parsed.values.actor,
     repair: parsed.values.repair,
     requestId: parsed.values["request-id"],
-    json: parsed.values.json
+    json: parsed.values.json,
+    to: parsed.values.to
   }).pipe(Effect.provide(appLayer(paths)), Effect.provide(logging))
   process.stdout.write(output.endsWith("\n") ? output : `${output}\n`)
   return 0

@@ -22,6 +22,19 @@ export interface ContentVersion {
   readonly version: string
 }
 
+/** `plugin/rollback`'s answer: `changed` false when the plugin already had that content (nothing recorded). */
+export interface PluginRollbackView {
+  readonly pluginId: string
+  readonly changed: boolean
+  /** seq of the `PluginRolledBack` event, null when nothing was recorded */
+  readonly seq: number | null
+  /** the plugin's version dir and tree hash now */
+  readonly version: string | null
+  readonly treeHash: string | null
+  /** seq of the install whose content was restored; null when nothing was recorded */
+  readonly restoredFromSeq: number | null
+}
+
 /** What `chooseRollbackTarget` found: the version to restore, or that the plugin already has it. */
 export type RollbackTarget =
   | { readonly _tag: "Restore"; readonly target: ContentVersion }

@@ -35,6 +35,8 @@ import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
 import { newRecordOf } from "./EventRecords.ts"
 import { foldRecords } from "./RecordFold.ts"
+import { rollbackCommand, rollbackView } from "./RollbackCommand.ts"
+import { replayLedger, type ReplayOptions } from "./Replay.ts"
 
 const recordBytes = (record: NewRecord): number => Buffer.byteLength(JSON.stringify(record))
 
@@ -297,6 +299,25 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         )
       })
 
+    const rollback = (input: { readonly pluginId: string; readonly toSeq?: number }, origin: Origin) =>
+      Effect.gen(function*() {
+        const id = yield* pluginIdOrFail(input.pluginId)
+        return yield* execute(
+          origin,
+          { type: "PluginRolledBack", pluginId: id.id },
+          "failed to roll back plugin",
+          () =>
+            Effect.flatMap(log.records, (records) => {
+              const command = rollbackCommand(records, blobs, id.id, input.toSeq, causeOf(origin))
+              return Result.isFailure(command) ? Effect.fail(invalidRequest(command.failure)) : Effect.succeed<PluginCommand>(command.success)
+            }),
+          (events, state) => rollbackView(id.id, events, state)
+        )
+      })
+
+    const replay = (options: ReplayOptions) =>
+      replayLedger(paths, options, fs).pipe(Effect.mapError((e) => new EngineError({ kind: e.kind, message: e.message })))
+
     const refreshed = log.refresh.pipe(Effect.andThen(log.records), Effect.mapError(toEngineError))
 
     const history = (query: HistoryQuery) => Effect.map(refreshed, (records) => queryHistory(records, query))
@@ -403,6 +424,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       history,
       why,
       verify,
+      rollback,
+      replay,
       adoptConfigEdits
     })
   })

@@ -33,6 +33,8 @@ const unusedEngine = Engine.of({
   history: () => Effect.fail(internalError("unused")),
   why: () => Effect.fail(internalError("unused")),
   verify: () => Effect.fail(internalError("unused")),
+  rollback: () => Effect.fail(internalError("unused")),
+  replay: () => Effect.fail(internalError("unused")),
   adoptConfigEdits: Effect.fail(internalError("unused"))
 })
 
