@@ -11,7 +11,7 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import { afterAll, assert, beforeAll, describe, it, vi } from "@effect/vitest"
 import { Effect, Result } from "effect"
-import { removePluginTable, setPluginEnabled } from "../../src/adapters/ConfigToml.ts"
+import { parseConfig, removePluginTable, setPluginEnabled } from "../../src/adapters/ConfigToml.ts"
 import type { EngineShape } from "../../src/services/EngineApi.ts"
 import { makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
 import { replayLedger, type ReplayOptions, type ReplayUntil } from "../../src/services/Replay.ts"
@@ -185,6 +185,22 @@ describe("replay", () => {
       const liveWhy = yield* withEngine(world, (engine) => engine.why({ pluginId: ALPHA }))
       assert.deepStrictEqual(why, liveWhy)
       assert.deepStrictEqual(networkCalls, [])
+    }))
+
+  it.effect("without a base config.toml, the replayed file holds the same plugin tables as the live one", () =>
+    Effect.gen(function*() {
+      const tablesOf = (text: string) => {
+        const parsed = parseConfig(text)
+        if (Result.isFailure(parsed)) throw new Error(parsed.failure.message)
+        return [...parsed.success.plugins].sort(([a], [b]) => (a < b ? -1 : 1))
+      }
+      for (const point of points) {
+        const into = Path.join(world.root, `bare-${replays++}`)
+        yield* replayLedger(world.paths, { into, until: { _tag: "Seq", seq: point.seq } })
+        const replayed = NodeFs.readFileSync(Path.join(into, "config.toml"), "utf8")
+        assert.deepStrictEqual(tablesOf(replayed), tablesOf(point.config.slice(0, point.config.lastIndexOf("\n#mode"))), point.step)
+        assert.notInclude(replayed, "model = ", "the user's own settings are not in the log")
+      }
     }))
 
   it.effect("refuses a non-empty dir, a dir in the live CODEX_HOME, a seq past the end, a time before the log", () =>
