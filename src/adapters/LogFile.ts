@@ -228,7 +228,8 @@ export const openLogFile = (options: OpenOptions): LogFile => {
         durableLength.set(segment.name, end)
       }
       commit(result.committed)
-      fresh.push(...result.committed)
+      // one by one: spreading a segment's records as arguments overflows the stack past ~120,000 of them
+      for (const record of result.committed) fresh.push(record)
       skipped.push(...result.skipped)
       head = result.head
       active = segment
@@ -331,7 +332,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
       if (first !== undefined && first.seq !== segment.firstSeq) {
         problems.push(`segment ${segment.name} starts with seq ${first.seq}`)
       }
-      found.push(...result.committed)
+      for (const record of result.committed) found.push(record)
       problems.push(...result.skipped)
       vhead = result.head
       if (result.stop !== undefined) {

@@ -26,6 +26,8 @@ export interface CommandOptions {
   readonly remote: boolean
   readonly curated: boolean
   readonly repo: string | undefined
+  /** rollback: the seq whose content to restore */
+  readonly to?: string | undefined
 }
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2)
@@ -164,6 +166,15 @@ export const runCommand = Effect.fn("runCommand")(function*(
     }
     case "sync":
       return yield* runSync(args, options, origin)
+    case "rollback": {
+      const pluginId = yield* requireArgument(args, "<plugin>@<marketplace>")
+      const toSeq = options.to === undefined ? undefined : yield* wholeNumber("--to", options.to)
+      const view = yield* engine.rollback({ pluginId, ...(toSeq === undefined ? {} : { toSeq }) }, origin)
+      if (options.json) return json(view)
+      return view.changed
+        ? `rolled back ${pluginId} to the content of seq ${view.restoredFromSeq} (version ${view.version}, tree ${view.treeHash?.slice(0, 12)}; seq ${view.seq})`
+        : `${pluginId} already has that content`
+    }
     default:
       return yield* new UsageError({ message: `unknown command \`${command}\` (see plugin-ledger --help)` })
   }

@@ -14,6 +14,8 @@ Commands:
   verify                       check the log chain, the cache trees and config.toml against the log
   sync [--curated] [--remote]  update the curated mirror (.tmp/plugins) and/or run the remote curated sync
                                (GET {chatgpt_base_url}/plugins/list); both when no flag is given; recorded
+  rollback <plugin@market>     restore an earlier content version of an installed plugin from the blob store
+  replay                       project the log (up to --until) into a fresh directory laid out as a CODEX_HOME
   serve                        speak the Codex app-server protocol on stdin/stdout
   daemon --socket <path>       the same protocol on a Unix socket, for many clients at once
   proxy --socket <path>        bridge stdin/stdout to a running daemon, byte for byte
@@ -28,6 +30,11 @@ Options:
   --since <seq|time>     history: only events after this seq, or at/after this ISO-8601 time
   --until <time>         history: only events before this ISO-8601 time
   --actor <actor>        history: only events caused by this actor (rpc, cli, config-edit, ...)
+                         (replay --until <seq|time>: stop after this seq, or at this ISO-8601 time)
+  --into <dir>           replay: the directory to replay into (absent or empty; default: a new temp dir)
+  --base <file>          replay: the config.toml to start from (the one before the ledger's first event)
+  --to <seq>             rollback: restore the content the plugin had at this seq (default: the install
+                         before the current content)
   --curated              sync: clone/update the curated marketplace mirror (git), reinstall configured curated
                          plugins at its sha, install new INSTALLED_BY_DEFAULT plugins
   --remote               sync: reconcile the curated marketplace with the ChatGPT backend (auth.json)

@@ -13,6 +13,7 @@ import { daemonLayer } from "./DaemonLayer.ts"
 import { runDemo } from "./Demo.ts"
 import { loggingLayer } from "./Logging.ts"
 import { runProxy } from "./Proxy.ts"
+import { runReplay } from "./ReplayCommand.ts"
 import { serveStdio } from "./Serve.ts"
 import { usage } from "./Usage.ts"
 
@@ -42,6 +43,8 @@ const knownCommands: ReadonlySet<string> = new Set([
   "why",
   "verify",
   "sync",
+  "rollback",
+  "replay",
   "serve",
   "demo"
 ])
@@ -61,6 +64,9 @@ const main = Effect.gen(function*() {
           limit: { type: "string" },
           since: { type: "string" },
           until: { type: "string" },
+          into: { type: "string" },
+          base: { type: "string" },
+          to: { type: "string" },
           actor: { type: "string" },
           repair: { type: "boolean", default: false },
           remote: { type: "boolean", default: false },
@@ -102,6 +108,12 @@ const main = Effect.gen(function*() {
     yield* run.pipe(Effect.provide(logging))
     return 0
   }
+  if (command === "replay") {
+    const { until, into, base, json } = parsed.values
+    const output = yield* runReplay(paths, rest, { until, into, base, json }).pipe(Effect.provide(logging))
+    process.stdout.write(`${output}\n`)
+    return 0
+  }
   if (command === "demo") {
     yield* runDemo({ json: parsed.values.json })
     return 0
@@ -118,7 +130,8 @@ const main = Effect.gen(function*() {
     json: parsed.values.json,
     remote: parsed.values.remote,
     curated: parsed.values.curated,
-    repo: parsed.values.repo
+    repo: parsed.values.repo,
+    to: parsed.values.to
   }).pipe(Effect.provide(appLayer(paths)), Effect.provide(logging))
   process.stdout.write(output.endsWith("\n") ? output : `${output}\n`)
   return 0

@@ -32,4 +32,14 @@ export class UninstallPlugin extends Schema.TaggedClass<UninstallPlugin>()("Unin
   cause: EventCause
 }) {}
 
-export type PluginCommand = InstallPlugin | EnablePlugin | DisablePlugin | UninstallPlugin
+/** Restore the content version chosen by `chooseRollbackTarget`; `contentAvailable`: its blobs are all present. */
+export class RollbackPlugin extends Schema.TaggedClass<RollbackPlugin>()("RollbackPlugin", {
+  pluginId: Schema.String,
+  toSeq: Schema.Number,
+  toTreeHash: Schema.String,
+  version: Schema.String,
+  contentAvailable: Schema.Boolean,
+  cause: EventCause
+}) {}
+
+export type PluginCommand = InstallPlugin | EnablePlugin | DisablePlugin | UninstallPlugin | RollbackPlugin

@@ -28,6 +28,7 @@ export const tableAfter = (event: PluginEvent): ConfigEntryState | undefined => 
     case "ProjectionRepaired":
     case "RemoteSyncRecorded":
     case "CuratedMirrorUpdated":
+    case "PluginRolledBack":
       return undefined
   }
 }

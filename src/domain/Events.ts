@@ -156,6 +156,21 @@ export class CuratedMirrorUpdated extends Schema.TaggedClass<CuratedMirrorUpdate
   cause: EventCause
 }) {}
 
+/**
+ * An installed plugin's cache was set back to the content it had at `toSeq` (kept by hash in the blob store); its
+ * config.toml table is left as it is. `version` is the version dir of that content.
+ */
+export class PluginRolledBack extends Schema.TaggedClass<PluginRolledBack>()("PluginRolledBack", {
+  pluginId: Schema.String,
+  fromTreeHash: Schema.String,
+  toTreeHash: Schema.String,
+  fromVersion: Schema.String,
+  version: Schema.String,
+  /** seq of the install (or rollback) whose content is restored */
+  toSeq: Schema.Number,
+  cause: EventCause
+}) {}
+
 export const PluginEvent = Schema.Union([
   PluginInstalled,
   PluginEnabled,
@@ -166,7 +181,8 @@ export const PluginEvent = Schema.Union([
   ConfigUnreadable,
   ProjectionRepaired,
   RemoteSyncRecorded,
-  CuratedMirrorUpdated
+  CuratedMirrorUpdated,
+  PluginRolledBack
 ]).pipe(Schema.toTaggedUnion("_tag"))
 export type PluginEvent = typeof PluginEvent.Type
 

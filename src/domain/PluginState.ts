@@ -35,6 +35,9 @@ const splitId = (pluginId: string): { readonly pluginName: string; readonly mark
 
 const absent: ConfigEntryState = { configured: false, enabled: null }
 
+/** The map `foldEvents` is building; set only while it runs (synchronously). */
+let owned: Map<string, PluginStatus> | undefined
+
 const update = (
   state: PluginState,
   seq: number,
@@ -52,7 +55,8 @@ const update = (
     lastSeq: seq
   }
   const next = change(current)
-  const plugins = new Map(state.plugins)
+  // a bulk fold (`foldEvents`) owns its map: nobody else holds it yet, so it is written in place
+  const plugins = state.plugins === owned ? owned : new Map(state.plugins)
   plugins.set(pluginId, { ...next, enabled: next.config.configured && next.config.enabled === true, lastSeq: seq })
   return { ...state, plugins, seq }
 }
@@ -86,6 +90,8 @@ export const evolve = (state: PluginState, event: PluginEvent, seq: number): Plu
       return update(state, seq, event.pluginId, (p) => ({ ...p, config: event.after }))
     case "ProjectionRepaired":
       return update(state, seq, event.pluginId, (p) => p)
+    case "PluginRolledBack":
+      return update(state, seq, event.pluginId, (p) => ({ ...p, version: event.version, treeHash: event.toTreeHash }))
     case "ConfigUnreadable":
       return { ...state, unreadableConfigs: new Set([...state.unreadableConfigs, event.configHash]), seq }
     case "LogTailRepaired":
@@ -93,4 +99,23 @@ export const evolve = (state: PluginState, event: PluginEvent, seq: number): Plu
     case "CuratedMirrorUpdated":
       return { ...state, seq }
   }
+}
+
+/**
+ * Folds many events at once: the same result as `evolve` applied one by one, but the plugin map is copied once
+ * instead of once per event (a replay of a long log). Items with no event (records of other types) only advance seq.
+ */
+export const foldEvents = (
+  state: PluginState,
+  items: Iterable<{ readonly event: PluginEvent | undefined; readonly seq: number }>
+): PluginState => {
+  const map = new Map(state.plugins)
+  let current: PluginState = { ...state, plugins: map }
+  owned = map
+  try {
+    for (const { event, seq } of items) current = event === undefined ? { ...current, seq } : evolve(current, event, seq)
+  } finally {
+    owned = undefined
+  }
+  return current
 }

@@ -2,6 +2,7 @@ import { Result, Schema } from "effect"
 import type { DisablePlugin, EnablePlugin, Observed, PluginCommand, UninstallPlugin } from "./Commands.ts"
 import { PluginDisabled, PluginEnabled, type PluginEvent, PluginInstalled, PluginUninstalled } from "./Events.ts"
 import type { PluginState } from "./PluginState.ts"
+import { decideRollback, type RollbackRefused } from "./Rollback.ts"
 
 export class PluginNotInstalled extends Schema.TaggedError<PluginNotInstalled>()("PluginNotInstalled", {
   pluginId: Schema.String
@@ -20,7 +21,7 @@ export class PluginNotAvailable extends Schema.TaggedError<PluginNotAvailable>()
   }
 }
 
-export type Rejection = PluginNotInstalled | PluginNotAvailable
+export type Rejection = PluginNotInstalled | PluginNotAvailable | RollbackRefused
 
 const isInstalled = (state: PluginState, pluginId: string, observed: Observed): boolean =>
   state.plugins.get(pluginId)?.installed === true || observed.configured
@@ -83,5 +84,7 @@ export const decide = (state: PluginState, command: PluginCommand): Result.Resul
       return toggle(state, command, false)
     case "UninstallPlugin":
       return uninstall(state, command)
+    case "RollbackPlugin":
+      return decideRollback(state, command)
   }
 }

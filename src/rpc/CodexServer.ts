@@ -6,6 +6,7 @@ import { Deferred, Effect, Result, Schema, Stream } from "effect"
 import * as Os from "node:os"
 import type { HistoryQuery } from "../domain/PluginViews.ts"
 import { Engine, type EngineError, type Origin } from "../services/EngineApi.ts"
+import type { ReplayOptions, ReplayUntil } from "../services/Replay.ts"
 import { ErrorCode, type IncomingRequest, type OutgoingNotification, type PeerHandlers, RpcError } from "./JsonRpcPeer.ts"
 import type { SessionNotifications } from "./Notifications.ts"
 import { decodeValue } from "./SerdeDecode.ts"
@@ -48,6 +49,13 @@ const HistoryParams = Schema.Struct({
 })
 const WhyParams = Schema.Struct({ pluginId: Schema.String })
 const VerifyParams = Schema.Struct({ repair: Schema.Boolean, idempotencyKey: Schema.NullOr(Schema.String) })
+const RollbackParams = Schema.Struct({ pluginId: Schema.String, toSeq: Schema.NullOr(Schema.Number), idempotencyKey: Schema.NullOr(Schema.String) })
+const ReplayParams = Schema.Struct({
+  untilSeq: Schema.NullOr(Schema.Number),
+  until: Schema.NullOr(Schema.String),
+  into: Schema.NullOr(Schema.String),
+  base: Schema.NullOr(Schema.String)
+})
 
 /** Decodes params checked by `decodeValue`; a mismatch here is a bug in the wire tables. */
 const typed = <S extends Schema.Top>(schema: S, value: unknown) =>
@@ -122,6 +130,18 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
           Effect.flatMap((p) => engine.verify({ repair: p.repair }, origin(request, p.idempotencyKey))),
           Effect.mapError(fromEngine)
         )
+      case "plugin/rollback":
+        return typed(RollbackParams, params).pipe(
+          Effect.flatMap((p) =>
+            engine.rollback({ pluginId: p.pluginId, ...(p.toSeq === null ? {} : { toSeq: p.toSeq }) }, origin(request, p.idempotencyKey))
+          ),
+          Effect.mapError(fromEngine)
+        )
+      case "ledger/replay":
+        return typed(ReplayParams, params).pipe(
+          Effect.flatMap((p) => Effect.mapError(replayOptions(p), invalid)),
+          Effect.flatMap((options) => Effect.mapError(engine.replay(options), fromEngine))
+        )
       default:
         return Effect.fail(invalid(`Invalid request: unknown variant \`${request.method}\``))
     }
@@ -179,6 +199,25 @@ const historyQuery = (p: typeof HistoryParams.Type): Effect.Effect<HistoryQuery,
     ...(p.since === null ? {} : { since: p.since }),
     ...(p.until === null ? {} : { until: p.until }),
     ...(p.actor === null ? {} : { actor: p.actor })
+  })
+}
+
+/** `ledger/replay`'s params as options: at most one of `untilSeq` and `until` (an ISO-8601 time). */
+const replayOptions = (p: typeof ReplayParams.Type): Effect.Effect<ReplayOptions, string> => {
+  if (p.untilSeq !== null && p.until !== null) return Effect.fail("Invalid request: give `untilSeq` or `until`, not both")
+  if (p.untilSeq !== null && p.untilSeq < 1) return Effect.fail(`Invalid request: \`untilSeq\` must be at least 1, got ${p.untilSeq}`)
+  if (p.until !== null && Number.isNaN(Date.parse(p.until))) {
+    return Effect.fail(`Invalid request: \`until\` is not an ISO-8601 time: ${JSON.stringify(p.until)}`)
+  }
+  const until: ReplayUntil | undefined = p.untilSeq !== null
+    ? { _tag: "Seq", seq: p.untilSeq }
+    : p.until !== null
+    ? { _tag: "Time", time: p.until }
+    : undefined
+  return Effect.succeed({
+    ...(until === undefined ? {} : { until }),
+    ...(p.into === null ? {} : { into: p.into }),
+    ...(p.base === null ? {} : { base: p.base })
   })
 }
 

@@ -50,5 +50,12 @@ export const methodParams: ReadonlyMap<string, WireType> = new Map<string, WireT
     { key: "actor", type: option(string) }
   ])],
   ["plugin/why", struct("PluginWhyParams", [{ key: "pluginId", type: string }])],
-  ["ledger/verify", struct("LedgerVerifyParams", [{ key: "repair", type: boolean, defaultValue: false }, idempotencyKey])]
+  ["ledger/verify", struct("LedgerVerifyParams", [{ key: "repair", type: boolean, defaultValue: false }, idempotencyKey])],
+  ["plugin/rollback", struct("PluginRollbackParams", [{ key: "pluginId", type: string }, { key: "toSeq", type: option(integer) }, idempotencyKey])],
+  ["ledger/replay", struct("LedgerReplayParams", [
+    { key: "untilSeq", type: option(integer) },
+    { key: "until", type: option(string) },
+    { key: "into", type: option(absolutePath) },
+    { key: "base", type: option(absolutePath) }
+  ])]
 ])

@@ -90,6 +90,8 @@ export const describeEvent = (event: PluginEvent): string => {
         : `remote sync ${event.syncId} failed: ${event.error}`
     case "CuratedMirrorUpdated":
       return `curated mirror now at ${event.sha}${event.previousSha === null ? "" : ` (was ${event.previousSha})`}`
+    case "PluginRolledBack":
+      return `rolled back to the content of seq ${event.toSeq} (version ${event.version}, tree ${event.toTreeHash.slice(0, 12)}; was ${event.fromTreeHash.slice(0, 12)})`
     case "LogTailRepaired":
       return `a torn log tail of ${event.bytes} bytes was truncated (kept in ${event.quarantineFile})`
   }
@@ -131,6 +133,7 @@ export const explain = (records: ReadonlyArray<LogRecord>, pluginId: string): Pl
   if (configured !== undefined) because.push(`${enabled ? "enabled" : "disabled"}: ${at(configured.record, configured.event)}`)
   for (const item of chain) {
     if (item.event._tag === "ProjectionRepaired") because.push(`cache repaired: ${at(item.record, item.event)}`)
+    if (item.event._tag === "PluginRolledBack") because.push(`content: ${at(item.record, item.event)}`)
   }
   return {
     pluginId,

@@ -18,7 +18,7 @@ import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginC
 import { decide } from "../domain/decide.ts"
 import { type EventCause, LogTailRepaired } from "../domain/Events.ts"
 import { parsePluginId } from "../domain/PluginId.ts"
-import { evolve, initialState, type PluginState } from "../domain/PluginState.ts"
+import { initialState, type PluginState } from "../domain/PluginState.ts"
 import type { HistoryQuery, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
 import { explain, historyEntryOf, queryHistory } from "./Audit.ts"
 import { makeVerifier } from "./LedgerVerifier.ts"
@@ -35,6 +35,9 @@ import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
 import { newRecordOf } from "./EventRecords.ts"
 import { makeCuratedSync } from "./CuratedSync.ts"
+import { foldRecords } from "./RecordFold.ts"
+import { rollbackCommand, rollbackView } from "./RollbackCommand.ts"
+import { replayLedger, type ReplayOptions } from "./Replay.ts"
 
 const recordBytes = (record: NewRecord): number => Buffer.byteLength(JSON.stringify(record))
 
@@ -49,12 +52,7 @@ const makeFolder = () => {
   let folded: { readonly seq: number; readonly state: PluginState } = { seq: 0, state: initialState }
   return (records: ReadonlyArray<LogRecord>): PluginState => {
     let state = folded.seq <= (records.at(-1)?.seq ?? 0) ? folded.state : initialState
-    const from = state === initialState ? 0 : folded.seq
-    for (const record of records) {
-      if (record.seq <= from) continue
-      const event = eventOf(record)
-      state = event === undefined ? { ...state, seq: record.seq } : evolve(state, event, record.seq)
-    }
+    state = foldRecords(state, records, state === initialState ? 0 : folded.seq)
     folded = { seq: records.at(-1)?.seq ?? 0, state }
     return state
   }
@@ -302,6 +300,25 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         )
       })
 
+    const rollback = (input: { readonly pluginId: string; readonly toSeq?: number }, origin: Origin) =>
+      Effect.gen(function*() {
+        const id = yield* pluginIdOrFail(input.pluginId)
+        return yield* execute(
+          origin,
+          { type: "PluginRolledBack", pluginId: id.id },
+          "failed to roll back plugin",
+          () =>
+            Effect.flatMap(log.records, (records) => {
+              const command = rollbackCommand(records, blobs, id.id, input.toSeq, causeOf(origin))
+              return Result.isFailure(command) ? Effect.fail(invalidRequest(command.failure)) : Effect.succeed<PluginCommand>(command.success)
+            }),
+          (events, state) => rollbackView(id.id, events, state)
+        )
+      })
+
+    const replay = (options: ReplayOptions) =>
+      replayLedger(paths, options, fs).pipe(Effect.mapError((e) => new EngineError({ kind: e.kind, message: e.message })))
+
     const refreshed = log.refresh.pipe(Effect.andThen(log.records), Effect.mapError(toEngineError))
 
     const history = (query: HistoryQuery) => Effect.map(refreshed, (records) => queryHistory(records, query))
@@ -435,7 +452,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       verify,
       adoptConfigEdits,
       syncRemote: curated.syncRemote,
-      syncCurated: curated.syncCurated
+      syncCurated: curated.syncCurated,
+      rollback,
+      replay
     })
   })
 )

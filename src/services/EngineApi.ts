@@ -10,6 +10,8 @@ import type {
   PluginWhyView
 } from "../domain/PluginViews.ts"
 import type { CuratedSyncOptions, CuratedSyncView, RemoteSyncView } from "./CuratedSync.ts"
+import type { PluginRollbackView } from "../domain/Rollback.ts"
+import type { ReplayOptions, ReplayView } from "./Replay.ts"
 
 /** A failed request: `InvalidRequest` maps to -32600, `Internal` to -32603 (the reference's codes). */
 export class EngineError extends Schema.TaggedError<EngineError>()("EngineError", {
@@ -50,6 +52,10 @@ export interface EngineShape {
   readonly why: (input: { readonly pluginId: string }) => Effect.Effect<PluginWhyView, EngineError>
   /** checks the log chain, the cache trees and config.toml; with `repair`, restores broken trees from the blobs */
   readonly verify: (input: { readonly repair: boolean }, origin: Origin) => Effect.Effect<LedgerVerifyView, EngineError>
+  /** restores the content the plugin had at `toSeq` (default: the install before the current content) from the blobs */
+  readonly rollback: (input: { readonly pluginId: string; readonly toSeq?: number }, origin: Origin) => Effect.Effect<PluginRollbackView, EngineError>
+  /** projects the log (up to a seq or time) into a fresh directory; reads the live CODEX_HOME only */
+  readonly replay: (options: ReplayOptions) => Effect.Effect<ReplayView, EngineError>
   /** adopts hand edits of config.toml now (the config watcher calls it); returns the events recorded */
   readonly adoptConfigEdits: Effect.Effect<ReadonlyArray<HistoryEntryView>, EngineError>
   /** the remote curated sync (`GET {chatgpt_base_url}/plugins/list`), recorded whether it succeeds or fails */

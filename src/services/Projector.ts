@@ -120,6 +120,7 @@ export const editConfig = (text: string, event: PluginEvent): Result.Result<stri
     case "ProjectionRepaired":
     case "RemoteSyncRecorded":
     case "CuratedMirrorUpdated":
+    case "PluginRolledBack":
       return Result.succeed(text)
   }
 }
@@ -338,6 +339,9 @@ export class Projector extends Context.Service<Projector, {
           case "ProjectionRepaired":
             // the tree is rebuilt from the blobs the install stored, and swapped in whole
             return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version })
+          case "PluginRolledBack":
+            // an earlier content version, rebuilt from its blobs and swapped in whole like an install
+            return materialize(fs, blobs, event.toTreeHash, pluginDir(event.pluginId), { under: event.version })
           case "PluginEnabled":
           case "PluginDisabled":
           case "LogTailRepaired":

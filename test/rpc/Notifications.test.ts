@@ -35,7 +35,9 @@ const unusedEngine = Engine.of({
   verify: () => Effect.fail(internalError("unused")),
   adoptConfigEdits: Effect.fail(internalError("unused")),
   syncRemote: () => Effect.fail(internalError("unused")),
-  syncCurated: () => Effect.fail(internalError("unused"))
+  syncCurated: () => Effect.fail(internalError("unused")),
+  rollback: () => Effect.fail(internalError("unused")),
+  replay: () => Effect.fail(internalError("unused"))
 })
 
 describe("plugin/changed", () => {
