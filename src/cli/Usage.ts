@@ -33,6 +33,8 @@ Options:
                          (replay --until <seq|time>: stop after this seq, or at this ISO-8601 time)
   --into <dir>           replay: the directory to replay into (absent or empty; default: a new temp dir)
   --base <file>          replay: the config.toml to start from (the one before the ledger's first event)
+  --verify-decisions     replay: decide every recorded remote sync again from its recorded input and print any
+                         difference (exit code 4 when there is one)
   --to <seq>             rollback: restore the content the plugin had at this seq (default: the install
                          before the current content)
   --curated              sync: clone/update the curated marketplace mirror (git), reinstall configured curated

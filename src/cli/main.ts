@@ -66,6 +66,7 @@ const main = Effect.gen(function*() {
           until: { type: "string" },
           into: { type: "string" },
           base: { type: "string" },
+          "verify-decisions": { type: "boolean", default: false },
           to: { type: "string" },
           actor: { type: "string" },
           repair: { type: "boolean", default: false },
@@ -110,7 +111,8 @@ const main = Effect.gen(function*() {
   }
   if (command === "replay") {
     const { until, into, base, json } = parsed.values
-    const output = yield* runReplay(paths, rest, { until, into, base, json }).pipe(Effect.provide(logging))
+    const verifyDecisions = parsed.values["verify-decisions"]
+    const output = yield* runReplay(paths, rest, { until, into, base, json, verifyDecisions }).pipe(Effect.provide(logging))
     process.stdout.write(`${output}\n`)
     return 0
   }

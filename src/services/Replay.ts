@@ -28,6 +28,7 @@ import type { LogRecord } from "./EventLog.ts"
 import { LedgerConfig, type LedgerPaths, makeLedgerPaths } from "./LedgerConfig.ts"
 import { eventOf, Projector } from "./Projector.ts"
 import { foldRecords } from "./RecordFold.ts"
+import { checkRecordedDecisions, type DecisionCheck } from "./DecisionCheck.ts"
 
 export class ReplayError extends Schema.TaggedError<ReplayError>()("ReplayError", {
   /** `InvalidRequest`: the request cannot be met (bad point, non-empty dir); `Internal`: the ledger or the disk */
@@ -44,6 +45,8 @@ export interface ReplayOptions {
   readonly into?: string
   /** the config.toml to start from; default none */
   readonly base?: string
+  /** also decide every replayed remote sync again from its recorded input and compare */
+  readonly verifyDecisions?: boolean
 }
 
 export interface ReplayView {
@@ -64,6 +67,8 @@ export interface ReplayView {
   }>
   /** sha256 of the replayed config.toml, null when there is none */
   readonly configHash: string | null
+  /** with `verifyDecisions`: one entry per replayed remote sync */
+  readonly decisions?: ReadonlyArray<DecisionCheck>
 }
 
 const invalid = (message: string) => new ReplayError({ kind: "InvalidRequest", message })
@@ -151,7 +156,11 @@ export const replayLedger = (source: LedgerPaths, options: ReplayOptions, fs: Tr
     }
     const created = options.into === undefined || (yield* prepareInto(fs, into))
     return yield* project(source, options, records, into, fs).pipe(
-      Effect.map((view) => ({ ...view, headSeq: reading.records.at(-1)?.seq ?? 0 })),
+      Effect.map((view) => ({
+        ...view,
+        headSeq: reading.records.at(-1)?.seq ?? 0,
+        ...(options.verifyDecisions === true ? { decisions: checkRecordedDecisions(records, makeBlobStore(fs, source.blobsDir)) } : {})
+      })),
       // what this replay wrote goes: the dir was empty or absent before
       Effect.onError(() =>
         Effect.sync(() => {

@@ -14,6 +14,7 @@ import { RemoteClientSettings } from "../../src/adapters/RemoteClient.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine } from "../../src/services/EngineApi.ts"
 import { makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { replayLedger } from "../../src/services/Replay.ts"
 import { chatgptAuth, curatedHome, logLines, SHA, serve, type Served, write } from "../support/RemoteServer.ts"
 
 const pathsOf = (home: string) => makeLedgerPaths({ codexHome: home, home: Path.join(Path.dirname(home), "userhome") })
@@ -95,7 +96,7 @@ describe("remote curated sync", () => {
           const blob = String(data["responseBlob"])
           const blobPath = Path.join(home, "ledger/blobs/sha256", blob.slice(0, 2), blob.slice(2))
           assert.strictEqual(NodeFs.readFileSync(blobPath, "utf8"), RECONCILE, "the full response is stored")
-          const syncId = (data["cause"] as { syncId: string }).syncId
+          const syncId = String(Reflect.get(Object(data["cause"]), "syncId"))
           const caused = lines.filter((l) => ["PluginEnabled", "PluginUninstalled", "PluginInstalled"].includes(l.type))
           assert.deepStrictEqual(caused.map((l) => [l.type, l.data["pluginId"]]), [
             ["PluginEnabled", "linear@openai-curated"],
@@ -280,6 +281,14 @@ describe("recorded syncs replay from the log alone", () => {
         assert.deepStrictEqual(replays[0], live, "a fresh replay equals the live projection")
         assert.deepStrictEqual(replays[1], replays[0], "two replays are byte-identical")
         assert.isTrue(live.cache.some((l) => l.includes(`${SHA}/round.txt`)), "the synced install is in the projection")
+        // --verify-decisions: today's code decides every recorded sync the same way, from the log and blobs alone
+        const realFetch = globalThis.fetch
+        globalThis.fetch = throwingFetch
+        const checked = yield* replayLedger(paths, { into: Path.join(root, "replay-verify"), verifyDecisions: true }).pipe(
+          Effect.ensuring(Effect.sync(() => { globalThis.fetch = realFetch }))
+        )
+        assert.deepStrictEqual(checked.decisions?.map((c) => c.verdict), ["same", "same", "same", "same", "same"])
+        assert.deepStrictEqual(checked.decisions?.[2]?.recomputed, { error: errors[2] ?? "" }, "the malformed body fails the same way")
       }).pipe(Effect.scoped)
     ))
 })
