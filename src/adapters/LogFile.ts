@@ -98,7 +98,11 @@ export interface VerifyReport {
 
 export interface LogFile {
   readonly ledgerDir: string
-  /** committed records known to this process, in seq order (an immutable snapshot) */
+  /**
+   * committed records known to this process, in seq order. The array itself, not a copy (a copy per append made
+   * every event cost O(log size)): records are only ever added at its end, so read it, but do not hold it across
+   * an append expecting it not to grow.
+   */
   readonly records: () => ReadonlyArray<LogRecord>
   readonly readOnlyReason: () => string | undefined
   /** the torn tail removed when the log was opened */
@@ -137,7 +141,6 @@ export const openLogFile = (options: OpenOptions): LogFile => {
   const all: Array<LogRecord> = []
   const ids = new Set<string>()
   const skipped: Array<string> = []
-  let snapshot: ReadonlyArray<LogRecord> | undefined
   let head = EMPTY_HEAD
   let active: Segment | undefined
   let offset = 0 // bytes of `active` that hold committed records
@@ -149,7 +152,6 @@ export const openLogFile = (options: OpenOptions): LogFile => {
       all.push(r)
       ids.add(r.id)
     }
-    if (records.length > 0) snapshot = undefined
   }
 
   const poison = (what: string, error: unknown): never => {
@@ -384,7 +386,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
 
   return {
     ledgerDir,
-    records: () => (snapshot ??= Object.freeze(all.slice())),
+    records: () => all,
     readOnlyReason: () => readOnly,
     openRepair,
     skipped: () => skipped.slice(),

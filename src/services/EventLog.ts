@@ -39,7 +39,10 @@ export interface EventLogOptions {
 }
 
 export class EventLog extends Context.Service<EventLog, {
-  /** every committed record known to this process, in seq order (catch up first with `refresh`) */
+  /**
+   * every committed record known to this process, in seq order (catch up first with `refresh`); the log's own
+   * append-only array, not a copy: it grows as records are appended
+   */
   readonly records: Effect.Effect<ReadonlyArray<LogRecord>>
   /** read records appended by other processes since the last read (no lock needed); returns only the new ones */
   readonly refresh: Effect.Effect<ReadonlyArray<LogRecord>, EventLogError>
@@ -189,7 +192,6 @@ const makeMemoryEventLog = Effect.gen(function*() {
   const lines: Array<Buffer> = []
   const ids = new Set<string>()
   let head: Head = EMPTY_HEAD
-  let snapshot: ReadonlyArray<LogRecord> = []
 
   const append = (batch: ReadonlyArray<NewRecord>): ReadonlyArray<LogRecord> => {
     const encoded: Array<{ readonly line: Buffer; readonly record: LogRecord }> = []
@@ -206,7 +208,6 @@ const makeMemoryEventLog = Effect.gen(function*() {
       ids.add(e.record.id)
     }
     head = prev
-    if (encoded.length > 0) snapshot = Object.freeze(all.slice())
     return encoded.map((e) => e.record)
   }
   append([genesisRecord(new Date(nowMs()).toISOString())])
@@ -216,14 +217,14 @@ const makeMemoryEventLog = Effect.gen(function*() {
     afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
   ): Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError> =>
     Effect.gen(function*() {
-      const decision = yield* decide(snapshot)
+      const decision = yield* decide(all)
       const appended = yield* runSync(() => append(decision.append))
-      if (afterAppend !== undefined) yield* afterAppend(appended, snapshot)
+      if (afterAppend !== undefined) yield* afterAppend(appended, all)
       return { value: decision.value, appended }
     }).pipe(semaphore.withPermits(1))
 
   return EventLog.of({
-    records: Effect.sync(() => snapshot),
+    records: Effect.sync((): ReadonlyArray<LogRecord> => all),
     refresh: Effect.succeed([]),
     transact,
     tailRepair: undefined,

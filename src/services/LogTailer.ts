@@ -33,7 +33,7 @@ export class LogTailer extends Context.Service<LogTailer, {
         const records = yield* log.records
         const fresh = recordsAfter(records, published)
         if (fresh.length === 0) return
-        published = records.at(-1)?.seq ?? published
+        published = fresh.at(-1)?.seq ?? published
         yield* PubSub.publishAll(pubsub, fresh)
       }).pipe(lock.withPermits(1))
 
