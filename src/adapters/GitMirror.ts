@@ -6,7 +6,6 @@
  * of dead processes are removed first. The network part runs outside the ledger lock; `swapIn` runs under it.
  */
 import { Effect, Schema } from "effect"
-import { execFile } from "node:child_process"
 import * as Path from "node:path"
 import { fsyncDir, ownerAlive, pidSuffix, writeFileAtomic } from "./AtomicFile.ts"
 import { errnoCode, type FsPort } from "./FsPort.ts"
@@ -29,8 +28,11 @@ export interface GitOptions {
   readonly onProgress: (line: string) => void
 }
 
+/** node:child_process is loaded on first use: importing it costs every `serve` start a few milliseconds */
+const childProcess = Effect.promise(() => import("node:child_process"))
+
 const git = (args: ReadonlyArray<string>, options: GitOptions, cwd?: string): Effect.Effect<string, GitMirrorError> =>
-  Effect.callback<string, GitMirrorError>((resume) => {
+  Effect.flatMap(childProcess, ({ execFile }) => Effect.callback<string, GitMirrorError>((resume) => {
     const child = execFile("git", [...args], {
       cwd,
       timeout: options.timeoutMs,
@@ -46,7 +48,7 @@ const git = (args: ReadonlyArray<string>, options: GitOptions, cwd?: string): Ef
       })))
     })
     return Effect.sync(() => child.kill("SIGKILL"))
-  })
+  }))
 
 /** The trimmed sha of `.tmp/plugins.sha`, or undefined. */
 export const readMirrorSha = (fs: FsPort, paths: MirrorPaths): string | undefined => {

@@ -4,7 +4,6 @@
  * Credentials stay in this module: callers get the header names that were sent, never the values.
  */
 import { Context, Effect, Schema } from "effect"
-import { STATUS_CODES } from "node:http"
 import { errnoCode, type FsPort } from "./FsPort.ts"
 import { rustIoError } from "./RustIoError.ts"
 
@@ -146,6 +145,8 @@ export const fetchRemotePluginList = (
         const timeout = AbortSignal.timeout(settings.timeoutMs)
         const response = await settings.fetch(url, { method: "GET", headers, signal: AbortSignal.any([signal, timeout]), redirect: "follow" })
         const body = await readCapped(response, settings.maxBodyBytes)
+        // loaded here, not at start-up: importing node:http costs serve's start tens of milliseconds
+        const { STATUS_CODES } = await import("node:http")
         const reason = STATUS_CODES[response.status]
         return {
           status: response.status,

@@ -1,4 +1,5 @@
-import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { Layer } from "effect"
 import type { LockHost } from "../adapters/FileLock.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
@@ -16,7 +17,7 @@ import { Projector } from "../services/Projector.ts"
  * port (`fs`; tests pass a fault-injecting one) and `lockHost` says who holds the lock (tests simulate restarts).
  */
 export const appLayer = (paths: LedgerPaths, options: { readonly fs?: TreeFs; readonly lockHost?: LockHost } = {}) => {
-  const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(options.fs ?? nodeTreeFs), NodeServices.layer)
+  const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(options.fs ?? nodeTreeFs), NodeFileSystem.layer, NodePath.layer)
   const log = EventLog.layerLedgerFs({
     ledgerDir: paths.ledgerDir,
     ...(options.lockHost === undefined ? {} : { lockHost: options.lockHost })

@@ -1,4 +1,5 @@
-import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { Layer } from "effect"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { PluginBundle } from "../adapters/PluginBundle.ts"
@@ -17,7 +18,7 @@ import { Projector } from "../services/Projector.ts"
  * watcher (whose discovery the Catalog lists through).
  */
 export const daemonLayer = (paths: LedgerPaths) => {
-  const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeServices.layer)
+  const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeFileSystem.layer, NodePath.layer)
   const watch = PathWatch.layer
   const log = LogTailer.layer.pipe(
     Layer.provide(EventLog.layer({ ledgerDir: paths.ledgerDir })),
