@@ -5,8 +5,9 @@
  */
 import { Clock, Effect, Layer, Ref, Result } from "effect"
 import { randomUUID } from "node:crypto"
+import * as Path from "node:path"
 import { checkConfig, parseConfig } from "../adapters/ConfigToml.ts"
-import { attempt } from "../adapters/AtomicFile.ts"
+import { attempt, pidSuffix } from "../adapters/AtomicFile.ts"
 import { describeError } from "../adapters/FsPort.ts"
 import { isDirectory as isDirectoryAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
@@ -40,6 +41,9 @@ import { rollbackCommand, rollbackView } from "./RollbackCommand.ts"
 import { replayLedger, type ReplayOptions } from "./Replay.ts"
 
 const recordBytes = (record: NewRecord): number => Buffer.byteLength(JSON.stringify(record))
+/** Linux NAME_MAX (255 bytes a component) and PATH_MAX (4096 bytes with the NUL). */
+const tooLongForTheFileSystem = (path: string): boolean =>
+  Buffer.byteLength(path) >= 4096 || path.split(Path.sep).some((part) => Buffer.byteLength(part) > 255)
 
 const causeOf = (origin: Origin): EventCause => ({
   actor: origin.actor,
@@ -196,6 +200,14 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           pluginName,
           forceRemoteSync
         })
+        // a cache dir the file system cannot create would fail the projection after the event is recorded, and
+        // every later one with it: refuse it first, as the reference's copy fails (the tree is built in a
+        // `.staging-<name>-<pid>-<hex>` sibling, a longer name than the dir itself)
+        const target = projector.pluginDir(pluginId.id)
+        const staging = Path.join(Path.dirname(target), `.staging-${Path.basename(target)}-${pidSuffix()}`)
+        if (tooLongForTheFileSystem(Path.join(target, version)) || tooLongForTheFileSystem(staging)) {
+          return yield* internalError(`failed to install plugin: ${rustIoError({ code: "ENAMETOOLONG" })}`)
+        }
         const tree = yield* attempt(() => readSource(fs, blobs, entry.sourceDir)).pipe(
           Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))
         )

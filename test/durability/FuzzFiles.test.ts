@@ -43,6 +43,7 @@ const typed = async <A>(effect: Effect.Effect<A, EngineError>, context: string):
       assert.fail(`${context}: not a typed failure: ${Cause.pretty(exit.cause)}`)
     }
     assert.notStrictEqual(failure.value.message, "", context)
+    assert.notMatch(failure.value.message, /^failed to project the ledger/, `${context}: failed after its event was recorded`)
   }
   return exit
 }
@@ -216,29 +217,55 @@ const EXTREMES: ReadonlyArray<(path: string, outside: string) => void> = [
 const deepBlock = (levels: number): string => Array.from({ length: levels }, (_, n) => `${" ".repeat(n)}k${n}:`).join("\n")
 const frontmatter = (yaml: string): string => `---\n${yaml}\n---\nBody.\n`
 
-/** Damage every run tries first (the YAML reader is hand-written: tabs, nesting, unterminated scalars). */
-const HAND_PICKED_BUNDLES: ReadonlyArray<readonly [Target, string | Buffer]> = [
-  ["openai.yaml", "interface:\n\tdisplay_name: Tab\n"],
-  ["openai.yaml", `interface: ${"[".repeat(100_000)}${"]".repeat(100_000)}\n`],
-  ["openai.yaml", `interface: ${"{a: ".repeat(5_000)}1${"}".repeat(5_000)}\n`],
-  ["openai.yaml", `${deepBlock(10_000)} x\n`],
-  ["openai.yaml", "interface:\n  display_name: \"unterminated\n"],
-  ["openai.yaml", "interface:\n  display_name: *anchor\n"],
-  ["openai.yaml", "interface:\n  display_name: \"\\q\"\n"],
-  ["SKILL.md", frontmatter("name: tab\n\tdescription: x")],
-  ["SKILL.md", frontmatter(`name: deep\ndescription: ${"[".repeat(100_000)}${"]".repeat(100_000)}`)],
-  ["SKILL.md", frontmatter(`${deepBlock(10_000)} x`)],
-  ["SKILL.md", `---\nname: never closed\ndescription: x\n`],
-  ["SKILL.md", frontmatter(`name: big\ndescription: ${"d".repeat(3 * 1024 * 1024)}`)],
-  ["SKILL.md", Buffer.concat([Buffer.from("---\nname: \""), Buffer.from([0xff, 0xfe]), Buffer.from("\"\ndescription: x\n---\n")])],
-  ["plugin.json", `${"[".repeat(100_000)}${"]".repeat(100_000)}`],
-  [".mcp.json", `{"mcpServers":${"[".repeat(100_000)}${"]".repeat(100_000)}}`],
-  [".app.json", `{"apps":{"a":${"{\"b\":".repeat(10_000)}1${"}".repeat(10_000)}}}`],
-  ["marketplace.json", `{"name":"deep","plugins":${"[".repeat(100_000)}${"]".repeat(100_000)}}`]
+const longName = (n: number): string => "a".repeat(n)
+const marketplaceNamed = (market: string, plugin: string): string =>
+  JSON.stringify({ name: market, plugins: [{ name: plugin, source: { source: "local", path: "./plugins/p1" } }] })
+
+/**
+ * Damage every run tries first (the YAML reader is hand-written: tabs, nesting, unterminated scalars), and names
+ * valid by the rules but too long for a file name (the cache dir would fail after the event was recorded).
+ */
+/** files to write, and the plugin to install when it is not p1 */
+interface Damage {
+  readonly writes: ReadonlyArray<readonly [Target, string | Buffer]>
+  readonly plugin?: string
+}
+const one = (target: Target, content: string | Buffer): Damage => ({ writes: [[target, content]] })
+const named = (market: string, plugin: string): Damage => ({
+  writes: [["marketplace.json", marketplaceNamed(market, plugin)], ["plugin.json", JSON.stringify({ name: plugin })]],
+  plugin
+})
+const HAND_PICKED_BUNDLES: ReadonlyArray<Damage> = [
+  named(longName(300), "p1"),
+  named("m", longName(240)),
+  named(longName(255), longName(255)),
+  named(longName(200), longName(220)),
+  one("openai.yaml", "interface:\n\tdisplay_name: Tab\n"),
+  one("openai.yaml", `interface: ${"[".repeat(100_000)}${"]".repeat(100_000)}\n`),
+  one("openai.yaml", `interface: ${"{a: ".repeat(5_000)}1${"}".repeat(5_000)}\n`),
+  one("openai.yaml", `${deepBlock(10_000)} x\n`),
+  one("openai.yaml", "interface:\n  display_name: \"unterminated\n"),
+  one("openai.yaml", "interface:\n  display_name: *anchor\n"),
+  one("openai.yaml", "interface:\n  display_name: \"\\q\"\n"),
+  one("SKILL.md", frontmatter("name: tab\n\tdescription: x")),
+  one("SKILL.md", frontmatter(`name: deep\ndescription: ${"[".repeat(100_000)}${"]".repeat(100_000)}`)),
+  one("SKILL.md", frontmatter(`${deepBlock(10_000)} x`)),
+  one("SKILL.md", `---\nname: never closed\ndescription: x\n`),
+  one("SKILL.md", frontmatter(`name: big\ndescription: ${"d".repeat(3 * 1024 * 1024)}`)),
+  one("SKILL.md", Buffer.concat([Buffer.from("---\nname: \""), Buffer.from([0xff, 0xfe]), Buffer.from("\"\ndescription: x\n---\n")])),
+  one("plugin.json", `${"[".repeat(100_000)}${"]".repeat(100_000)}`),
+  one(".mcp.json", `{"mcpServers":${"[".repeat(100_000)}${"]".repeat(100_000)}}`),
+  one(".app.json", `{"apps":{"a":${"{\"b\":".repeat(10_000)}1${"}".repeat(10_000)}}}`),
+  one("marketplace.json", `{"name":"deep","plugins":${"[".repeat(100_000)}${"]".repeat(100_000)}}`)
 ]
 
 /** A fresh marketplace repo with plugins p1 (rich) and p2, one of its files damaged; returns what was done. */
-const makeCase = (dir: string, index: number, random: Random, secret: string): { readonly target: Target; readonly how: string } => {
+const makeCase = (
+  dir: string,
+  index: number,
+  random: Random,
+  secret: string
+): { readonly target: Target; readonly how: string; readonly plugin: string } => {
   const name = `m${index}`
   const marketplace = { name, plugins: [{ name: "p1", source: { source: "local", path: "./plugins/p1" } }, { name: "p2", source: { source: "local", path: "./plugins/p2" } }] }
   writeFile(marketplaceFileOf(dir), JSON.stringify(marketplace))
@@ -247,25 +274,25 @@ const makeCase = (dir: string, index: number, random: Random, secret: string): {
   const target = random.pick(FILES)
   const picked = HAND_PICKED_BUNDLES[index]
   if (picked !== undefined) {
-    writeFile(pathOf(dir, picked[0]), picked[1])
-    return { target: picked[0], how: `hand-picked ${index}` }
+    for (const [file, content] of picked.writes) writeFile(pathOf(dir, file), content)
+    return { target: picked.writes[0]?.[0] ?? "marketplace.json", how: `hand-picked ${index}`, plugin: picked.plugin ?? "p1" }
   }
   const path = pathOf(dir, target)
   const roll = random.next()
   if (roll < 0.08) {
     const extreme = random.int(EXTREMES.length)
     EXTREMES[extreme]?.(path, secret)
-    return { target, how: `extreme ${extreme}` }
+    return { target, how: `extreme ${extreme}`, plugin: "p1" }
   }
   const text = NodeFs.readFileSync(path, "utf8")
   if (target.endsWith(".json") && roll < 0.7) {
     let value: unknown = JSON.parse(text)
     for (let n = 1 + random.int(3); n > 0; n--) value = mutateJsonValue(value, random)
     writeFile(path, random.next() < 0.3 ? JSON.stringify(value, null, 2) : JSON.stringify(value) ?? "null")
-    return { target, how: "json" }
+    return { target, how: "json", plugin: "p1" }
   }
   writeFile(path, mutateText(text, random))
-  return { target, how: "text" }
+  return { target, how: "text", plugin: "p1" }
 }
 
 describe("R10: malformed config.toml", () => {
@@ -353,9 +380,10 @@ describe("R10: malformed marketplace and plugin files", () => {
     try {
       const engine = await runtime.runPromise(Engine.use((service) => Effect.succeed(service)))
       const secretDir = Path.join(world.root, "outside")
+      const segment = Path.join(world.paths.ledgerDir, "events", segmentName(1))
       for (let i = 0; i < count; i++) {
         const dir = Path.join(world.root, `case-${i}`)
-        const { how, target } = makeCase(dir, i, random, secretDir)
+        const { how, plugin, target } = makeCase(dir, i, random, secretDir)
         const context = `case ${i} (${target} ${how}, seed ${seed})`
         const marketplacePath = marketplaceFileOf(dir)
         const listed = await typed(engine.list({ cwds: [dir], forceRemoteSync: false }), `${context}, list`)
@@ -372,13 +400,21 @@ describe("R10: malformed marketplace and plugin files", () => {
           if (Exit.isSuccess(read)) assert.notInclude(JSON.stringify(read.value), SECRET, context)
           note(`read ${Exit.isSuccess(read) ? "ok" : "refused"}`)
         }
-        const installed = await typed(engine.install({ marketplacePath, pluginName: "p1" }, origin), `${context}, install`)
+        const eventsBefore = NodeFs.readFileSync(segment)
+        const installed = await typed(engine.install({ marketplacePath, pluginName: plugin }, origin), `${context}, install`)
+        // a refused install records nothing (an event whose projection then fails would wedge the ledger)
+        if (Exit.isFailure(installed)) assert.deepStrictEqual(NodeFs.readFileSync(segment), eventsBefore, `${context}: refused, but logged`)
         note(`install ${Exit.isSuccess(installed) ? "ok" : "refused"}`)
         if (Exit.isSuccess(installed)) {
-          const cache = Path.join(world.paths.cacheDir)
-          for (const entry of snapshotTree(cache)) assert.notMatch(entry, /^link /, context)
-          await typed(engine.uninstall({ pluginId: `p1@m${i}` }, origin), `${context}, uninstall`)
+          // the marketplace's name as it was installed (its file may be damaged but readable); then clean up, so the
+          // cache and config.toml stay small
+          const name = String(JSON.parse(NodeFs.readFileSync(marketplacePath, "utf8")).name)
+          for (const entry of snapshotTree(Path.join(world.paths.cacheDir, name, plugin))) assert.notMatch(entry, /^link /, context)
+          const removed = await typed(engine.uninstall({ pluginId: `${plugin}@${name}` }, origin), `${context}, uninstall`)
+          assert.isTrue(Exit.isSuccess(removed), context)
+          assert.isFalse(NodeFs.existsSync(Path.join(world.paths.cacheDir, name, plugin)), context)
         }
+        NodeFs.rmSync(dir, { recursive: true, force: true })
       }
       const { records, report } = await Effect.runPromise(
         EventLog.use((log) => Effect.all({ records: log.records, report: log.verify })).pipe(

@@ -289,6 +289,7 @@ export const replyProblems = (line: string, expected: Expected & { readonly coun
   if (error !== undefined) {
     if (!isRecord(error) || typeof error["message"] !== "string" || error["message"] === "") problems.push("malformed error")
     else if (error["message"] === "Internal error") problems.push("an unexpected defect (Internal error)")
+    else if (error["message"].startsWith("failed to project the ledger")) problems.push("failed after its event was recorded")
     else if (![-32700, -32600, -32603].includes(Number(error["code"]))) problems.push(`code ${String(error["code"])}`)
   }
   return problems
