@@ -173,6 +173,11 @@ export const runPluginServer = (options: PluginServerOptions): PluginServer => {
       if (!storage.handleResponse(message)) logger.warn(`Response for unknown request id ${JSON.stringify(message["id"])}`)
       return
     }
+    if (!("method" in message) && ("result" in message || "error" in message)) {
+      // A response without an id (e.g. the host's own parse error): responses are never answered.
+      logger.warn(`Ignoring a response without id: ${text.slice(0, 200)}`)
+      return
+    }
     void handleRequest(message)
   }
 
