@@ -426,6 +426,17 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const repair = log.tailRepair
     const openedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
     const atOpen = yield* log.records
+    // projections made from records the log no longer has: committed records were lost (a restored or truncated
+    // ledger/events). Rebuilding silently from the shorter log would undo acknowledged changes: refuse writes instead
+    const projected = yield* projector.checkpoint
+    const head = atOpen.at(-1)
+    if (projected !== undefined && head !== undefined && projected.seq > head.seq) {
+      yield* log.refuseWrites(
+        `the log ends at seq ${head.seq}, but config.toml and the plugin cache were projected from records up to seq ` +
+          `${projected.seq}: committed records are missing from ${paths.ledgerDir}/events. Nothing is written until they ` +
+          `are restored (to accept the shorter log instead, remove ${paths.checkpointPath})`
+      )
+    }
     const upToDate = repair === undefined && (yield* projectedUpTo(atOpen))
     if (log.readOnlyReason === undefined && upToDate) {
       yield* Ref.set(lastState, fold(atOpen))

@@ -58,8 +58,10 @@ export class EventLog extends Context.Service<EventLog, {
   ) => Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError>
   /** set when the open found and truncated a torn tail (the caller records LogTailRepaired) */
   readonly tailRepair: TailRepair | undefined
-  /** why appends are refused (chain break, newer format); may become set after a later catch-up */
+  /** why appends are refused (chain break, newer format, `refuseWrites`); may become set after a later catch-up */
   readonly readOnlyReason: string | undefined
+  /** from now on this process appends nothing (e.g. the projections show records the log no longer has) */
+  readonly refuseWrites: (reason: string) => Effect.Effect<void>
   readonly verify: Effect.Effect<{ readonly ok: boolean; readonly records: number; readonly problems: ReadonlyArray<string> }, EventLogError>
 }>()("plugin-ledger/services/EventLog") {
   static readonly layer = (options: EventLogOptions): Layer.Layer<EventLog, EventLogError> =>
@@ -144,8 +146,9 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
   yield* runSync(() => ensureDir(fs, ledgerDir))
   const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
 
+  let refused: string | undefined
   const failIfReadOnly = Effect.suspend(() => {
-    const reason = file.readOnlyReason()
+    const reason = file.readOnlyReason() ?? refused
     return reason === undefined ? Effect.void : Effect.fail(new EventLogError({ reason: "ReadOnly", message: reason }))
   })
 
@@ -178,8 +181,9 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
     transact,
     tailRepair: file.openRepair,
     get readOnlyReason() {
-      return file.readOnlyReason()
+      return file.readOnlyReason() ?? refused
     },
+    refuseWrites: (reason) => Effect.sync(() => { refused ??= reason }),
     verify: withLock(runSync(() => file.verify())).pipe(semaphore.withPermits(1))
   })
 })
@@ -212,11 +216,13 @@ const makeMemoryEventLog = Effect.gen(function*() {
   }
   append([genesisRecord(new Date(nowMs()).toISOString())])
 
+  let refused: string | undefined
   const transact = <A, E, E2 = never>(
     decide: (records: ReadonlyArray<LogRecord>) => Effect.Effect<{ readonly append: ReadonlyArray<NewRecord>; readonly value: A }, E>,
     afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
   ): Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError> =>
     Effect.gen(function*() {
+      if (refused !== undefined) return yield* new EventLogError({ reason: "ReadOnly", message: refused })
       const decision = yield* decide(all)
       const appended = yield* runSync(() => append(decision.append))
       if (afterAppend !== undefined) yield* afterAppend(appended, all)
@@ -228,7 +234,10 @@ const makeMemoryEventLog = Effect.gen(function*() {
     refresh: Effect.succeed([]),
     transact,
     tailRepair: undefined,
-    readOnlyReason: undefined,
+    get readOnlyReason() {
+      return refused
+    },
+    refuseWrites: (reason) => Effect.sync(() => { refused ??= reason }),
     verify: Effect.sync(() => {
       const result = scan(Buffer.concat(lines), 0, EMPTY_HEAD, "memory")
       const problems = [...result.skipped, ...(result.stop === undefined ? [] : [result.stop]), ...result.tail]

@@ -55,6 +55,7 @@ export class LogTailer extends Context.Service<LogTailer, {
         get readOnlyReason() {
           return log.readOnlyReason
         },
+        refuseWrites: log.refuseWrites,
         verify: log.verify
       })
       const tailer = LogTailer.of({
