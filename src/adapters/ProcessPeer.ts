@@ -15,6 +15,8 @@ export interface PeerSpec {
   readonly args: ReadonlyArray<string>
   readonly env: Readonly<Record<string, string>>
   readonly cwd: string | undefined
+  /** on scope close: how long after `shutdown` before SIGKILL */
+  readonly graceMs: number
 }
 
 /** An error the host answers a plugin's request with. */
@@ -257,7 +259,7 @@ export const spawnPeer = (spec: PeerSpec, hooks: PeerHooks): Effect.Effect<Proce
         }
       })
 
-    yield* Effect.addFinalizer(() => shutdown(2000).pipe(Effect.ensuring(kill)))
+    yield* Effect.addFinalizer(() => shutdown(spec.graceMs).pipe(Effect.ensuring(kill)))
 
     return {
       pid: child.pid,
