@@ -35,7 +35,10 @@ import { makeProcessStorage } from "./ProcessStorage.ts"
 import { eventOf, Projector } from "./Projector.ts"
 
 export interface ProcessHostOptions {
-  /** folders whose executables may be registered by absolute path (default: `$CODEX_HOME/process-plugins`) */
+  /**
+   * folders whose executables may be registered by absolute path (default: `$CODEX_HOME/process-plugins` and the
+   * absolute paths in `PLUGIN_LEDGER_PROCESS_FOLDERS`, separated by the path delimiter)
+   */
   readonly allowedFolders?: ReadonlyArray<string>
   /** after `shutdown`, how long a plugin may take to exit before it is killed (default 5 s) */
   readonly graceMs?: number
@@ -161,7 +164,8 @@ const makeProcessHost = (options: ProcessHostOptions) =>
     const healthIntervalMs = options.healthIntervalMs ?? 60_000
     const backoffBaseMs = options.backoffBaseMs ?? 1000
     const backoffMaxMs = options.backoffMaxMs ?? 60_000
-    const folders = (options.allowedFolders ?? [Path.join(paths.codexHome, "process-plugins")]).map((f) => {
+    const fromEnv = (hostEnv["PLUGIN_LEDGER_PROCESS_FOLDERS"] ?? "").split(Path.delimiter).filter((f) => Path.isAbsolute(f))
+    const folders = (options.allowedFolders ?? [Path.join(paths.codexHome, "process-plugins"), ...fromEnv]).map((f) => {
       try {
         return realpathSync(f)
       } catch {
