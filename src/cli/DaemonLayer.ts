@@ -10,6 +10,7 @@ import { LedgerConfig, type LedgerPaths } from "../services/LedgerConfig.ts"
 import { LogTailer } from "../services/LogTailer.ts"
 import { MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
 import { PathWatch } from "../services/PathWatch.ts"
+import { ProcessHost } from "../services/ProcessHost.ts"
 import { Projector } from "../services/Projector.ts"
 
 /**
@@ -31,5 +32,6 @@ export const daemonLayer = (paths: LedgerPaths) => {
     Layer.provide(base)
   )
   const engine = EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
-  return Layer.mergeAll(engine, log, marketplaces, watch, base)
+  const processHost = ProcessHost.layer().pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
+  return Layer.mergeAll(engine, processHost, log, marketplaces, watch, base)
 }

@@ -16,6 +16,9 @@ Commands:
                                (GET {chatgpt_base_url}/plugins/list); both when no flag is given; recorded
   rollback <plugin@market>     restore an earlier content version of an installed plugin from the blob store
   replay                       project the log (up to --until) into a fresh directory laid out as a CODEX_HOME
+  process <sub> ...            process plugins (JSON-RPC child processes): add <name> <command> [args...],
+                               configure, credentials, enable, disable, remove <name>, list, status <name>,
+                               call <name> <method> [--params <json>] [--user <id>]
   serve                        speak the Codex app-server protocol on stdin/stdout
   daemon --socket <path>       the same protocol on a Unix socket, for many clients at once
   proxy --socket <path>        bridge stdin/stdout to a running daemon, byte for byte
@@ -44,6 +47,16 @@ Options:
                          https://github.com/openai/plugins.git); CODEX_DISABLE_CURATED_PLUGIN_SYNC skips it
   --repair               verify: restore broken cache trees from the blob store (recorded as events)
   --request-id <key>     idempotency key: repeating a command with the same key changes nothing twice
+  --env KEY=VALUE        process add: an environment variable of the plugin (repeatable; secret-looking
+                         names such as *_KEY, *_TOKEN are sealed with the credentials, not logged)
+  --arg <arg>            process add: one more argument (repeatable; or give them after the command)
+  --workdir <dir>        process add: the plugin's working directory
+  --timeout <seconds>    process add/configure: the per-call timeout (default 30)
+  --admin-config <json>  process configure: the admin config object sent in initialize
+  --user <id>            process configure/call: the user (its own process, user config and storage)
+  --user-config <json>   process configure --user <id>: that user's config object
+  --credential K=V       process credentials: a credential (repeatable); --credentials-file <json file>
+  --params <json>        process call: the method's params
   --json                 print machine-readable JSON instead of tables
   --socket <path>        daemon, proxy: the Unix socket
   --log-level <level>    trace, debug, info (default), warn, error or none; logs never go to stdout

@@ -4,6 +4,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, Layer, Logger } from "effect"
 import { parseArgs } from "node:util"
+import { ProcessCallError } from "../domain/ProcessProtocol.ts"
 import { EngineError } from "../services/EngineApi.ts"
 import { pathsFromEnv, makeLedgerPaths } from "../services/LedgerConfig.ts"
 import { appLayer } from "./AppLayer.ts"
@@ -12,6 +13,8 @@ import { runDaemon } from "./Daemon.ts"
 import { daemonLayer } from "./DaemonLayer.ts"
 import { runDemo } from "./Demo.ts"
 import { loggingLayer } from "./Logging.ts"
+import { runProcessCommand } from "./ProcessCommand.ts"
+import { processLayer } from "./ProcessLayer.ts"
 import { runProxy } from "./Proxy.ts"
 import { runReplay } from "./ReplayCommand.ts"
 import { serveStdio } from "./Serve.ts"
@@ -23,6 +26,7 @@ const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
     if (error.value instanceof UsageError) return 2
     if (error.value instanceof ProblemsFound) return 4
     if (error.value instanceof EngineError) return error.value.kind === "InvalidRequest" ? 1 : 3
+    if (error.value instanceof ProcessCallError) return error.value.kind === "Unavailable" ? 1 : 3
   }
   return 3
 }
@@ -45,6 +49,7 @@ const knownCommands: ReadonlySet<string> = new Set([
   "sync",
   "rollback",
   "replay",
+  "process",
   "serve",
   "demo"
 ])
@@ -78,6 +83,16 @@ const main = Effect.gen(function*() {
           socket: { type: "string" },
           "log-file": { type: "string" },
           "log-level": { type: "string" },
+          arg: { type: "string", multiple: true },
+          env: { type: "string", multiple: true },
+          workdir: { type: "string" },
+          "admin-config": { type: "string" },
+          "user-config": { type: "string" },
+          user: { type: "string" },
+          timeout: { type: "string" },
+          params: { type: "string" },
+          credential: { type: "string", multiple: true },
+          "credentials-file": { type: "string" },
           help: { type: "boolean", short: "h", default: false }
         }
       }),
@@ -113,6 +128,25 @@ const main = Effect.gen(function*() {
     const { until, into, base, json } = parsed.values
     const verifyDecisions = parsed.values["verify-decisions"]
     const output = yield* runReplay(paths, rest, { until, into, base, json, verifyDecisions }).pipe(Effect.provide(logging))
+    process.stdout.write(`${output}\n`)
+    return 0
+  }
+  if (command === "process") {
+    const v = parsed.values
+    const output = yield* runProcessCommand(rest, {
+      args: v.arg ?? [],
+      env: v.env ?? [],
+      workdir: v.workdir,
+      adminConfig: v["admin-config"],
+      userConfig: v["user-config"],
+      user: v.user,
+      timeout: v.timeout,
+      params: v.params,
+      credential: v.credential ?? [],
+      credentialsFile: v["credentials-file"],
+      requestId: v["request-id"],
+      json: v.json
+    }).pipe(Effect.provide(processLayer(paths)), Effect.provide(logging))
     process.stdout.write(`${output}\n`)
     return 0
   }

@@ -29,6 +29,14 @@ export const tableAfter = (event: PluginEvent): ConfigEntryState | undefined => 
     case "RemoteSyncRecorded":
     case "CuratedMirrorUpdated":
     case "PluginRolledBack":
+    case "ProcessPluginAdded":
+    case "ProcessPluginConfigured":
+    case "ProcessPluginCredentialsSet":
+    case "ProcessPluginEnabled":
+    case "ProcessPluginDisabled":
+    case "ProcessPluginRemoved":
+    case "ProcessPluginFailed":
+    case "ManifestObserved":
       return undefined
   }
 }

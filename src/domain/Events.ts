@@ -171,6 +171,81 @@ export class PluginRolledBack extends Schema.TaggedClass<PluginRolledBack>()("Pl
   cause: EventCause
 }) {}
 
+/** A JSON object as recorded (configs, manifest capabilities): any JSON, checked as an object where it is decided. */
+const JsonObject = Schema.Record(Schema.String, Schema.Unknown)
+
+/**
+ * A process plugin was registered: how to spawn it. `env` holds the values of ordinary variables only; the names in
+ * `secretEnvKeys` have their values sealed with the credentials (never in the log).
+ */
+export class ProcessPluginAdded extends Schema.TaggedClass<ProcessPluginAdded>()("ProcessPluginAdded", {
+  processPlugin: Schema.String,
+  command: Schema.String,
+  args: Schema.Array(Schema.String),
+  env: Schema.Record(Schema.String, Schema.String),
+  secretEnvKeys: Schema.Array(Schema.String),
+  cwd: Schema.NullOr(Schema.String),
+  timeoutSeconds: Schema.Number,
+  cause: EventCause
+}) {}
+
+/** Admin config, one user's config and/or the call timeout changed (configs are not secret; credentials are apart). */
+export class ProcessPluginConfigured extends Schema.TaggedClass<ProcessPluginConfigured>()("ProcessPluginConfigured", {
+  processPlugin: Schema.String,
+  adminConfig: Schema.optionalKey(JsonObject),
+  userConfig: Schema.optionalKey(Schema.Struct({ userId: Schema.String, config: JsonObject })),
+  timeoutSeconds: Schema.optionalKey(Schema.Number),
+  cause: EventCause
+}) {}
+
+/** Credentials were sealed at rest: which keys, and a fingerprint of the sealed file; never the values. */
+export class ProcessPluginCredentialsSet extends Schema.TaggedClass<ProcessPluginCredentialsSet>()("ProcessPluginCredentialsSet", {
+  processPlugin: Schema.String,
+  keys: Schema.Array(Schema.String),
+  fingerprint: Schema.String,
+  cause: EventCause
+}) {}
+
+export class ProcessPluginEnabled extends Schema.TaggedClass<ProcessPluginEnabled>()("ProcessPluginEnabled", {
+  processPlugin: Schema.String,
+  cause: EventCause
+}) {}
+
+/** `reason` is set when the host disabled it itself (auto-disable after repeated spawn/initialize failures). */
+export class ProcessPluginDisabled extends Schema.TaggedClass<ProcessPluginDisabled>()("ProcessPluginDisabled", {
+  processPlugin: Schema.String,
+  reason: Schema.NullOr(Schema.String),
+  cause: EventCause
+}) {}
+
+export class ProcessPluginRemoved extends Schema.TaggedClass<ProcessPluginRemoved>()("ProcessPluginRemoved", {
+  processPlugin: Schema.String,
+  cause: EventCause
+}) {}
+
+/** A spawn or initialize failed; these count toward the auto-disable (3 within an hour). */
+export class ProcessPluginFailed extends Schema.TaggedClass<ProcessPluginFailed>()("ProcessPluginFailed", {
+  processPlugin: Schema.String,
+  stage: Schema.Literals(["spawn", "initialize"]),
+  message: Schema.String,
+  at: Schema.String,
+  cause: EventCause
+}) {}
+
+/** The manifest an initialize returned, recorded when it differs from the last one recorded. */
+export class ManifestObserved extends Schema.TaggedClass<ManifestObserved>()("ManifestObserved", {
+  processPlugin: Schema.String,
+  name: Schema.String,
+  displayName: Schema.String,
+  version: Schema.String,
+  protocolVersion: Schema.String,
+  capabilities: JsonObject,
+  /** sha256 of the manifest as returned (canonical JSON) */
+  manifestHash: Schema.String,
+  previousVersion: Schema.NullOr(Schema.String),
+  cause: EventCause
+}) {}
+
 export const PluginEvent = Schema.Union([
   PluginInstalled,
   PluginEnabled,
@@ -182,7 +257,15 @@ export const PluginEvent = Schema.Union([
   ProjectionRepaired,
   RemoteSyncRecorded,
   CuratedMirrorUpdated,
-  PluginRolledBack
+  PluginRolledBack,
+  ProcessPluginAdded,
+  ProcessPluginConfigured,
+  ProcessPluginCredentialsSet,
+  ProcessPluginEnabled,
+  ProcessPluginDisabled,
+  ProcessPluginRemoved,
+  ProcessPluginFailed,
+  ManifestObserved
 ]).pipe(Schema.toTaggedUnion("_tag"))
 export type PluginEvent = typeof PluginEvent.Type
 

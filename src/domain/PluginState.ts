@@ -97,6 +97,15 @@ export const evolve = (state: PluginState, event: PluginEvent, seq: number): Plu
     case "LogTailRepaired":
     case "RemoteSyncRecorded":
     case "CuratedMirrorUpdated":
+    case "ProcessPluginAdded":
+    case "ProcessPluginConfigured":
+    case "ProcessPluginCredentialsSet":
+    case "ProcessPluginEnabled":
+    case "ProcessPluginDisabled":
+    case "ProcessPluginRemoved":
+    case "ProcessPluginFailed":
+    case "ManifestObserved":
+      // process plugins have their own fold (ProcessPluginState.ts)
       return { ...state, seq }
   }
 }

@@ -9,6 +9,8 @@ import { Engine, type EngineError, type Origin } from "../services/EngineApi.ts"
 import type { ReplayOptions, ReplayUntil } from "../services/Replay.ts"
 import { ErrorCode, type IncomingRequest, type OutgoingNotification, type PeerHandlers, RpcError } from "./JsonRpcPeer.ts"
 import type { SessionNotifications } from "./Notifications.ts"
+import { ProcessHost } from "../services/ProcessHost.ts"
+import { isProcessMethod, runProcessMethod } from "./ProcessMethods.ts"
 import { decodeValue } from "./SerdeDecode.ts"
 import { methodParams } from "./WireParams.ts"
 
@@ -69,6 +71,8 @@ export interface SessionOptions {
 /** Per-connection state and dispatch. */
 export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options: SessionOptions = {}) {
   const engine = yield* Engine
+  // the process-plugin host is optional: sessions without it answer `process/*` with a clear refusal
+  const processHost = yield* Effect.serviceOption(ProcessHost)
   let clientName: string | undefined
   const methods = [...methodParams.keys()]
   // subscribed while `initialize` is handled, released to the writer once its answer is out
@@ -150,6 +154,10 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
   const handlers: PeerHandlers = {
     request: (request) =>
       Effect.gen(function*() {
+        if (isProcessMethod(request.method)) {
+          if (clientName === undefined) return yield* invalid("Not initialized")
+          return runProcessMethod(processHost, request.method, request.params, origin(request, null))
+        }
         const shape = methodParams.get(request.method)
         if (shape === undefined) {
           const expected = methods.map((m) => `\`${m}\``).join(", ")

@@ -10,7 +10,8 @@ import type { HistoryEntryView, HistoryQuery, PluginWhyView } from "../domain/Pl
 import type { LogRecord } from "./EventLog.ts"
 import { eventOf } from "./Projector.ts"
 
-export const pluginIdOf = (event: PluginEvent): string | null => ("pluginId" in event ? event.pluginId : null)
+export const pluginIdOf = (event: PluginEvent): string | null =>
+  "pluginId" in event ? event.pluginId : "processPlugin" in event ? `process:${event.processPlugin}` : null
 
 /** The wire view of a record; undefined for records that are neither plugin events nor the log's genesis. */
 export const historyEntryOf = (record: LogRecord): HistoryEntryView | undefined => {
@@ -92,6 +93,27 @@ export const describeEvent = (event: PluginEvent): string => {
       return `curated mirror now at ${event.sha}${event.previousSha === null ? "" : ` (was ${event.previousSha})`}`
     case "PluginRolledBack":
       return `rolled back to the content of seq ${event.toSeq} (version ${event.version}, tree ${event.toTreeHash.slice(0, 12)}; was ${event.fromTreeHash.slice(0, 12)})`
+    case "ProcessPluginAdded":
+      return `process plugin registered: ${[event.command, ...event.args].join(" ")}`
+    case "ProcessPluginConfigured":
+      return `process plugin configured (${[
+        ...(event.adminConfig === undefined ? [] : ["admin config"]),
+        ...(event.userConfig === undefined ? [] : [`user config of ${event.userConfig.userId}`]),
+        ...(event.timeoutSeconds === undefined ? [] : [`timeout ${event.timeoutSeconds} s`])
+      ].join(", ")})`
+    case "ProcessPluginCredentialsSet":
+      return `process plugin credentials set (keys ${event.keys.join(", ") || "none"}; fingerprint ${event.fingerprint})`
+    case "ProcessPluginEnabled":
+      return "process plugin enabled"
+    case "ProcessPluginDisabled":
+      return event.reason === null ? "process plugin disabled" : `process plugin disabled: ${event.reason}`
+    case "ProcessPluginRemoved":
+      return "process plugin removed"
+    case "ProcessPluginFailed":
+      return `process plugin ${event.stage} failed: ${event.message.split("\n")[0] ?? ""}`
+    case "ManifestObserved":
+      return `manifest observed: ${event.name} version ${event.version} (protocol ${event.protocolVersion})` +
+        (event.previousVersion === null || event.previousVersion === event.version ? "" : `, was ${event.previousVersion}`)
     case "LogTailRepaired":
       return `a torn log tail of ${event.bytes} bytes was truncated (kept in ${event.quarantineFile})`
   }

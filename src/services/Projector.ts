@@ -121,6 +121,14 @@ export const editConfig = (text: string, event: PluginEvent): Result.Result<stri
     case "RemoteSyncRecorded":
     case "CuratedMirrorUpdated":
     case "PluginRolledBack":
+    case "ProcessPluginAdded":
+    case "ProcessPluginConfigured":
+    case "ProcessPluginCredentialsSet":
+    case "ProcessPluginEnabled":
+    case "ProcessPluginDisabled":
+    case "ProcessPluginRemoved":
+    case "ProcessPluginFailed":
+    case "ManifestObserved":
       return Result.succeed(text)
   }
 }
@@ -349,6 +357,14 @@ export class Projector extends Context.Service<Projector, {
           case "ConfigUnreadable":
           case "RemoteSyncRecorded":
           case "CuratedMirrorUpdated":
+          case "ProcessPluginAdded":
+          case "ProcessPluginConfigured":
+          case "ProcessPluginCredentialsSet":
+          case "ProcessPluginEnabled":
+          case "ProcessPluginDisabled":
+          case "ProcessPluginRemoved":
+          case "ProcessPluginFailed":
+          case "ManifestObserved":
             return Effect.succeed([])
         }
       }
