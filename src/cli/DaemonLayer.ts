@@ -2,6 +2,8 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Layer } from "effect"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { PluginBundle } from "../adapters/PluginBundle.ts"
+import { CapabilitiesService } from "../services/Capabilities.ts"
+import { CapabilityFeed } from "../services/CapabilityFeed.ts"
 import { Catalog } from "../services/Catalog.ts"
 import { EngineLayer } from "../services/Engine.ts"
 import { EventLog } from "../services/EventLog.ts"
@@ -30,5 +32,7 @@ export const daemonLayer = (paths: LedgerPaths) => {
     Layer.provide(base)
   )
   const engine = EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
-  return Layer.mergeAll(engine, log, marketplaces, watch, base)
+  const capabilities = CapabilitiesService.layer.pipe(Layer.provide(Layer.mergeAll(log, PluginBundle.layer.pipe(Layer.provide(base)), base)))
+  const feed = CapabilityFeed.layer.pipe(Layer.provide(Layer.mergeAll(capabilities, log)))
+  return Layer.mergeAll(engine, log, marketplaces, watch, base, capabilities, feed)
 }

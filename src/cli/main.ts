@@ -7,6 +7,7 @@ import { parseArgs } from "node:util"
 import { EngineError } from "../services/EngineApi.ts"
 import { pathsFromEnv, makeLedgerPaths } from "../services/LedgerConfig.ts"
 import { appLayer } from "./AppLayer.ts"
+import { runCapabilities } from "./CapabilitiesCommand.ts"
 import { ProblemsFound, runCommand, UsageError } from "./Commands.ts"
 import { runDaemon } from "./Daemon.ts"
 import { daemonLayer } from "./DaemonLayer.ts"
@@ -45,6 +46,7 @@ const knownCommands: ReadonlySet<string> = new Set([
   "sync",
   "rollback",
   "replay",
+  "capabilities",
   "serve",
   "demo"
 ])
@@ -68,6 +70,7 @@ const main = Effect.gen(function*() {
           base: { type: "string" },
           "verify-decisions": { type: "boolean", default: false },
           to: { type: "string" },
+          at: { type: "string" },
           actor: { type: "string" },
           repair: { type: "boolean", default: false },
           remote: { type: "boolean", default: false },
@@ -113,6 +116,11 @@ const main = Effect.gen(function*() {
     const { until, into, base, json } = parsed.values
     const verifyDecisions = parsed.values["verify-decisions"]
     const output = yield* runReplay(paths, rest, { until, into, base, json, verifyDecisions }).pipe(Effect.provide(logging))
+    process.stdout.write(`${output}\n`)
+    return 0
+  }
+  if (command === "capabilities") {
+    const output = yield* runCapabilities(paths, rest, { at: parsed.values.at, json: parsed.values.json }).pipe(Effect.provide(logging))
     process.stdout.write(`${output}\n`)
     return 0
   }
