@@ -24,6 +24,8 @@ export class CapabilityFeed extends Context.Service<CapabilityFeed, {
       const tailer = yield* LogTailer
       const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<CapabilitiesChanged>(), PubSub.shutdown)
       const records = yield* tailer.subscribe
+      // computed before the layer is up, from the same log position the subscription starts after, so no change
+      // between the two can be missed (cold cost: ~130 ms for 200 plugins, see bench:capabilities)
       let last: CapabilitiesView | undefined = yield* capabilities.current.pipe(Effect.option, Effect.map((o) => o._tag === "Some" ? o.value : undefined))
       const recompute = capabilities.current.pipe(
         Effect.flatMap((now) =>
