@@ -3,7 +3,7 @@ import { Result, Schema } from "effect"
 import { trimWhitespace } from "../domain/Manifest.ts"
 import { readJson } from "../domain/SerdeJson.ts"
 import { decodeSerde, explainSerde, type SerdeShape } from "../domain/SerdeStruct.ts"
-import { compareUtf8 } from "../domain/PathRules.ts"
+import { compareUtf8, isAbsolute, join } from "../domain/PathRules.ts"
 import { objectOf } from "./YamlSubset.ts"
 
 /** Wire `AppSummary` without directory metadata: name falls back to the id. */
@@ -76,17 +76,44 @@ export const checkMcpServer = (value: unknown, warnings: Array<string>): string 
 }
 
 /** Valid MCP server names of a `{"mcpServers": {...}}` file, sorted; the file-level error goes to `warnings`. */
-export const mcpServerNames = (text: string, file: string, warnings: Array<string>): ReadonlyArray<string> => {
+export const mcpServerNames = (text: string, file: string, warnings: Array<string>): ReadonlyArray<string> =>
+  normalizedMcpServers(text, file, undefined, warnings).map((s) => s.name)
+
+/** One plugin MCP server as Codex uses it: `type` and `oauth` dropped, a relative `cwd` rebased onto the plugin root. */
+export interface NormalizedMcpServer {
+  readonly name: string
+  readonly transport: "stdio" | "streamable_http"
+  /** the entry without `type` / `oauth`, `enabled: true` and `required: false` unless given */
+  readonly config: Readonly<Record<string, unknown>>
+}
+
+/** The valid servers of an MCP file, sorted by name, normalized (codex `normalize_plugin_mcp_server_value`). */
+export const normalizedMcpServers = (
+  text: string,
+  file: string,
+  pluginRoot: string | undefined,
+  warnings: Array<string>
+): ReadonlyArray<NormalizedMcpServer> => {
   const decoded = decodeSerde(McpFile, mcpShape, text)
   if (Result.isFailure(decoded)) {
     warnings.push(`failed to parse plugin MCP config: ${decoded.failure}`)
     return []
   }
   const servers = decoded.success.value.mcpServers ?? {}
-  return Object.keys(servers).sort(compareUtf8).filter((name) => {
-    const problem = checkMcpServer(servers[name], warnings)
-    if (problem !== undefined) warnings.push(`failed to parse plugin MCP server from ${file}: ${problem}`)
-    return problem === undefined
+  return Object.keys(servers).sort(compareUtf8).flatMap((name): ReadonlyArray<NormalizedMcpServer> => {
+    const value = servers[name]
+    const problem = checkMcpServer(value, warnings)
+    if (problem !== undefined) {
+      warnings.push(`failed to parse plugin MCP server from ${file}: ${problem}`)
+      return []
+    }
+    const kept = (typeof value === "object" && value !== null ? Object.entries(value) : []).filter(([k]) => k !== "type" && k !== "oauth")
+      .map(([k, v]): [string, unknown] =>
+        k === "cwd" && typeof v === "string" && pluginRoot !== undefined && !isAbsolute(v) ? [k, join(pluginRoot, v)] : [k, v]
+      )
+    const config = objectOf([["enabled", true], ["required", false], ...kept])
+    const transport = typeof config["command"] === "string" ? "stdio" : "streamable_http"
+    return [{ name, transport, config }]
   })
 }
 

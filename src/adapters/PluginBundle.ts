@@ -2,7 +2,7 @@ import { Context, Effect, FileSystem, Layer, Option, Path, Result, Schema } from
 import { type DecodedManifest } from "../domain/Manifest.ts"
 import { compareUtf8, comparePaths, isWithin } from "../domain/PathRules.ts"
 import { readManifestSync } from "./ManifestFile.ts"
-import { type AppSummary, appSummaries, mcpServerNames } from "./McpAppFiles.ts"
+import { type AppSummary, appSummaries, type NormalizedMcpServer, normalizedMcpServers } from "./McpAppFiles.ts"
 import { parseSkill, type SkillSummary } from "./SkillFile.ts"
 
 export interface PluginBundleContents {
@@ -13,6 +13,10 @@ export interface PluginBundleContents {
   readonly skills: ReadonlyArray<SkillSummary>
   /** sorted names of the MCP servers that pass codex's config validation */
   readonly mcpServers: ReadonlyArray<string>
+  /** the same servers normalized as Codex loads them (for the capability answer) */
+  readonly mcpServerConfigs: ReadonlyArray<NormalizedMcpServer>
+  /** codex `skill_roots`: `<root>/skills` when it is a directory, plus the manifest's `skills` path; sorted, unique */
+  readonly skillRoots: ReadonlyArray<string>
   /** sorted by id, blank ids dropped, duplicates removed */
   readonly apps: ReadonlyArray<AppSummary>
 }
@@ -128,18 +132,23 @@ const make = Effect.gen(function*() {
     const { decoded, realRoot } = yield* rootOf(root)
     const { manifest } = decoded
     const warnings = [...decoded.warnings]
-    const skillRoots = [path.join(realRoot, "skills"), ...(manifest.skills === null ? [] : [manifest.skills])]
-    const scanned = (yield* Effect.forEach(skillRoots, (r) => scanSkills(realRoot, r, manifest.name, warnings))).flat()
+    const scanRoots = [path.join(realRoot, "skills"), ...(manifest.skills === null ? [] : [manifest.skills])]
+    const scanned = (yield* Effect.forEach(scanRoots, (r) => scanSkills(realRoot, r, manifest.name, warnings))).flat()
     // a SKILL.md reached twice (both roots, or through a symlink) is listed once; then by name, then path
     const unique = new Map(scanned.map((s) => [s.path, s] as const).reverse())
     const skills = [...unique.values()].sort((a, b) => compareUtf8(a.name, b.name) || comparePaths(a.path, b.path))
     // the manifest file wins; the default is read only when the manifest gives no (valid) path
     const mcpFile = manifest.mcpServers ?? path.join(root, ".mcp.json")
     const mcpText = yield* readText(realRoot, mcpFile)
-    const mcpServers = Option.isSome(mcpText) ? mcpServerNames(mcpText.value, mcpFile, warnings) : []
+    const mcpServerConfigs = Option.isSome(mcpText) ? normalizedMcpServers(mcpText.value, mcpFile, root, warnings) : []
+    const mcpServers = mcpServerConfigs.map((s) => s.name)
     const appText = yield* readText(realRoot, manifest.apps ?? path.join(root, ".app.json"))
     const apps = Option.isSome(appText) ? appSummaries(appText.value, warnings) : []
-    return { root, manifest, warnings, skills, mcpServers, apps }
+    const defaultSkills = path.join(root, "skills")
+    const skillsDir = yield* fs.stat(defaultSkills).pipe(Effect.map((i) => i.type === "Directory"), Effect.orElseSucceed(() => false))
+    const skillRoots = [...new Set([...(skillsDir ? [defaultSkills] : []), ...(manifest.skills === null ? [] : [manifest.skills])])]
+      .sort(comparePaths)
+    return { root, manifest, warnings, skills, mcpServers, mcpServerConfigs, skillRoots, apps }
   })
 
   return PluginBundle.of({ readManifest, read })

@@ -3,6 +3,8 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import { Layer } from "effect"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { PluginBundle } from "../adapters/PluginBundle.ts"
+import { CapabilitiesService } from "../services/Capabilities.ts"
+import { CapabilityFeed } from "../services/CapabilityFeed.ts"
 import { Catalog } from "../services/Catalog.ts"
 import { EngineLayer } from "../services/Engine.ts"
 import { EventLog } from "../services/EventLog.ts"
@@ -33,5 +35,7 @@ export const daemonLayer = (paths: LedgerPaths) => {
   )
   const engine = EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
   const processHost = ProcessHost.layer().pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
-  return Layer.mergeAll(engine, processHost, log, marketplaces, watch, base)
+  const capabilities = CapabilitiesService.layer.pipe(Layer.provide(Layer.mergeAll(log, PluginBundle.layer.pipe(Layer.provide(base)), base)))
+  const feed = CapabilityFeed.layer.pipe(Layer.provide(Layer.mergeAll(capabilities, log)))
+  return Layer.mergeAll(engine, processHost, log, marketplaces, watch, base, capabilities, feed)
 }

@@ -19,6 +19,9 @@ Commands:
   process <sub> ...            process plugins (JSON-RPC child processes): add <name> <command> [args...],
                                configure, credentials, enable, disable, remove <name>, list, status <name>,
                                call <name> <method> [--params <json>] [--user <id>]
+  capabilities [--at <seq|time>]
+                               what the enabled plugins give an agent: skills, MCP servers, apps, the
+                               ## Plugins instructions block, and why each other plugin is left out
   serve                        speak the Codex app-server protocol on stdin/stdout
   daemon --socket <path>       the same protocol on a Unix socket, for many clients at once
   proxy --socket <path>        bridge stdin/stdout to a running daemon, byte for byte
@@ -40,6 +43,8 @@ Options:
                          difference (exit code 4 when there is one)
   --to <seq>             rollback: restore the content the plugin had at this seq (default: the install
                          before the current content)
+  --at <seq|time>        capabilities: answer for the log up to this seq or ISO-8601 time (plugin files from
+                         the blob store)
   --curated              sync: clone/update the curated marketplace mirror (git), reinstall configured curated
                          plugins at its sha, install new INSTALLED_BY_DEFAULT plugins
   --remote               sync: reconcile the curated marketplace with the ChatGPT backend (auth.json)

@@ -8,6 +8,7 @@ import { ProcessCallError } from "../domain/ProcessProtocol.ts"
 import { EngineError } from "../services/EngineApi.ts"
 import { pathsFromEnv, makeLedgerPaths } from "../services/LedgerConfig.ts"
 import { appLayer } from "./AppLayer.ts"
+import { runCapabilities } from "./CapabilitiesCommand.ts"
 import { ProblemsFound, runCommand, UsageError } from "./Commands.ts"
 import { runDaemon } from "./Daemon.ts"
 import { daemonLayer } from "./DaemonLayer.ts"
@@ -50,6 +51,7 @@ const knownCommands: ReadonlySet<string> = new Set([
   "rollback",
   "replay",
   "process",
+  "capabilities",
   "serve",
   "demo"
 ])
@@ -73,6 +75,7 @@ const main = Effect.gen(function*() {
           base: { type: "string" },
           "verify-decisions": { type: "boolean", default: false },
           to: { type: "string" },
+          at: { type: "string" },
           actor: { type: "string" },
           repair: { type: "boolean", default: false },
           remote: { type: "boolean", default: false },
@@ -147,6 +150,11 @@ const main = Effect.gen(function*() {
       requestId: v["request-id"],
       json: v.json
     }).pipe(Effect.provide(processLayer(paths)), Effect.provide(logging))
+    process.stdout.write(`${output}\n`)
+    return 0
+  }
+  if (command === "capabilities") {
+    const output = yield* runCapabilities(paths, rest, { at: parsed.values.at, json: parsed.values.json }).pipe(Effect.provide(logging))
     process.stdout.write(`${output}\n`)
     return 0
   }

@@ -5,7 +5,9 @@
 import { Deferred, Effect, Result, Schema, Stream } from "effect"
 import * as Os from "node:os"
 import type { HistoryQuery } from "../domain/PluginViews.ts"
+import { CapabilitiesService } from "../services/Capabilities.ts"
 import { Engine, type EngineError, type Origin } from "../services/EngineApi.ts"
+import { capabilitiesRequest, mentionItems, MentionParams } from "./CapabilityParams.ts"
 import type { ReplayOptions, ReplayUntil } from "../services/Replay.ts"
 import { ErrorCode, type IncomingRequest, type OutgoingNotification, type PeerHandlers, RpcError } from "./JsonRpcPeer.ts"
 import type { SessionNotifications } from "./Notifications.ts"
@@ -73,6 +75,8 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
   const engine = yield* Engine
   // the process-plugin host is optional: sessions without it answer `process/*` with a clear refusal
   const processHost = yield* Effect.serviceOption(ProcessHost)
+  // present in serve / daemon; a session built without it answers these methods with an internal error
+  const capabilities = yield* Effect.serviceOption(CapabilitiesService)
   let clientName: string | undefined
   const methods = [...methodParams.keys()]
   // subscribed while `initialize` is handled, released to the writer once its answer is out
@@ -146,6 +150,20 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
           Effect.flatMap((p) => Effect.mapError(replayOptions(p), invalid)),
           Effect.flatMap((options) => Effect.mapError(engine.replay(options), fromEngine))
         )
+      case "plugin/capabilities":
+      case "plugin/mention": {
+        if (capabilities._tag === "None") {
+          return Effect.fail(new RpcError({ code: ErrorCode.internalError, message: "capabilities are not available in this session" }))
+        }
+        const service = capabilities.value
+        return request.method === "plugin/capabilities"
+          ? Effect.flatMap(Effect.mapError(capabilitiesRequest(params), invalid), (at) =>
+            Effect.mapError(at === undefined ? service.current : service.at(at), fromEngine))
+          : typed(MentionParams, params).pipe(
+            Effect.flatMap((p) => Effect.mapError(mentionItems(p), invalid)),
+            Effect.flatMap((items) => Effect.mapError(service.mention(items), fromEngine))
+          )
+      }
       default:
         return Effect.fail(invalid(`Invalid request: unknown variant \`${request.method}\``))
     }

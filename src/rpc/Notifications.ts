@@ -8,6 +8,7 @@ import { Effect, Scope, Stream } from "effect"
 import type { HistoryEntryView } from "../domain/PluginViews.ts"
 import type { LogRecord } from "../services/EventLog.ts"
 import { historyEntryOf } from "../services/Audit.ts"
+import { CapabilityFeed } from "../services/CapabilityFeed.ts"
 import { LogTailer } from "../services/LogTailer.ts"
 import { type MarketplaceChange, MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
 import type { OutgoingNotification } from "./JsonRpcPeer.ts"
@@ -53,17 +54,21 @@ export const makeSessionNotifications: Effect.Effect<SessionNotifications, never
     const scope = yield* Effect.scope
     const tailer = yield* LogTailer
     const marketplaces = yield* MarketplaceWatcher
+    const feed = yield* Effect.serviceOption(CapabilityFeed)
     return {
       subscribe: Effect.gen(function*() {
         const records = yield* tailer.subscribe
         const changes = yield* marketplaces.subscribe
-        return Stream.merge(
+        // `plugin/capabilitiesChanged` where the process runs the capability feed (serve, daemon)
+        const capabilities = feed._tag === "Some" ? Stream.fromSubscription(yield* feed.value.subscribe) : Stream.empty
+        return Stream.mergeAll([
           Stream.fromSubscription(records).pipe(
             Stream.map(pluginChanged),
             Stream.filter((n): n is OutgoingNotification => n !== undefined)
           ),
-          Stream.fromSubscription(changes).pipe(Stream.map(marketplaceChanged))
-        )
+          Stream.fromSubscription(changes).pipe(Stream.map(marketplaceChanged)),
+          capabilities.pipe(Stream.map((params): OutgoingNotification => ({ method: "plugin/capabilitiesChanged", params })))
+        ], { concurrency: "unbounded" })
       }).pipe(Scope.provide(scope)),
       marketplaceUsed: marketplaces.watchFile
     }

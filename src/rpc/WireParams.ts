@@ -57,5 +57,19 @@ export const methodParams: ReadonlyMap<string, WireType> = new Map<string, WireT
     { key: "until", type: option(string) },
     { key: "into", type: option(absolutePath) },
     { key: "base", type: option(absolutePath) }
+  ])],
+  ["plugin/capabilities", struct("PluginCapabilitiesParams", [
+    { key: "cwds", type: option(sequence(absolutePath)) },
+    { key: "atSeq", type: option(integer) },
+    { key: "at", type: option(string) }
+  ])],
+  ["plugin/mention", struct("PluginMentionParams", [
+    { key: "text", type: option(string) },
+    { key: "items", type: option(sequence(struct("PluginMentionItem", [
+      { key: "type", type: string },
+      { key: "text", type: option(string) },
+      { key: "path", type: option(string) },
+      { key: "name", type: option(string) }
+    ]))) }
   ])]
 ])

@@ -156,7 +156,7 @@ describe("R10: fuzzing the wire", () => {
         consumed = server.process.lines.length
         // the server's own notifications (events it appended) are interleaved with the answers; checked apart
         const notifications = received.filter(isServerNotification)
-        for (const line of notifications) assert.match(line, /^\{"method":"(plugin|marketplace)\/changed","params":\{/, "a notification")
+        for (const line of notifications) assert.match(line, /^\{"method":"(plugin\/changed|marketplace\/changed|plugin\/capabilitiesChanged)","params":\{/, "a notification")
         tally.notifications += notifications.length
         checkReplies(slice, received.filter((line) => !isServerNotification(line)), sentinelId, tally)
       }
