@@ -98,12 +98,13 @@ export interface VerifyReport {
 
 export interface LogFile {
   readonly ledgerDir: string
-  /**
-   * committed records known to this process, in seq order. The array itself, not a copy (a copy per append made
-   * every event cost O(log size)): records are only ever added at its end, so read it, but do not hold it across
-   * an append expecting it not to grow.
-   */
+  /** committed records known to this process, in seq order (an immutable snapshot, copied after each append) */
   readonly records: () => ReadonlyArray<LogRecord>
+  /**
+   * the same records without a copy: the log's own array, which only ever grows at its end. For the critical
+   * section, where a copy per append would make every event cost O(log size); do not hold it across an append.
+   */
+  readonly live: () => ReadonlyArray<LogRecord>
   readonly readOnlyReason: () => string | undefined
   /** the torn tail removed when the log was opened */
   readonly openRepair: TailRepair | undefined
@@ -139,6 +140,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
   const quarantineDir = Path.join(ledgerDir, "quarantine")
 
   const all: Array<LogRecord> = []
+  let snapshot: ReadonlyArray<LogRecord> | undefined
   const ids = new Set<string>()
   const skipped: Array<string> = []
   let head = EMPTY_HEAD
@@ -150,6 +152,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
   const commit = (records: ReadonlyArray<LogRecord>): void => {
     for (const r of records) {
       all.push(r)
+      snapshot = undefined
       ids.add(r.id)
     }
   }
@@ -386,7 +389,8 @@ export const openLogFile = (options: OpenOptions): LogFile => {
 
   return {
     ledgerDir,
-    records: () => all,
+    records: () => (snapshot ??= Object.freeze(all.slice())),
+    live: () => all,
     readOnlyReason: () => readOnly,
     openRepair,
     skipped: () => skipped.slice(),

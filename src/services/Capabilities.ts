@@ -166,7 +166,8 @@ export class CapabilitiesService extends Context.Service<CapabilitiesService, {
       const paths = yield* LedgerConfig
       const context = yield* Effect.context<LedgerFs | PluginBundle>()
       const memo = new Map<string, PluginInput["load"]>()
-      const current = log.records.pipe(
+      // the live records (no copy): the change feed asks after every burst of appended records
+      const current = log.live.pipe(
         Effect.flatMap((records) => capabilitiesOf(paths, records, "cache", memo)),
         Effect.provide(context)
       )

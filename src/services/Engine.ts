@@ -331,7 +331,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const replay = (options: ReplayOptions) =>
       replayLedger(paths, options, fs).pipe(Effect.mapError((e) => new EngineError({ kind: e.kind, message: e.message })))
 
-    const refreshed = log.refresh.pipe(Effect.andThen(log.records), Effect.mapError(toEngineError))
+    // read at once and not kept: the live array, no copy (the watcher runs this after every config.toml write)
+    const refreshed = log.refresh.pipe(Effect.andThen(log.live), Effect.mapError(toEngineError))
 
     const history = (query: HistoryQuery) => Effect.map(refreshed, (records) => queryHistory(records, query))
 

@@ -39,10 +39,7 @@ export interface EventLogOptions {
 }
 
 export class EventLog extends Context.Service<EventLog, {
-  /**
-   * every committed record known to this process, in seq order (catch up first with `refresh`); the log's own
-   * append-only array, not a copy: it grows as records are appended
-   */
+  /** every committed record known to this process, in seq order (catch up first with `refresh`); a snapshot */
   readonly records: Effect.Effect<ReadonlyArray<LogRecord>>
   /** read records appended by other processes since the last read (no lock needed); returns only the new ones */
   readonly refresh: Effect.Effect<ReadonlyArray<LogRecord>, EventLogError>
@@ -56,6 +53,13 @@ export class EventLog extends Context.Service<EventLog, {
     decide: (records: ReadonlyArray<LogRecord>) => Effect.Effect<{ readonly append: ReadonlyArray<NewRecord>; readonly value: A }, E>,
     afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
   ) => Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError>
+  /**
+   * the same records without a copy (the log's own array, which only grows at its end): for reads done at once,
+   * on paths that run per event, where a snapshot copy would cost O(log size) each time; never hold it
+   */
+  readonly live: Effect.Effect<ReadonlyArray<LogRecord>>
+  /** the records with a seq above `seq` (a small copy: what a tailer needs after each append) */
+  readonly recordsAfter: (seq: number) => Effect.Effect<ReadonlyArray<LogRecord>>
   /** set when the open found and truncated a torn tail (the caller records LogTailRepaired) */
   readonly tailRepair: TailRepair | undefined
   /** why appends are refused (chain break, newer format, `refuseWrites`); may become set after a later catch-up */
@@ -75,6 +79,21 @@ export class EventLog extends Context.Service<EventLog, {
     }))
 
   static readonly layerMemory: Layer.Layer<EventLog> = Layer.effect(EventLog, Effect.suspend(() => makeMemoryEventLog))
+}
+
+/** The records with a seq above `seq` (the log's seqs are 1, 2, 3, ... so this is usually one index). */
+export const recordsAfter = (records: ReadonlyArray<LogRecord>, seq: number): ReadonlyArray<LogRecord> => {
+  const last = records.at(-1)
+  if (last === undefined || last.seq <= seq) return []
+  if (records[seq - 1]?.seq === seq) return records.slice(seq)
+  let low = 0
+  let high = records.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if ((records[middle]?.seq ?? Infinity) <= seq) low = middle + 1
+    else high = middle
+  }
+  return records.slice(low)
 }
 
 const fromLogFileError = (error: LogFileError): EventLogError => new EventLogError({ reason: error.reason, message: error.message })
@@ -162,13 +181,13 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
         yield* failIfReadOnly
         if (repair !== undefined) {
           // another process left a torn tail after our open: record the repair ourselves
-          const head = file.records().at(-1)?.seq ?? 0
+          const head = file.live().at(-1)?.seq ?? 0
           const ts = new Date(nowMs()).toISOString()
           yield* runSync(() => file.append([tailRepairedRecord(repair, head, ts)]))
         }
-        const decision = yield* decide(file.records())
+        const decision = yield* decide(file.live())
         const appended = yield* runSync(() => file.append(decision.append))
-        if (afterAppend !== undefined) yield* afterAppend(appended, file.records())
+        if (afterAppend !== undefined) yield* afterAppend(appended, file.live())
         return { value: decision.value, appended }
       }))),
       semaphore.withPermits(1),
@@ -177,6 +196,8 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
 
   return EventLog.of({
     records: Effect.sync(() => file.records()),
+    live: Effect.sync(() => file.live()),
+    recordsAfter: (seq) => Effect.sync(() => recordsAfter(file.live(), seq)),
     refresh: runSync(() => file.refresh()),
     transact,
     tailRepair: file.openRepair,
@@ -230,7 +251,9 @@ const makeMemoryEventLog = Effect.gen(function*() {
     }).pipe(semaphore.withPermits(1))
 
   return EventLog.of({
-    records: Effect.sync((): ReadonlyArray<LogRecord> => all),
+    records: Effect.sync((): ReadonlyArray<LogRecord> => Object.freeze(all.slice())),
+    live: Effect.sync((): ReadonlyArray<LogRecord> => all),
+    recordsAfter: (seq) => Effect.sync(() => recordsAfter(all, seq)),
     refresh: Effect.succeed([]),
     transact,
     tailRepair: undefined,

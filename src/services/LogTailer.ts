@@ -30,8 +30,7 @@ export class LogTailer extends Context.Service<LogTailer, {
 
       /** Publishes the records after `published`, under a lock so that two callers cannot interleave them. */
       const publishNew = Effect.gen(function*() {
-        const records = yield* log.records
-        const fresh = recordsAfter(records, published)
+        const fresh = yield* log.recordsAfter(published)
         if (fresh.length === 0) return
         published = fresh.at(-1)?.seq ?? published
         yield* PubSub.publishAll(pubsub, fresh)
@@ -49,6 +48,8 @@ export class LogTailer extends Context.Service<LogTailer, {
 
       const wrapped = EventLog.of({
         records: log.records,
+        live: log.live,
+        recordsAfter: log.recordsAfter,
         refresh: log.refresh.pipe(Effect.tap(() => publishNew)),
         transact: (decide, afterAppend) => log.transact(decide, afterAppend).pipe(Effect.ensuring(publishNew)),
         tailRepair: log.tailRepair,
@@ -66,19 +67,4 @@ export class LogTailer extends Context.Service<LogTailer, {
       return Context.make(LogTailer, tailer).pipe(Context.add(EventLog, wrapped))
     })
   )
-}
-
-/** The records with a seq above `seq` (the log's seqs are 1, 2, 3, ... so this is usually one index). */
-export const recordsAfter = (records: ReadonlyArray<LogRecord>, seq: number): ReadonlyArray<LogRecord> => {
-  const last = records.at(-1)
-  if (last === undefined || last.seq <= seq) return []
-  if (records[seq - 1]?.seq === seq) return records.slice(seq)
-  let low = 0
-  let high = records.length
-  while (low < high) {
-    const middle = (low + high) >>> 1
-    if ((records[middle]?.seq ?? Infinity) <= seq) low = middle + 1
-    else high = middle
-  }
-  return records.slice(low)
 }

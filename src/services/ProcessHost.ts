@@ -193,7 +193,7 @@ const makeProcessHost = (options: ProcessHostOptions) =>
       return state
     }
     const current = log.refresh.pipe(
-      Effect.andThen(log.records),
+      Effect.andThen(log.live), // folded at once, not kept: no copy per call
       Effect.map(fold),
       Effect.mapError((e) => internalError(e.message))
     )
