@@ -172,6 +172,8 @@ describe("manifest and package export", () => {
     expect(typeof sdk.createSyncPlugin).toBe("function")
     expect(typeof sdk.createRecommendationPlugin).toBe("function")
     expect(new sdk.RateLimitedError(1).code).toBe(-32001)
-    expect(import.meta.resolve("plugin-ledger/sdk")).toMatch(/\/src\/sdk\/Sdk\.ts$/)
+    // the built bundle (npm install / npm test build it), so the export also works from node_modules, where Node
+    // does not strip TypeScript types
+    expect(import.meta.resolve("plugin-ledger/sdk")).toMatch(/\/dist\/sdk\/sdk\.mjs$/)
   })
 })
