@@ -21,13 +21,16 @@ import { runReplay } from "./ReplayCommand.ts"
 import { serveStdio } from "./Serve.ts"
 import { usage } from "./Usage.ts"
 
+const rejectedCallKinds: ReadonlySet<string> = new Set(["Unavailable", "NotFound", "RateLimited", "AuthFailed", "ConfigError"])
+
 const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
   const error = Cause.findErrorOption(cause)
   if (error._tag === "Some") {
     if (error.value instanceof UsageError) return 2
     if (error.value instanceof ProblemsFound) return 4
     if (error.value instanceof EngineError) return error.value.kind === "InvalidRequest" ? 1 : 3
-    if (error.value instanceof ProcessCallError) return error.value.kind === "Unavailable" ? 1 : 3
+    // the host or the plugin refused the request (exit 1); a crash, a timeout or a bad answer is an internal error
+    if (error.value instanceof ProcessCallError) return rejectedCallKinds.has(error.value.kind) ? 1 : 3
   }
   return 3
 }

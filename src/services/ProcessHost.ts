@@ -201,13 +201,13 @@ const makeProcessHost = (options: ProcessHostOptions) =>
     /** Appends what `build` decides on the current state, under the log's lock; projections follow. */
     const record = (
       key: string,
-      build: (state: ProcessState, nowMs: number) => Result.Result<ReadonlyArray<PluginEvent>, string>
+      build: (state: ProcessState, nowMs: number, records: ReadonlyArray<LogRecord>) => Result.Result<ReadonlyArray<PluginEvent>, string>
     ): Effect.Effect<ReadonlyArray<LogRecord>, EngineError> =>
       Effect.gen(function*() {
         const nowMs = yield* Clock.currentTimeMillis
         const result = yield* log.transact(
           (records) => {
-            const decided = build(fold(records), nowMs)
+            const decided = build(fold(records), nowMs, records)
             if (Result.isFailure(decided)) return Effect.fail(invalidRequest(decided.failure))
             const ts = new Date(nowMs).toISOString()
             return Effect.succeed({ append: decided.success.map((e, i) => newRecordOf(e, `${key}:${i}`, ts)), value: undefined })
@@ -224,10 +224,38 @@ const makeProcessHost = (options: ProcessHostOptions) =>
       Effect.forEach([...instances.entries()].filter(([k]) => k.startsWith(`${name}\u0000`)), ([k, inst]) =>
         Effect.sync(() => instances.delete(k)).pipe(Effect.andThen(Scope.close(inst.scope, Exit.void))), { discard: true })
 
+    /** The records of an earlier request with this idempotency key (`<key>:<index>`), as the Engine keys them. */
+    const previousOf = (records: ReadonlyArray<LogRecord>, key: string | undefined): ReadonlyArray<LogRecord> =>
+      key === undefined ? [] : records.filter((r) => r.id.startsWith(`${key}:`) && /^\d+$/.test(r.id.slice(key.length + 1)))
+    /** A retried request: add and setCredentials then skip their checks and sealing, and the command replays. */
+    const isRetry = (origin: Origin) =>
+      origin.idempotencyKey === undefined
+        ? Effect.succeed(false)
+        : current.pipe(Effect.andThen(log.live), Effect.map((records) => previousOf(records, origin.idempotencyKey).length > 0))
+
+    const commandEventType: Record<ProcessCommand["_tag"], string> = {
+      Add: "ProcessPluginAdded",
+      Configure: "ProcessPluginConfigured",
+      SetCredentials: "ProcessPluginCredentialsSet",
+      Enable: "ProcessPluginEnabled",
+      Disable: "ProcessPluginDisabled",
+      Remove: "ProcessPluginRemoved"
+    }
+
     const command = (origin: Origin, cmd: ProcessCommand, stop: boolean) =>
       Effect.gen(function*() {
-        const appended = yield* record(origin.idempotencyKey ?? randomUUID(), (state) =>
-          Result.mapError(decideProcess(state, cmd, causeOf(origin)), (e) => e.message))
+        let replayed: ReadonlyArray<LogRecord> = []
+        const appended = yield* record(origin.idempotencyKey ?? randomUUID(), (state, _nowMs, records) => {
+          // a retried request answers from the log; the same key on another command is refused
+          const previous = previousOf(records, origin.idempotencyKey)
+          if (previous.length === 0) return Result.mapError(decideProcess(state, cmd, causeOf(origin)), (e) => e.message)
+          if (!previous.every((r) => r.type === commandEventType[cmd._tag] && typeof r.data === "object" && r.data !== null && Reflect.get(r.data, "processPlugin") === cmd.name)) {
+            return Result.fail(`idempotency key \`${origin.idempotencyKey}\` was already used for a different command`)
+          }
+          replayed = previous
+          return Result.succeed([])
+        })
+        if (replayed.length > 0) return { name: cmd.name, changed: true, seq: replayed.at(-1)?.seq ?? null }
         if (stop && appended.length > 0) yield* stopInstances(cmd.name)
         return { name: cmd.name, changed: appended.length > 0, seq: appended.at(-1)?.seq ?? null }
       })
@@ -264,6 +292,7 @@ const makeProcessHost = (options: ProcessHostOptions) =>
           cwd: input.cwd,
           timeoutSeconds: input.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS
         }
+        if (yield* isRetry(origin)) return yield* command(origin, cmd, false)
         // checked before sealing: a refused registration leaves no file behind
         const state = yield* current
         const refused = decideProcess(state, cmd, causeOf(origin))
@@ -279,6 +308,8 @@ const makeProcessHost = (options: ProcessHostOptions) =>
 
     const setCredentials: ProcessHostShape["setCredentials"] = (input, origin) =>
       Effect.gen(function*() {
+        const retry = { _tag: "SetCredentials", name: input.name, keys: Object.keys(input.credentials).sort(), fingerprint: "" } as const
+        if (yield* isRetry(origin)) return yield* command(origin, retry, true)
         const state = yield* current
         if (!state.plugins.has(input.name)) return yield* invalidRequest(`process plugin \`${input.name}\` is not registered`)
         const fingerprint = yield* Effect.try({
