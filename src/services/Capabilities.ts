@@ -22,6 +22,7 @@ import { userMcpServerNames } from "../adapters/UserMcpServers.ts"
 import { type Capabilities, deriveCapabilities, type LoadedBundle, type PluginInput } from "../domain/Capabilities.ts"
 import { collectMentionedPlugins, type MentionGuidance, type MentionInput, mentionGuidance } from "../domain/PluginMentions.ts"
 import { initialState, type PluginStatus } from "../domain/PluginState.ts"
+import { activeVersion } from "./CuratedLocal.ts"
 import { type EngineError, internalError, invalidRequest } from "./EngineApi.ts"
 import { EventLog, type LogRecord } from "./EventLog.ts"
 import { LedgerConfig, type LedgerPaths } from "./LedgerConfig.ts"
@@ -92,7 +93,15 @@ export const capabilitiesOf = Effect.fn("Capabilities.of")(function*(
   const bundles = yield* PluginBundle
   const state = foldRecords(initialState, records)
   const config = readUserConfig(fs, paths)
-  const plugins = candidates(state.plugins.values())
+  const known = candidates(state.plugins.values())
+  // Now, a plugin the log only knows from config.toml is installed when its cache has an active version, as for
+  // Codex and plugin/list (a cache Codex wrote before the ledger, or another Codex process); the past has only the
+  // trees the log recorded.
+  const plugins = source === "blobs" ? known : known.map((p): PluginStatus => {
+    if (p.installed) return p
+    const version = activeVersion(fs, Path.join(paths.cacheDir, p.marketplaceName, p.pluginName))
+    return version === undefined ? p : { ...p, installed: true, version }
+  })
   const active = (p: PluginStatus) => config.pluginsFeature && p.installed && p.enabled && p.version !== undefined
   const cacheRoot = (p: PluginStatus) => Path.join(paths.cacheDir, p.marketplaceName, p.pluginName, p.version ?? "local")
 

@@ -15,6 +15,29 @@
  * Not compared (the reference does not show them without a model turn): the normalized MCP configs (`type`/`oauth`
  * dropped, relative `cwd` rebased), the rendered instructions and mention texts; test/domain/Capabilities.test.ts
  * and test/services/Capabilities.test.ts check those against the reference's source texts.
+ *
+ * The S0/S1 cases of codex-conformance.json on skills, MCP and apps loading, and where each is covered
+ * ("domain": test/domain/Capabilities.test.ts, "services": test/services/Capabilities.test.ts, "here": this file):
+ * - load_plugins_loads_default_skills_and_mcp_servers: domain (same name); here "(config + cache)"; services
+ *   "current state" (MCP normalization on real files)
+ * - load_plugins_preserves_disabled_plugins_without_effective_contributions: domain; here "(config + cache)" and
+ *   `off` in the first case
+ * - load_plugins_returns_empty_when_feature_disabled: domain; here "[features] plugins = false"
+ * - load_plugins_uses_manifest_configured_component_paths: here, `custom` in the first case
+ * - load_plugins_ignores_manifest_component_paths_without_dot_slash: here, `loose` in the third case
+ * - load_plugins_rejects_invalid_plugin_keys: here "(config + cache)"
+ * - load_plugins_ignores_project_config_files: here (a trusted project's .codex/config.toml)
+ * - effective_apps_dedupes_connector_ids_across_plugins: domain; here, `other` + `sample` in the first case, and
+ *   "(config + cache, no manifests)": the S0 fixture has no plugin.json, which 0.116.0 no longer loads
+ * - capability_index_filters_inactive_and_zero_capability_plugins: domain; here `quiet` and `off` (no summary)
+ * - plugin_namespace_for_skill_path_uses_manifest_name: here (entry `entry`, manifest name `manifest-name`)
+ * - plugin_read_returns_plugin_details_with_bundle_contents (S1): conformance.test.ts scenario of that name; here,
+ *   every plugin/read is compared with our per-plugin summary
+ * - plugin_install_returns_apps_needing_auth / plugin_install_filters_disallowed_apps_needing_auth (S0): about the
+ *   install answer with a ChatGPT connector directory, not about loading; the first is a conformance.test.ts
+ *   scenario, the second needs a mocked connector server (not run)
+ * Mentions: codex-conformance.json has no S0/S1 mention case; domain "mentions" and "rendered texts" follow
+ * mentions.rs / injection.rs / render_tests.rs of 0.116.0.
  */
 import { assert, describe, it } from "vitest"
 import { type Json, parseObject, type RunResult, runScenario, type Scenario, type SetupEntry, type Step } from "./harness.ts"
@@ -114,6 +137,90 @@ const cases: ReadonlyArray<Case> = [
       json("repo/bare/.mcp.json", { "bare-map": { command: "bare-that-does-not-exist" } })
     ],
     install: ["loose", "bare"]
+  }
+]
+
+/** the same file in the marketplace source (for `plugin/read`) and in the cache (installed without an install) */
+const both = (plugin: string, rel: string, value: Json | string): ReadonlyArray<SetupEntry> =>
+  [`repo/${plugin}/${rel}`, `home/plugins/cache/test/${plugin}/local/${rel}`].map((path) =>
+    typeof value === "string" ? text(path, value) : json(path, value)
+  )
+
+/** The S0 manager cases as 0.116.0 runs them: state from config.toml and the cache, no install requests. */
+const fromConfigAndCache: ReadonlyArray<Case> = [
+  {
+    name: "load_plugins_loads_default_skills_and_mcp_servers (config + cache)",
+    config: `[features]\nplugins = true\n\n[plugins."sample@test"]\nenabled = true\n`,
+    userMcpServers: [],
+    plugins: ["sample"],
+    files: [
+      ...both("sample", ".codex-plugin/plugin.json", { name: "sample", description: "Plugin that includes the sample MCP server and Skills" }),
+      ...both("sample", "skills/sample-search/SKILL.md", "---\nname: sample-search\ndescription: search sample data\n---\n"),
+      ...both("sample", ".mcp.json", { mcpServers: { sample: { type: "http", url: unreachable, oauth: { clientId: "client-id", callbackPort: 3118 } } } }),
+      ...both("sample", ".app.json", { apps: { example: { id: "connector_example" } } })
+    ],
+    install: []
+  },
+  {
+    name: "effective_apps_dedupes_connector_ids_across_plugins (config + cache, no manifests)",
+    config: `[features]\nplugins = true\n[plugins."plugin-a@test"]\nenabled = true\n[plugins."plugin-b@test"]\nenabled = true\n`,
+    userMcpServers: [],
+    plugins: [],
+    files: [
+      json("home/plugins/cache/test/plugin-a/local/.app.json", { apps: { example: { id: "connector_example" } } }),
+      // a skill, so that skills/list would show the plugin had 0.116.0 loaded it without a manifest
+      text("home/plugins/cache/test/plugin-a/local/skills/s/SKILL.md", "---\nname: s\ndescription: skill\n---\n"),
+      json("home/plugins/cache/test/plugin-b/local/.app.json", { apps: { chat: { id: "connector_example" }, gmail: { id: "connector_gmail" } } })
+    ],
+    install: []
+  },
+  {
+    name: "load_plugins_preserves_disabled_plugins_without_effective_contributions (config + cache)",
+    config: `[features]\nplugins = true\n\n[plugins."sample@test"]\nenabled = false\n`,
+    userMcpServers: [],
+    plugins: ["sample"],
+    files: [
+      ...both("sample", ".codex-plugin/plugin.json", { name: "sample" }),
+      ...both("sample", ".mcp.json", { mcpServers: { sample: { type: "http", url: unreachable } } })
+    ],
+    install: []
+  },
+  {
+    name: "load_plugins_rejects_invalid_plugin_keys (config + cache)",
+    config: `[features]\nplugins = true\n\n[plugins.sample]\nenabled = true\n`,
+    userMcpServers: [],
+    plugins: ["sample"],
+    files: [
+      ...both("sample", ".codex-plugin/plugin.json", { name: "sample" }),
+      ...both("sample", "skills/s/SKILL.md", "---\nname: s\ndescription: skill\n---\n"),
+      ...both("sample", ".mcp.json", { mcpServers: { sample: { type: "http", url: unreachable } } })
+    ],
+    install: []
+  },
+  {
+    name: "load_plugins_ignores_project_config_files (a trusted project's .codex/config.toml enables plugins)",
+    config: `[projects."<ROOT>/cwd"]\ntrust_level = "trusted"\n`,
+    userMcpServers: [],
+    plugins: ["sample"],
+    files: [
+      { kind: "dir", path: "cwd/.git" },
+      text("cwd/.codex/config.toml", `[features]\nplugins = true\n\n[plugins."sample@test"]\nenabled = true\n`),
+      ...both("sample", ".codex-plugin/plugin.json", { name: "sample" }),
+      ...both("sample", "skills/s/SKILL.md", "---\nname: s\ndescription: skill\n---\n")
+    ],
+    install: []
+  },
+  {
+    name: "plugin_namespace_for_skill_path_uses_manifest_name (entry and directory named otherwise)",
+    config: `[features]\nplugins = true\n`,
+    userMcpServers: [],
+    plugins: ["entry"],
+    files: [
+      manifest("entry", { name: "manifest-name" }),
+      text("repo/entry/skills/search/SKILL.md", "---\ndescription: search\n---\n"),
+      skill("repo/entry/skills/named/SKILL.md", "named", "named skill")
+    ],
+    install: ["entry"]
   }
 ]
 
@@ -264,7 +371,7 @@ const compare = (c: Case, reference: RunResult, ours: RunResult): void => {
 }
 
 describe("plugin/capabilities agrees with what the reference loads", () => {
-  for (const c of cases) {
+  for (const c of [...cases, ...fromConfigAndCache]) {
     it(c.name, async () => {
       const [reference, ours] = await Promise.all([runScenario(referenceScenario(c), "reference"), runScenario(oursScenario(c), "ours")])
       compare(c, reference, ours)
