@@ -164,6 +164,10 @@ export const mentionsOf = (view: CapabilitiesView, items: ReadonlyArray<MentionI
 export class CapabilitiesService extends Context.Service<CapabilitiesService, {
   /** the answer for the current state of the log */
   readonly current: Effect.Effect<CapabilitiesView, EngineError>
+  /** the answer for the log up to `seq` with today's cache (the change feed's baseline) */
+  readonly upTo: (seq: number) => Effect.Effect<CapabilitiesView, EngineError>
+  /** a file at or below `path` changed outside the log (a hand edit of a cache): read the bundles there again */
+  readonly forget: (path: string) => Effect.Effect<void>
   /** the answer for the log up to a seq or a time, from the blob store */
   readonly at: (until: ReplayUntil) => Effect.Effect<CapabilitiesView, EngineError>
   readonly mention: (items: ReadonlyArray<MentionInput>) => Effect.Effect<MentionView, EngineError>
@@ -180,6 +184,22 @@ export class CapabilitiesService extends Context.Service<CapabilitiesService, {
         Effect.flatMap((records) => capabilitiesOf(paths, records, "cache", memo)),
         Effect.provide(context)
       )
+      const upTo = (seq: number) =>
+        log.live.pipe(
+          Effect.flatMap((records) => {
+            // records are in seq order: the prefix ends before the first record after `seq`
+            const end = records.findIndex((r) => r.seq > seq)
+            return capabilitiesOf(paths, end < 0 ? records : records.slice(0, end), "cache", memo)
+          }),
+          Effect.provide(context)
+        )
+      const forget = (path: string) =>
+        Effect.sync(() => {
+          for (const key of memo.keys()) {
+            const root = key.slice(key.lastIndexOf("\u0000") + 1)
+            if (path === root || path.startsWith(`${root}/`) || root.startsWith(`${path}/`)) memo.delete(key)
+          }
+        })
       const at = (until: ReplayUntil) =>
         log.records.pipe(
           Effect.flatMap((records) => {
@@ -191,7 +211,7 @@ export class CapabilitiesService extends Context.Service<CapabilitiesService, {
           Effect.provide(context)
         )
       const mention = (items: ReadonlyArray<MentionInput>) => Effect.map(current, (view) => mentionsOf(view, items))
-      return CapabilitiesService.of({ current, at, mention })
+      return CapabilitiesService.of({ current, upTo, forget, at, mention })
     })
   )
 }
