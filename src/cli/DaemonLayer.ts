@@ -36,6 +36,6 @@ export const daemonLayer = (paths: LedgerPaths) => {
   const engine = EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
   const processHost = ProcessHost.layer().pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
   const capabilities = CapabilitiesService.layer.pipe(Layer.provide(Layer.mergeAll(log, PluginBundle.layer.pipe(Layer.provide(base)), base)))
-  const feed = CapabilityFeed.layer.pipe(Layer.provide(Layer.mergeAll(capabilities, log)))
+  const feed = CapabilityFeed.layer.pipe(Layer.provide(Layer.mergeAll(capabilities, log, watch, base)))
   return Layer.mergeAll(engine, processHost, log, marketplaces, watch, base, capabilities, feed)
 }

@@ -22,6 +22,7 @@ import { userMcpServerNames } from "../adapters/UserMcpServers.ts"
 import { type Capabilities, deriveCapabilities, type LoadedBundle, type PluginInput } from "../domain/Capabilities.ts"
 import { collectMentionedPlugins, type MentionGuidance, type MentionInput, mentionGuidance } from "../domain/PluginMentions.ts"
 import { initialState, type PluginStatus } from "../domain/PluginState.ts"
+import { activeVersion } from "./CuratedLocal.ts"
 import { type EngineError, internalError, invalidRequest } from "./EngineApi.ts"
 import { EventLog, type LogRecord } from "./EventLog.ts"
 import { LedgerConfig, type LedgerPaths } from "./LedgerConfig.ts"
@@ -92,7 +93,15 @@ export const capabilitiesOf = Effect.fn("Capabilities.of")(function*(
   const bundles = yield* PluginBundle
   const state = foldRecords(initialState, records)
   const config = readUserConfig(fs, paths)
-  const plugins = candidates(state.plugins.values())
+  const known = candidates(state.plugins.values())
+  // Now, a plugin the log only knows from config.toml is installed when its cache has an active version, as for
+  // Codex and plugin/list (a cache Codex wrote before the ledger, or another Codex process); the past has only the
+  // trees the log recorded.
+  const plugins = source === "blobs" ? known : known.map((p): PluginStatus => {
+    if (p.installed) return p
+    const version = activeVersion(fs, Path.join(paths.cacheDir, p.marketplaceName, p.pluginName))
+    return version === undefined ? p : { ...p, installed: true, version }
+  })
   const active = (p: PluginStatus) => config.pluginsFeature && p.installed && p.enabled && p.version !== undefined
   const cacheRoot = (p: PluginStatus) => Path.join(paths.cacheDir, p.marketplaceName, p.pluginName, p.version ?? "local")
 
@@ -155,6 +164,10 @@ export const mentionsOf = (view: CapabilitiesView, items: ReadonlyArray<MentionI
 export class CapabilitiesService extends Context.Service<CapabilitiesService, {
   /** the answer for the current state of the log */
   readonly current: Effect.Effect<CapabilitiesView, EngineError>
+  /** the answer for the log up to `seq` with today's cache (the change feed's baseline) */
+  readonly upTo: (seq: number) => Effect.Effect<CapabilitiesView, EngineError>
+  /** a file at or below `path` changed outside the log (a hand edit of a cache): read the bundles there again */
+  readonly forget: (path: string) => Effect.Effect<void>
   /** the answer for the log up to a seq or a time, from the blob store */
   readonly at: (until: ReplayUntil) => Effect.Effect<CapabilitiesView, EngineError>
   readonly mention: (items: ReadonlyArray<MentionInput>) => Effect.Effect<MentionView, EngineError>
@@ -171,6 +184,22 @@ export class CapabilitiesService extends Context.Service<CapabilitiesService, {
         Effect.flatMap((records) => capabilitiesOf(paths, records, "cache", memo)),
         Effect.provide(context)
       )
+      const upTo = (seq: number) =>
+        log.live.pipe(
+          Effect.flatMap((records) => {
+            // records are in seq order: the prefix ends before the first record after `seq`
+            const end = records.findIndex((r) => r.seq > seq)
+            return capabilitiesOf(paths, end < 0 ? records : records.slice(0, end), "cache", memo)
+          }),
+          Effect.provide(context)
+        )
+      const forget = (path: string) =>
+        Effect.sync(() => {
+          for (const key of memo.keys()) {
+            const root = key.slice(key.lastIndexOf("\u0000") + 1)
+            if (path === root || path.startsWith(`${root}/`) || root.startsWith(`${path}/`)) memo.delete(key)
+          }
+        })
       const at = (until: ReplayUntil) =>
         log.records.pipe(
           Effect.flatMap((records) => {
@@ -182,7 +211,7 @@ export class CapabilitiesService extends Context.Service<CapabilitiesService, {
           Effect.provide(context)
         )
       const mention = (items: ReadonlyArray<MentionInput>) => Effect.map(current, (view) => mentionsOf(view, items))
-      return CapabilitiesService.of({ current, at, mention })
+      return CapabilitiesService.of({ current, upTo, forget, at, mention })
     })
   )
 }
