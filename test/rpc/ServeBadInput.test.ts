@@ -36,7 +36,7 @@ const parse = (line: string): unknown => JSON.parse(line)
 const isServerNotification = (line: string): boolean => {
   try {
     const value = parse(line)
-    return isRecord(value) && !("id" in value) && (value["method"] === "plugin/changed" || value["method"] === "marketplace/changed")
+    return isRecord(value) && !("id" in value) && (value["method"] === "plugin/changed" || value["method"] === "marketplace/changed" || value["method"] === "plugin/capabilitiesChanged")
   } catch {
     return false
   }
