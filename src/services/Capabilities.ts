@@ -21,7 +21,7 @@ import { nodeTreeFs } from "../adapters/TreeFs.ts"
 import { userMcpServerNames } from "../adapters/UserMcpServers.ts"
 import { type Capabilities, deriveCapabilities, type LoadedBundle, type PluginInput } from "../domain/Capabilities.ts"
 import { collectMentionedPlugins, type MentionGuidance, type MentionInput, mentionGuidance } from "../domain/PluginMentions.ts"
-import { initialState, type PluginStatus } from "../domain/PluginState.ts"
+import { initialState, type PluginState, type PluginStatus } from "../domain/PluginState.ts"
 import { activeVersion } from "./CuratedLocal.ts"
 import { type EngineError, internalError, invalidRequest } from "./EngineApi.ts"
 import { EventLog, type LogRecord } from "./EventLog.ts"
@@ -87,11 +87,13 @@ export const capabilitiesOf = Effect.fn("Capabilities.of")(function*(
   paths: LedgerPaths,
   records: ReadonlyArray<LogRecord>,
   source: "cache" | "blobs",
-  memo?: Map<string, PluginInput["load"]>
+  memo?: Map<string, PluginInput["load"]>,
+  /** the state of `records`, folded incrementally by the caller (the feed asks after every event) */
+  folded?: (records: ReadonlyArray<LogRecord>) => PluginState
 ) {
   const fs = yield* LedgerFs
   const bundles = yield* PluginBundle
-  const state = foldRecords(initialState, records)
+  const state = folded?.(records) ?? foldRecords(initialState, records)
   const config = readUserConfig(fs, paths)
   const known = candidates(state.plugins.values())
   // Now, a plugin the log only knows from config.toml is installed when its cache has an active version, as for
@@ -179,9 +181,20 @@ export class CapabilitiesService extends Context.Service<CapabilitiesService, {
       const paths = yield* LedgerConfig
       const context = yield* Effect.context<LedgerFs | PluginBundle>()
       const memo = new Map<string, PluginInput["load"]>()
+      // the fold of the records asked about last time, continued when they are a prefix of the new ones: folding the
+      // whole log for every answer cost O(log size) per event
+      let last: { readonly seq: number; readonly h: string; readonly state: PluginState } = { seq: 0, h: "", state: initialState }
+      const folded = (records: ReadonlyArray<LogRecord>): PluginState => {
+        const continues = last.seq > 0 && last.seq <= records.length && records[last.seq - 1]?.h === last.h
+        const base = continues ? last : { seq: 0, h: "", state: initialState }
+        const state = foldRecords(base.state, base.seq === 0 ? records : records.slice(base.seq))
+        const head = records.at(-1)
+        last = { seq: head?.seq ?? 0, h: head?.h ?? "", state }
+        return state
+      }
       // the live records (no copy): the change feed asks after every burst of appended records
       const current = log.live.pipe(
-        Effect.flatMap((records) => capabilitiesOf(paths, records, "cache", memo)),
+        Effect.flatMap((records) => capabilitiesOf(paths, records, "cache", memo, folded)),
         Effect.provide(context)
       )
       const upTo = (seq: number) =>
@@ -189,7 +202,7 @@ export class CapabilitiesService extends Context.Service<CapabilitiesService, {
           Effect.flatMap((records) => {
             // records are in seq order: the prefix ends before the first record after `seq`
             const end = records.findIndex((r) => r.seq > seq)
-            return capabilitiesOf(paths, end < 0 ? records : records.slice(0, end), "cache", memo)
+            return capabilitiesOf(paths, end < 0 ? records : records.slice(0, end), "cache", memo, folded)
           }),
           Effect.provide(context)
         )
