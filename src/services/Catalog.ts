@@ -20,7 +20,6 @@ import { type EngineError, internalError, invalidRequest, type PluginReadView } 
 import { describeConfigProblem } from "./ConfigProblems.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { MarketplaceDiscovery } from "./MarketplaceDiscovery.ts"
-import { remoteSyncError } from "./RemoteAuth.ts"
 
 const emptyConfig: ParsedConfig = { pluginsFeature: undefined, chatgptBaseUrl: undefined, plugins: new Map() }
 
@@ -80,7 +79,6 @@ export class Catalog extends Context.Service<Catalog, {
 
       const list = (input: { readonly cwds: ReadonlyArray<string>; readonly forceRemoteSync: boolean }) =>
         Effect.gen(function*() {
-          const syncError = input.forceRemoteSync ? yield* remoteSyncError(fs, paths) : null
           const files = yield* discovery.discover({ home: paths.home, codexHome: paths.codexHome, cwds: input.cwds })
           const loaded = yield* discovery.load(files)
           const config = yield* readConfig
@@ -104,7 +102,8 @@ export class Catalog extends Context.Service<Catalog, {
                 }
               })
             })),
-            remoteSyncError: syncError
+            // the remote sync runs in the Engine before the listing (`forceRemoteSync`); here there is none
+            remoteSyncError: null
           }
           return loaded.errors.length === 0 ? view : { ...view, marketplaceLoadErrors: loaded.errors }
         })

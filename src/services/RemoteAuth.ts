@@ -1,8 +1,7 @@
 /**
- * The auth gate of the remote curated sync (`forceRemoteSync`). The sync itself (fetch, reconcile, record)
- * is not part of this version; without ChatGPT auth the reference's exact texts are returned, fail-open.
+ * The auth gate of the remote plugin mutations (`forceRemoteSync` on install and uninstall): the reference's exact
+ * texts. The remote sync of `plugin/list` reads its auth in RemoteClient.ts; the POST mutations are not built yet.
  */
-import { Effect } from "effect"
 import type { FsPort } from "../adapters/FsPort.ts"
 import type { LedgerPaths } from "./LedgerConfig.ts"
 
@@ -38,16 +37,3 @@ export const remoteMutationError = (fs: FsPort, paths: LedgerPaths, action: "ena
       return `${prefix}: remote plugin mutation is not supported by this version of plugin-ledger`
   }
 }
-
-/** The `remoteSyncError` of a `plugin/list` with `forceRemoteSync: true`. */
-export const remoteSyncError = (fs: FsPort, paths: LedgerPaths): Effect.Effect<string> =>
-  Effect.sync(() => {
-    switch (readAuthMode(fs, paths)) {
-      case "none":
-        return "chatgpt authentication required to sync remote plugins"
-      case "apikey":
-        return "chatgpt authentication required to sync remote plugins; api key auth is not supported"
-      case "chatgpt":
-        return "remote plugin sync is not supported by this version of plugin-ledger"
-    }
-  })
