@@ -9,16 +9,10 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { createFixture, freshHome, removeFixture } from "./fixtures.ts"
-import { quantile, round } from "./stats.ts"
+import { envInt, quantile, round } from "./stats.ts"
 
 const REPO = path.resolve(import.meta.dirname, "..")
 process.chdir(REPO)
-
-const envInt = (name: string, fallback: number): number => {
-  const raw = process.env[name]
-  const value = raw === undefined ? Number.NaN : Number.parseInt(raw, 10)
-  return Number.isFinite(value) && value > 0 ? value : fallback
-}
 
 const CONFIG = {
   marketplaces: envInt("BENCH_MARKETPLACES", 20),

@@ -17,17 +17,12 @@ import { loggingLayer } from "../src/cli/Logging.ts"
 import { processLayer } from "../src/cli/ProcessLayer.ts"
 import { makeLedgerPaths } from "../src/services/LedgerConfig.ts"
 import { ProcessHost } from "../src/services/ProcessHost.ts"
-import { quantile } from "./stats.ts"
+import { envInt, quantile } from "./stats.ts"
 
 const REPO = path.resolve(import.meta.dirname, "..")
 const PLUGIN = path.join(REPO, "examples/process-plugins/metadata-echo/metadata-echo.ts")
 /** the no-op call the host routes (capability metadataProvider: series); the plugin answers it from its params */
 const NOOP = { method: "metadata/series/match", params: { title: "bench" } }
-
-const envInt = (name: string, fallback: number): number => {
-  const value = Number.parseInt(process.env[name] ?? "", 10)
-  return Number.isFinite(value) && value > 0 ? value : fallback
-}
 
 const CONFIG = {
   warmup: envInt("BENCH_WARMUP", 1_000),

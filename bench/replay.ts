@@ -29,11 +29,8 @@ import { newRecordOf } from "../src/services/EventRecords.ts"
 import { makeLedgerPaths } from "../src/services/LedgerConfig.ts"
 import { eventOf } from "../src/services/Projector.ts"
 import { foldRecords } from "../src/services/RecordFold.ts"
+import { envInt } from "./stats.ts"
 
-const envInt = (name: string, fallback: number): number => {
-  const value = Number.parseInt(process.env[name] ?? "", 10)
-  return Number.isFinite(value) && value > 0 ? value : fallback
-}
 const EVENTS = envInt("BENCH_EVENTS", 1_000_000)
 const OPEN_EVENTS = envInt("BENCH_OPEN_EVENTS", 100_000)
 const RUNS = envInt("BENCH_RUNS", 5)

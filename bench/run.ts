@@ -10,16 +10,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { createFixture, type Fixture, freshHome, removeFixture } from "./fixtures.ts"
 import { Server, serverCommand, type Target, TARGETS } from "./server.ts"
-import { round, type Summary, summarize } from "./stats.ts"
+import { envInt, round, type Summary, summarize } from "./stats.ts"
 
 const REPO = path.resolve(import.meta.dirname, "..")
 process.chdir(REPO)
-
-const envInt = (name: string, fallback: number): number => {
-  const raw = process.env[name]
-  const value = raw === undefined ? Number.NaN : Number.parseInt(raw, 10)
-  return Number.isFinite(value) && value > 0 ? value : fallback
-}
 
 const CONFIG = {
   marketplaces: envInt("BENCH_MARKETPLACES", 20),

@@ -34,3 +34,9 @@ export const summarize = (samples: ReadonlyArray<number>): Summary => ({
 
 /** Rounds for JSON output (0.01 ms resolution). */
 export const round = (ms: number): number => Math.round(ms * 100) / 100
+
+/** A positive whole number from the environment (`BENCH_*` knobs), else `fallback`. */
+export const envInt = (name: string, fallback: number): number => {
+  const value = Number.parseInt(process.env[name] ?? "", 10)
+  return Number.isFinite(value) && value > 0 ? value : fallback
+}

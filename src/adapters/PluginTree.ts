@@ -22,9 +22,9 @@ import {
   pidSuffix,
   writeAll
 } from "./AtomicFile.ts"
-import { type BlobStore, sha256Hex } from "./BlobStore.ts"
+import type { BlobStore } from "./BlobStore.ts"
 import { errnoCode } from "./FsPort.ts"
-import { type LoadedTree, loadManifest, loadTree } from "./TreeBlob.ts"
+import { type LoadedTree, loadTree } from "./TreeBlob.ts"
 import type { TreeFs } from "./TreeFs.ts"
 
 const removeIfPresent = (fs: TreeFs, path: string): void => {
@@ -260,22 +260,4 @@ export const sweepLeftovers = (fs: TreeFs, dir: string, depth = 3): void => {
       if (!ownerAlive(name)) removeIfPresent(fs, path)
     } else if (depth > 1 && fs.lstatSync(path).isDirectory()) sweepLeftovers(fs, path, depth - 1)
   }
-}
-
-/** Compares a materialized tree with its manifest; returns the relative paths that differ. */
-export const diffTree = (fs: TreeFs, blobs: BlobStore, treeHash: string, target: string): ReadonlyArray<string> => {
-  const manifest = loadManifest(blobs, treeHash)
-  const problems: Array<string> = []
-  for (const entry of manifest.entries) {
-    const path = Path.join(target, entry.path)
-    try {
-      const stat = fs.lstatSync(path)
-      if (entry.type === "dir" ? !stat.isDirectory() : !stat.isFile()) problems.push(entry.path)
-      else if (entry.type === "file" && sha256Hex(fs.readFileSync(path)) !== entry.sha256) problems.push(entry.path)
-    } catch (error) {
-      if (errnoCode(error) !== "ENOENT") throw error
-      problems.push(entry.path)
-    }
-  }
-  return problems
 }
