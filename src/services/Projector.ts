@@ -291,30 +291,24 @@ export class Projector extends Context.Service<Projector, {
       /** config.toml texts staged ahead of their events (temp file written and fsynced), by text. */
       const stagedConfigs = new Map<string, Array<StagedFile>>()
 
-      const prepareCache = (target: string, key: string, source: SourceTree, version: string): Effect.Effect<void, never, Scope.Scope> =>
+      /**
+       * Builds something ahead of its event and files it under `key` for the projection to take; held by the scope:
+       * if no projection took it when the scope closes (the command was refused, or failed), it is discarded, so
+       * nothing stays behind. A failure to build is not one: the projection then builds it itself.
+       */
+      const holdUntilTaken = <A>(map: Map<string, Array<A>>, key: string, build: Effect.Effect<A, unknown>, discard: (a: A) => void) =>
         Effect.acquireRelease(
-          prepareTree(fs, source.tree, target, { under: version }).pipe(
-            Effect.tap((prepared) => Effect.sync(() => pushTo(preparedTrees, key, prepared))),
-            Effect.option
-          ),
-          (prepared) =>
-            Effect.sync(() => {
-              // not taken by a projection (the command was refused, or failed): nothing may stay behind
-              if (prepared._tag === "Some" && removeFrom(preparedTrees, key, prepared.value)) discardPrepared(fs, prepared.value)
-            })
+          build.pipe(Effect.tap((built) => Effect.sync(() => pushTo(map, key, built))), Effect.option),
+          (built) => Effect.sync(() => {
+            if (built._tag === "Some" && removeFrom(map, key, built.value)) discard(built.value)
+          })
         ).pipe(Effect.asVoid)
 
+      const prepareCache = (target: string, key: string, source: SourceTree, version: string): Effect.Effect<void, never, Scope.Scope> =>
+        holdUntilTaken(preparedTrees, key, prepareTree(fs, source.tree, target, { under: version }), (prepared) => discardPrepared(fs, prepared))
+
       const prepareConfig = (text: string): Effect.Effect<void, never, Scope.Scope> =>
-        Effect.acquireRelease(
-          stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600).pipe(
-            Effect.tap((staged) => Effect.sync(() => pushTo(stagedConfigs, text, staged))),
-            Effect.option
-          ),
-          (staged) =>
-            Effect.sync(() => {
-              if (staged._tag === "Some" && removeFrom(stagedConfigs, text, staged.value)) discardStaged(fs, staged.value)
-            })
-        ).pipe(Effect.asVoid)
+        holdUntilTaken(stagedConfigs, text, stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600), (staged) => discardStaged(fs, staged))
 
       const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> => {
         const target = pluginDir(pluginId)
