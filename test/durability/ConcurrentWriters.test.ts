@@ -13,7 +13,7 @@ import { EventLog } from "../../src/services/EventLog.ts"
 import { bundled } from "../support/Bundle.ts"
 import { LineChild, sleep } from "../support/LineChild.ts"
 import { makeRandom, scaled, seedFor } from "../support/Soak.ts"
-import { STREAM_EVENT, type StreamCommand, streamLogProblems, streamRecords } from "../support/StreamAppends.ts"
+import { lockHolderPid, STREAM_EVENT, type StreamCommand, streamLogProblems, streamRecords } from "../support/StreamAppends.ts"
 
 const WRITER_SOURCE = Path.join(import.meta.dirname, "children", "streamWriter.ts")
 const WRITERS = 4
@@ -35,15 +35,6 @@ interface WriterRun {
   readonly done: boolean
   /** the lock file still named this writer right after its SIGKILL */
   readonly diedHoldingLock: boolean
-}
-
-const lockHolderPid = (dir: string): number | undefined => {
-  try {
-    const pid: unknown = JSON.parse(NodeFs.readFileSync(Path.join(dir, "lock"), "utf8")).pid
-    return typeof pid === "number" ? pid : undefined
-  } catch {
-    return undefined
-  }
 }
 
 const runWriter = async (

@@ -14,7 +14,7 @@ import { EventLog } from "../../src/services/EventLog.ts"
 import { bundled } from "../support/Bundle.ts"
 import { LineChild, sleep } from "../support/LineChild.ts"
 import { makeRandom, scaled, seedFor } from "../support/Soak.ts"
-import { STREAM_EVENT, type StreamCommand, streamLogProblems, streamRecords } from "../support/StreamAppends.ts"
+import { lockHolderPid, STREAM_EVENT, type StreamCommand, streamLogProblems, streamRecords } from "../support/StreamAppends.ts"
 
 const WRITER_SOURCE = Path.join(import.meta.dirname, "children", "streamWriter.ts")
 const BATCH_MAX = 3
@@ -77,15 +77,6 @@ interface LaneTotals {
   killedWithoutAck: number
   /** the lock file still named the writer after its death: the reopen had to take the lock over */
   diedHoldingLock: number
-}
-
-const lockHolderPid = (dir: string): number | undefined => {
-  try {
-    const pid: unknown = JSON.parse(NodeFs.readFileSync(Path.join(dir, "lock"), "utf8")).pid
-    return typeof pid === "number" ? pid : undefined
-  } catch {
-    return undefined
-  }
 }
 
 const runLane = async (

@@ -3,6 +3,8 @@
  * streams. Each record carries its stream and stream version (`sv`), computed by `decide` from the caught-up
  * log, so a writer that ever decided on a stale view would leave a duplicate or a gap in some stream.
  */
+import * as NodeFs from "node:fs"
+import * as Path from "node:path"
 import type { LogRecord, NewRecord } from "../../src/services/EventLog.ts"
 
 export const STREAMS: ReadonlyArray<string> = ["alpha@market", "beta@market", "gamma@market"]
@@ -72,4 +74,14 @@ export const streamLogProblems = (records: ReadonlyArray<LogRecord>): ReadonlyAr
     versions.set(data.stream, data.sv)
   })
   return problems
+}
+
+/** The pid recorded in a ledger dir's lock file, if a lock is there. */
+export const lockHolderPid = (dir: string): number | undefined => {
+  try {
+    const pid: unknown = JSON.parse(NodeFs.readFileSync(Path.join(dir, "lock"), "utf8")).pid
+    return typeof pid === "number" ? pid : undefined
+  } catch {
+    return undefined
+  }
 }
