@@ -1,8 +1,7 @@
-import { Result } from "effect"
 import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { describeConfigProblem } from "../services/ConfigProblems.ts"
 import { sha256Hex } from "./BlobStore.ts"
-import { checkConfig, parseConfig } from "./ConfigToml.ts"
+import { inspectConfig } from "./ConfigToml.ts"
 import { errnoCode, type FsPort } from "./FsPort.ts"
 
 /**
@@ -19,11 +18,9 @@ export const observeConfig = (fs: FsPort, configPath: string): ConfigObservation
   }
   const hash = sha256Hex(bytes)
   const text = bytes.toString("utf8")
-  const problem = checkConfig(text)
-  if (problem !== undefined) {
-    return { _tag: "Unreadable", hash, message: describeConfigProblem(problem, configPath, "reload") }
+  const { problem, config } = inspectConfig(text)
+  if (problem !== undefined || config === undefined) {
+    return { _tag: "Unreadable", hash, message: problem === undefined ? "config.toml is not valid TOML" : describeConfigProblem(problem, configPath, "reload") }
   }
-  const parsed = parseConfig(text)
-  if (Result.isFailure(parsed)) return { _tag: "Unreadable", hash, message: parsed.failure.message }
-  return { _tag: "Readable", hash, tables: parsed.success.plugins }
+  return { _tag: "Readable", hash, tables: config.plugins }
 }

@@ -274,14 +274,26 @@ const describeTomlValue = (value: unknown): string => {
  * `parseConfig` reads leniently): the file must parse, `[features] plugins` and every
  * `[plugins."<id>"] enabled` must be booleans when present.
  */
-export const checkConfig = (text: string): ConfigProblem | undefined => {
+export const checkConfig = (text: string): ConfigProblem | undefined => inspectConfig(text).problem
+
+/**
+ * One parse for both questions a reader of config.toml asks: would Codex refuse it (`problem`, as `checkConfig`),
+ * and what does it say (`config`, as `parseConfig`; undefined only when the TOML itself does not parse).
+ */
+export const inspectConfig = (text: string): { readonly problem: ConfigProblem | undefined; readonly config: ParsedConfig | undefined } => {
   let doc: TomlTable
   try {
     doc = parse(text)
   } catch (e) {
-    if (e instanceof TomlError) return { kind: "Syntax", line: e.line, column: e.column, message: e.message.split("\n")[0] ?? e.message }
-    return { kind: "Syntax", message: String(e) }
+    const problem: ConfigProblem = e instanceof TomlError
+      ? { kind: "Syntax", line: e.line, column: e.column, message: e.message.split("\n")[0] ?? e.message }
+      : { kind: "Syntax", message: String(e) }
+    return { problem, config: undefined }
   }
+  return { problem: typeProblem(doc), config: toParsedConfig(doc) }
+}
+
+const typeProblem = (doc: TomlTable): ConfigProblem | undefined => {
   const mistyped = (keyPath: string, value: unknown): ConfigProblem | undefined =>
     value === undefined || typeof value === "boolean"
       ? undefined

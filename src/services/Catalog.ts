@@ -5,7 +5,7 @@
  */
 import { Context, Effect, Layer, Result } from "effect"
 import * as Path from "node:path"
-import { checkConfig, type ParsedConfig, parseConfig } from "../adapters/ConfigToml.ts"
+import { inspectConfig, type ParsedConfig } from "../adapters/ConfigToml.ts"
 import { errnoCode } from "../adapters/FsPort.ts"
 import { isDirectory as isDirectoryAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
@@ -48,10 +48,9 @@ export class Catalog extends Context.Service<Catalog, {
         } catch (error) {
           return yield* internalError(`failed to reload config: ${paths.configPath}: ${rustIoError(error)}`)
         }
-        const problem = checkConfig(text)
+        const { problem, config } = inspectConfig(text)
         if (problem !== undefined) return yield* internalError(describeConfigProblem(problem, paths.configPath, "reload"))
-        const parsed = parseConfig(text)
-        return Result.isSuccess(parsed) ? parsed.success : emptyConfig
+        return config ?? emptyConfig
       })
 
       /** The reference's active version: a `local` dir, or a dir named by a 40-hex git sha (curated installs). */

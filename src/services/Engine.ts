@@ -6,7 +6,7 @@
 import { Clock, Effect, Layer, Ref, Result } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Path from "node:path"
-import { checkConfig, parseConfig } from "../adapters/ConfigToml.ts"
+import { inspectConfig } from "../adapters/ConfigToml.ts"
 import { attempt, pidSuffix } from "../adapters/AtomicFile.ts"
 import { describeError } from "../adapters/FsPort.ts"
 import { isDirectory as isDirectoryAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
@@ -85,14 +85,12 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const observe = (pluginId: string, failure: string, checkTypes: boolean): Effect.Effect<Observed, EngineError> =>
       Effect.try({ try: readConfigText, catch: (e) => internalError(`${failure}: ${rustIoError(e)}`) }).pipe(
         Effect.flatMap((text) => {
-          const problem = checkConfig(text)
+          const { problem, config } = inspectConfig(text)
           // clearing a table needs only a parsable document (the reference does not type-check it then)
-          if (problem !== undefined && (checkTypes || problem.kind === "Syntax")) {
+          if (problem !== undefined && (checkTypes || config === undefined)) {
             return Effect.fail(internalError(`${failure}: ${describeConfigProblem(problem, paths.configPath, "edit")}`))
           }
-          const parsed = parseConfig(text)
-          if (Result.isFailure(parsed)) return Effect.fail(internalError(`${failure}: ${parsed.failure.message}`))
-          const entry = parsed.success.plugins.get(pluginId)
+          const entry = config?.plugins.get(pluginId)
           return Effect.try({
             try: (): Observed => ({
               configured: entry !== undefined,
