@@ -161,6 +161,8 @@ const configEditsOf = (
   projectedSeq: number,
   text: string
 ): ReadonlyArray<PluginEvent> => {
+  // the live path has no lagging events: nothing to compare, so config.toml is not parsed for it
+  if (pending.length === 0) return pending
   const parsed = parseConfig(text)
   if (Result.isFailure(parsed)) return pending
   const tables = parsed.success.plugins
