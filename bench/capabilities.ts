@@ -11,7 +11,7 @@ import * as Path from "node:path"
 import { daemonLayer } from "../src/cli/DaemonLayer.ts"
 import { CapabilitiesService } from "../src/services/Capabilities.ts"
 import { Engine } from "../src/services/EngineApi.ts"
-import { makeLedgerPaths } from "../src/services/LedgerConfig.ts"
+import { makeLedgerPaths } from "../src/services/LedgerPaths.ts"
 
 const PLUGINS = Number(process.env["PLUGINS"] ?? 200)
 const RUNS = Number(process.env["RUNS"] ?? 50)

@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks"
 import { Effect } from "effect"
 import { loggingLayer } from "../src/cli/Logging.ts"
 import { processLayer } from "../src/cli/ProcessLayer.ts"
-import { makeLedgerPaths } from "../src/services/LedgerConfig.ts"
+import { makeLedgerPaths } from "../src/services/LedgerPaths.ts"
 import { ProcessHost } from "../src/services/ProcessHost.ts"
 import { envInt, quantile } from "./stats.ts"
 

@@ -7,6 +7,7 @@ import { createHash, randomUUID } from "node:crypto"
 import * as Path from "node:path"
 import { closeQuietly, fsyncDir, writeFileAtomic } from "./AtomicFile.ts"
 import { describeError, errnoCode, type FsPort } from "./FsPort.ts"
+import { segmentFirstSeq, segmentName } from "./SegmentName.ts"
 import {
   EMPTY_HEAD,
   encodeRecord,
@@ -22,8 +23,6 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Segments
 
-const SEGMENT_RE = /^(\d{20})\.jsonl$/
-export const segmentName = (firstSeq: number): string => `${String(firstSeq).padStart(20, "0")}.jsonl`
 
 interface Segment {
   readonly firstSeq: number
@@ -34,8 +33,8 @@ interface Segment {
 const listSegments = (fs: FsPort, eventsDir: string): ReadonlyArray<Segment> =>
   fs.readdirSync(eventsDir)
     .flatMap((name) => {
-      const m = SEGMENT_RE.exec(name)
-      return m?.[1] === undefined ? [] : [{ firstSeq: Number(m[1]), name, path: Path.join(eventsDir, name) }]
+      const firstSeq = segmentFirstSeq(name)
+      return firstSeq === undefined ? [] : [{ firstSeq, name, path: Path.join(eventsDir, name) }]
     })
     .sort((a, b) => a.firstSeq - b.firstSeq)
 

@@ -5,7 +5,7 @@
  */
 import { Effect, Result } from "effect"
 import { EngineError } from "../services/EngineApi.ts"
-import type { LedgerPaths } from "../services/LedgerConfig.ts"
+import type { LedgerPaths } from "../services/LedgerPaths.ts"
 import type { DecisionCheck } from "../services/DecisionCheck.ts"
 import { parseUntil, replayLedger, type ReplayView } from "../services/Replay.ts"
 import { ProblemsFound, UsageError } from "./Commands.ts"

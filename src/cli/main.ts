@@ -1,215 +1,26 @@
 /**
- * The `plugin-ledger` command. Logs go to stderr; in `serve` mode stdout carries protocol only.
+ * The `plugin-ledger` command's entry point. It loads only what `serve` needs to answer `initialize` before
+ * anything else (EarlyInitialize.ts); the commands, Effect and the engine are loaded after that.
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit, Layer, Logger } from "effect"
 import { parseArgs } from "node:util"
-import { ProcessCallError } from "../domain/ProcessProtocol.ts"
-import { EngineError } from "../services/EngineApi.ts"
-import { pathsFromEnv, makeLedgerPaths } from "../services/LedgerConfig.ts"
-import { appLayer } from "./AppLayer.ts"
-import { runCapabilities } from "./CapabilitiesCommand.ts"
-import { ProblemsFound, runCommand, UsageError } from "./Commands.ts"
-import { runDaemon } from "./Daemon.ts"
-import { daemonLayer } from "./DaemonLayer.ts"
-import { runDemo } from "./Demo.ts"
-import { loggingLayer } from "./Logging.ts"
-import { runProcessCommand } from "./ProcessCommand.ts"
-import { processLayer } from "./ProcessLayer.ts"
-import { runProxy } from "./Proxy.ts"
-import { runReplay } from "./ReplayCommand.ts"
-import { serveStdio } from "./Serve.ts"
-import { usage } from "./Usage.ts"
+import { pathsFromEnv } from "../services/LedgerPaths.ts"
+import { cliOptions } from "./CliOptions.ts"
+import { type EarlyStart, startServe } from "./EarlyInitialize.ts"
 
-const rejectedCallKinds: ReadonlySet<string> = new Set(["Unavailable", "NotFound", "RateLimited", "AuthFailed", "ConfigError"])
+const argv = process.argv.slice(2)
 
-const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
-  const error = Cause.findErrorOption(cause)
-  if (error._tag === "Some") {
-    if (error.value instanceof UsageError) return 2
-    if (error.value instanceof ProblemsFound) return 4
-    if (error.value instanceof EngineError) return error.value.kind === "InvalidRequest" ? 1 : 3
-    // the host or the plugin refused the request (exit 1); a crash, a timeout or a bad answer is an internal error
-    if (error.value instanceof ProcessCallError) return rejectedCallKinds.has(error.value.kind) ? 1 : 3
+/** `serve`'s early start; a command line that does not parse is left for the commands to report. */
+const early = async (): Promise<EarlyStart | undefined> => {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: cliOptions })
+  } catch {
+    return undefined
   }
-  return 3
+  if (parsed.positionals[0] !== "serve" || parsed.values.help) return undefined
+  return startServe(pathsFromEnv(process.env, parsed.values["codex-home"]).ledgerDir, process.stdin, process.stdout)
 }
 
-const describe = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.findErrorOption(cause)
-  if (error._tag === "Some" && error.value instanceof Error) return error.value.message
-  return Cause.pretty(cause)
-}
-
-const knownCommands: ReadonlySet<string> = new Set([
-  "list",
-  "install",
-  "uninstall",
-  "enable",
-  "disable",
-  "history",
-  "why",
-  "verify",
-  "sync",
-  "rollback",
-  "replay",
-  "process",
-  "capabilities",
-  "serve",
-  "demo"
-])
-const socketCommands: ReadonlySet<string> = new Set(["daemon", "proxy"])
-
-const main = Effect.gen(function*() {
-  const argv = process.argv.slice(2)
-  const parsed = yield* Effect.try({
-    try: () =>
-      parseArgs({
-        args: argv,
-        allowPositionals: true,
-        options: {
-          "codex-home": { type: "string" },
-          cwd: { type: "string", multiple: true },
-          marketplace: { type: "string" },
-          limit: { type: "string" },
-          since: { type: "string" },
-          until: { type: "string" },
-          into: { type: "string" },
-          base: { type: "string" },
-          "verify-decisions": { type: "boolean", default: false },
-          to: { type: "string" },
-          at: { type: "string" },
-          actor: { type: "string" },
-          repair: { type: "boolean", default: false },
-          remote: { type: "boolean", default: false },
-          curated: { type: "boolean", default: false },
-          repo: { type: "string" },
-          "request-id": { type: "string" },
-          json: { type: "boolean", default: false },
-          socket: { type: "string" },
-          "log-file": { type: "string" },
-          "log-level": { type: "string" },
-          arg: { type: "string", multiple: true },
-          env: { type: "string", multiple: true },
-          workdir: { type: "string" },
-          "admin-config": { type: "string" },
-          "user-config": { type: "string" },
-          user: { type: "string" },
-          timeout: { type: "string" },
-          params: { type: "string" },
-          credential: { type: "string", multiple: true },
-          "credentials-file": { type: "string" },
-          help: { type: "boolean", short: "h", default: false }
-        }
-      }),
-    catch: (cause) => new UsageError({ message: cause instanceof Error ? cause.message : String(cause) })
-  })
-  const [command, ...rest] = parsed.positionals
-  if (parsed.values.help || command === undefined || command === "help") {
-    process.stdout.write(usage)
-    return 0
-  }
-  if (!knownCommands.has(command) && !socketCommands.has(command)) {
-    // before anything is opened: a typo must not create a ledger
-    return yield* new UsageError({ message: `unknown command \`${command}\` (see plugin-ledger --help)` })
-  }
-  const fromEnv = pathsFromEnv()
-  const paths = parsed.values["codex-home"] === undefined
-    ? fromEnv
-    : makeLedgerPaths({ codexHome: parsed.values["codex-home"], home: fromEnv.home })
-  const logging = loggingLayer({ level: parsed.values["log-level"], file: parsed.values["log-file"] })
-  if (command === "serve") {
-    yield* serveStdio.pipe(Effect.provide(daemonLayer(paths)), Effect.provide(logging))
-    return 0
-  }
-  if (socketCommands.has(command)) {
-    const socket = parsed.values.socket
-    if (socket === undefined) return yield* new UsageError({ message: `${command} needs --socket <path>` })
-    if (rest.length > 0) return yield* new UsageError({ message: `unexpected argument: ${rest[0]}` })
-    const run = command === "daemon" ? runDaemon(socket).pipe(Effect.provide(daemonLayer(paths)), Effect.scoped) : runProxy(socket)
-    yield* run.pipe(Effect.provide(logging))
-    return 0
-  }
-  if (command === "replay") {
-    const { until, into, base, json } = parsed.values
-    const verifyDecisions = parsed.values["verify-decisions"]
-    const output = yield* runReplay(paths, rest, { until, into, base, json, verifyDecisions }).pipe(Effect.provide(logging))
-    process.stdout.write(`${output}\n`)
-    return 0
-  }
-  if (command === "process") {
-    const v = parsed.values
-    const output = yield* runProcessCommand(rest, {
-      args: v.arg ?? [],
-      env: v.env ?? [],
-      workdir: v.workdir,
-      adminConfig: v["admin-config"],
-      userConfig: v["user-config"],
-      user: v.user,
-      timeout: v.timeout,
-      params: v.params,
-      credential: v.credential ?? [],
-      credentialsFile: v["credentials-file"],
-      requestId: v["request-id"],
-      json: v.json
-    }).pipe(Effect.provide(processLayer(paths)), Effect.provide(logging))
-    process.stdout.write(`${output}\n`)
-    return 0
-  }
-  if (command === "capabilities") {
-    const output = yield* runCapabilities(paths, rest, { at: parsed.values.at, json: parsed.values.json }).pipe(Effect.provide(logging))
-    process.stdout.write(`${output}\n`)
-    return 0
-  }
-  if (command === "demo") {
-    yield* runDemo({ json: parsed.values.json })
-    return 0
-  }
-  const output = yield* runCommand(command, rest, {
-    cwds: parsed.values.cwd ?? [process.cwd()],
-    marketplace: parsed.values.marketplace,
-    limit: parsed.values.limit,
-    since: parsed.values.since,
-    until: parsed.values.until,
-    actor: parsed.values.actor,
-    repair: parsed.values.repair,
-    requestId: parsed.values["request-id"],
-    json: parsed.values.json,
-    remote: parsed.values.remote,
-    curated: parsed.values.curated,
-    repo: parsed.values.repo,
-    to: parsed.values.to
-  }).pipe(Effect.provide(appLayer(paths)), Effect.provide(logging))
-  process.stdout.write(output.endsWith("\n") ? output : `${output}\n`)
-  return 0
-})
-
-main.pipe(
-  Effect.exit,
-  Effect.flatMap((exit) =>
-    Effect.sync(() => {
-      if (Exit.isSuccess(exit)) {
-        process.exitCode = exit.value
-        return
-      }
-      if (Cause.hasInterruptsOnly(exit.cause)) {
-        process.exitCode ??= 130 // serve and daemon set 0 when they stopped cleanly
-        return
-      }
-      const failure = Cause.findErrorOption(exit.cause)
-      if (failure._tag === "Some" && failure.value instanceof ProblemsFound) {
-        process.stdout.write(`${failure.value.output}\n`)
-      } else {
-        process.stderr.write(`plugin-ledger: ${describe(exit.cause)}\n`)
-      }
-      process.exitCode = exitCodeOf(exit.cause)
-    })
-  ),
-  Effect.provide(Layer.succeed(Logger.LogToStderr, true)),
-  NodeRuntime.runMain({
-    disableErrorReporting: true,
-    // interrupted (SIGINT/SIGTERM): serve and daemon set 0 after a clean stop, anything else is 130
-    teardown: (exit, onExit) =>
-      onExit(Exit.isSuccess(exit) ? Number(process.exitCode ?? 0) : Cause.hasInterruptsOnly(exit.cause) ? Number(process.exitCode ?? 130) : 3)
-  })
-)
+const start = await early()
+const { runCli } = await import("./Cli.ts")
+runCli(argv, start)

@@ -3,11 +3,11 @@
  * serde texts, the initialize handshake, and the plugin methods (delegations to the Engine).
  */
 import { Deferred, Effect, Result, Schema, Stream } from "effect"
-import * as Os from "node:os"
 import type { HistoryQuery } from "../domain/PluginViews.ts"
 import { CapabilitiesService } from "../services/Capabilities.ts"
 import { Engine, type EngineError, type Origin } from "../services/EngineApi.ts"
 import { capabilitiesRequest, mentionItems, MentionParams } from "./CapabilityParams.ts"
+import { initializeResult } from "./InitializeResult.ts"
 import type { ReplayOptions, ReplayUntil } from "../services/Replay.ts"
 import { ErrorCode, type IncomingRequest, type OutgoingNotification, type PeerHandlers, RpcError } from "./JsonRpcPeer.ts"
 import type { SessionNotifications } from "./Notifications.ts"
@@ -15,8 +15,6 @@ import { ProcessHost } from "../services/ProcessHost.ts"
 import { isProcessMethod, runProcessMethod } from "./ProcessMethods.ts"
 import { decodeValue } from "./SerdeDecode.ts"
 import { methodParams } from "./WireParams.ts"
-
-export const serverVersion = "0.1.0"
 
 const invalid = (message: string) => new RpcError({ code: ErrorCode.invalidRequest, message })
 
@@ -68,6 +66,11 @@ const typed = <S extends Schema.Top>(schema: S, value: unknown) =>
 export interface SessionOptions {
   /** `plugin/changed` and `marketplace/changed` for this client, from its `initialize` answer on */
   readonly notifications?: SessionNotifications
+  /**
+   * `initialize` was already answered (by `serve` before the engine was loaded): the session starts initialized
+   * for this client, notified of every record after `afterSeq` (the log's end when that answer went out).
+   */
+  readonly initialized?: { readonly clientName: string; readonly afterSeq: number }
 }
 
 /** Per-connection state and dispatch. */
@@ -77,11 +80,14 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
   const processHost = yield* Effect.serviceOption(ProcessHost)
   // present in serve / daemon; a session built without it answers these methods with an internal error
   const capabilities = yield* Effect.serviceOption(CapabilitiesService)
-  let clientName: string | undefined
+  let clientName = options.initialized?.clientName
   const methods = [...methodParams.keys()]
   // subscribed while `initialize` is handled, released to the writer once its answer is out
   const subscribed = yield* Deferred.make<Stream.Stream<OutgoingNotification>>()
   let pending: Stream.Stream<OutgoingNotification> | undefined
+  if (options.initialized !== undefined && options.notifications !== undefined) {
+    yield* Deferred.succeed(subscribed, yield* options.notifications.subscribe(options.initialized.afterSeq))
+  }
 
   const origin = (request: IncomingRequest, idempotencyKey: string | null): Origin => ({
     actor: "rpc",
@@ -190,9 +196,8 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
           if (clientName !== undefined) return yield* invalid("Already initialized")
           const params = yield* typed(InitializeParams, decoded.success)
           clientName = params.clientInfo.name
-          if (options.notifications !== undefined) pending = yield* options.notifications.subscribe
-          const userAgent = `${params.clientInfo.name}/${serverVersion} (plugin-ledger; ${Os.type()} ${Os.release()}; ${Os.arch()}) (${params.clientInfo.name}; ${params.clientInfo.version})`
-          return Effect.succeed({ userAgent, platformFamily: process.platform === "win32" ? "windows" : "unix", platformOs: platformOs() })
+          if (options.notifications !== undefined) pending = yield* options.notifications.subscribe()
+          return Effect.succeed(initializeResult(params.clientInfo))
         }
         if (clientName === undefined) return yield* invalid("Not initialized")
         return run(request, decoded.success)
@@ -245,16 +250,4 @@ const replayOptions = (p: typeof ReplayParams.Type): Effect.Effect<ReplayOptions
     ...(p.into === null ? {} : { into: p.into }),
     ...(p.base === null ? {} : { base: p.base })
   })
-}
-
-/** Rust's `std::env::consts::OS` spelling, as the reference reports it. */
-const platformOs = (): string => {
-  switch (process.platform) {
-    case "darwin":
-      return "macos"
-    case "win32":
-      return "windows"
-    default:
-      return process.platform
-  }
 }

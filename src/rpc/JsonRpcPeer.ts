@@ -8,6 +8,7 @@
  * A request that has begun is answered even if the connection's fiber is interrupted (graceful shutdown).
  */
 import { Cause, Effect, Fiber, Schema, Stream } from "effect"
+import { encodeError, encodeResult, type RequestId } from "./ResponseLine.ts"
 
 export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
   code: Schema.Number,
@@ -22,9 +23,6 @@ export const ErrorCode = {
   invalidParams: -32602,
   internalError: -32603
 } as const
-
-/** A bigint only for integers beyond 2^53 (up to the reference's i64), so they are echoed with their exact digits. */
-export type RequestId = string | number | bigint
 
 export interface IncomingRequest {
   readonly id: RequestId
@@ -117,19 +115,6 @@ const requestIdOf = (line: string, value: unknown): RequestId | undefined => {
   if (source === undefined || !/^-?\d+$/.test(source)) return undefined
   const id = BigInt(source)
   return id >= I64_MIN && id <= I64_MAX ? id : undefined
-}
-
-const idJson = (id: RequestId | null): string => (typeof id === "bigint" ? id.toString() : JSON.stringify(id))
-const prefix = (jsonrpc: boolean): string => (jsonrpc ? "{\"jsonrpc\":\"2.0\"," : "{")
-
-export const encodeResult = (id: RequestId, result: unknown, jsonrpc: boolean): string =>
-  `${prefix(jsonrpc)}"id":${idJson(id)},"result":${JSON.stringify(result === undefined ? null : result)}}`
-
-export const encodeError = (id: RequestId | null, error: RpcError, jsonrpc: boolean): string => {
-  const body = error.data === undefined
-    ? { code: error.code, message: error.message }
-    : { code: error.code, message: error.message, data: error.data }
-  return `${prefix(jsonrpc)}"error":${JSON.stringify(body)},"id":${idJson(id)}}`
 }
 
 /** A notification sent to many connections is serialised once. */

@@ -42,8 +42,11 @@ export const marketplaceChanged = (change: MarketplaceChange): OutgoingNotificat
 
 /** What a session needs to notify its client; see `SessionOptions` in CodexServer. */
 export interface SessionNotifications {
-  /** Subscribes now (the session is being initialized); the stream carries everything published from then on. */
-  readonly subscribe: Effect.Effect<Stream.Stream<OutgoingNotification>>
+  /**
+   * Subscribes now (the session is being initialized); the stream carries everything published from then on,
+   * and with `afterSeq`, every record appended after that seq (the session began before the log was open).
+   */
+  readonly subscribe: (afterSeq?: number) => Effect.Effect<Stream.Stream<OutgoingNotification>>
   /** the client used this marketplace file (e.g. installed from it): watch it too */
   readonly marketplaceUsed: (marketplacePath: string) => Effect.Effect<void>
 }
@@ -56,13 +59,14 @@ export const makeSessionNotifications: Effect.Effect<SessionNotifications, never
     const marketplaces = yield* MarketplaceWatcher
     const feed = yield* Effect.serviceOption(CapabilityFeed)
     return {
-      subscribe: Effect.gen(function*() {
-        const records = yield* tailer.subscribe
+      subscribe: (afterSeq?: number) =>
+        Effect.gen(function*() {
+        const records = afterSeq === undefined ? Stream.fromSubscription(yield* tailer.subscribe) : yield* tailer.subscribeAfter(afterSeq)
         const changes = yield* marketplaces.subscribe
         // `plugin/capabilitiesChanged` where the process runs the capability feed (serve, daemon)
         const capabilities = feed._tag === "Some" ? Stream.fromSubscription(yield* feed.value.subscribe) : Stream.empty
         return Stream.mergeAll([
-          Stream.fromSubscription(records).pipe(
+          records.pipe(
             Stream.map(pluginChanged),
             Stream.filter((n): n is OutgoingNotification => n !== undefined)
           ),

@@ -1,5 +1,5 @@
 import { Effect, Stream } from "effect"
-import type { Readable, Writable } from "node:stream"
+import type { Writable } from "node:stream"
 import { StringDecoder } from "node:string_decoder"
 import type { LineChannel } from "./JsonRpcPeer.ts"
 
@@ -27,7 +27,7 @@ export async function* readLines(input: AsyncIterable<unknown>): AsyncGenerator<
 }
 
 /** A line channel over a readable/writable pair (stdin/stdout, or a socket). */
-export const streamChannel = (input: Readable, output: Writable): LineChannel => ({
+export const streamChannel = (input: AsyncIterable<unknown>, output: Writable): LineChannel => ({
   lines: Stream.fromAsyncIterable(
     readLines(input),
     (cause) => (cause instanceof Error ? cause : new Error(String(cause)))

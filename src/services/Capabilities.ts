@@ -25,7 +25,8 @@ import { initialState, type PluginState, type PluginStatus } from "../domain/Plu
 import { activeVersion } from "./CuratedLocal.ts"
 import { type EngineError, internalError, invalidRequest } from "./EngineApi.ts"
 import { EventLog, type LogRecord } from "./EventLog.ts"
-import { LedgerConfig, type LedgerPaths } from "./LedgerConfig.ts"
+import { LedgerConfig } from "./LedgerConfig.ts"
+import { type LedgerPaths } from "./LedgerPaths.ts"
 import { foldRecords } from "./RecordFold.ts"
 import { recordsUntil, type ReplayUntil } from "./Replay.ts"
 

@@ -17,7 +17,7 @@ import { type EventCause, PluginInstalled } from "../domain/Events.ts"
 import { isListedForProduct, type Marketplace, parseMarketplace, type ResolvedPluginEntry } from "../domain/Marketplace.ts"
 import { makePluginId } from "../domain/PluginId.ts"
 import { firstOfEachName, type ObservedCuratedPlugin } from "../domain/RemoteSync.ts"
-import type { LedgerPaths } from "./LedgerConfig.ts"
+import type { LedgerPaths } from "./LedgerPaths.ts"
 
 export const curatedMarketplacePath = (paths: LedgerPaths): string =>
   Path.join(paths.curatedRoot, ".agents", "plugins", "marketplace.json")

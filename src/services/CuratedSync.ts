@@ -29,7 +29,7 @@ import { activeVersion, loadCuratedMarketplace, observeCurated, parsedConfigOf, 
 import type { EngineError, Origin } from "./EngineApi.ts"
 import type { EventLog, LogRecord, NewRecord } from "./EventLog.ts"
 import { newRecordOf } from "./EventRecords.ts"
-import type { LedgerPaths } from "./LedgerConfig.ts"
+import type { LedgerPaths } from "./LedgerPaths.ts"
 import { applyConfigEdits, eventOf } from "./Projector.ts"
 
 export const DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/"

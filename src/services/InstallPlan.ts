@@ -17,7 +17,7 @@ import { decodeMarketplaceText, type ResolvedPluginEntry, resolveInstallTarget }
 import { type PluginIdParts, validateSegment } from "../domain/PluginId.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
 import { type EngineError, internalError, invalidRequest } from "./EngineApi.ts"
-import type { LedgerPaths } from "./LedgerConfig.ts"
+import type { LedgerPaths } from "./LedgerPaths.ts"
 import { remoteMutationError } from "./RemoteAuth.ts"
 
 export interface InstallPlan {

@@ -4,7 +4,7 @@
  * run while the daemon is up) when a watch on the log's directory reports a write and `refresh` reads them.
  * Records that were in the log when the tailer started are history, not news: they are not published.
  */
-import { Context, Effect, Layer, PubSub, type Scope, Semaphore } from "effect"
+import { Context, Effect, Layer, PubSub, type Scope, Semaphore, Stream } from "effect"
 import * as NodePath from "node:path"
 import { EventLog, type LogRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
@@ -13,6 +13,12 @@ import { PathWatch } from "./PathWatch.ts"
 export class LogTailer extends Context.Service<LogTailer, {
   /** the records published after this subscription, in seq order, each once; ends with the scope */
   readonly subscribe: Effect.Effect<PubSub.Subscription<LogRecord>, never, Scope.Scope>
+  /**
+   * Every record after `seq`, in seq order, each once: those already published (read back from the log), then
+   * those published from now on; ends with the scope. For a client whose session began before this process had
+   * the log open (`serve` answers `initialize` first).
+   */
+  readonly subscribeAfter: (seq: number) => Effect.Effect<Stream.Stream<LogRecord>, never, Scope.Scope>
   /** reads what other processes appended and publishes every record not yet published */
   readonly catchUp: Effect.Effect<void>
   /** the seq of the last record published (or known at start) */
@@ -59,8 +65,18 @@ export class LogTailer extends Context.Service<LogTailer, {
         refuseWrites: log.refuseWrites,
         verify: log.verify
       })
+      // under the publishing lock, so no record is both read back and delivered, nor missed between the two
+      const subscribeAfter = (seq: number) =>
+        Effect.gen(function*() {
+          const subscription = yield* PubSub.subscribe(pubsub)
+          const upTo = published
+          const missed = (yield* log.recordsAfter(seq)).filter((record) => record.seq <= upTo)
+          return Stream.concat(Stream.fromIterable(missed), Stream.fromSubscription(subscription))
+        }).pipe(lock.withPermits(1))
+
       const tailer = LogTailer.of({
         subscribe: PubSub.subscribe(pubsub),
+        subscribeAfter,
         catchUp,
         lastSeq: Effect.sync(() => published)
       })

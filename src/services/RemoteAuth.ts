@@ -3,7 +3,7 @@
  * texts. The remote sync of `plugin/list` reads its auth in RemoteClient.ts; the POST mutations are not built yet.
  */
 import type { FsPort } from "../adapters/FsPort.ts"
-import type { LedgerPaths } from "./LedgerConfig.ts"
+import type { LedgerPaths } from "./LedgerPaths.ts"
 
 type AuthMode = "none" | "apikey" | "chatgpt"
 

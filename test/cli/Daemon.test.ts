@@ -201,6 +201,8 @@ describe("graceful shutdown with a request in flight", () => {
     stop: () => void
   ) => {
     await client.initialize()
+    // serve answers `initialize` before its engine is up, and the engine's start-up takes the lock too: wait for it
+    await client.call("plugin/history", { limit: 0 })
     const release = holdLedgerLock(box)
     client.send({ id: "in-flight", method: "plugin/install", params: install(box, "notes-mcp") })
     await server.waitForLog("request in-flight plugin/install")

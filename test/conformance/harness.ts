@@ -650,6 +650,12 @@ export const runScenario = async (scenario: Scenario, target: Target, options: R
       handshake = normalise(await s.waitFor(0, `${scenario.name}: handshake initialize`), root)
       assertInitializeOk(handshake, target, scenario.name)
       s.send(JSON.stringify({ method: "initialized" }))
+      // ours answers `initialize` before its engine is up; an answer from the engine (our own method, so the
+      // reference is not asked) means its start-up is over, and the state snapshotted next is the scenario's
+      if (target === "ours") {
+        s.send(JSON.stringify({ id: "ready", method: "plugin/history", params: { limit: 0 } }))
+        await s.waitFor("ready", `${scenario.name}: ready`)
+      }
     }
     const state = () => ({ files: snapshotFiles(root, snapshotPaths), config: readConfig(root), events: countEvents(root) })
     const initial = state()

@@ -10,11 +10,11 @@ import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { parse as parseToml } from "smol-toml"
-import { segmentName } from "../../src/adapters/LogFile.ts"
+import { segmentName } from "../../src/adapters/SegmentName.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, EngineError, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
 import { EventLog } from "../../src/services/EventLog.ts"
-import { makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { DEEP_ARRAY_100K, DEEP_ARRAY_10K } from "../support/FuzzFrames.ts"
 import {
   FUZZ_CONFIG,

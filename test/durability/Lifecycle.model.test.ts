@@ -35,7 +35,7 @@ import { parseConfig, removePluginTable, setPluginEnabled } from "../../src/adap
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import type { TreeProblemView } from "../../src/domain/PluginViews.ts"
 import { Engine, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
-import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { scaled, seedFor } from "../support/Soak.ts"
 
 const envInt = (name: string, fallback: number): number => {

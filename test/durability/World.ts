@@ -15,7 +15,7 @@ import type { LogRecord } from "../../src/adapters/LogRecordFormat.ts"
 import { nodeTreeFs, type TreeFs } from "../../src/adapters/TreeFs.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
-import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 
 /** tmpfs when there is one: the real-fs reopen and replay fsync everything, which on a disk costs minutes here. */
 export const TMP_BASE = (() => {

@@ -6,8 +6,6 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger, Stream } from "effect"
 import {
   classify,
-  encodeError,
-  encodeResult,
   ErrorCode,
   type IncomingRequest,
   type LineChannel,
@@ -15,6 +13,7 @@ import {
   RpcError,
   servePeer
 } from "../../src/rpc/JsonRpcPeer.ts"
+import { encodeError, encodeResult } from "../../src/rpc/ResponseLine.ts"
 import { readLines } from "../../src/rpc/StdioChannel.ts"
 
 const reply = (line: string): string => {

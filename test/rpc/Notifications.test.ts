@@ -78,7 +78,7 @@ describe("a session's notifications", () => {
       const published = yield* Queue.unbounded<OutgoingNotification>()
       const subscribed = yield* Deferred.make<void>()
       const notifications: SessionNotifications = {
-        subscribe: Deferred.succeed(subscribed, undefined).pipe(Effect.as(Stream.fromQueue(published))),
+        subscribe: () => Deferred.succeed(subscribed, undefined).pipe(Effect.as(Stream.fromQueue(published))),
         marketplaceUsed: () => Effect.void
       }
       const input = yield* Queue.unbounded<string, Cause.Done>()

@@ -7,7 +7,7 @@
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Layer, PubSub } from "effect"
+import { Context, Deferred, Effect, Layer, PubSub, Stream } from "effect"
 import { daemonLayer } from "../../src/cli/DaemonLayer.ts"
 import { deriveCapabilities } from "../../src/domain/Capabilities.ts"
 import { CapabilitiesService, type CapabilitiesView } from "../../src/services/Capabilities.ts"
@@ -116,7 +116,7 @@ describe("capability feed", () => {
         at: () => Effect.fail(internalError("not used")),
         mention: () => Effect.fail(internalError("not used"))
       }))
-      const tailer = Layer.succeed(LogTailer, LogTailer.of({ subscribe: PubSub.subscribe(records), catchUp: Effect.void, lastSeq: Effect.succeed(5) }))
+      const tailer = Layer.succeed(LogTailer, LogTailer.of({ subscribe: PubSub.subscribe(records), subscribeAfter: () => Effect.succeed(Stream.empty), catchUp: Effect.void, lastSeq: Effect.succeed(5) }))
       const layer = CapabilityFeed.layer.pipe(Layer.provide(Layer.mergeAll(capabilities, tailer, PathWatch.layer, LedgerConfig.layer(world.paths))))
       // the baseline is held back: building must not wait for it (a deadlock fails here instead of hanging)
       const context = yield* Layer.build(layer).pipe(

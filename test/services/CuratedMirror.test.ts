@@ -13,7 +13,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine } from "../../src/services/EngineApi.ts"
-import { makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { logLines, write } from "../support/RemoteServer.ts"
 
 const git = (cwd: string, ...args: ReadonlyArray<string>) =>

@@ -11,7 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, type EngineError, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
-import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 
 const INITIAL_CONFIG = [
   "# my Codex settings",

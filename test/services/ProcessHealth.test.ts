@@ -11,7 +11,7 @@ import { Effect, Schema } from "effect"
 import { KEY_ENV } from "../../src/adapters/CredentialCipher.ts"
 import { processLayer } from "../../src/cli/ProcessLayer.ts"
 import type { Origin } from "../../src/services/EngineApi.ts"
-import { makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { ProcessHost } from "../../src/services/ProcessHost.ts"
 
 const FIXTURE = Path.resolve(import.meta.dirname, "../fixtures/process-plugins/raw-plugin.mjs")

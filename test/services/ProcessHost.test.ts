@@ -21,7 +21,7 @@ import { Effect, Exit, Schema } from "effect"
 import { processLayer } from "../../src/cli/ProcessLayer.ts"
 import { KEY_ENV } from "../../src/adapters/CredentialCipher.ts"
 import type { Origin } from "../../src/services/EngineApi.ts"
-import { makeLedgerPaths, type LedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { makeLedgerPaths, type LedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { ProcessHost, type ProcessHostOptions } from "../../src/services/ProcessHost.ts"
 
 const FIXTURE = Path.resolve(import.meta.dirname, "../fixtures/process-plugins/raw-plugin.mjs")

@@ -13,7 +13,7 @@ import * as Path from "node:path"
 import { RemoteClientSettings } from "../../src/adapters/RemoteClient.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine } from "../../src/services/EngineApi.ts"
-import { makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { replayLedger } from "../../src/services/Replay.ts"
 import { chatgptAuth, curatedHome, logLines, SHA, serve, type Served, write } from "../support/RemoteServer.ts"
 

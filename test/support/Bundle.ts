@@ -3,6 +3,8 @@
  * process then starts in ~30 ms instead of ~150 ms for the TypeScript sources, which is what makes hundreds of
  * SIGKILLs per commit affordable. The bundle holds the same `src/` code; it is built once per test file.
  *
+ * Dynamic imports are inlined (the CLI's entry loads the commands lazily; one file keeps the cache simple).
+ *
  * Bundles are kept by content hash in one shared temp dir (like the compile cache beside it): test workers are
  * killed without an exit hook, so per-run dirs would pile up, and equal code is written once.
  */
@@ -16,7 +18,7 @@ const outDir = Path.join(Os.tmpdir(), "plugin-ledger-test-bundles")
 const built = new Map<string, Promise<string>>()
 
 const bundle = async (entry: string): Promise<string> => {
-  const { output } = await build({ input: entry, platform: "node", logLevel: "silent", write: false, output: { format: "esm", minify: true } })
+  const { output } = await build({ input: entry, platform: "node", logLevel: "silent", write: false, output: { format: "esm", minify: true, inlineDynamicImports: true } })
   const code = output[0].code
   const hash = createHash("sha256").update(code).digest("hex").slice(0, 16)
   const file = Path.join(outDir, `${Path.basename(entry, ".ts")}-${hash}.mjs`)

@@ -10,7 +10,7 @@ import * as Path from "node:path"
 import { Result, Schema } from "effect"
 import { PluginEvent } from "../../src/domain/Events.ts"
 import type { LogRecord } from "../../src/services/EventLog.ts"
-import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 
 export const FUZZ_CONFIG = "# my settings\nmodel = \"gpt-5\"  # keep\n\n[features]\nplugins = true\n\n[profiles.fast]\nmodel = \"o3\"\n"
 export const MARKET = "market"

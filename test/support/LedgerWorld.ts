@@ -8,7 +8,7 @@ import * as Path from "node:path"
 import { Effect } from "effect"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
-import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerConfig.ts"
+import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 
 export const MARKET = "market"
 export const ALPHA = `alpha@${MARKET}`
