@@ -41,7 +41,12 @@ const Capabilities = Schema.Struct({
   wantsFullMetadata: Schema.optionalKey(Schema.Boolean),
   wantsDetailedProgress: Schema.optionalKey(Schema.Boolean),
   // releases are not routed here, but a declared release source opens `releases/*` in the permission table
-  releaseSource: optional(Schema.Struct({ kinds: Schema.optionalKey(Schema.Array(Schema.Literals(["rss-uploader", "rss-series", "api-feed", "metadata-feed"]))) }))
+  releaseSource: optional(Schema.Struct({ kinds: Schema.optionalKey(Schema.Array(Schema.Literals(["rss-uploader", "rss-series", "api-feed", "metadata-feed"]))) })),
+  // a pure declaration (links shown by the library server's UI): checked and recorded, never called
+  webLinks: optional(Schema.Struct({
+    searchUrlTemplate: Schema.String,
+    seriesLinks: Schema.optionalKey(Schema.Array(Schema.Struct({ source: Schema.String, urlTemplate: Schema.String })))
+  }))
 })
 export type Capabilities = typeof Capabilities.Type
 
@@ -61,7 +66,8 @@ export const Manifest = Schema.Struct({
   author: optional(Schema.String),
   pluginType: Schema.optionalKey(Schema.Literals(["system", "user"])),
   requiredCredentials: Schema.optionalKey(Schema.Array(CredentialField)),
-  oauth: optional(Schema.Struct({ authorizationUrl: Schema.String, tokenUrl: Schema.String }))
+  oauth: optional(Schema.Struct({ authorizationUrl: Schema.String, tokenUrl: Schema.String })),
+  searchURITemplate: optional(Schema.String)
 })
 export type Manifest = typeof Manifest.Type
 

@@ -1,11 +1,14 @@
 /**
  * The process-plugin protocol's pure rules, case by case from process-conformance.json:
  * 14 releases_method_denied_without_capability, 17 permission_table, 37 manifest_series_and_book,
- * 44 requires_authentication_rules, 45 legacy_total_book_count_ignored, 46 preview_without_format_still_parses,
- * 50 protocol_version_constant, 81 host_match_result_shape_mismatch (accepted here: a deliberate difference).
+ * 42 manifest_search_uri_template_wire_name (host side), 43 manifest_web_links, 44 requires_authentication_rules,
+ * 45 legacy_total_book_count_ignored, 46 preview_without_format_still_parses, 50 protocol_version_constant,
+ * 81 host_match_result_shape_mismatch (accepted here: a deliberate difference), 92 plugin_row_name_rule (the rule
+ * of this host's registrations).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
+import { checkName } from "../../src/domain/ProcessAllowlist.ts"
 import { refusals, reversePermission } from "../../src/domain/ProcessPermissions.ts"
 import { capabilityFor, PROTOCOL_VERSION, requiresAuthentication, validateManifest } from "../../src/domain/ProcessProtocol.ts"
 import { checkResult } from "../../src/domain/ProcessResults.ts"
@@ -44,6 +47,43 @@ describe("manifest", () => {
     assert.isTrue(requiresAuthentication(manifest({ oauth: { authorizationUrl: "https://a.invalid/auth", tokenUrl: "https://a.invalid/token" } })))
     // an oauth block the reference cannot read fails the manifest, as there
     assert.isTrue(Result.isFailure(validateManifest({ ...base, capabilities: {}, oauth: { authorizationUrl: "https://a.invalid" } })))
+  })
+})
+
+describe("manifest declarations", () => {
+  it("web links: parsed with their series links in order (43); a declaration without its search template fails", () => {
+    const links = [{ source: "mangabaka", urlTemplate: "https://mangabaka.org/{externalId}" }, { source: "myanimelist", urlTemplate: "https://myanimelist.net/manga/{externalId}" }]
+    const parsed = manifest({ capabilities: { webLinks: { searchUrlTemplate: "{config.baseUrl}/search?q={title}", seriesLinks: links } } })
+    assert.deepStrictEqual(parsed.capabilities.webLinks?.seriesLinks?.map((l) => l.source), ["mangabaka", "myanimelist"])
+    assert.isTrue(Result.isSuccess(validateManifest({ ...base, capabilities: { webLinks: { searchUrlTemplate: "https://x.invalid/?q={title}" } } })))
+    assert.isTrue(Result.isFailure(validateManifest({ ...base, capabilities: { webLinks: { seriesLinks: links } } })))
+  })
+
+  it("searchURITemplate under its exact key (42); a user plugin with OAuth and setup texts is accepted (40)", () => {
+    const template = "https://mangabaka.org/search?sort_by=popularity_asc&q=<title>"
+    assert.strictEqual(manifest({ searchURITemplate: template }).searchURITemplate, template)
+    assert.notProperty(manifest({}), "searchURITemplate")
+    assert.isTrue(Result.isFailure(validateManifest({ ...base, capabilities: {}, searchURITemplate: 5 })))
+    const user = manifest({
+      pluginType: "user",
+      capabilities: { userReadSync: true },
+      oauth: { authorizationUrl: "https://anilist.co/api/v2/oauth/authorize", tokenUrl: "https://anilist.co/api/v2/oauth/token", pkce: false },
+      userDescription: "Sync your progress",
+      adminSetupInstructions: "Create an OAuth app",
+      userSetupInstructions: "Connect your account"
+    })
+    assert.strictEqual(user.pluginType, "user")
+    assert.isTrue(user.capabilities.userReadSync)
+    assert.isTrue(requiresAuthentication(user))
+  })
+})
+
+describe("registration names (92)", () => {
+  it("1-100 of [a-z0-9-], not starting or ending with a hyphen", () => {
+    for (const name of ["mangabaka", "provider123", "my-plugin", "plugin-v2", "a".repeat(100)]) assert.isUndefined(checkName(name), name)
+    for (const name of ["", "MangaBaka", "My-Plugin", "my plugin", "my_plugin", "-plugin", "plugin-", "a".repeat(101), "plugin@name", "plugin.name"]) {
+      assert.include(checkName(name), "invalid process plugin name", name)
+    }
   })
 })
 

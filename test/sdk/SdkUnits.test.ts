@@ -2,7 +2,8 @@
  * The SDK's parts on their own. Conformance cases checked here: 11 error_code_constants, 76 sdk_error_wire_forms,
  * 77 sdk_logger_levels, 72 sdk_response_detection, 73 sdk_storage_request_shape (and 93's "set without TTL has no
  * expiresAt key"), 74 sdk_storage_out_of_order, 75 sdk_storage_error_and_cancel, 94 sdk_has_web_links_guard (with
- * the metadata guards of 37); plus the package export `plugin-ledger/sdk` and manifest checks.
+ * the metadata guards of 37 and 43's series-link order), 42 manifest_search_uri_template_wire_name (what the SDK
+ * sends); plus the package export `plugin-ledger/sdk` and manifest checks.
  */
 import { describe, expect, it } from "vitest"
 import {
@@ -165,6 +166,10 @@ describe("manifest and package export", () => {
     })
     expect(() => buildManifest({ name: "", displayName: "N", version: "1" }, {})).toThrow(/name must be a non-empty string/)
     expect(() => buildManifest({ name: "n", displayName: "N", version: "1", protocolVersion: "2.0" }, {})).toThrow(/protocolVersion must be 1\.x/)
+    // searchURITemplate goes on the wire under its exact key, and only when given (42)
+    const template = "https://mangabaka.org/search?sort_by=popularity_asc&q=<title>"
+    expect(JSON.parse(JSON.stringify(buildManifest({ name: "n", displayName: "N", version: "1", searchURITemplate: template }, {})))).toHaveProperty("searchURITemplate", template)
+    expect(JSON.stringify(buildManifest({ name: "n", displayName: "N", version: "1" }, {}))).not.toContain("searchURI")
   })
 
   it("type guards: web links with or without series links (94); series and book metadata (37)", () => {
@@ -174,10 +179,13 @@ describe("manifest and package export", () => {
     const full = manifest({
       webLinks: {
         searchUrlTemplate: "https://mangabaka.org/search?q={title}",
-        seriesLinks: [{ source: "mangabaka", urlTemplate: "https://mangabaka.org/{externalId}" }]
+        seriesLinks: [
+          { source: "mangabaka", urlTemplate: "https://mangabaka.org/{externalId}" },
+          { source: "myanimelist", urlTemplate: "https://myanimelist.net/manga/{externalId}" }
+        ]
       }
     })
-    expect(hasWebLinks(full) ? full.capabilities.webLinks.seriesLinks?.map((l) => l.source) : undefined).toEqual(["mangabaka"])
+    expect(hasWebLinks(full) ? full.capabilities.webLinks.seriesLinks?.map((l) => l.source) : undefined).toEqual(["mangabaka", "myanimelist"])
     const both = manifest({ metadataProvider: ["series", "book"] })
     expect([hasSeriesMetadataProvider(both), hasBookMetadataProvider(both)]).toEqual([true, true])
     const series = manifest({ metadataProvider: ["series"] })

@@ -3,7 +3,9 @@
  * case from process-conformance.json:
  *  1 initialize_not_blocked_by_reverse_rpc_during_on_initialize, 12 reverse_rpc_before_init_rejected,
  *  13 reverse_rpc_waits_for_late_capabilities and 16 storage_without_handler (through `process test`, whose
- *  throwaway process has no storage), 49 initialize_params_user_identity, 34 storage_system_scope,
+ *  throwaway process has no storage), 86 api_test_plugin_bad_script (`process test` is this host's admin Test),
+ *  14 releases_method_denied_without_capability, 15 unknown_reverse_method and 27 storage_unknown_method (through
+ *  the permission table), 49 initialize_params_user_identity, 34 storage_system_scope,
  *  3 dropping_client_releases_process (the host's scope), 53 stderr_level_detection (as logged by the host).
  */
 import * as NodeFs from "node:fs"
@@ -77,7 +79,28 @@ describe("reverse calls while initializing", () => {
         assert.include(failed.error, "failed to start (initialize)")
         assert.strictEqual(logRecords(paths).length - before, 1, "only the second registration was recorded: no failure, no manifest")
         assert.include((yield* Effect.flip(host.test({ name: "ghost" }))).message, "not registered")
+
+        // a script that does not exist: node exits, initialize dies with it (86, the reference's admin Test)
+        yield* host.add({ name: "missing", command: "node", args: ["/nonexistent/script/that/does/not/exist.js"], env: {}, cwd: null }, origin)
+        const missing = yield* host.test({ name: "missing" })
+        assert.isFalse(missing.ok)
+        assert.match(missing.error ?? "", /fail|error|not found|MODULE_NOT_FOUND|ENOENT/i)
       }), { ...baseOptions, readinessTimeoutMs: 2_000 })
+  }, 30_000)
+
+  it.live("requests the permission table refuses: releases without releaseSource (14), unmapped methods (15, 27)", () => {
+    const paths = tempHome()
+    return withHost(paths, (host) =>
+      Effect.gen(function*() {
+        yield* addFixture(host)
+        const answers = yield* storageOps(host, "echo", [["releases/record", {}], ["frobnicate/zap", {}], ["storage/unknown", {}], ["storage/get", { key: "k" }]])
+        assert.deepStrictEqual(answers, [
+          { error: { code: -32003, message: "method `releases/record` requires the `ReleaseSource` capability, which the plugin did not declare" } },
+          { error: { code: -32601, message: "unknown method `frobnicate/zap` (no permission mapping)" } },
+          { error: { code: -32601, message: "unknown method `storage/unknown` (no permission mapping)" } },
+          { result: { data: null } }
+        ])
+      }))
   }, 30_000)
 })
 
