@@ -146,6 +146,9 @@ describe("result shapes", () => {
       const checked = checkResult(method, value)
       assert.isTrue(Result.isFailure(checked) && checked.failure.includes(field), `${method}: ${JSON.stringify(value)}`)
     }
+    // the push answer of case 61, statuses in snake_case
+    const pushed = { success: [{ externalId: "1", status: "updated" }, { externalId: "2", status: "created" }], failed: [{ externalId: "3", status: "failed", error: "Rate limited" }] }
+    assert.isTrue(Result.isSuccess(checkResult("sync/pushProgress", pushed)))
     // series authors: plain names or structured entries; null stands for an absent optional field
     assert.isTrue(Result.isSuccess(checkResult("metadata/series/get", { externalId: "1", externalUrl: "u", authors: ["A", { name: "B", role: "writer" }], year: null })))
   })
