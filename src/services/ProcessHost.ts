@@ -100,7 +100,8 @@ const makeProcessHost = (options: ProcessHostOptions) =>
     const limiter = makeRateLimiter()
     const instances = new Map<string, Instance>()
     const spawnLocks = new Map<string, Semaphore.Semaphore>()
-    const keyOf = (name: string, userId: string | null) => `${name}\u0000${userId ?? ""}\u0000${userId === null ? "system" : "user"}`
+    // plugin names have no NUL: a prefix of `<name>\0` finds every process of a plugin
+    const keyOf = (name: string, userId: string | null) => `${name}\u0000${userId === null ? "system" : `user:${userId}`}`
 
     const stopInstances = (name: string) =>
       Effect.forEach([...instances.entries()].filter(([k]) => k.startsWith(`${name}\u0000`)), ([k, inst]) =>
