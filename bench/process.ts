@@ -109,7 +109,8 @@ const benchHost = Effect.gen(function*() {
   const run = Effect.gen(function*() {
     const host = yield* ProcessHost
     const origin = { actor: "cli", client: "bench" } as const
-    yield* host.add({ name: "metadata-echo", command: "node", args: [PLUGIN], env: {}, cwd: null }, origin)
+    // no rate limit for this plugin (the host's default, 60 calls per minute, would stop the bench after 60 calls)
+    yield* host.add({ name: "metadata-echo", command: "node", args: [PLUGIN], env: {}, cwd: null, rateLimitPerMinute: 0 }, origin)
     const call = host.call({ name: "metadata-echo", ...NOOP })
     log(`host: ${CONFIG.warmup} warm-up and ${CONFIG.sequential} timed \`${NOOP.method}\` calls, one at a time`)
     yield* Effect.repeat(call, { times: CONFIG.warmup })

@@ -107,6 +107,7 @@ const main = (argv: ReadonlyArray<string>, early: EarlyStart | undefined) => Eff
       userConfig: v["user-config"],
       user: v.user,
       timeout: v.timeout,
+      rateLimit: v["rate-limit"],
       params: v.params,
       credential: v.credential ?? [],
       credentialsFile: v["credentials-file"],

@@ -33,6 +33,7 @@ export const cliOptions = {
   "user-config": { type: "string" },
   user: { type: "string" },
   timeout: { type: "string" },
+  "rate-limit": { type: "string" },
   params: { type: "string" },
   credential: { type: "string", multiple: true },
   "credentials-file": { type: "string" },

@@ -1,8 +1,10 @@
 /** `plugin-ledger process <sub> ...`: the process-plugin host from the command line (calls run in this process). */
 import * as NodeFs from "node:fs"
 import { Effect } from "effect"
+import { unavailable } from "../domain/ProcessProtocol.ts"
 import type { Origin } from "../services/EngineApi.ts"
-import { ProcessHost, type ProcessPluginView } from "../services/ProcessHost.ts"
+import { ProcessHost } from "../services/ProcessHost.ts"
+import type { ProcessPluginView } from "../services/ProcessViews.ts"
 import { UsageError } from "./Commands.ts"
 import { renderTable, yesNo } from "./Table.ts"
 
@@ -14,6 +16,7 @@ export interface ProcessCommandOptions {
   readonly userConfig: string | undefined
   readonly user: string | undefined
   readonly timeout: string | undefined
+  readonly rateLimit: string | undefined
   readonly params: string | undefined
   readonly credential: ReadonlyArray<string>
   readonly credentialsFile: string | undefined
@@ -38,17 +41,36 @@ const pairs = (flag: string, items: ReadonlyArray<string>) =>
     return eq <= 0 ? Effect.fail(usage(`${flag} takes KEY=VALUE, got ${item}`)) : Effect.succeed([item.slice(0, eq), item.slice(eq + 1)] as const)
   }).pipe(Effect.map((entries) => Object.fromEntries(entries)))
 
-const seconds = (text: string) => {
+/** `--timeout` of add/configure: 0 is the host's default; of call: this call's deadline, more than 0. */
+const seconds = (text: string, zeroAllowed: boolean) => {
   const n = Number(text)
-  return Number.isFinite(n) && n > 0 ? Effect.succeed(n) : Effect.fail(usage(`--timeout takes a number of seconds, got ${text}`))
+  return text.trim() !== "" && Number.isFinite(n) && (zeroAllowed ? n >= 0 : n > 0)
+    ? Effect.succeed(n)
+    : Effect.fail(usage(`--timeout takes a number of seconds${zeroAllowed ? " (0: the host's default)" : " above 0"}, got ${text}`))
+}
+
+const perMinute = (text: string) => {
+  const n = Number(text)
+  return text.trim() !== "" && Number.isInteger(n) && n >= 0
+    ? Effect.succeed(n)
+    : Effect.fail(usage(`--rate-limit takes a whole number of calls per minute (0: no limit), got ${text}`))
 }
 
 const renderList = (plugins: ReadonlyArray<ProcessPluginView>): string =>
   plugins.length === 0
     ? "no process plugins"
     : renderTable(
-      ["NAME", "ENABLED", "COMMAND", "VERSION", "FAILURES (1H)", "NOTE"],
-      plugins.map((p) => [p.name, yesNo(p.enabled), [p.command, ...p.args].join(" "), p.manifest?.version ?? "", String(p.recentFailures), p.disabledReason ?? ""])
+      ["NAME", "ENABLED", "COMMAND", "VERSION", "TIMEOUT", "RATE/MIN", "FAILURES (1H)", "NOTE"],
+      plugins.map((p) => [
+        p.name,
+        yesNo(p.enabled),
+        [p.command, ...p.args].join(" "),
+        p.manifest?.version ?? "",
+        `${p.timeoutSeconds} s`,
+        p.rateLimitPerMinute === 0 ? "unlimited" : String(p.rateLimitPerMinute),
+        String(p.recentFailures),
+        p.disabledReason ?? (p.manifest?.requiresAuthentication === true && p.credentialKeys.length === 0 ? "needs credentials" : "")
+      ])
     )
 
 export const runProcessCommand = Effect.fn("runProcessCommand")(function*(args: ReadonlyArray<string>, options: ProcessCommandOptions) {
@@ -74,7 +96,8 @@ export const runProcessCommand = Effect.fn("runProcessCommand")(function*(args: 
         args: [...commandArgs, ...options.args],
         env,
         cwd: options.workdir ?? null,
-        ...(options.timeout === undefined ? {} : { timeoutSeconds: yield* seconds(options.timeout) })
+        ...(options.timeout === undefined ? {} : { timeoutSeconds: yield* seconds(options.timeout, true) }),
+        ...(options.rateLimit === undefined ? {} : { rateLimitPerMinute: yield* perMinute(options.rateLimit) })
       }, origin)
       return out(view, `registered process plugin ${n} (seq ${view.seq})`)
     }
@@ -88,7 +111,8 @@ export const runProcessCommand = Effect.fn("runProcessCommand")(function*(args: 
         ...(options.userConfig === undefined || options.user === undefined
           ? {}
           : { userConfig: { userId: options.user, config: yield* jsonObject("--user-config", options.userConfig) } }),
-        ...(options.timeout === undefined ? {} : { timeoutSeconds: yield* seconds(options.timeout) })
+        ...(options.timeout === undefined ? {} : { timeoutSeconds: yield* seconds(options.timeout, true) }),
+        ...(options.rateLimit === undefined ? {} : { rateLimitPerMinute: yield* perMinute(options.rateLimit) })
       }, origin)
       return out(view, `configured ${n} (seq ${view.seq})`)
     }
@@ -129,16 +153,30 @@ export const runProcessCommand = Effect.fn("runProcessCommand")(function*(args: 
       const view = yield* host.status({ name: n })
       return out(view, [renderList([view]), `capabilities: ${JSON.stringify(view.manifest?.capabilities ?? null)}`].join("\n"))
     }
+    case "test": {
+      const n = yield* needName
+      yield* noMore(rest)
+      const view = yield* host.test({ name: n })
+      // a failed start or ping is a refusal (exit 1), its reason on stderr
+      if (!view.ok) return yield* unavailable(`process test ${n} failed: ${view.error ?? "unknown error"}`)
+      return out(view, `${n} answered initialize (${view.manifest?.name ?? ""} ${view.manifest?.version ?? ""}, protocol ${view.manifest?.protocolVersion ?? ""}) and ping (${view.pingMs} ms)\ncapabilities: ${JSON.stringify(view.manifest?.capabilities ?? null)}`)
+    }
     case "call": {
       const n = yield* needName
       const [method, ...extra] = rest
       if (method === undefined) return yield* usage("process call needs <name> <method>")
       yield* noMore(extra)
       const params = options.params === undefined ? {} : yield* Effect.try({ try: (): unknown => JSON.parse(options.params ?? ""), catch: () => usage("--params takes JSON") })
-      const result = yield* host.call({ name: n, method, params, ...(options.user === undefined ? {} : { userId: options.user }) })
+      const result = yield* host.call({
+        name: n,
+        method,
+        params,
+        ...(options.user === undefined ? {} : { userId: options.user }),
+        ...(options.timeout === undefined ? {} : { timeoutSeconds: yield* seconds(options.timeout, false) })
+      })
       return JSON.stringify(result, null, 2)
     }
     default:
-      return yield* usage(`unknown process subcommand \`${sub ?? ""}\` (add, configure, credentials, enable, disable, remove, list, status, call)`)
+      return yield* usage(`unknown process subcommand \`${sub ?? ""}\` (add, configure, credentials, enable, disable, remove, list, status, test, call)`)
   }
 })

@@ -18,7 +18,8 @@ Commands:
   replay                       project the log (up to --until) into a fresh directory laid out as a CODEX_HOME
   process <sub> ...            process plugins (JSON-RPC child processes): add <name> <command> [args...],
                                configure, credentials, enable, disable, remove <name>, list, status <name>,
-                               call <name> <method> [--params <json>] [--user <id>]
+                               test <name> (a throwaway start: initialize + ping, nothing recorded),
+                               call <name> <method> [--params <json>] [--user <id>] [--timeout <s>]
   capabilities [--at <seq|time>]
                                what the enabled plugins give an agent: skills, MCP servers, apps, the
                                ## Plugins instructions block, and why each other plugin is left out
@@ -56,9 +57,13 @@ Options:
                          names such as *_KEY, *_TOKEN are sealed with the credentials, not logged)
   --arg <arg>            process add: one more argument (repeatable; or give them after the command)
   --workdir <dir>        process add: the plugin's working directory
-  --timeout <seconds>    process add/configure: the per-call timeout (default 30)
+  --timeout <seconds>    process add/configure: the plugin's per-call timeout (0: the host's default,
+                         30 s or $PLUGIN_LEDGER_PROCESS_TIMEOUT); process call: this call's deadline
+  --rate-limit <n>       process add/configure: calls per minute to the plugin (0: no limit; default 60
+                         or $PLUGIN_LEDGER_PROCESS_RATE_LIMIT)
   --admin-config <json>  process configure: the admin config object sent in initialize
-  --user <id>            process configure/call: the user (its own process, user config and storage)
+  --user <id>            process configure/call: the user (its own process, user config and storage;
+                         without it a call uses the plugin's own process and storage)
   --user-config <json>   process configure --user <id>: that user's config object
   --credential K=V       process credentials: a credential (repeatable); --credentials-file <json file>
   --params <json>        process call: the method's params

@@ -185,16 +185,23 @@ export class ProcessPluginAdded extends Schema.TaggedClass<ProcessPluginAdded>()
   env: Schema.Record(Schema.String, Schema.String),
   secretEnvKeys: Schema.Array(Schema.String),
   cwd: Schema.NullOr(Schema.String),
+  /** 0: the host's default timeout */
   timeoutSeconds: Schema.Number,
+  /** host->plugin calls per minute (0: no limit); absent: the host's default */
+  rateLimitPerMinute: Schema.optionalKey(Schema.Number),
   cause: EventCause
 }) {}
 
-/** Admin config, one user's config and/or the call timeout changed (configs are not secret; credentials are apart). */
+/**
+ * Admin config, one user's config, the call timeout (0: the host's default) and/or the rate limit changed (configs
+ * are not secret; credentials are apart).
+ */
 export class ProcessPluginConfigured extends Schema.TaggedClass<ProcessPluginConfigured>()("ProcessPluginConfigured", {
   processPlugin: Schema.String,
   adminConfig: Schema.optionalKey(JsonObject),
   userConfig: Schema.optionalKey(Schema.Struct({ userId: Schema.String, config: JsonObject })),
   timeoutSeconds: Schema.optionalKey(Schema.Number),
+  rateLimitPerMinute: Schema.optionalKey(Schema.Number),
   cause: EventCause
 }) {}
 
@@ -240,6 +247,8 @@ export class ManifestObserved extends Schema.TaggedClass<ManifestObserved>()("Ma
   version: Schema.String,
   protocolVersion: Schema.String,
   capabilities: JsonObject,
+  /** the manifest declares required credentials or an OAuth flow (absent in records made before it was recorded) */
+  requiresAuthentication: Schema.optionalKey(Schema.Boolean),
   /** sha256 of the manifest as returned (canonical JSON) */
   manifestHash: Schema.String,
   previousVersion: Schema.NullOr(Schema.String),

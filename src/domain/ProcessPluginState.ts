@@ -14,6 +14,7 @@ import {
   ProcessPluginEnabled,
   ProcessPluginRemoved
 } from "./Events.ts"
+import { checkEnvKey, checkName } from "./ProcessAllowlist.ts"
 
 export interface ProcessFailure {
   readonly at: string
@@ -28,7 +29,10 @@ export interface ProcessPluginStatus {
   readonly env: Readonly<Record<string, string>>
   readonly secretEnvKeys: ReadonlyArray<string>
   readonly cwd: string | null
+  /** 0: the host's default */
   readonly timeoutSeconds: number
+  /** null: the host's default; 0: no limit */
+  readonly rateLimitPerMinute: number | null
   readonly enabled: boolean
   readonly disabledReason: string | null
   readonly adminConfig: Readonly<Record<string, unknown>>
@@ -47,7 +51,6 @@ export interface ProcessState {
 
 export const initialProcessState: ProcessState = { plugins: new Map(), seq: 0 }
 
-export const DEFAULT_TIMEOUT_SECONDS = 30
 /** auto-disable after this many spawn/initialize failures within the window */
 export const FAILURE_THRESHOLD = 3
 export const FAILURE_WINDOW_MS = 3_600_000
@@ -76,6 +79,7 @@ export const evolveProcess = (state: ProcessState, event: PluginEvent, seq: numb
           secretEnvKeys: event.secretEnvKeys,
           cwd: event.cwd,
           timeoutSeconds: event.timeoutSeconds,
+          rateLimitPerMinute: event.rateLimitPerMinute ?? null,
           enabled: true,
           disabledReason: null,
           adminConfig: {},
@@ -95,7 +99,8 @@ export const evolveProcess = (state: ProcessState, event: PluginEvent, seq: numb
         ...(event.userConfig === undefined
           ? {}
           : { userConfigs: new Map(p.userConfigs).set(event.userConfig.userId, event.userConfig.config) }),
-        ...(event.timeoutSeconds === undefined ? {} : { timeoutSeconds: event.timeoutSeconds })
+        ...(event.timeoutSeconds === undefined ? {} : { timeoutSeconds: event.timeoutSeconds }),
+        ...(event.rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute: event.rateLimitPerMinute })
       }))
     case "ProcessPluginCredentialsSet":
       return change(state, seq, event.processPlugin, (p) => ({
@@ -139,31 +144,6 @@ export const evolveProcess = (state: ProcessState, event: PluginEvent, seq: numb
 export const recentFailures = (plugin: ProcessPluginStatus, nowMs: number): number =>
   plugin.failures.filter((f) => nowMs - Date.parse(f.at) < FAILURE_WINDOW_MS).length
 
-/** The admin-entered name rule of the reference: 1-100 of [a-z0-9-], not starting or ending with '-'. */
-export const checkName = (name: string): string | undefined =>
-  /^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$/.test(name)
-    ? undefined
-    : `invalid process plugin name \`${name}\`: use 1-100 lowercase letters, digits and hyphens, not starting or ending with a hyphen`
-
-/** Variables a plugin may not set: they change how the interpreter or the loader runs (the reference's list). */
-const blockedEnv: ReadonlySet<string> = new Set([
-  "LD_LIBRARY_PATH", "LD_PRELOAD", "LD_AUDIT", "LD_DEBUG", "LD_PROFILE", "LD_DEBUG_OUTPUT", "DYLD_LIBRARY_PATH",
-  "DYLD_INSERT_LIBRARIES", "DYLD_FALLBACK_LIBRARY_PATH", "PATH", "IFS", "HOME", "USER", "LOGNAME", "USERNAME", "SHELL",
-  "BASH_ENV", "ENV", "CDPATH", "PROMPT_COMMAND", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "NODE_PATH",
-  "NODE_OPTIONS", "NODE_EXTRA_CA_CERTS", "RUBYLIB", "RUBYOPT", "PERL5LIB", "PERL5OPT", "MALLOC_CHECK_", "MALLOC_PERTURB_",
-  "GIT_SSH", "GIT_SSH_COMMAND", "SSH_AUTH_SOCK", "SSH_ASKPASS", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-  "LC_ALL", "LANG", "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID"
-])
-
-export const checkEnvKey = (key: string): string | undefined => {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) return `invalid environment variable name \`${key}\``
-  if (blockedEnv.has(key.toUpperCase())) return `environment variable \`${key}\` may not be set for a plugin (it changes how the interpreter or loader runs)`
-  return undefined
-}
-
-/** Variables whose values are kept sealed with the credentials instead of in the log. */
-export const isSecretEnvKey = (key: string): boolean => /KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|AUTH|BEARER|COOKIE|SESSION/i.test(key)
-
 export class ProcessRefused extends Data.TaggedError("ProcessRefused")<{ readonly message: string }> {}
 
 export type ProcessCommand =
@@ -176,6 +156,7 @@ export type ProcessCommand =
     readonly secretEnvKeys: ReadonlyArray<string>
     readonly cwd: string | null
     readonly timeoutSeconds: number
+    readonly rateLimitPerMinute?: number
   }
   | {
     readonly _tag: "Configure"
@@ -183,14 +164,23 @@ export type ProcessCommand =
     readonly adminConfig?: Readonly<Record<string, unknown>>
     readonly userConfig?: { readonly userId: string; readonly config: Readonly<Record<string, unknown>> }
     readonly timeoutSeconds?: number
+    readonly rateLimitPerMinute?: number
   }
   | { readonly _tag: "SetCredentials"; readonly name: string; readonly keys: ReadonlyArray<string>; readonly fingerprint: string }
   | { readonly _tag: "Enable"; readonly name: string }
   | { readonly _tag: "Disable"; readonly name: string }
   | { readonly _tag: "Remove"; readonly name: string }
 
+/** 0 stands for the host's default timeout (the reference's "0 or less: the default"); negatives are refused. */
 const checkTimeout = (seconds: number): string | undefined =>
-  Number.isFinite(seconds) && seconds > 0 && seconds <= 3600 ? undefined : `timeout must be between 0 and 3600 seconds, got ${seconds}`
+  Number.isFinite(seconds) && seconds >= 0 && seconds <= 3600
+    ? undefined
+    : `timeout must be between 0 (the host's default) and 3600 seconds, got ${seconds}`
+
+const checkRateLimit = (perMinute: number | undefined): string | undefined =>
+  perMinute === undefined || (Number.isInteger(perMinute) && perMinute >= 0 && perMinute <= 1_000_000)
+    ? undefined
+    : `rate limit must be a whole number of calls per minute between 0 (no limit) and 1000000, got ${perMinute}`
 
 /** The events a command records; an already-enabled plugin enabled again records nothing. */
 export const decideProcess = (
@@ -204,7 +194,8 @@ export const decideProcess = (
   const current = state.plugins.get(command.name)
   if (command._tag === "Add") {
     if (current !== undefined) return refuse(`process plugin \`${command.name}\` is already registered`)
-    const problem = Object.keys(command.env).map(checkEnvKey).find((p) => p !== undefined) ?? checkTimeout(command.timeoutSeconds)
+    const problem = Object.keys(command.env).map(checkEnvKey).find((p) => p !== undefined) ?? checkTimeout(command.timeoutSeconds) ??
+      checkRateLimit(command.rateLimitPerMinute)
     if (problem !== undefined) return refuse(problem)
     const { _tag, name, ...fields } = command
     return Result.succeed([new ProcessPluginAdded({ processPlugin: name, ...fields, cause })])
@@ -213,10 +204,14 @@ export const decideProcess = (
   const processPlugin = command.name
   switch (command._tag) {
     case "Configure": {
-      if (command.adminConfig === undefined && command.userConfig === undefined && command.timeoutSeconds === undefined) {
-        return refuse("nothing to configure: give an admin config, a user config or a timeout")
+      if (
+        command.adminConfig === undefined && command.userConfig === undefined && command.timeoutSeconds === undefined &&
+        command.rateLimitPerMinute === undefined
+      ) {
+        return refuse("nothing to configure: give an admin config, a user config, a timeout or a rate limit")
       }
-      const problem = command.timeoutSeconds === undefined ? undefined : checkTimeout(command.timeoutSeconds)
+      const problem = (command.timeoutSeconds === undefined ? undefined : checkTimeout(command.timeoutSeconds)) ??
+        checkRateLimit(command.rateLimitPerMinute)
       if (problem !== undefined) return refuse(problem)
       if (command.userConfig !== undefined && command.userConfig.userId === "") return refuse("a user config needs a user id")
       return Result.succeed([new ProcessPluginConfigured({
@@ -224,6 +219,7 @@ export const decideProcess = (
         ...(command.adminConfig === undefined ? {} : { adminConfig: command.adminConfig }),
         ...(command.userConfig === undefined ? {} : { userConfig: command.userConfig }),
         ...(command.timeoutSeconds === undefined ? {} : { timeoutSeconds: command.timeoutSeconds }),
+        ...(command.rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute: command.rateLimitPerMinute }),
         cause
       })])
     }

@@ -25,6 +25,13 @@ export const MAX_LINE_BYTES = 1_048_576
  */
 export const MAX_VALUE_BYTES = 1_000_000
 export const MAX_KEYS = 100
+/**
+ * The protocol version this host speaks (the reference's constant: 1.1 added totalVolumeCount/totalChapterCount,
+ * 1.2 dropped totalBookCount). It is never sent; a manifest's protocolVersion must only share its major version.
+ */
+export const PROTOCOL_VERSION = "1.2"
+
+const optional = <S extends Schema.Top>(schema: S) => Schema.optionalKey(Schema.NullOr(schema))
 
 const Capabilities = Schema.Struct({
   metadataProvider: Schema.optionalKey(Schema.Array(Schema.Literals(["series", "book"]))),
@@ -32,9 +39,22 @@ const Capabilities = Schema.Struct({
   externalIdSource: Schema.optionalKey(Schema.String),
   userRecommendationProvider: Schema.optionalKey(Schema.Boolean),
   wantsFullMetadata: Schema.optionalKey(Schema.Boolean),
-  wantsDetailedProgress: Schema.optionalKey(Schema.Boolean)
+  wantsDetailedProgress: Schema.optionalKey(Schema.Boolean),
+  // releases are not routed here, but a declared release source opens `releases/*` in the permission table
+  releaseSource: optional(Schema.Struct({ kinds: Schema.optionalKey(Schema.Array(Schema.Literals(["rss-uploader", "rss-series", "api-feed", "metadata-feed"]))) })),
+  // a pure declaration (links shown by the library server's UI): checked and recorded, never called
+  webLinks: optional(Schema.Struct({
+    searchUrlTemplate: Schema.String,
+    seriesLinks: Schema.optionalKey(Schema.Array(Schema.Struct({ source: Schema.String, urlTemplate: Schema.String })))
+  }))
 })
 export type Capabilities = typeof Capabilities.Type
+
+const CredentialField = Schema.Struct({
+  key: Schema.String,
+  label: Schema.String,
+  credentialType: Schema.optionalKey(Schema.Literals(["string", "password", "oauth"]))
+})
 
 export const Manifest = Schema.Struct({
   name: Schema.String,
@@ -42,24 +62,35 @@ export const Manifest = Schema.Struct({
   version: Schema.String,
   protocolVersion: Schema.String,
   capabilities: Capabilities,
-  description: Schema.optionalKey(Schema.String),
-  author: Schema.optionalKey(Schema.String),
-  pluginType: Schema.optionalKey(Schema.Literals(["system", "user"]))
+  description: optional(Schema.String),
+  author: optional(Schema.String),
+  pluginType: Schema.optionalKey(Schema.Literals(["system", "user"])),
+  requiredCredentials: Schema.optionalKey(Schema.Array(CredentialField)),
+  oauth: optional(Schema.Struct({ authorizationUrl: Schema.String, tokenUrl: Schema.String })),
+  searchURITemplate: optional(Schema.String)
 })
 export type Manifest = typeof Manifest.Type
 
 const decodeManifest = Schema.decodeUnknownResult(Manifest)
 
-/** Required fields, known capability values, and protocol major version 1 ("1", "1.0", "1.2", ...). */
+/** Required fields, known capability values, and the host's protocol major version ("1", "1.0", "1.2", "1.9"...). */
 export const validateManifest = (value: unknown): Result.Result<Manifest, string> => {
   const decoded = decodeManifest(value)
   if (Result.isFailure(decoded)) return Result.fail(`invalid manifest: ${decoded.failure.message}`)
   const major = /^(\d+)(?:\.\d+)*$/.exec(decoded.success.protocolVersion)?.[1]
-  if (major !== "1") {
-    return Result.fail(`invalid manifest: protocolVersion \`${decoded.success.protocolVersion}\` is not a 1.x version`)
+  const hostMajor = PROTOCOL_VERSION.split(".")[0]
+  if (major !== hostMajor) {
+    return Result.fail(`invalid manifest: protocolVersion \`${decoded.success.protocolVersion}\` is not a ${hostMajor}.x version (this host speaks ${PROTOCOL_VERSION})`)
   }
   return Result.succeed(decoded.success)
 }
+
+/**
+ * Whether the plugin needs credentials before it can act (an OAuth flow or required credentials declared), as the
+ * reference decides it; credential-less plugins are usable as soon as they are enabled.
+ */
+export const requiresAuthentication = (manifest: Manifest): boolean =>
+  (manifest.oauth !== undefined && manifest.oauth !== null) || (manifest.requiredCredentials?.length ?? 0) > 0
 
 /** The capability a host->plugin method needs, or undefined for a method the host does not route. */
 export const capabilityFor = (method: string): { readonly name: string; readonly has: (c: Capabilities) => boolean } | undefined => {

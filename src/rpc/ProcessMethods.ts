@@ -1,6 +1,6 @@
 /**
  * The `process/*` methods of our server (our own extension of the Codex dialect): registration commands, list,
- * status and calls of process plugins. Params are decoded with Schema; a plugin's own error keeps its code and
+ * status, test runs and calls of process plugins. Params are decoded with Schema; a plugin's own error keeps its code and
  * data (`retryAfterSeconds` for -32001) and gains `data.kind`.
  */
 import { Effect, Option, Schema } from "effect"
@@ -19,6 +19,7 @@ const params = {
     env: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
     cwd: Schema.optionalKey(Schema.NullOr(Schema.String)),
     timeoutSeconds: Schema.optionalKey(Schema.Number),
+    rateLimitPerMinute: Schema.optionalKey(Schema.Number),
     idempotencyKey: Schema.optionalKey(Schema.NullOr(Schema.String))
   }),
   "process/configure": Schema.Struct({
@@ -26,6 +27,7 @@ const params = {
     adminConfig: Schema.optionalKey(Obj),
     userConfig: Schema.optionalKey(Schema.Struct({ userId: Schema.String, config: Obj })),
     timeoutSeconds: Schema.optionalKey(Schema.Number),
+    rateLimitPerMinute: Schema.optionalKey(Schema.Number),
     idempotencyKey: Schema.optionalKey(Schema.NullOr(Schema.String))
   }),
   "process/setCredentials": Schema.Struct({ name: Schema.String, credentials: Obj, idempotencyKey: Schema.optionalKey(Schema.NullOr(Schema.String)) }),
@@ -34,11 +36,13 @@ const params = {
   "process/remove": Name,
   "process/list": Schema.Struct({}),
   "process/status": Schema.Struct({ name: Schema.String }),
+  "process/test": Schema.Struct({ name: Schema.String }),
   "process/call": Schema.Struct({
     name: Schema.String,
     method: Schema.String,
     params: Schema.optionalKey(Schema.Unknown),
-    userId: Schema.optionalKey(Schema.NullOr(Schema.String))
+    userId: Schema.optionalKey(Schema.NullOr(Schema.String)),
+    timeoutSeconds: Schema.optionalKey(Schema.NullOr(Schema.Number))
   })
 } as const
 
@@ -82,7 +86,8 @@ export const runProcessMethod = (
             args: p.args ?? [],
             env: p.env ?? {},
             cwd: p.cwd ?? null,
-            ...(p.timeoutSeconds === undefined ? {} : { timeoutSeconds: p.timeoutSeconds })
+            ...(p.timeoutSeconds === undefined ? {} : { timeoutSeconds: p.timeoutSeconds }),
+            ...(p.rateLimitPerMinute === undefined ? {} : { rateLimitPerMinute: p.rateLimitPerMinute })
           }, keyed(origin, p.idempotencyKey)), toRpc)))
       case "process/configure":
         return decode(params[method], raw).pipe(Effect.flatMap(({ idempotencyKey, ...p }) => Effect.mapError(h.configure(p, keyed(origin, idempotencyKey)), toRpc)))
@@ -99,9 +104,17 @@ export const runProcessMethod = (
         return decode(params[method], raw).pipe(Effect.flatMap(() => Effect.mapError(h.list, toRpc)), Effect.map((plugins) => ({ plugins })))
       case "process/status":
         return decode(params[method], raw).pipe(Effect.flatMap((p) => Effect.mapError(h.status(p), toRpc)))
+      case "process/test":
+        return decode(params[method], raw).pipe(Effect.flatMap((p) => Effect.mapError(h.test(p), toRpc)))
       case "process/call":
         return decode(params[method], raw).pipe(Effect.flatMap((p) =>
-          Effect.mapError(h.call({ name: p.name, method: p.method, params: p.params, ...(p.userId === undefined || p.userId === null ? {} : { userId: p.userId }) }), toRpc)),
+          Effect.mapError(h.call({
+            name: p.name,
+            method: p.method,
+            params: p.params,
+            ...(p.userId === undefined || p.userId === null ? {} : { userId: p.userId }),
+            ...(p.timeoutSeconds === undefined || p.timeoutSeconds === null ? {} : { timeoutSeconds: p.timeoutSeconds })
+          }), toRpc)),
           Effect.map((result) => ({ result })))
     }
   }

@@ -1,5 +1,8 @@
-/** Builds and checks the manifest a plugin answers `initialize` with, once, at start-up. */
-import type { Capabilities, ManifestFields, PluginManifest } from "./PluginTypes.ts"
+/**
+ * Builds and checks the manifest a plugin answers `initialize` with, once, at start-up; and the type guards that
+ * tell what a manifest declares (the reference SDK's `has*` guards).
+ */
+import type { Capabilities, ContentType, ManifestFields, PluginManifest, WebLinksCapability } from "./PluginTypes.ts"
 
 export const DEFAULT_PROTOCOL_VERSION = "1.0"
 
@@ -23,3 +26,22 @@ export const buildManifest = (fields: ManifestFields, capabilities: Capabilities
   }
   return { ...fields, protocolVersion, capabilities: { ...fields.capabilities, ...capabilities } }
 }
+
+const provides = (manifest: PluginManifest, kind: ContentType): boolean =>
+  Array.isArray(manifest.capabilities.metadataProvider) && manifest.capabilities.metadataProvider.includes(kind)
+
+/** The manifest declares series metadata (`metadataProvider` includes "series"). */
+export const hasSeriesMetadataProvider = (
+  manifest: PluginManifest
+): manifest is PluginManifest & { readonly capabilities: { readonly metadataProvider: ReadonlyArray<ContentType> } } => provides(manifest, "series")
+
+/** The manifest declares book metadata (`metadataProvider` includes "book"). */
+export const hasBookMetadataProvider = (
+  manifest: PluginManifest
+): manifest is PluginManifest & { readonly capabilities: { readonly metadataProvider: ReadonlyArray<ContentType> } } => provides(manifest, "book")
+
+/** The manifest declares web links; a search-only declaration (no `seriesLinks`) counts. */
+export const hasWebLinks = (
+  manifest: PluginManifest
+): manifest is PluginManifest & { readonly capabilities: { readonly webLinks: WebLinksCapability } } =>
+  manifest.capabilities.webLinks !== undefined && manifest.capabilities.webLinks !== null

@@ -6,6 +6,18 @@
 
 export type ContentType = "series" | "book"
 
+/** A direct link to a series page on the plugin's site; `{externalId}` and `{config.<field>}` are filled in. */
+export interface SeriesLinkTemplate {
+  readonly source: string
+  readonly urlTemplate: string
+}
+
+/** The plugin fronts a website: a search page (`{title}`), and optionally direct series links, first match wins. */
+export interface WebLinksCapability {
+  readonly searchUrlTemplate: string
+  readonly seriesLinks?: ReadonlyArray<SeriesLinkTemplate>
+}
+
 export interface Capabilities {
   readonly metadataProvider?: ReadonlyArray<ContentType>
   readonly userReadSync?: boolean
@@ -13,6 +25,8 @@ export interface Capabilities {
   readonly userRecommendationProvider?: boolean
   readonly wantsFullMetadata?: boolean
   readonly wantsDetailedProgress?: boolean
+  /** a pure declaration: the host never calls the plugin for it */
+  readonly webLinks?: WebLinksCapability
   readonly [other: string]: unknown
 }
 

@@ -9,6 +9,7 @@ export type { SyncPluginOptions, SyncProvider } from "./SyncPlugin.ts"
 export { createRecommendationPlugin } from "./RecommendationPlugin.ts"
 export type { RecommendationPluginOptions, RecommendationProvider } from "./RecommendationPlugin.ts"
 export { createLogger } from "./PluginLogger.ts"
+export { hasBookMetadataProvider, hasSeriesMetadataProvider, hasWebLinks } from "./PluginManifest.ts"
 export type { Logger, LoggerOptions, LogLevel } from "./PluginLogger.ts"
 export {
   ApiError,

@@ -99,7 +99,8 @@ export const describeEvent = (event: PluginEvent): string => {
       return `process plugin configured (${[
         ...(event.adminConfig === undefined ? [] : ["admin config"]),
         ...(event.userConfig === undefined ? [] : [`user config of ${event.userConfig.userId}`]),
-        ...(event.timeoutSeconds === undefined ? [] : [`timeout ${event.timeoutSeconds} s`])
+        ...(event.timeoutSeconds === undefined ? [] : [event.timeoutSeconds > 0 ? `timeout ${event.timeoutSeconds} s` : "timeout: host default"]),
+        ...(event.rateLimitPerMinute === undefined ? [] : [event.rateLimitPerMinute > 0 ? `rate limit ${event.rateLimitPerMinute}/min` : "no rate limit"])
       ].join(", ")})`
     case "ProcessPluginCredentialsSet":
       return `process plugin credentials set (keys ${event.keys.join(", ") || "none"}; fingerprint ${event.fingerprint})`

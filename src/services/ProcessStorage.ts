@@ -1,7 +1,7 @@
 /**
  * The key-value storage process plugins reach with `storage/get|set|delete|list|clear`, scoped per user and
- * plugin: one JSON file per scope under `<root>/<plugin>/<user as hex>.json`, replaced atomically on every
- * write (durable across restarts). 100 keys and 1 MB per value, checked on writes; expired keys read as absent.
+ * plugin: one JSON file per scope under `<root>/<plugin>/<user as hex>.json` (`system.json` for the plugin's own
+ * scope, used by calls that name no user), replaced atomically on every write (durable across restarts). 100 keys and 1 MB per value, checked on writes; expired keys read as absent.
  * The plugin names only keys: the scope is bound by the host, so one user never sees another's data.
  */
 import * as Path from "node:path"
@@ -20,7 +20,8 @@ type Doc = Map<string, Entry>
 
 export interface StorageScope {
   readonly plugin: string
-  readonly userId: string
+  /** null: the plugin's own scope (the reference's system-plugin scope); hex names never collide with it */
+  readonly userId: string | null
 }
 
 const invalidParams = (message: string) => new ReverseRpcError({ code: ErrorCodes.invalidParams, message })
@@ -33,7 +34,7 @@ export const makeProcessStorage = (fs: FsPort, root: string) =>
     const lock = yield* Semaphore.make(1)
     const docs = new Map<string, Doc>()
     const fileOf = (scope: StorageScope) =>
-      Path.join(root, scope.plugin, `${Buffer.from(scope.userId, "utf8").toString("hex") || "_"}.json`)
+      Path.join(root, scope.plugin, scope.userId === null ? "system.json" : `${Buffer.from(scope.userId, "utf8").toString("hex") || "_"}.json`)
 
     const load = (file: string): Doc => {
       const cached = docs.get(file)

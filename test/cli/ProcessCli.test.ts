@@ -25,7 +25,7 @@ const at = (value: unknown, ...path: ReadonlyArray<string | number>): unknown =>
 }
 
 describe("plugin-ledger process", () => {
-  it("add, list, call, configure, credentials, disable, status, remove: output, --json and exit codes", { timeout: 120_000 }, async () => {
+  it("add, list, call, test, configure, credentials, disable, status, remove: output, --json and exit codes", { timeout: 120_000 }, async () => {
     const root = Fs.realpathSync(Fs.mkdtempSync(Path.join(Os.tmpdir(), "process-cli-")))
     const env: Record<string, string> = {}
     for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value
@@ -69,6 +69,14 @@ describe("plugin-ledger process", () => {
       await expect(1, ["call", "meta", "metadata/series/get", "--params", "{\"externalId\":\"missing-1\"}"], "No series missing-1")
       await expect(2, ["call", "meta", "metadata/series/search", "--params", "{not json"], "--params takes JSON")
       await expect(1, ["call", "ghost", "metadata/series/search"], "not registered")
+      const timed = JSON.parse((await expect(0, ["call", "meta", "metadata/series/search", "--params", "{\"query\":\"dune\"}", "--timeout", "5"])).stdout)
+      assert.strictEqual(at(timed, "results", 0, "title"), "dune")
+      await expect(2, ["call", "meta", "metadata/series/search", "--timeout", "0"], "--timeout takes a number of seconds above 0")
+      await expect(0, ["test", "meta"], "meta answered initialize (metadata-echo 1.0.0")
+      await expect(1, ["test", "ghost"], "not registered")
+      await expect(0, ["configure", "meta", "--rate-limit", "100", "--timeout", "0"], "configured meta")
+      await expect(2, ["configure", "meta", "--rate-limit", "fast"], "--rate-limit takes a whole number")
+      assert.match((await expect(0, ["list"])).stdout, /^meta\s+yes\s+\S+ \S+\s+1\.0\.0\s+30 s\s+100\s/m)
 
       await expect(2, ["configure", "meta", "--user-config", "{}"], "--user-config needs --user")
       await expect(2, ["configure", "meta", "--admin-config", "[1]"], "takes a JSON object")

@@ -1,8 +1,9 @@
 /**
  * The `process/*` methods through a real `plugin-ledger serve` child, with the SDK's three echo plugins
  * (examples/process-plugins) as the registered plugins: registration commands recorded in the log with the
- * client as their cause, calls routed by capability, plugin error codes passed through with `data.kind`, refusals
- * with their codes, and nothing but JSON-RPC on stdout.
+ * client as their cause, calls routed by capability (with a per-call deadline), plugin error codes passed through
+ * with `data.kind`, refusals with their codes, rate limits in the views, `process/test`, and nothing but JSON-RPC on
+ * stdout.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
@@ -117,7 +118,7 @@ describe("process/* over `plugin-ledger serve`", () => {
       assert.strictEqual(reused.code, -32600)
       assert.include(reused.message, "already used for a different command")
       await serve.ok("process/add", { name: "sync", command: "node", args: [plugin("sync-echo")] })
-      await serve.ok("process/add", { name: "recs", command: "node", args: [plugin("recommendations-echo")], timeoutSeconds: 10 })
+      await serve.ok("process/add", { name: "recs", command: "node", args: [plugin("recommendations-echo")], timeoutSeconds: 10, rateLimitPerMinute: 100 })
       const refusals: Array<[unknown, string]> = [
         [{ name: "meta", command: "node", args: [plugin("metadata-echo")] }, "already registered"],
         [{ name: "sh", command: "bash", args: ["-c", "true"] }, "not in the plugin allowlist"],
@@ -133,6 +134,13 @@ describe("process/* over `plugin-ledger serve`", () => {
       const listed = await serve.ok("process/list", {})
       assert.deepStrictEqual((at(listed, "plugins") as ReadonlyArray<unknown>).map((p) => at(p, "name")), ["meta", "recs", "sync"])
       assert.strictEqual(at(listed, "plugins", 1, "timeoutSeconds"), 10)
+      assert.deepStrictEqual((at(listed, "plugins") as ReadonlyArray<unknown>).map((p) => at(p, "rateLimitPerMinute")), [60, 100, 60])
+
+      // a throwaway start: initialize and ping, nothing recorded
+      const tested = await serve.ok("process/test", { name: "meta" })
+      assert.strictEqual(at(tested, "ok"), true)
+      assert.strictEqual(at(tested, "manifest", "name"), "metadata-echo")
+      assert.strictEqual((await serve.error("process/test", { name: "ghost" })).code, -32600)
 
       // calls, routed by declared capability
       const found = await serve.ok("process/call", { name: "meta", method: "metadata/series/search", params: { query: "dune" } })
@@ -149,6 +157,11 @@ describe("process/* over `plugin-ledger serve`", () => {
       assert.strictEqual(unknownPlugin.code, -32600)
       assert.include(unknownPlugin.message, "not registered")
       assert.strictEqual((await serve.error("process/call", { name: "meta" })).code, -32600)
+      const deadline = await serve.ok("process/call", { name: "meta", method: "metadata/series/search", params: { query: "dune" }, timeoutSeconds: 5 })
+      assert.strictEqual(at(deadline, "result", "results", 0, "title"), "dune")
+      const noDeadline = await serve.error("process/call", { name: "meta", method: "metadata/series/search", params: { query: "dune" }, timeoutSeconds: 0 })
+      assert.strictEqual(noDeadline.code, -32600)
+      assert.include(noDeadline.message, "a call's timeout must be")
 
       // configure restarts the plugin with the new admin config: its rate-limit error keeps retryAfterSeconds
       await serve.ok("process/configure", { name: "meta", adminConfig: { failWith: "rate-limit" } })

@@ -1,7 +1,9 @@
 /**
  * The SDK's parts on their own. Conformance cases checked here: 11 error_code_constants, 76 sdk_error_wire_forms,
- * 77 sdk_logger_levels, 72 sdk_response_detection, 73 sdk_storage_request_shape, 74 sdk_storage_out_of_order,
- * 75 sdk_storage_error_and_cancel; plus the package export `plugin-ledger/sdk` and manifest checks.
+ * 77 sdk_logger_levels, 72 sdk_response_detection, 73 sdk_storage_request_shape (and 93's "set without TTL has no
+ * expiresAt key"), 74 sdk_storage_out_of_order, 75 sdk_storage_error_and_cancel, 94 sdk_has_web_links_guard (with
+ * the metadata guards of 37 and 43's series-link order), 42 manifest_search_uri_template_wire_name (what the SDK
+ * sends); plus the package export `plugin-ledger/sdk` and manifest checks.
  */
 import { describe, expect, it } from "vitest"
 import {
@@ -15,7 +17,7 @@ import {
   toJsonRpcError
 } from "../../src/sdk/PluginErrors.ts"
 import { createLogger } from "../../src/sdk/PluginLogger.ts"
-import { buildManifest } from "../../src/sdk/PluginManifest.ts"
+import { buildManifest, hasBookMetadataProvider, hasSeriesMetadataProvider, hasWebLinks } from "../../src/sdk/PluginManifest.ts"
 import { isJsonRpcResponse } from "../../src/sdk/PluginServer.ts"
 import { MAX_LINE_BYTES, PluginStorage, STORAGE_STOPPED, STORAGE_TIMEOUT, StorageError } from "../../src/sdk/PluginStorage.ts"
 
@@ -164,6 +166,31 @@ describe("manifest and package export", () => {
     })
     expect(() => buildManifest({ name: "", displayName: "N", version: "1" }, {})).toThrow(/name must be a non-empty string/)
     expect(() => buildManifest({ name: "n", displayName: "N", version: "1", protocolVersion: "2.0" }, {})).toThrow(/protocolVersion must be 1\.x/)
+    // searchURITemplate goes on the wire under its exact key, and only when given (42)
+    const template = "https://mangabaka.org/search?sort_by=popularity_asc&q=<title>"
+    expect(JSON.parse(JSON.stringify(buildManifest({ name: "n", displayName: "N", version: "1", searchURITemplate: template }, {})))).toHaveProperty("searchURITemplate", template)
+    expect(JSON.stringify(buildManifest({ name: "n", displayName: "N", version: "1" }, {}))).not.toContain("searchURI")
+  })
+
+  it("type guards: web links with or without series links (94); series and book metadata (37)", () => {
+    const manifest = (capabilities: Record<string, unknown>) => buildManifest({ name: "n", displayName: "N", version: "1", protocolVersion: "1.1" }, capabilities)
+    expect(hasWebLinks(manifest({}))).toBe(false)
+    expect(hasWebLinks(manifest({ webLinks: { searchUrlTemplate: "{config.baseUrl}/search?q={title}" } }))).toBe(true)
+    const full = manifest({
+      webLinks: {
+        searchUrlTemplate: "https://mangabaka.org/search?q={title}",
+        seriesLinks: [
+          { source: "mangabaka", urlTemplate: "https://mangabaka.org/{externalId}" },
+          { source: "myanimelist", urlTemplate: "https://myanimelist.net/manga/{externalId}" }
+        ]
+      }
+    })
+    expect(hasWebLinks(full) ? full.capabilities.webLinks.seriesLinks?.map((l) => l.source) : undefined).toEqual(["mangabaka", "myanimelist"])
+    const both = manifest({ metadataProvider: ["series", "book"] })
+    expect([hasSeriesMetadataProvider(both), hasBookMetadataProvider(both)]).toEqual([true, true])
+    const series = manifest({ metadataProvider: ["series"] })
+    expect([hasSeriesMetadataProvider(series), hasBookMetadataProvider(series)]).toEqual([true, false])
+    expect([hasSeriesMetadataProvider(manifest({})), hasBookMetadataProvider(manifest({}))]).toEqual([false, false])
   })
 
   it("`plugin-ledger/sdk` resolves through package.json exports to the SDK", async () => {
@@ -172,6 +199,7 @@ describe("manifest and package export", () => {
     expect(typeof sdk.createSyncPlugin).toBe("function")
     expect(typeof sdk.createRecommendationPlugin).toBe("function")
     expect(new sdk.RateLimitedError(1).code).toBe(-32001)
+    expect(typeof sdk.hasWebLinks).toBe("function")
     // the built bundle (npm install / npm test build it), so the export also works from node_modules, where Node
     // does not strip TypeScript types
     expect(import.meta.resolve("plugin-ledger/sdk")).toMatch(/\/dist\/sdk\/sdk\.mjs$/)

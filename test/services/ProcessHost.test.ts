@@ -14,45 +14,12 @@
  * dropped with a warning; the oversize answer's caller fails at once instead of timing out).
  */
 import * as NodeFs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Schema } from "effect"
-import { processLayer } from "../../src/cli/ProcessLayer.ts"
 import { KEY_ENV } from "../../src/adapters/CredentialCipher.ts"
-import type { Origin } from "../../src/services/EngineApi.ts"
-import { makeLedgerPaths, type LedgerPaths } from "../../src/services/LedgerPaths.ts"
-import { ProcessHost, type ProcessHostOptions } from "../../src/services/ProcessHost.ts"
-
-const FIXTURE = Path.resolve(import.meta.dirname, "../fixtures/process-plugins/raw-plugin.mjs")
-const origin: Origin = { actor: "cli", client: "test", requestId: "r1" }
-
-const tempHome = (): LedgerPaths => {
-  const root = NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "process-host-"))
-  return makeLedgerPaths({ codexHome: Path.join(root, "codex"), home: root })
-}
-
-const logText = (paths: LedgerPaths): string =>
-  NodeFs.readdirSync(Path.join(paths.ledgerDir, "events")).map((f) => NodeFs.readFileSync(Path.join(paths.ledgerDir, "events", f), "utf8")).join("")
-const logRecords = (paths: LedgerPaths): Array<{ type: string; data: Record<string, unknown> }> =>
-  logText(paths).split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l))
-
-const baseOptions: ProcessHostOptions = {
-  graceMs: 500,
-  healthIntervalMs: 0,
-  backoffBaseMs: 50,
-  backoffMaxMs: 400,
-  env: { PATH: process.env["PATH"] ?? "", DAEMON_SECRET: "daemon-secret-value", [KEY_ENV]: Buffer.alloc(32, 7).toString("base64") }
-}
-
-const withHost = <A, E>(paths: LedgerPaths, f: (host: ProcessHost["Service"]) => Effect.Effect<A, E>, options: ProcessHostOptions = baseOptions) =>
-  Effect.gen(function*() {
-    const host = yield* ProcessHost
-    return yield* f(host)
-  }).pipe(Effect.provide(processLayer(paths, options)), Effect.scoped)
-
-const addEcho = (host: ProcessHost["Service"], name = "echo", mode = "echo", env: Record<string, string> = {}) =>
-  host.add({ name, command: "node", args: [FIXTURE, mode], env, cwd: null }, origin)
+import type { ProcessHost } from "../../src/services/ProcessHost.ts"
+import { addFixture as addEcho, baseOptions, FIXTURE, logRecords, logText, origin, tempHome, withHost } from "../support/ProcessHostKit.ts"
 
 const search = (host: ProcessHost["Service"], query: string, name = "echo", userId?: string) =>
   host.call({ name, method: "metadata/series/search", params: { query }, ...(userId === undefined ? {} : { userId }) })

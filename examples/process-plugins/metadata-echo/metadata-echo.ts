@@ -2,7 +2,10 @@
  * Metadata echo plugin: answers every metadata call with what it was asked, and counts searches in host storage.
  * Run: `node examples/process-plugins/metadata-echo/metadata-echo.ts` (newline-delimited JSON-RPC on stdio).
  * External ids `missing-*` answer NotFound, and the admin config `{"failWith": "rate-limit"|"auth"|"api"|"config"|"crash"}`
- * makes searches fail that way, so hosts can exercise their error mapping.
+ * makes searches fail that way, so hosts can exercise their error mapping. With the admin config
+ * `{"recordPayloads": true}` (and `maxPayloadFiles`, default 500) every answered call is written to
+ * `<dataDir>/payloads/` by the payload recorder (recorder.ts); off by default here, unlike the reference echo plugin,
+ * so tests and benchmarks do not write a file pair per call.
  */
 import {
   ApiError,
@@ -12,8 +15,21 @@ import {
   type HandlerContext,
   NotFoundError,
   RateLimitedError,
-  type SearchResult
+  type BookSearchParams,
+  type SearchResult,
+  type SeriesMatchParams
 } from "plugin-ledger/sdk"
+import { PayloadRecorder, redactConfig } from "./recorder.ts"
+
+let recorder: PayloadRecorder | undefined
+
+/** The handler, its answer recorded when recording is on. */
+const recorded = <P, R>(method: string, handler: (params: P, context: HandlerContext) => R | Promise<R>) =>
+  async (params: P, context: HandlerContext): Promise<R> => {
+    const answer = await handler(params, context)
+    await recorder?.record(method, params, answer)
+    return answer
+  }
 
 const failure = (context: HandlerContext): Error | undefined => {
   switch (context.init.adminConfig?.["failWith"]) {
@@ -66,23 +82,35 @@ createMetadataPlugin({
     description: "Echoes metadata requests back; for testing hosts",
     author: "plugin-ledger"
   },
-  onInitialize: (params, context) => context.logger.info(`initialized with admin config keys: ${Object.keys(params.adminConfig ?? {}).join(",")}`),
+  onInitialize: (params, context) => {
+    const maxFiles = params.adminConfig?.["maxPayloadFiles"]
+    recorder = params.adminConfig?.["recordPayloads"] === true
+      ? new PayloadRecorder({
+        pluginName: "metadata-echo",
+        ...(params.dataDir === undefined ? {} : { dataDir: params.dataDir }),
+        ...(typeof maxFiles === "number" ? { maxFiles } : {}),
+        configSnapshot: redactConfig(params),
+        logger: context.logger
+      })
+      : undefined
+    context.logger.info(`initialized with admin config keys: ${Object.keys(params.adminConfig ?? {}).join(",")}`)
+  },
   series: {
-    search: async (params, context) => {
+    search: recorded("metadata/series/search", async (params, context) => {
       const error = failure(context)
       if (error !== undefined) throw error
       const count = await countSearch(context)
       const limit = params.limit ?? 10
       return { results: limit > 0 ? [echoResult(params.query, count)] : [] }
-    },
-    get: getRecord("series"),
-    match: (params) => (params.title.startsWith("missing") ? null : echoResult(params.title, 0))
+    }),
+    get: recorded("metadata/series/get", getRecord("series")),
+    match: recorded("metadata/series/match", (params: SeriesMatchParams) => (params.title.startsWith("missing") ? null : echoResult(params.title, 0)))
   },
   book: {
-    search: async (params, context) => {
+    search: recorded("metadata/book/search", async (params: BookSearchParams, context) => {
       const count = await countSearch(context)
       return { results: [echoResult(params.query ?? `isbn:${params.isbn ?? ""}`, count)] }
-    },
-    get: getRecord("book")
+    }),
+    get: recorded("metadata/book/get", getRecord("book"))
   }
 })
