@@ -19,7 +19,7 @@ import { EventLog } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type Instance, makeProcessLauncher } from "./ProcessLauncher.ts"
 import { makeRateLimiter } from "./ProcessRateLimiter.ts"
-import { makeCommandResolver, makeProcessRegistry, type ProcessChangeView } from "./ProcessRegistry.ts"
+import { makeCommandResolver, makeProcessRegistry, type ProcessAddInput, type ProcessChangeView } from "./ProcessRegistry.ts"
 import { makeProcessStorage } from "./ProcessStorage.ts"
 import { type ProcessInstanceView, type ProcessPluginView, type ProcessTestView, viewOf } from "./ProcessViews.ts"
 import { Projector } from "./Projector.ts"
@@ -38,15 +38,7 @@ export interface ProcessHostOptions extends Partial<ProcessSettings> {
 type Json = Readonly<Record<string, unknown>>
 
 export interface ProcessHostShape {
-  readonly add: (input: {
-    readonly name: string
-    readonly command: string
-    readonly args: ReadonlyArray<string>
-    readonly env: Readonly<Record<string, string>>
-    readonly cwd: string | null
-    readonly timeoutSeconds?: number
-    readonly rateLimitPerMinute?: number
-  }, origin: Origin) => Effect.Effect<ProcessChangeView, EngineError>
+  readonly add: (input: ProcessAddInput, origin: Origin) => Effect.Effect<ProcessChangeView, EngineError>
   readonly configure: (input: {
     readonly name: string
     readonly adminConfig?: Json

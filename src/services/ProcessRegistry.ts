@@ -19,6 +19,18 @@ import { newRecordOf } from "./EventRecords.ts"
 import type { ProcessStorage } from "./ProcessStorage.ts"
 import { eventOf, type Projector } from "./Projector.ts"
 
+
+/** A process plugin to register: how to start it, and its own call timeout and rate limit (absent: the host's). */
+export interface ProcessAddInput {
+  readonly name: string
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly env: Readonly<Record<string, string>>
+  readonly cwd: string | null
+  readonly timeoutSeconds?: number
+  readonly rateLimitPerMinute?: number
+}
+
 export interface ProcessChangeView {
   readonly name: string
   readonly changed: boolean
@@ -135,15 +147,7 @@ export const makeProcessRegistry = (deps: {
       return { name: cmd.name, changed: appended.length > 0, seq: appended.at(-1)?.seq ?? null }
     })
 
-  const add = (input: {
-    readonly name: string
-    readonly command: string
-    readonly args: ReadonlyArray<string>
-    readonly env: Readonly<Record<string, string>>
-    readonly cwd: string | null
-    readonly timeoutSeconds?: number
-    readonly rateLimitPerMinute?: number
-  }, origin: Origin): Effect.Effect<ProcessChangeView, EngineError> =>
+  const add = (input: ProcessAddInput, origin: Origin): Effect.Effect<ProcessChangeView, EngineError> =>
     Effect.gen(function*() {
       const resolved = deps.resolveCommand(input.command)
       if (Result.isFailure(resolved)) return yield* invalidRequest(resolved.failure)
