@@ -19,7 +19,6 @@ import { newRecordOf } from "./EventRecords.ts"
 import type { ProcessStorage } from "./ProcessStorage.ts"
 import { eventOf, type Projector } from "./Projector.ts"
 
-
 /** A process plugin to register: how to start it, and its own call timeout and rate limit (absent: the host's). */
 export interface ProcessAddInput {
   readonly name: string
