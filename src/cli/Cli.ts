@@ -7,6 +7,7 @@ import { parseArgs } from "node:util"
 import { ProcessCallError } from "../domain/ProcessProtocol.ts"
 import { EngineError } from "../services/EngineApi.ts"
 import { pathsFromEnv } from "../services/LedgerPaths.ts"
+import { StartupGate } from "../services/StartupGate.ts"
 import { appLayer } from "./AppLayer.ts"
 import { cliOptions } from "./CliOptions.ts"
 import { runCapabilities } from "./CapabilitiesCommand.ts"
@@ -79,7 +80,9 @@ const main = (argv: ReadonlyArray<string>, early: EarlyStart | undefined) => Eff
   const paths = pathsFromEnv(process.env, parsed.values["codex-home"])
   const logging = loggingLayer({ level: parsed.values["log-level"], file: parsed.values["log-file"] })
   if (command === "serve") {
-    yield* serveStdio(early).pipe(Effect.provide(daemonLayer(paths)), Effect.provide(logging))
+    // what the first request does not need waits for its answer (StartupGate.ts)
+    const layer = daemonLayer(paths).pipe(Layer.provideMerge(StartupGate.layer))
+    yield* serveStdio(early).pipe(Effect.provide(layer), Effect.provide(logging))
     return 0
   }
   if (socketCommands.has(command)) {
