@@ -35,7 +35,7 @@ export const daemonLayer = (paths: LedgerPaths) => {
     Layer.provide(base)
   )
   const engine = EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
-  const processHost = ProcessHost.layer().pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
+  const processHost = ProcessHost.layerOnFirstUse().pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
   const capabilities = CapabilitiesService.layer.pipe(Layer.provide(Layer.mergeAll(log, PluginBundle.layer.pipe(Layer.provide(base)), base)))
   const feed = CapabilityFeed.layer.pipe(Layer.provide(Layer.mergeAll(capabilities, log, watch, base)))
   return Layer.mergeAll(engine, processHost, log, marketplaces, watch, base, capabilities, feed)

@@ -21,6 +21,9 @@ const early = async (): Promise<EarlyStart | undefined> => {
   return startServe(pathsFromEnv(process.env, parsed.values["codex-home"]).ledgerDir, process.stdin, process.stdout)
 }
 
-const start = await early()
-const { runCli } = await import("./Cli.ts")
-runCli(argv, start)
+// no top-level await: with one, the bundler keeps every module shared by the lazily loaded commands in chunks of
+// its own, which `serve` would then load one by one
+void early().then(async (start) => {
+  const { runCli } = await import("./Cli.ts")
+  runCli(argv, start)
+})
