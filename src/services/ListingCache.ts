@@ -111,28 +111,28 @@ export class ListingCache<V> {
     if (entry !== undefined) this.entries.set(key, entry)
     const watch = this.options.watch
     if (watch === undefined) return
+    // `forEach` and `some` over the (two or three) observations: this runs for every plugin of a first listing, in code
+    // not yet optimised, where `for...of` and a set of the kept paths would be allocated for each
     const fresh: Array<string> = []
-    const kept = new Set<string>()
-    for (const { path } of entry?.observations ?? []) {
-      kept.add(path)
+    entry?.observations.forEach(({ path }) => {
       let keys = this.byPath.get(path)
       if (keys === undefined) {
         this.byPath.set(path, keys = new Set())
         fresh.push(path)
       }
       keys.add(key)
-    }
+    })
     const gone: Array<string> = []
-    for (const { path } of old?.observations ?? []) {
-      if (kept.has(path)) continue
+    old?.observations.forEach(({ path }) => {
+      if (entry?.observations.some((o) => o.path === path) === true) return
       const keys = this.byPath.get(path)
-      if (keys === undefined) continue
+      if (keys === undefined) return
       keys.delete(key)
       if (keys.size === 0) {
         this.byPath.delete(path)
         gone.push(path)
       }
-    }
+    })
     if (fresh.length > 0) watch.track(fresh)
     if (gone.length > 0) watch.untrack(gone)
   }
