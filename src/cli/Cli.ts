@@ -73,7 +73,7 @@ const main = (argv: ReadonlyArray<string>, early: EarlyStart | undefined) => Eff
   const logging = loggingLayer({ level: parsed.values["log-level"], file: parsed.values["log-file"] })
   if (command === "serve") {
     // what the first request does not need waits for its answer (StartupGate.ts)
-    const layer = daemonLayer(paths).pipe(Layer.provideMerge(StartupGate.layer))
+    const layer = daemonLayer(paths, early?.listed).pipe(Layer.provideMerge(StartupGate.layer))
     yield* serveStdio(early).pipe(Effect.provide(layer), Effect.provide(logging))
     return 0
   }

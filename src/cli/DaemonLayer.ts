@@ -11,7 +11,7 @@ import { EventLog } from "../services/EventLog.ts"
 import { LedgerConfig } from "../services/LedgerConfig.ts"
 import { type LedgerPaths } from "../services/LedgerPaths.ts"
 import { LogTailer } from "../services/LogTailer.ts"
-import { MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
+import { type EarlyListing, MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
 import { PathWatch } from "../services/PathWatch.ts"
 import { ProcessHost } from "../services/ProcessHost.ts"
 import { Projector } from "../services/Projector.ts"
@@ -19,16 +19,17 @@ import { Projector } from "../services/Projector.ts"
 /**
  * `appLayer` for a long-running process (`serve`, `daemon`): the same Engine, plus the file watch, the log tailer
  * (whose EventLog the Engine appends through, so its own appends are published at once) and the marketplace
- * watcher (whose discovery the Catalog lists through).
+ * watcher (whose discovery the Catalog lists through; `listed`: `serve` listed before the engine was loaded, and the
+ * watcher takes over that listing's discovery).
  */
-export const daemonLayer = (paths: LedgerPaths) => {
+export const daemonLayer = (paths: LedgerPaths, listed?: EarlyListing) => {
   const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeFileSystem.layer, NodePath.layer)
   const watch = PathWatch.layer
   const log = LogTailer.layer.pipe(
     Layer.provide(EventLog.layer({ ledgerDir: paths.ledgerDir })),
     Layer.provide(Layer.mergeAll(watch, base))
   )
-  const marketplaces = MarketplaceWatcher.layer.pipe(Layer.provide(Layer.mergeAll(watch, base)))
+  const marketplaces = MarketplaceWatcher.layerAfter(listed).pipe(Layer.provide(Layer.mergeAll(watch, base)))
   const projector = Projector.layer.pipe(Layer.provide(base))
   const catalog = Catalog.layer.pipe(
     Layer.provide(Layer.mergeAll(marketplaces, PluginBundle.layer)),

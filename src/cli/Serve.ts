@@ -18,11 +18,16 @@ const QUIET_MS = 100
  * The session's handlers, opening the start-up gate (if there is one) once the first request is answered, or
  * after `QUIET_MS` if no request has arrived by then.
  */
-const openingTheGate = (handlers: PeerHandlers) =>
+const openingTheGate = (handlers: PeerHandlers, answeredBefore: boolean) =>
   Effect.gen(function*() {
     const gate = yield* Effect.serviceOption(StartupGate)
     if (gate._tag === "None") return handlers
     const { open } = gate.value
+    // the first request was answered before the engine was loaded (EarlyList.ts)
+    if (answeredBefore) {
+      yield* open
+      return handlers
+    }
     const quiet = yield* Effect.sleep(QUIET_MS).pipe(Effect.andThen(open), Effect.forkScoped)
     const answered = handlers.answered
     return {
@@ -51,7 +56,7 @@ export const serveStdio = (early?: EarlyStart) => Effect.gen(function*() {
       ? {}
       : { initialized: { clientName: answered.clientName, afterSeq: seqAtLogMark(paths.ledgerDir, answered.mark) } })
   })
-  const handlers = yield* openingTheGate(session)
+  const handlers = yield* openingTheGate(session, early?.listed !== undefined)
   yield* servePeer(early === undefined ? stdioChannel() : streamChannel(early.input, process.stdout), handlers)
   yield* Effect.logDebug("stdin closed; all requests answered")
 }).pipe(Effect.scoped)

@@ -19,6 +19,36 @@ export interface CacheWatch {
   readonly untrack: (paths: ReadonlyArray<string>) => void
 }
 
+/**
+ * A `CacheWatch` for caches filled before the watch exists (`serve`'s first listing, answered before the engine is
+ * loaded): it covers nothing and keeps what it is asked to track until `connect` hands that to the real watch, to
+ * which it forwards everything from then on.
+ */
+export interface CacheWatchRelay extends CacheWatch {
+  readonly connect: (target: CacheWatch) => void
+}
+
+export const makeCacheWatchRelay = (): CacheWatchRelay => {
+  let target: CacheWatch | undefined
+  const pending = new Set<string>()
+  return {
+    covers: (observation) => target?.covers(observation) ?? false,
+    track: (paths) => {
+      if (target !== undefined) return target.track(paths)
+      for (const path of paths) pending.add(path)
+    },
+    untrack: (paths) => {
+      if (target !== undefined) return target.untrack(paths)
+      for (const path of paths) pending.delete(path)
+    },
+    connect: (watch) => {
+      target = watch
+      if (pending.size > 0) watch.track([...pending])
+      pending.clear()
+    }
+  }
+}
+
 export interface ListingCacheOptions {
   /** results depending on a timestamp this close to the time they were computed are not kept */
   readonly settleMs: number
