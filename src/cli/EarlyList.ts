@@ -127,11 +127,14 @@ export const answerFirstList = async (
   output: Writable,
   windowMs = WINDOW_MS
 ): Promise<EarlyStart> => {
+  // loaded while the client reads the `initialize` answer and sends its request (the engine needs most of it anyway)
+  const loading = import("./FirstList.ts")
+  loading.catch(() => {})
   const { bytes, rest } = await readFirstRequest(answered.head, answered.rest, windowMs)
   const unanswered: EarlyStart = { initialized: answered.initialized, input: concat(bytes, rest) }
   const { found } = firstRequest(bytes)
   if (found === undefined || !projectionIsCurrent(paths)) return unanswered
-  const { listFirst } = await import("./FirstList.ts")
+  const { listFirst } = await loading
   let answer
   try {
     answer = listFirst(paths, found.request)

@@ -150,7 +150,7 @@ describe("parseJsonFast", () => {
       assert.deepStrictEqual(parseJsonFast(text), { value: JSON.parse(text) }, text)
     }
     // a key repeated behind a string holding `\":` or ending in an escaped backslash is still seen
-    for (const text of ["{\"x\":\"\\\":\",\"x\":1}", "{\"a\\\\\":1,\"a\\\\\":2}"]) {
+    for (const text of ["{\"x\":\"\\\":\",\"x\":1}", "{\"a\\\\\":1,\"a\\\\\":2}", "{\"a\" :1,\"a\":2}", "{\"a\":1,\"b\":{\"a\"\n:2,\"a\":3}}"]) {
       assert.strictEqual(parseJsonFast(text), undefined, text)
     }
   })
