@@ -110,7 +110,9 @@ describe("serve: the first plugin/list before the engine", () => {
     Fs.mkdirSync(other)
     const release = holdLock(box)
     const { child, client } = serve(box)
-    await client.initialize("early")
+    // sent at once: the early path waits only a moment after the initialize answer for the first request
+    client.send({ id: "init", method: "initialize", params: { clientInfo: { name: "early", title: null, version: "1" } } })
+    client.send({ method: "initialized" })
     const listed = await client.call("plugin/list", { cwds: [box.workspace, other] })
     const plugins = field(listed, "marketplaces", "0", "plugins")
     assert.isTrue(Array.isArray(plugins) && plugins.some((p) => field(p, "id") === "hello-skills@ledger-samples" && field(p, "installed") === true))
@@ -136,11 +138,12 @@ describe("serve: the first plugin/list before the engine", () => {
       setup(box)
       const release = holdLock(box)
       const { child, client } = serve(box)
-      await client.initialize("late")
+      // sent at once, as in the test above: only the state of the ledger or the request keeps the early path out
+      client.send({ id: "init", method: "initialize", params: { clientInfo: { name: "late", title: null, version: "1" } } })
       const answer = client.request("plugin/list", params)
       // not answered while the engine cannot start
       await new Promise((resolve) => setTimeout(resolve, 500))
-      assert.isUndefined(client.messages.find((m) => m["id"] === "early-list-2"), JSON.stringify(params))
+      assert.isUndefined(client.messages.find((m) => m["id"] === "early-list-1"), JSON.stringify(params))
       release()
       assert.isTrue("result" in (await answer))
       child.process.stdin.end()
