@@ -22,7 +22,7 @@ export interface PlainList {
 }
 
 /** how long after the `initialize` answer the client's first request is waited for */
-const WINDOW_MS = 25
+const WINDOW_MS = 50
 
 const NEWLINE = 0x0a
 
