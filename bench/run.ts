@@ -25,7 +25,7 @@ const CONFIG = {
   /** timed installs (distinct plugins) per target */
   installs: envInt("BENCH_INSTALLS", 30),
   /** starts of the native codex binary without the node wrapper (informational) */
-  nativeStarts: envInt("BENCH_NATIVE_STARTS", 10),
+  nativeStarts: envInt("BENCH_NATIVE_STARTS", 10, 0),
   keep: process.env["BENCH_KEEP"] === "1"
 }
 
@@ -268,7 +268,7 @@ const main = async () => {
   out.push("")
   out.push("notes:")
   out.push(`- start → initialize: from just before spawn() to the initialize response line; the reference is started as`)
-  out.push(`  node_modules/.bin/codex (a node wrapper that spawns the native binary). Native binary alone: median ${fmtMs(native.median)} (n=${native.n}).`)
+  out.push(`  node_modules/.bin/codex (a node wrapper that spawns the native binary). Native binary alone: ${native.n === 0 ? "not run" : `median ${fmtMs(native.median)} (n=${native.n})`}.`)
   out.push(`- plugin/list: all ${CONFIG.marketplaces} cwds (each a subdirectory of a git root holding the marketplace); response ${(extra.listResponseBytes.reference / 1024).toFixed(0)} KiB (reference) / ${(extra.listResponseBytes.ours / 1024).toFixed(0)} KiB (ours); listings identical: ${extra.listResponsesIdentical ? "yes" : "NO"}.`)
   out.push(`  "first call" = the first request after initialize in each of the ${CONFIG.starts} starts; "repeated" = after 4 untimed calls, both servers up, alternating.`)
   out.push(`- plugin/install: ours is durable before it answers — the ledger event (fdatasync) and the content blobs are fsynced, and so is the`)

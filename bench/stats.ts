@@ -36,7 +36,7 @@ export const summarize = (samples: ReadonlyArray<number>): Summary => ({
 export const round = (ms: number): number => Math.round(ms * 100) / 100
 
 /** A positive whole number from the environment (`BENCH_*` knobs), else `fallback`. */
-export const envInt = (name: string, fallback: number): number => {
+export const envInt = (name: string, fallback: number, min = 1): number => {
   const value = Number.parseInt(process.env[name] ?? "", 10)
-  return Number.isFinite(value) && value > 0 ? value : fallback
+  return Number.isFinite(value) && value >= min ? value : fallback
 }

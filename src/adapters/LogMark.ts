@@ -59,3 +59,37 @@ export const seqAtLogMark = (ledgerDir: string, mark: LogMark): number => {
     fs.closeSync(fd)
   }
 }
+
+/**
+ * `seq` and `h` of the last record in the newest segment as it is now, read from its last line; undefined when the
+ * log has no segment, the segment does not end with a whole line (a torn tail), or the line is not a record. The
+ * chain is not checked: the engine does that when it opens the log.
+ */
+export const lastRecord = (ledgerDir: string): { readonly seq: number; readonly h: string } | undefined => {
+  const mark = takeLogMark(ledgerDir)
+  if (mark.segment === undefined || mark.size === 0) return undefined
+  let fd: number
+  try {
+    fd = fs.openSync(Path.join(eventsDir(ledgerDir), mark.segment), "r")
+  } catch {
+    return undefined
+  }
+  try {
+    // a record is at most 1 MiB; a last line longer than this tail is left to the engine
+    const length = Math.min(mark.size, 1 << 16)
+    const tail = Buffer.allocUnsafe(length)
+    const read = fs.readSync(fd, tail, 0, length, mark.size - length)
+    if (read !== length || tail[length - 1] !== 0x0a) return undefined
+    const start = tail.lastIndexOf(0x0a, length - 2) + 1
+    if (start === 0 && length < mark.size) return undefined
+    const record: unknown = JSON.parse(tail.subarray(start, length - 1).toString("utf8"))
+    if (typeof record !== "object" || record === null) return undefined
+    const seq = Reflect.get(record, "seq")
+    const h = Reflect.get(record, "h")
+    return typeof seq === "number" && typeof h === "string" ? { seq, h } : undefined
+  } catch {
+    return undefined
+  } finally {
+    fs.closeSync(fd)
+  }
+}

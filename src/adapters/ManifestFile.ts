@@ -9,7 +9,7 @@ import * as NodePath from "node:path"
 import { type DecodedManifest, decodeManifestText, MANIFEST_PATH } from "../domain/Manifest.ts"
 
 const MANIFEST_DIR = ".codex-plugin"
-import { isWithin } from "../domain/PathRules.ts"
+import { isNormal, isWithin } from "../domain/PathRules.ts"
 import { readUtf8File } from "./ReadUtf8File.ts"
 import { observe, type Observation, signatureOf } from "./StatSignature.ts"
 
@@ -62,7 +62,8 @@ const decodeResolved = (root: string, file: string): DecodedManifest | undefined
  * compared, and the result is not to be kept.
  */
 export const readManifestSync = (pluginRoot: string): ManifestLoad => {
-  const root = NodePath.resolve(pluginRoot)
+  // listed plugins' roots are absolute and normal already: `resolve` would only copy them
+  const root = pluginRoot.startsWith("/") && isNormal(pluginRoot) ? pluginRoot : NodePath.resolve(pluginRoot)
   const base = root === "/" ? "" : root
   const dir = observe(`${base}/${MANIFEST_DIR}`, false)
   const manifest = `${base}/${MANIFEST_PATH}`

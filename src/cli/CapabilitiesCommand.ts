@@ -14,7 +14,7 @@ import { capabilitiesOf, type CapabilitiesView } from "../services/Capabilities.
 import { internalError, invalidRequest } from "../services/EngineApi.ts"
 import type { LedgerPaths } from "../services/LedgerPaths.ts"
 import { parseUntil, recordsUntil } from "../services/Replay.ts"
-import { UsageError } from "./Commands.ts"
+import { UsageError } from "./CliErrors.ts"
 import { renderTable } from "./Table.ts"
 
 export const renderCapabilities = (view: CapabilitiesView): string => {

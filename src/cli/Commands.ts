@@ -1,16 +1,13 @@
 /** The human CLI commands: each one is a thin call into the Engine plus a table or JSON rendering. */
-import { Effect, Schema } from "effect"
+import { Effect } from "effect"
 import * as Path from "node:path"
 import type { HistoryEntryView, HistoryQuery, LedgerVerifyView, PluginListView, PluginWhyView } from "../domain/PluginViews.ts"
 import { describeCause, describeEntry } from "../services/Audit.ts"
 import { Engine, internalError, invalidRequest, type Origin } from "../services/EngineApi.ts"
+import { ProblemsFound, UsageError } from "./CliErrors.ts"
 import { makeProgress } from "./Progress.ts"
 import { renderTable, yesNo } from "./Table.ts"
 
-export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
-
-/** `verify` found problems it did not repair: the report is printed on stdout all the same, and the exit code is 4. */
-export class ProblemsFound extends Schema.TaggedError<ProblemsFound>()("ProblemsFound", { output: Schema.String }) {}
 
 export interface CommandOptions {
   readonly cwds: ReadonlyArray<string>

@@ -11,7 +11,7 @@ import { EventLog } from "../services/EventLog.ts"
 import { LedgerConfig } from "../services/LedgerConfig.ts"
 import { type LedgerPaths } from "../services/LedgerPaths.ts"
 import { LogTailer } from "../services/LogTailer.ts"
-import { MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
+import { type EarlyListing, MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
 import { PathWatch } from "../services/PathWatch.ts"
 import { ProcessHost } from "../services/ProcessHost.ts"
 import { Projector } from "../services/Projector.ts"
@@ -19,23 +19,24 @@ import { Projector } from "../services/Projector.ts"
 /**
  * `appLayer` for a long-running process (`serve`, `daemon`): the same Engine, plus the file watch, the log tailer
  * (whose EventLog the Engine appends through, so its own appends are published at once) and the marketplace
- * watcher (whose discovery the Catalog lists through).
+ * watcher (whose discovery the Catalog lists through; `listed`: `serve` listed before the engine was loaded, and the
+ * watcher takes over that listing's discovery).
  */
-export const daemonLayer = (paths: LedgerPaths) => {
+export const daemonLayer = (paths: LedgerPaths, listed?: EarlyListing) => {
   const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeFileSystem.layer, NodePath.layer)
   const watch = PathWatch.layer
   const log = LogTailer.layer.pipe(
     Layer.provide(EventLog.layer({ ledgerDir: paths.ledgerDir })),
     Layer.provide(Layer.mergeAll(watch, base))
   )
-  const marketplaces = MarketplaceWatcher.layer.pipe(Layer.provide(Layer.mergeAll(watch, base)))
+  const marketplaces = MarketplaceWatcher.layerAfter(listed).pipe(Layer.provide(Layer.mergeAll(watch, base)))
   const projector = Projector.layer.pipe(Layer.provide(base))
   const catalog = Catalog.layer.pipe(
     Layer.provide(Layer.mergeAll(marketplaces, PluginBundle.layer)),
     Layer.provide(base)
   )
   const engine = EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
-  const processHost = ProcessHost.layer().pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
+  const processHost = ProcessHost.layerOnFirstUse().pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
   const capabilities = CapabilitiesService.layer.pipe(Layer.provide(Layer.mergeAll(log, PluginBundle.layer.pipe(Layer.provide(base)), base)))
   const feed = CapabilityFeed.layer.pipe(Layer.provide(Layer.mergeAll(capabilities, log, watch, base)))
   return Layer.mergeAll(engine, processHost, log, marketplaces, watch, base, capabilities, feed)

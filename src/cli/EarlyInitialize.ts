@@ -10,13 +10,23 @@ import type { Readable, Writable } from "node:stream"
 import { type LogMark, takeLogMark } from "../adapters/LogMark.ts"
 import { type ClientInfo, initializeResult } from "../rpc/InitializeResult.ts"
 import { encodeResult } from "../rpc/ResponseLine.ts"
+import type { EarlyListing } from "../services/MarketplaceWatcher.ts"
 
 /** What `serve` did before the engine was loaded, and the input the session is to read. */
 export interface EarlyStart {
   /** `initialize` was answered for this client; `mark` is where the log ended when the answer went out */
   readonly initialized?: { readonly clientName: string; readonly mark: LogMark }
+  /** the client's first `plugin/list` was answered too (EarlyList.ts); its discovery goes on in the engine */
+  readonly listed?: EarlyListing
   /** stdin from the first byte the session has not seen */
   readonly input: AsyncIterable<unknown>
+}
+
+/** `initialize` answered (or not) and the input as it stands: bytes already read, and the stream (unless it ended). */
+export interface AnsweredInitialize {
+  readonly initialized?: { readonly clientName: string; readonly mark: LogMark }
+  readonly head: Buffer
+  readonly rest: Readable | undefined
 }
 
 /** An `initialize` request the fast path answers. */
@@ -106,7 +116,8 @@ const readFirstLine = (input: Readable, windowMs: number): Promise<FirstLine> =>
     input.once("error", onError)
   })
 
-async function* concat(head: Buffer, rest: AsyncIterable<unknown> | undefined): AsyncGenerator<unknown> {
+/** The session's input: `head`, then whatever `rest` still has. */
+export async function* concat(head: Buffer, rest: AsyncIterable<unknown> | undefined): AsyncGenerator<unknown> {
   if (head.length > 0) yield head
   if (rest !== undefined) yield* rest
 }
@@ -115,19 +126,25 @@ async function* concat(head: Buffer, rest: AsyncIterable<unknown> | undefined): 
  * Answers a plain `initialize` arriving first on `input` (within `windowMs`) on `output`, after taking the log's
  * mark; everything else read is handed on untouched.
  */
-export const startServe = async (
+export const answerInitialize = async (
   ledgerDir: string,
   input: Readable,
   output: Writable,
   windowMs = 250
-): Promise<EarlyStart> => {
+): Promise<AnsweredInitialize> => {
   const first = await readFirstLine(input, windowMs)
   const rest = first.ended ? undefined : input
   const line = first.newline < 0 ? undefined : first.bytes.subarray(0, first.newline).toString("utf8").replace(/\r$/, "")
   const request = line === undefined ? undefined : plainInitialize(line)
-  if (request === undefined) return { input: concat(first.bytes, rest) }
+  if (request === undefined) return { head: first.bytes, rest }
   // before the answer: whatever is appended once the client has it must reach the client
   const mark = takeLogMark(ledgerDir)
   output.write(`${encodeResult(request.id, initializeResult(request.client), request.jsonrpc)}\n`)
-  return { initialized: { clientName: request.client.name, mark }, input: concat(first.bytes.subarray(first.newline + 1), rest) }
+  return { initialized: { clientName: request.client.name, mark }, head: first.bytes.subarray(first.newline + 1), rest }
+}
+
+/** `answerInitialize`, with the input handed on as the session reads it. */
+export const startServe = async (ledgerDir: string, input: Readable, output: Writable, windowMs = 250): Promise<EarlyStart> => {
+  const { initialized, head, rest } = await answerInitialize(ledgerDir, input, output, windowMs)
+  return { ...(initialized === undefined ? {} : { initialized }), input: concat(head, rest) }
 }

@@ -4,7 +4,7 @@
  */
 import { Effect, Layer, Logger, type LogLevel, References } from "effect"
 import * as NodeFs from "node:fs"
-import { UsageError } from "./Commands.ts"
+import { UsageError } from "./CliErrors.ts"
 
 const LEVELS: ReadonlyArray<LogLevel.LogLevel> = ["All", "Trace", "Debug", "Info", "Warn", "Error", "Fatal", "None"]
 

@@ -5,7 +5,7 @@ import { unavailable } from "../domain/ProcessProtocol.ts"
 import type { Origin } from "../services/EngineApi.ts"
 import { ProcessHost } from "../services/ProcessHost.ts"
 import type { ProcessPluginView } from "../services/ProcessViews.ts"
-import { UsageError } from "./Commands.ts"
+import { UsageError } from "./CliErrors.ts"
 import { renderTable, yesNo } from "./Table.ts"
 
 export interface ProcessCommandOptions {

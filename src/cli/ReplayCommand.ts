@@ -8,7 +8,7 @@ import { EngineError } from "../services/EngineApi.ts"
 import type { LedgerPaths } from "../services/LedgerPaths.ts"
 import type { DecisionCheck } from "../services/DecisionCheck.ts"
 import { parseUntil, replayLedger, type ReplayView } from "../services/Replay.ts"
-import { ProblemsFound, UsageError } from "./Commands.ts"
+import { ProblemsFound, UsageError } from "./CliErrors.ts"
 import { renderTable, yesNo } from "./Table.ts"
 
 export interface ReplayCommandOptions {

@@ -1,14 +1,41 @@
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { makeCodexSession } from "../rpc/CodexServer.ts"
-import { servePeer } from "../rpc/JsonRpcPeer.ts"
+import { type PeerHandlers, servePeer } from "../rpc/JsonRpcPeer.ts"
 import { makeSessionNotifications } from "../rpc/Notifications.ts"
 import { seqAtLogMark } from "../adapters/LogMark.ts"
 import { stdioChannel, streamChannel } from "../rpc/StdioChannel.ts"
 import { LedgerConfig } from "../services/LedgerConfig.ts"
 import { adoptHandEdits } from "../services/ConfigWatcher.ts"
+import { StartupGate, whenStarted } from "../services/StartupGate.ts"
 import type { EarlyStart } from "./EarlyInitialize.ts"
 import { keepYoungGenerationSmall } from "./MemoryTuning.ts"
 import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
+
+/** a client that has sent no request this long after the session began gets the deferred start-up work at once */
+const QUIET_MS = 100
+
+/**
+ * The session's handlers, opening the start-up gate (if there is one) once the first request is answered, or
+ * after `QUIET_MS` if no request has arrived by then.
+ */
+const openingTheGate = (handlers: PeerHandlers, answeredBefore: boolean) =>
+  Effect.gen(function*() {
+    const gate = yield* Effect.serviceOption(StartupGate)
+    if (gate._tag === "None") return handlers
+    const { open } = gate.value
+    // the first request was answered before the engine was loaded (EarlyList.ts)
+    if (answeredBefore) {
+      yield* open
+      return handlers
+    }
+    const quiet = yield* Effect.sleep(QUIET_MS).pipe(Effect.andThen(open), Effect.forkScoped)
+    const answered = handlers.answered
+    return {
+      ...handlers,
+      request: (request) => Fiber.interrupt(quiet).pipe(Effect.andThen(handlers.request(request))),
+      answered: (request) => (answered === undefined ? open : answered(request).pipe(Effect.andThen(open)))
+    } satisfies PeerHandlers
+  })
 
 /**
  * Serves the Codex app-server dialect on stdin/stdout until stdin ends (then drains in-flight requests) or a
@@ -18,8 +45,8 @@ import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
 export const serveStdio = (early?: EarlyStart) => Effect.gen(function*() {
   keepYoungGenerationSmall()
   yield* exitCleanlyWhenInterrupted
-  // in the background: answering `initialize` does not wait for the watch to be set up
-  yield* Effect.forkScoped(adoptHandEdits)
+  // in the background, after the first answer: the engine's start-up already adopted what was edited before
+  yield* whenStarted(Effect.forkScoped(adoptHandEdits))
   const notifications = yield* makeSessionNotifications
   const paths = yield* LedgerConfig
   const answered = early?.initialized
@@ -29,6 +56,7 @@ export const serveStdio = (early?: EarlyStart) => Effect.gen(function*() {
       ? {}
       : { initialized: { clientName: answered.clientName, afterSeq: seqAtLogMark(paths.ledgerDir, answered.mark) } })
   })
-  yield* servePeer(early === undefined ? stdioChannel() : streamChannel(early.input, process.stdout), session)
+  const handlers = yield* openingTheGate(session, early?.listed !== undefined)
+  yield* servePeer(early === undefined ? stdioChannel() : streamChannel(early.input, process.stdout), handlers)
   yield* Effect.logDebug("stdin closed; all requests answered")
 }).pipe(Effect.scoped)

@@ -1,11 +1,13 @@
 /**
- * The `plugin-ledger` command's entry point. It loads only what `serve` needs to answer `initialize` before
- * anything else (EarlyInitialize.ts); the commands, Effect and the engine are loaded after that.
+ * The `plugin-ledger` command's entry point. It loads only what `serve` needs to answer `initialize` (and the
+ * client's first `plugin/list`) before anything else (EarlyInitialize.ts, EarlyList.ts); the commands, Effect and
+ * the engine are loaded after that.
  */
 import { parseArgs } from "node:util"
 import { pathsFromEnv } from "../services/LedgerPaths.ts"
 import { cliOptions } from "./CliOptions.ts"
-import { type EarlyStart, startServe } from "./EarlyInitialize.ts"
+import { answerInitialize, concat, type EarlyStart } from "./EarlyInitialize.ts"
+import { answerFirstList } from "./EarlyList.ts"
 
 const argv = process.argv.slice(2)
 
@@ -18,9 +20,16 @@ const early = async (): Promise<EarlyStart | undefined> => {
     return undefined
   }
   if (parsed.positionals[0] !== "serve" || parsed.values.help) return undefined
-  return startServe(pathsFromEnv(process.env, parsed.values["codex-home"]).ledgerDir, process.stdin, process.stdout)
+  const paths = pathsFromEnv(process.env, parsed.values["codex-home"])
+  const answered = await answerInitialize(paths.ledgerDir, process.stdin, process.stdout)
+  const { initialized } = answered
+  if (initialized === undefined) return { input: concat(answered.head, answered.rest) }
+  return answerFirstList(paths, { ...answered, initialized }, process.stdout)
 }
 
-const start = await early()
-const { runCli } = await import("./Cli.ts")
-runCli(argv, start)
+// no top-level await: with one, the bundler keeps every module shared by the lazily loaded commands in chunks of
+// its own, which `serve` would then load one by one
+void early().then(async (start) => {
+  const { runCli } = await import("./Cli.ts")
+  runCli(argv, start)
+})

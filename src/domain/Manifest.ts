@@ -121,18 +121,20 @@ export const normalizeDefaultPrompt = (
     return { prompts: null, warnings }
   }
   const prompts: Array<string> = []
-  for (const [index, item] of value.entries()) {
+  // `some` rather than `for...of`: once per listed plugin, in code not yet optimised (see FastJson.ts)
+  value.some((item: unknown, index) => {
     if (prompts.length >= MAX_DEFAULT_PROMPTS) {
       warnings.push(`ignoring ${field}: maximum of ${MAX_DEFAULT_PROMPTS} prompts is supported`)
-      break
+      return true
     }
     if (typeof item !== "string") {
       warnings.push(`ignoring ${field}[${index}]: expected a string, found ${jsonKind(item)}`)
-      continue
+      return false
     }
     const prompt = normalizePrompt(item, `${field}[${index}]`, warnings)
     if (prompt !== undefined) prompts.push(prompt)
-  }
+    return false
+  })
   return { prompts: prompts.length > 0 ? prompts : null, warnings }
 }
 
@@ -167,7 +169,7 @@ const decodeInterface = (
   warnings: Array<string>
 ): PluginManifestInterface | null => {
   const prompt = normalizeDefaultPrompt(raw.defaultPrompt)
-  warnings.push(...prompt.warnings)
+  if (prompt.warnings.length > 0) warnings.push(...prompt.warnings)
   const asset = (field: string, value: string | null | undefined): string | null => {
     const resolved = resolvePath(field, value)
     if (resolved.warning !== undefined) warnings.push(resolved.warning)
@@ -188,15 +190,16 @@ const decodeInterface = (
     composerIcon: asset("interface.composerIcon", raw.composerIcon),
     logo: asset("interface.logo", raw.logo),
     // invalid entries are dropped, duplicates and order kept (verified)
-    screenshots: (raw.screenshots ?? []).flatMap((s) => {
+    screenshots: raw.screenshots === undefined || raw.screenshots.length === 0 ? [] : raw.screenshots.flatMap((s) => {
       const path = asset("interface.screenshots", s)
       return path === null ? [] : [path]
     })
   }
   // `interface` is None when every field is empty; `""` still counts as a value (verified `displayName:""`)
-  const present = [iface.displayName, iface.shortDescription, iface.longDescription, iface.developerName, iface.category,
-    iface.websiteUrl, iface.privacyPolicyUrl, iface.termsOfServiceUrl, iface.defaultPrompt, iface.brandColor,
-    iface.composerIcon, iface.logo].some((v) => v !== null) || iface.capabilities.length > 0 || iface.screenshots.length > 0
+  const present = iface.displayName !== null || iface.shortDescription !== null || iface.longDescription !== null ||
+    iface.developerName !== null || iface.category !== null || iface.websiteUrl !== null || iface.privacyPolicyUrl !== null ||
+    iface.termsOfServiceUrl !== null || iface.defaultPrompt !== null || iface.brandColor !== null ||
+    iface.composerIcon !== null || iface.logo !== null || iface.capabilities.length > 0 || iface.screenshots.length > 0
   return present ? iface : null
 }
 
@@ -234,11 +237,13 @@ const toDecodedManifest = ({ value: raw, version }: ManifestDocument, pluginRoot
  * A JSON `[]` is accepted as an empty manifest (serde's sequence form of an all-default struct). A plainly valid
  * manifest is read with `JSON.parse`; anything else goes through the serde emulation, which decides it.
  */
-export const decodeManifestText = (text: string, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> =>
-  readManifestDocument(text).pipe(
-    Result.mapError((message) => new ManifestError({ message })),
-    Result.map((document) => toDecodedManifest(document, pluginRoot))
-  )
+export const decodeManifestText = (text: string, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> => {
+  // no `pipe`: once per listed plugin, and its dual-API machinery is costly while not yet optimised
+  const document = readManifestDocument(text)
+  return Result.isFailure(document)
+    ? Result.fail(new ManifestError({ message: document.failure }))
+    : Result.succeed(toDecodedManifest(document.success, pluginRoot))
+}
 
 /** `decodeManifestText` through the serde emulation only (the reference for the fast path's results). */
 export const decodeManifestTextExact = (text: string, pluginRoot: string): Result.Result<DecodedManifest, ManifestError> =>

@@ -157,11 +157,12 @@ const toMarketplaceFile = (path: string, { pluginString, value }: MarketplaceDoc
  * and position, e.g. `{not json` → `key must be a string at line 1 column 2`. A plainly valid file is read with
  * `JSON.parse`; anything else goes through the serde emulation, which decides it.
  */
-export const decodeMarketplaceText = (path: string, text: string): Result.Result<MarketplaceFile, MarketplaceError> =>
-  readMarketplaceDocument(text).pipe(
-    Result.mapError((detail) => MarketplaceError.invalidFile(path, detail)),
-    Result.map((document) => toMarketplaceFile(path, document))
-  )
+export const decodeMarketplaceText = (path: string, text: string): Result.Result<MarketplaceFile, MarketplaceError> => {
+  const document = readMarketplaceDocument(text)
+  return Result.isFailure(document)
+    ? Result.fail(MarketplaceError.invalidFile(path, document.failure))
+    : Result.succeed(toMarketplaceFile(path, document.success))
+}
 
 /** `decodeMarketplaceText` through the serde emulation only (the reference for the fast path's results). */
 export const decodeMarketplaceTextExact = (path: string, text: string): Result.Result<MarketplaceFile, MarketplaceError> =>
@@ -186,11 +187,15 @@ const resolveEntry = (
 export const resolveMarketplace = (file: MarketplaceFile): Result.Result<Marketplace, MarketplaceError> => {
   const root = marketplaceRootOf(file.path)
   const plugins: Array<ResolvedPluginEntry> = []
-  for (const entry of file.plugins) {
+  let failure: MarketplaceError | undefined
+  // `every` rather than `for...of`: once per listed plugin, in code not yet optimised (see FastJson.ts)
+  file.plugins.every((entry) => {
     const resolved = resolveEntry(file, entry, root)
-    if (Result.isFailure(resolved)) return Result.fail(resolved.failure)
-    plugins.push(resolved.success)
-  }
+    if (Result.isFailure(resolved)) failure = resolved.failure
+    else plugins.push(resolved.success)
+    return failure === undefined
+  })
+  if (failure !== undefined) return Result.fail(failure)
   // the location is only checked per entry: a misplaced file with no plugins is not an error (verified)
   return Result.succeed({ ...file, root: Result.isSuccess(root) ? root.success : null, plugins })
 }

@@ -18,10 +18,8 @@ export const AUTH_VARIANTS = ["ON_INSTALL", "ON_USE"] as const
 export const PRODUCT_VARIANTS = ["CHATGPT", "chatgpt", "CODEX", "codex", "ATLAS", "atlas"] as const
 
 /** The variant equal to `value`, if it is one. */
-const oneOf = <V extends string>(variants: ReadonlyArray<V>, value: unknown): V | undefined => {
-  for (const variant of variants) if (variant === value) return variant
-  return undefined
-}
+const oneOf = <V extends string>(variants: ReadonlyArray<V>, value: unknown): V | undefined =>
+  variants.find((variant) => variant === value)
 
 /** a unit-variant enum: its name, or the map form `{"NAME": null}` (checked by `explainSerde`) */
 const unitEnum = <const V extends ReadonlyArray<string>>(variants: V) =>
@@ -134,11 +132,12 @@ const fastPolicy = (json: Json | undefined): RawPolicy | undefined => {
   if (products !== undefined) {
     if (!isJsonArray(products)) return undefined
     const list: Array<typeof PRODUCT_VARIANTS[number]> = []
-    for (const product of products) {
+    const known = products.every((product) => {
       const variant = oneOf(PRODUCT_VARIANTS, product)
-      if (variant === undefined) return undefined
-      list.push(variant)
-    }
+      if (variant !== undefined) list.push(variant)
+      return variant !== undefined
+    })
+    if (!known) return undefined
     policy.products = list
   }
   return policy
@@ -185,12 +184,14 @@ const fastMarketplace = (text: string): MarketplaceDocument | undefined => {
       else return undefined
     }
   }
+  // `every` rather than `for...of`: in code not yet optimised, `for...of` allocates per step (see FastJson.ts)
   const entries: Array<RawPlugin> = []
-  for (const item of plugins) {
+  const plain = plugins.every((item) => {
     const plugin = fastPlugin(item)
-    if (plugin === undefined) return undefined
-    entries.push(plugin)
-  }
+    if (plugin !== undefined) entries.push(plugin)
+    return plugin !== undefined
+  })
+  if (!plain) return undefined
   value.plugins = entries
   const pluginString = (index: number, key: string): string | undefined => {
     const item: Json | undefined = plugins[index]

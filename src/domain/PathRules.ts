@@ -32,8 +32,15 @@ export const components = (path: string): ReadonlyArray<PathComponent> => {
   return out
 }
 
+/** What `normalize` would change: an empty, `.` or `..` component, or a trailing slash (`/` alone is normal). */
+const UNNORMAL = /\/\/|(?:^|\/)\.\.?(?:\/|$)|.\/$/
+
+/** `path` is its own lexical normalisation (the common case: checked without building anything). */
+export const isNormal = (path: string): boolean => path.length > 0 && !UNNORMAL.test(path)
+
 /** Lexical normalisation (`AbsolutePathBuf`): resolves `.` and `..` without touching the file system. */
 export const normalize = (path: string): string => {
+  if (isNormal(path)) return path
   const absolute = isAbsolute(path)
   const stack: Array<string> = []
   for (const part of path.split("/")) {
@@ -149,6 +156,8 @@ export const checkPluginSourcePath = (path: string): Result.Result<ReadonlyArray
   if (!path.startsWith("./")) return Result.fail("local plugin source path must start with `./`")
   const relative = path.slice(2)
   if (relative.length === 0) return Result.fail("local plugin source path must not be empty")
+  // plain names only (the common case): they are the components
+  if (!relative.startsWith("/") && isNormal(relative)) return Result.succeed(relative.split("/"))
   const names: Array<string> = []
   for (const component of components(relative)) {
     if (component._tag !== "Normal") return Result.fail("local plugin source path must stay within the marketplace root")

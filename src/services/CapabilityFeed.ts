@@ -17,6 +17,7 @@ import { CapabilitiesService, type CapabilitiesView } from "./Capabilities.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { LogTailer } from "./LogTailer.ts"
 import { PathWatch } from "./PathWatch.ts"
+import { whenStarted } from "./StartupGate.ts"
 
 export interface CapabilitiesChanged {
   readonly seq: number
@@ -112,7 +113,8 @@ export class CapabilityFeed extends Context.Service<CapabilityFeed, {
         yield* Stream.fromQueue(triggers).pipe(Stream.debounce("5 millis"), Stream.runForEach(() => recompute))
       })
       yield* Stream.fromSubscription(records).pipe(Stream.runForEach(() => poke), Effect.forkScoped({ startImmediately: true }))
-      yield* Effect.forkScoped(run, { startImmediately: true })
+      // the baseline is for `startSeq` whenever it is computed: in `serve`, after the first answer
+      yield* whenStarted(Effect.forkScoped(run, { startImmediately: true }))
       return CapabilityFeed.of({ subscribe: PubSub.subscribe(pubsub) })
     })
   )

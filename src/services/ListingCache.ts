@@ -19,6 +19,36 @@ export interface CacheWatch {
   readonly untrack: (paths: ReadonlyArray<string>) => void
 }
 
+/**
+ * A `CacheWatch` for caches filled before the watch exists (`serve`'s first listing, answered before the engine is
+ * loaded): it covers nothing and keeps what it is asked to track until `connect` hands that to the real watch, to
+ * which it forwards everything from then on.
+ */
+export interface CacheWatchRelay extends CacheWatch {
+  readonly connect: (target: CacheWatch) => void
+}
+
+export const makeCacheWatchRelay = (): CacheWatchRelay => {
+  let target: CacheWatch | undefined
+  const pending = new Set<string>()
+  return {
+    covers: (observation) => target?.covers(observation) ?? false,
+    track: (paths) => {
+      if (target !== undefined) return target.track(paths)
+      for (const path of paths) pending.add(path)
+    },
+    untrack: (paths) => {
+      if (target !== undefined) return target.untrack(paths)
+      for (const path of paths) pending.delete(path)
+    },
+    connect: (watch) => {
+      target = watch
+      if (pending.size > 0) watch.track([...pending])
+      pending.clear()
+    }
+  }
+}
+
 export interface ListingCacheOptions {
   /** results depending on a timestamp this close to the time they were computed are not kept */
   readonly settleMs: number
@@ -111,28 +141,28 @@ export class ListingCache<V> {
     if (entry !== undefined) this.entries.set(key, entry)
     const watch = this.options.watch
     if (watch === undefined) return
+    // `forEach` and `some` over the (two or three) observations: this runs for every plugin of a first listing, in code
+    // not yet optimised, where `for...of` and a set of the kept paths would be allocated for each
     const fresh: Array<string> = []
-    const kept = new Set<string>()
-    for (const { path } of entry?.observations ?? []) {
-      kept.add(path)
+    entry?.observations.forEach(({ path }) => {
       let keys = this.byPath.get(path)
       if (keys === undefined) {
         this.byPath.set(path, keys = new Set())
         fresh.push(path)
       }
       keys.add(key)
-    }
+    })
     const gone: Array<string> = []
-    for (const { path } of old?.observations ?? []) {
-      if (kept.has(path)) continue
+    old?.observations.forEach(({ path }) => {
+      if (entry?.observations.some((o) => o.path === path) === true) return
       const keys = this.byPath.get(path)
-      if (keys === undefined) continue
+      if (keys === undefined) return
       keys.delete(key)
       if (keys.size === 0) {
         this.byPath.delete(path)
         gone.push(path)
       }
-    }
+    })
     if (fresh.length > 0) watch.track(fresh)
     if (gone.length > 0) watch.untrack(gone)
   }

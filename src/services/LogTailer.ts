@@ -9,6 +9,7 @@ import * as NodePath from "node:path"
 import { EventLog, type LogRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { PathWatch } from "./PathWatch.ts"
+import { whenStarted } from "./StartupGate.ts"
 
 export class LogTailer extends Context.Service<LogTailer, {
   /** the records published after this subscription, in seq order, each once; ends with the scope */
@@ -47,10 +48,13 @@ export class LogTailer extends Context.Service<LogTailer, {
         Effect.andThen(publishNew)
       )
 
-      // every segment lives in events/; a write there by anyone is a reason to look
-      yield* watch.watch([NodePath.join(paths.ledgerDir, "events")], () => catchUp, { children: true, debounceMs: 10 })
-      // appended between the log's open and the watch
-      yield* catchUp
+      // every segment lives in events/; a write there by anyone is a reason to look (the process's own appends are
+      // published without it, so in `serve` it can wait for the first answer)
+      yield* whenStarted(Effect.gen(function*() {
+        yield* watch.watch([NodePath.join(paths.ledgerDir, "events")], () => catchUp, { children: true, debounceMs: 10 })
+        // appended between the log's open and the watch
+        yield* catchUp
+      }))
 
       const wrapped = EventLog.of({
         records: log.records,

@@ -216,13 +216,20 @@ export interface DiscoveryCaches {
   readonly stats: () => { readonly kept: number; readonly trusted: number }
 }
 
-/** Discovery whose loading caches trust `watch` (see `CacheWatch`); the plain layer revalidates with `stat`s. */
-export const makeMarketplaceDiscovery = (watch?: CacheWatch): {
+/** A discovery and its caches; `discoverNow` and `loadNow` are the service's two steps as plain calls. */
+export interface Discovery {
   readonly service: MarketplaceDiscoveryShape
   readonly caches: DiscoveryCaches
-} => {
+  readonly discoverNow: (options: DiscoverOptions) => ReadonlyArray<string>
+  readonly loadNow: (paths: ReadonlyArray<string>, nowMs: number) => LoadResult
+}
+
+/** Discovery whose loading caches trust `watch` (see `CacheWatch`); the plain layer revalidates with `stat`s. */
+export const makeMarketplaceDiscovery = (watch?: CacheWatch): Discovery => {
   const loader = makeLoader(watch)
   return {
+    discoverNow: discoverSync,
+    loadNow: loader.load,
     service: {
       discover: Effect.fn("MarketplaceDiscovery.discover")(function*(options: DiscoverOptions) {
         return discoverSync(options)

@@ -13,9 +13,10 @@
 import { Context, Effect, Layer, PubSub, type Scope } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import type { Signature } from "../adapters/StatSignature.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
-import type { CacheWatch } from "./ListingCache.ts"
-import { type DiscoverOptions, MarketplaceDiscovery, makeMarketplaceDiscovery, watchCandidates } from "./MarketplaceDiscovery.ts"
+import type { CacheWatch, CacheWatchRelay } from "./ListingCache.ts"
+import { type DiscoverOptions, type Discovery, MarketplaceDiscovery, makeMarketplaceDiscovery, watchCandidates } from "./MarketplaceDiscovery.ts"
 import { type PathChangeKind, PathWatch } from "./PathWatch.ts"
 
 export interface MarketplaceChange {
@@ -38,6 +39,18 @@ const isSymlink = (path: string): boolean => {
   }
 }
 
+/**
+ * A listing made before the watcher existed (`serve`'s first `plugin/list`, answered before the engine is loaded):
+ * its discovery, whose caches the watcher takes over through `relay`, the roots it listed, and what their watch
+ * candidates looked like before it looked (by absolute path), so that a change since is still reported.
+ */
+export interface EarlyListing {
+  readonly discovery: Discovery
+  readonly relay: CacheWatchRelay
+  readonly options: DiscoverOptions
+  readonly seen: ReadonlyMap<string, Signature>
+}
+
 export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
   /** marketplace files created, changed or deleted after this subscription; ends with the scope */
   readonly subscribe: Effect.Effect<PubSub.Subscription<MarketplaceChange>, never, Scope.Scope>
@@ -46,7 +59,10 @@ export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
   /** cached results, and how many of them are reused without a `stat` */
   readonly cacheStats: Effect.Effect<{ readonly kept: number; readonly trusted: number }>
 }>()("plugin-ledger/services/MarketplaceWatcher") {
-  static readonly layer: Layer.Layer<MarketplaceWatcher | MarketplaceDiscovery, never, LedgerConfig | PathWatch> = Layer.effectContext(
+  /** The watcher; with `early`, it takes over that listing's discovery and watches its roots as of its look. */
+  static readonly layerAfter = (
+    early: EarlyListing | undefined
+  ): Layer.Layer<MarketplaceWatcher | MarketplaceDiscovery, never, LedgerConfig | PathWatch> => Layer.effectContext(
     Effect.gen(function*() {
       const paths = yield* LedgerConfig
       const watch = yield* PathWatch
@@ -88,7 +104,8 @@ export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
           cacheWatch.remove(untracked)
         }
       }
-      const discovery = makeMarketplaceDiscovery(trust)
+      const discovery = early?.discovery ?? makeMarketplaceDiscovery(trust)
+      early?.relay.connect(trust)
       invalidate = discovery.caches.invalidate
 
       // the notifications' side
@@ -97,13 +114,13 @@ export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
         (change) => PubSub.publish(pubsub, { marketplacePath: change.path, kind: change.kind }).pipe(Effect.asVoid)
       )
       const seenRoots = new Set<string>()
-      const watchRoots = (options: DiscoverOptions) => {
+      const watchRoots = (options: DiscoverOptions, seen?: ReadonlyMap<string, Signature>) => {
         const fresh = options.cwds.filter((cwd) => !seenRoots.has(cwd))
         if (fresh.length === 0 && seenRoots.size > 0) return Effect.void
         for (const cwd of fresh) seenRoots.add(cwd)
-        return files.add(watchCandidates({ ...options, cwds: fresh }))
+        return files.add(watchCandidates({ ...options, cwds: fresh }), seen)
       }
-      yield* watchRoots({ home: paths.home, codexHome: paths.codexHome, cwds: [] })
+      yield* watchRoots(early?.options ?? { home: paths.home, codexHome: paths.codexHome, cwds: [] }, early?.seen)
 
       const service = MarketplaceDiscovery.of({
         // the roots are watched before discovery looks, so a file created meanwhile is reported
@@ -119,4 +136,7 @@ export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
       return Context.make(MarketplaceWatcher, watcher).pipe(Context.add(MarketplaceDiscovery, service))
     })
   )
+
+  static readonly layer: Layer.Layer<MarketplaceWatcher | MarketplaceDiscovery, never, LedgerConfig | PathWatch> =
+    MarketplaceWatcher.layerAfter(undefined)
 }

@@ -23,8 +23,11 @@ export interface PathWatchOptions {
 }
 
 export interface PathWatchHandle {
-  /** watch more paths with the same subscription */
-  readonly add: (paths: Iterable<string>) => Effect.Effect<void>
+  /**
+   * Watch more paths with the same subscription. `seen`: what some of them looked like to someone who looked before
+   * the watch existed (by absolute path); a difference between that and now is reported as a change.
+   */
+  readonly add: (paths: Iterable<string>, seen?: ReadonlyMap<string, Signature>) => Effect.Effect<void>
 }
 
 export interface SyncWatchHandle {
@@ -111,14 +114,17 @@ const watchDebounced = (
         timer.unref()
       }
     }
-    const add = (more: Iterable<string>) => {
+    const add = (more: Iterable<string>, seen?: ReadonlyMap<string, Signature>) => {
       if (!active) return
       for (const path of more) {
         const absolute = NodePath.resolve(path)
         if (known.has(absolute)) continue
         // the signature first: a change made after it is either seen by the watch or by the next look
-        const signature = signatureOf(absolute, true)
+        const earlier = seen?.get(absolute)
+        const signature = earlier ?? signatureOf(absolute, true)
         known.set(absolute, { signature, stop: watcher.watch(absolute, listener, { children: options.children === true }) })
+        // looked at before the watch and different now: reported as the watch would have reported it
+        if (earlier !== undefined && !sameSignature(earlier, signatureOf(absolute, true))) listener(absolute, false)
       }
     }
 
@@ -140,7 +146,7 @@ const watchDebounced = (
       Effect.forever,
       Effect.forkScoped({ startImmediately: true })
     )
-    return { add: (more) => Effect.sync(() => add(more)) }
+    return { add: (more, seen) => Effect.sync(() => add(more, seen)) }
   })
 
 const watchSync = (watcher: PathWatcher, onEvent: (path: string) => void): Effect.Effect<SyncWatchHandle, never, Scope.Scope> =>

@@ -118,6 +118,27 @@ describe("serve: initialize before the engine", () => {
     child.process.stdin.end()
     assert.deepStrictEqual(await child.exit(), { code: 0, signal: null })
   })
+
+  it("notifies a client that sends nothing after initialize of what another process appends later", async () => {
+    const box = sandbox()
+    const { child, client } = serve(box)
+    await client.request("initialize", { clientInfo: { name: "quiet", title: null, version: "1" } })
+    // the engine's start-up records the log's creation: once that is notified, the engine is up
+    await client.waitUntil(
+      () => client.messages.find((m) => field(m, "method") === "plugin/changed" && field(m, "params", "event", "type") === "LogCreated"),
+      "plugin/changed for the log's creation"
+    )
+    // no request comes, so the deferred start-up work (the log directory's watch) runs once the client is quiet
+    const installed = await runCli(box, "install", "hello-skills", "--marketplace", box.marketplaceFile)
+    assert.strictEqual(installed.code, 0, installed.stderr)
+    const notified = await client.waitUntil(
+      () => client.messages.find((m) => field(m, "method") === "plugin/changed" && field(m, "params", "event", "type") === "PluginInstalled"),
+      "plugin/changed for the install by another process"
+    )
+    assert.strictEqual(field(notified, "params", "pluginId"), "hello-skills@ledger-samples")
+    child.process.stdin.end()
+    assert.deepStrictEqual(await child.exit(), { code: 0, signal: null })
+  })
 })
 
 describe("LogMark", () => {

@@ -145,6 +145,16 @@ describe("parseJsonFast", () => {
     })
   })
 
+  it("given colons, quotes and backslashes inside strings then only the keys written are counted", () => {
+    for (const text of ["{\"a:b\":\"c:d\",\"e\\\"f:\":\"\\\\:\"}", "[\"::\",{\"k\":\"\\\\\\\":\"}]", "{\"\\\\\":{\":\":1}}"]) {
+      assert.deepStrictEqual(parseJsonFast(text), { value: JSON.parse(text) }, text)
+    }
+    // a key repeated behind a string holding `\":` or ending in an escaped backslash is still seen
+    for (const text of ["{\"x\":\"\\\":\",\"x\":1}", "{\"a\\\\\":1,\"a\\\\\":2}", "{\"a\" :1,\"a\":2}", "{\"a\":1,\"b\":{\"a\"\n:2,\"a\":3}}"]) {
+      assert.strictEqual(parseJsonFast(text), undefined, text)
+    }
+  })
+
   it("given what serde would object to then it leaves the text to the emulation", () => {
     for (const text of [
       "{\"a\":1,\"a\":2}", // repeated key

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
+import * as fc from "fast-check"
 import {
   basename,
   checkPluginSourcePath,
@@ -7,6 +8,7 @@ import {
   components,
   dirname,
   isAbsolute,
+  isNormal,
   isWithin,
   join,
   normalize,
@@ -15,6 +17,28 @@ import {
 } from "../../src/domain/PathRules.ts"
 
 const tags = (path: string) => components(path).map((c) => (c._tag === "Normal" ? c.name : c._tag))
+
+/** The normalisation spelled out component by component (what `normalize` did before its shortcut). */
+const normalizeByComponents = (path: string): string => {
+  const absolute = path.startsWith("/")
+  const stack: Array<string> = []
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue
+    if (part === "..") {
+      if (stack.length > 0 && stack[stack.length - 1] !== "..") stack.pop()
+      else if (!absolute) stack.push("..")
+      continue
+    }
+    stack.push(part)
+  }
+  const body = stack.join("/")
+  return absolute ? `/${body}` : body.length === 0 ? "." : body
+}
+/** Paths of awkward components: empty, `.`, `..`, names that merely start or end with dots. */
+const awkwardPath = fc.tuple(
+  fc.boolean(),
+  fc.array(fc.constantFrom("", ".", "..", "...", "a", "b", ".a", "a.", "..b", "é"), { maxLength: 6 })
+).map(([absolute, parts]) => `${absolute ? "/" : ""}${parts.join("/")}`)
 
 describe("POSIX helpers", () => {
   it("components follow Rust Path::components", () => {
@@ -35,6 +59,18 @@ describe("POSIX helpers", () => {
     assert.strictEqual(basename("/a/b/"), "b")
     assert.isTrue(isAbsolute("/a"))
     assert.isFalse(isAbsolute("a"))
+  })
+  it("property: a path normalize leaves alone is one the component-wise normalisation leaves alone", () => {
+    fc.assert(
+      fc.property(awkwardPath, (path) => {
+        assert.strictEqual(normalize(path), normalizeByComponents(path), path)
+        // `isNormal` may miss a path that is normal (`.`), never the other way round
+        if (isNormal(path)) assert.strictEqual(path, normalizeByComponents(path), path)
+      }),
+      { numRuns: 2_000 }
+    )
+    for (const path of ["/", "/a", "a/b", ".a", "a..", "/a/...b"]) assert.isTrue(isNormal(path), path)
+    for (const path of ["", "/a/", "a//b", "/a/./b", "a/..", "./a", "/.."]) assert.isFalse(isNormal(path), path)
   })
   it("isWithin compares whole components", () => {
     assert.isTrue(isWithin("/r/p", "/r/p"))
@@ -84,6 +120,24 @@ describe("resolveManifestPath", () => {
     assert.deepStrictEqual(resolveManifestPath(root, "interface.screenshots", "bad"), {
       warning: "ignoring interface.screenshots: path must start with `./` relative to plugin root"
     })
+  })
+})
+
+describe("checkPluginSourcePath", () => {
+  it("property: the names are the path's normal components whichever way they are found", () => {
+    fc.assert(
+      fc.property(awkwardPath, (path) => {
+        const names = checkPluginSourcePath(`./${path}`)
+        const parts = components(path)
+        const expected = path.length === 0
+          ? Result.fail("local plugin source path must not be empty")
+          : parts.every((c) => c._tag === "Normal")
+          ? Result.succeed(parts.map((c) => (c._tag === "Normal" ? c.name : "")))
+          : Result.fail("local plugin source path must stay within the marketplace root")
+        assert.deepStrictEqual(names, expected, path)
+      }),
+      { numRuns: 2_000 }
+    )
   })
 })
 

@@ -3,7 +3,7 @@ import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { isSettled, observe, sameSignature, signatureOf } from "../../src/adapters/StatSignature.ts"
-import { type Computed, ListingCache } from "../../src/services/ListingCache.ts"
+import { type Computed, ListingCache, makeCacheWatchRelay } from "../../src/services/ListingCache.ts"
 
 const created: Array<string> = []
 const tempDir = (): string => {
@@ -137,5 +137,24 @@ describe("ListingCache", () => {
     assert.strictEqual(cache.size, 2)
     assert.strictEqual(cache.get("a", later(), () => ({ value: "recomputed", observations: [missing] })), "recomputed")
     assert.strictEqual(cache.get("c", later(), () => ({ value: "recomputed", observations: [missing] })), "c")
+  })
+})
+
+describe("makeCacheWatchRelay", () => {
+  it("covers nothing and keeps what it is asked to track until connected, then forwards everything", () => {
+    const relay = makeCacheWatchRelay()
+    relay.track(["/a", "/b"])
+    relay.untrack(["/b"])
+    const observation = { path: "/a", follow: false, signature: { _tag: "Missing" as const, code: "ENOENT" } }
+    assert.isFalse(relay.covers(observation))
+    const tracked: Array<ReadonlyArray<string>> = []
+    const untracked: Array<ReadonlyArray<string>> = []
+    relay.connect({ covers: (o) => o.path === "/a", track: (paths) => void tracked.push(paths), untrack: (paths) => void untracked.push(paths) })
+    assert.deepStrictEqual(tracked, [["/a"]])
+    assert.isTrue(relay.covers(observation))
+    relay.track(["/c"])
+    relay.untrack(["/a"])
+    assert.deepStrictEqual(tracked, [["/a"], ["/c"]])
+    assert.deepStrictEqual(untracked, [["/a"]])
   })
 })
