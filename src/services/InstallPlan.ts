@@ -32,11 +32,13 @@ export interface InstallPlan {
 const readFile = (fs: FsPort, path: string): Result.Result<string, unknown> =>
   Result.try({ try: () => readRegularFile(fs, path).toString("utf8"), catch: (e) => e })
 
+/** `real` (a resolved path) is `realRoot` or lies below it */
+const isInside = (realRoot: string, real: string): boolean => real === realRoot || real.startsWith(`${realRoot}${Path.sep}`)
+
 /** `path` resolved (symlinks followed) lies below `realRoot`; false when it cannot be resolved */
 const resolvesInside = (fs: TreeFs, realRoot: string, path: string): boolean => {
   try {
-    const real = fs.realpathSync(path)
-    return real === realRoot || real.startsWith(`${realRoot}${Path.sep}`)
+    return isInside(realRoot, fs.realpathSync(path))
   } catch {
     return false
   }
@@ -77,7 +79,7 @@ export const resolveInstallPlan = (
     const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
     const realRoot = Result.try(() => fs.realpathSync(root))
     const realSource = Result.try(() => fs.realpathSync(entry.sourceDir))
-    if (Result.isFailure(realRoot) || Result.isFailure(realSource) || !resolvesInside(fs, realRoot.success, realSource.success)) {
+    if (Result.isFailure(realRoot) || Result.isFailure(realSource) || !isInside(realRoot.success, realSource.success)) {
       return yield* invalidRequest(
         `invalid marketplace file \`${marketplacePath}\`: local plugin source path must stay within the marketplace root`
       )
