@@ -141,7 +141,8 @@ interface FsyncOutcome {
  */
 export interface FsyncQueue {
   readonly start: (fd: number) => void
-  readonly settle: (dirs?: Iterable<string>) => Effect.Effect<void, unknown>
+  /** `skipMissing`: a directory that is not there is skipped (there is nothing of it to sync) */
+  readonly settle: (dirs?: Iterable<string>, options?: { readonly skipMissing?: boolean }) => Effect.Effect<void, unknown>
   /** waits for every started fsync, whatever their outcome: on a failure path, before closing fds */
   readonly drain: Effect.Effect<void>
 }
@@ -160,7 +161,10 @@ export const makeFsyncQueue = (fs: FsPort): FsyncQueue => {
     inflight = []
     return Promise.all(all)
   })
-  const settle = Effect.fnUntraced(function*(dirs: Iterable<string> = []): Effect.fn.Return<void, unknown> {
+  const settle = Effect.fnUntraced(function*(
+    dirs: Iterable<string> = [],
+    options: { readonly skipMissing?: boolean } = {}
+  ): Effect.fn.Return<void, unknown> {
     const pending = [...new Set(dirs)]
     do {
       const dirFds: Array<number> = []
@@ -170,7 +174,7 @@ export const makeFsyncQueue = (fs: FsPort): FsyncQueue => {
           try {
             fd = fs.openSync(dir, "r")
           } catch (error) {
-            if (ignorableDirSyncError(error)) continue
+            if (ignorableDirSyncError(error) || (options.skipMissing === true && errnoCode(error) === "ENOENT")) continue
             throw error
           }
           dirFds.push(fd)
@@ -199,6 +203,42 @@ export const fsyncBatch = (fs: FsPort, files: ReadonlyArray<number>, dirs: Itera
     for (const fd of files) queue.start(fd)
     return queue.settle(dirs)
   })
+
+/**
+ * fsync the files at `files` (opened read-only by path: what is there now is what gets synced) and the directories
+ * `dirs`, concurrently, `MAX_BATCH_FDS` files at a time; the directories go with the last slice. A path that is not
+ * there is skipped: there is nothing of it to sync. Fails with the first error; every fd opened here is closed.
+ */
+export const fsyncPaths = Effect.fnUntraced(
+  function*(fs: FsPort, files: ReadonlyArray<string>, dirs: Iterable<string>): Effect.fn.Return<void, unknown> {
+    let next = 0
+    do {
+      const slice = files.slice(next, next + MAX_BATCH_FDS)
+      next += slice.length
+      const fds: Array<number> = []
+      const queue = makeFsyncQueue(fs)
+      const opened = Result.try(() => {
+        for (const file of slice) {
+          let fd: number
+          try {
+            fd = fs.openSync(file, "r")
+          } catch (error) {
+            if (errnoCode(error) === "ENOENT") continue
+            throw error
+          }
+          fds.push(fd)
+          queue.start(fd)
+        }
+      })
+      const synced = Result.isFailure(opened)
+        ? yield* Effect.as(queue.drain, opened)
+        : yield* Effect.result(queue.settle(next >= files.length ? dirs : [], { skipMissing: true }))
+      for (const fd of fds) closeQuietly(fs, fd)
+      if (Result.isFailure(synced)) return yield* Effect.fail(synced.failure)
+    } while (next < files.length)
+  },
+  Effect.uninterruptible
+)
 
 /**
  * Create `dir` and any missing parents, without fsyncing anything: returns the parents of the directories

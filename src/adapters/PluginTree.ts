@@ -4,24 +4,14 @@
  * event, so `materialize` only has to swap it in. Symlinks are never created: nothing may point out of a
  * plugin root.
  *
- * fsyncs are batched (`FsyncQueue`): each file's fsync is issued as soon as it is written and all are awaited
- * (directories with them) before anything is renamed into place or recorded. Each fsync still has to succeed,
- * so the guarantees are those of fsyncing one by one; only the waiting overlaps.
+ * Nothing here fsyncs: the cache is derived data (rebuilt from the log and the blobs), so its durability is not
+ * awaited before an answer. `materialize` and `removeTree` return a `TreeDurability`, the files and directories
+ * whose fsync makes the change durable; the Projector fsyncs them after the answer and only then records the
+ * projection as done (its checkpoint), so a power loss before that re-projects the event from the blobs.
  */
 import * as Path from "node:path"
-import { Effect, Exit } from "effect"
-import {
-  attempt,
-  closeQuietly,
-  fsyncDir,
-  type FsyncQueue,
-  makeDirs,
-  makeFsyncQueue,
-  MAX_BATCH_FDS,
-  ownerAlive,
-  pidSuffix,
-  writeAll
-} from "./AtomicFile.ts"
+import { Effect } from "effect"
+import { attempt, closeQuietly, makeDirs, ownerAlive, pidSuffix, writeAll } from "./AtomicFile.ts"
 import type { BlobStore } from "./BlobStore.ts"
 import { errnoCode } from "./FsPort.ts"
 import { type LoadedTree, loadTree } from "./TreeBlob.ts"
@@ -37,87 +27,68 @@ const checkVersionSegment = (under: string | undefined): void => {
   }
 }
 
+/** What makes a tree's swap into `target` (or its removal) durable, for the caller to fsync after the fact. */
+export interface TreeDurability {
+  readonly target: string
+  /** every file of the tree, at its place below `target` */
+  readonly files: ReadonlyArray<string>
+  /** the tree's directories, `target` itself and its parent (whose entry the swap changed) */
+  readonly dirs: ReadonlyArray<string>
+  /** the parents of directories created above the staging dir (e.g. a new marketplace dir): their entries too */
+  readonly created: ReadonlyArray<string>
+}
+
 /**
- * Builds the tree in `staging` (which exists): directories and files created, files written and chmodded.
- * Each file's fsync is issued right after its write, so the waits overlap the creation of the next files;
- * every `MAX_BATCH_FDS` files they are awaited and closed. The last wait also fsyncs every directory (chmodded
- * once their contents exist). `fds` holds the files not yet closed, `queue` their fsyncs, for the caller's
- * clean-up on failure (drain, then close).
+ * Builds the tree in `staging` (which exists): directories and files created, files written and chmodded, each
+ * closed at once (nothing is fsynced here, see the header). Directories are chmodded once their contents exist.
  */
-const buildStaging = Effect.fnUntraced(function*(
-  fs: TreeFs,
-  tree: LoadedTree,
-  staging: string,
-  under: string | undefined,
-  fds: Array<number>,
-  queue: FsyncQueue,
-  /** more directories to fsync with the tree's own (the parents of dirs created for the staging dir) */
-  alsoSync: ReadonlyArray<string>
-): Effect.fn.Return<void, unknown> {
+const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: string | undefined): void => {
   const root = under === undefined ? staging : Path.join(staging, under)
-  const dirs: Array<string> = [staging]
   const known = new Set<string>([staging])
-  const chmods: Array<{ readonly path: string; readonly mode: number }> = []
-  /** creates `dir` and any missing parent below the staging dir once; each is fsynced with the last batch */
+  /** creates `dir` and any missing parent below the staging dir, once each */
   const ensureDir = (dir: string): void => {
     if (known.has(dir)) return
     ensureDir(Path.dirname(dir))
     fs.mkdirSync(dir, { recursive: false })
     known.add(dir)
-    dirs.push(dir)
   }
-  const closeAll = (): void => {
-    for (let fd = fds.pop(); fd !== undefined; fd = fds.pop()) fs.closeSync(fd)
-  }
-  const entries = tree.manifest.entries
-  let next = 0
-  /** creates entries from `next` on, until all are done or `MAX_BATCH_FDS` files wait for their fsync */
-  const createEntries = (): void => {
-    ensureDir(root)
-    for (; next < entries.length && fds.length < MAX_BATCH_FDS; next++) {
-      const entry = entries[next]
-      if (entry === undefined) continue
-      const path = Path.join(root, entry.path)
-      if (entry.type === "dir") {
-        ensureDir(path)
-        chmods.push({ path, mode: entry.mode })
-        continue
-      }
-      ensureDir(Path.dirname(path))
-      const bytes = tree.contentOf(entry)
-      const fd = fs.openSync(path, "wx", entry.mode)
-      fds.push(fd)
-      writeAll(fs, fd, bytes, 0)
-      // before the fsync, so the mode is as durable as the bytes (the umask may have narrowed it at open)
-      fs.chmodSync(path, entry.mode)
-      queue.start(fd)
+  const chmods: Array<{ readonly path: string; readonly mode: number }> = []
+  ensureDir(root)
+  for (const entry of tree.manifest.entries) {
+    const path = Path.join(root, entry.path)
+    if (entry.type === "dir") {
+      ensureDir(path)
+      chmods.push({ path, mode: entry.mode })
+      continue
     }
+    ensureDir(Path.dirname(path))
+    const bytes = tree.contentOf(entry)
+    const fd = fs.openSync(path, "wx", entry.mode)
+    try {
+      writeAll(fs, fd, bytes, 0)
+    } catch (error) {
+      closeQuietly(fs, fd)
+      throw error
+    }
+    fs.closeSync(fd)
+    // the umask may have narrowed the mode at open
+    fs.chmodSync(path, entry.mode)
   }
-  yield* attempt(createEntries)
-  while (next < entries.length) {
-    yield* queue.settle()
-    yield* attempt(closeAll)
-    yield* attempt(createEntries)
-  }
-  yield* attempt(() => {
-    for (const { path, mode } of chmods) fs.chmodSync(path, mode)
-  })
-  yield* queue.settle([...dirs, ...alsoSync])
-  yield* attempt(closeAll)
-})
+  for (const { path, mode } of chmods) fs.chmodSync(path, mode)
+}
 
-/** A tree built and fsynced ahead of its event (`prepareTree`), waiting to be swapped in by `materialize`. */
+/** A tree built ahead of its event (`prepareTree`), waiting to be swapped in by `materialize`. */
 export interface PreparedTree {
   readonly staging: string
   /** directories created for it (deepest first): removed again, if still empty, when it is discarded */
   readonly created: ReadonlyArray<string>
+  /** the parents of the directories created for it, whose entries must be made durable with the tree */
+  readonly parents: ReadonlyArray<string>
+  readonly tree: LoadedTree
+  readonly under: string | undefined
 }
 
-/**
- * Builds `tree` in a new staging dir beside `target`, creating the parent if needed, everything fsynced:
- * files, directories, and the parents of the directories created (so the swap needs only the parent's fsync).
- * On failure nothing of it is left (see `discardPrepared`).
- */
+/** Builds `tree` in a new staging dir beside `target`, creating the parent if needed. On failure nothing of it is left. */
 const buildBeside = Effect.fnUntraced(function*(
   fs: TreeFs,
   tree: LoadedTree,
@@ -126,30 +97,38 @@ const buildBeside = Effect.fnUntraced(function*(
 ): Effect.fn.Return<PreparedTree, unknown> {
   yield* attempt(() => checkVersionSegment(under))
   const parent = Path.dirname(target)
-  const parents = yield* attempt(() => makeDirs(fs, parent))
+  const staging = Path.join(parent, `.staging-${Path.basename(target)}-${pidSuffix()}`)
+  // the parent (the marketplace's cache dir) is created only when the staging dir cannot be: usually it exists
+  const made = yield* attempt((): boolean => {
+    try {
+      fs.mkdirSync(staging, { recursive: false })
+      return true
+    } catch (error) {
+      if (errnoCode(error) !== "ENOENT") throw error
+      return false
+    }
+  })
+  const parents = made ? [] : yield* attempt(() => makeDirs(fs, parent))
   const created: Array<string> = []
   const top = parents[0]
   for (let dir = parent; top !== undefined && dir !== top && dir !== Path.dirname(dir); dir = Path.dirname(dir)) created.push(dir)
-  const staging = Path.join(parent, `.staging-${Path.basename(target)}-${pidSuffix()}`)
-  yield* attempt(() => fs.mkdirSync(staging, { recursive: false }))
-  const fds: Array<number> = []
-  const queue = makeFsyncQueue(fs)
-  yield* buildStaging(fs, tree, staging, under, fds, queue, parents).pipe(
-    Effect.onExit((exit) =>
-      Exit.isSuccess(exit) ? Effect.void : queue.drain.pipe(Effect.andThen(Effect.sync(() => {
-        for (const fd of fds) closeQuietly(fs, fd)
-        discardPrepared(fs, { staging, created })
-      })))
+  const prepared: PreparedTree = { staging, created, parents, tree, under }
+  if (!made) {
+    yield* attempt(() => fs.mkdirSync(staging, { recursive: false })).pipe(
+      Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
     )
+  }
+  yield* attempt(() => buildStaging(fs, tree, staging, under)).pipe(
+    Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
   )
-  return { staging, created }
+  return prepared
 })
 
 /**
- * Builds the tree for `target` (at `target/<under>`) ahead of its event, files and dirs fsynced, in a staging
- * dir beside the target. The event's projection then only swaps it in (`materialize` with `prepared`);
- * `discardPrepared` removes it if the event is never appended. Named with this process's pid, so
- * `sweepLeftovers` of another process leaves it alone while this one lives.
+ * Builds the tree for `target` (at `target/<under>`) ahead of its event, in a staging dir beside the target. The
+ * event's projection then only swaps it in (`materialize` with `prepared`); `discardPrepared` removes it if the
+ * event is never appended. Named with this process's pid, so `sweepLeftovers` of another process leaves it alone
+ * while this one lives.
  */
 export const prepareTree = (
   fs: TreeFs,
@@ -171,16 +150,30 @@ export const discardPrepared = (fs: TreeFs, prepared: PreparedTree): void => {
   }
 }
 
+/** The files and directories of `prepared` once it sits at `target`. */
+const durabilityOf = (target: string, prepared: PreparedTree): TreeDurability => {
+  const root = prepared.under === undefined ? target : Path.join(target, prepared.under)
+  const files: Array<string> = []
+  const dirs = new Set([Path.dirname(target), target, root])
+  for (const entry of prepared.tree.manifest.entries) {
+    const path = Path.join(root, entry.path)
+    if (entry.type === "dir") dirs.add(path)
+    else files.push(path)
+    // a parent the manifest does not list exists all the same (`buildStaging` created it)
+    for (let dir = Path.dirname(path); dir !== root; dir = Path.dirname(dir)) dirs.add(dir)
+  }
+  return { target, files, dirs: [...dirs], created: prepared.parents }
+}
+
 /**
- * Writes the tree at `target` (or at `target/<under>`, with nothing else in `target`): built completely
- * (files and dirs fsynced, in batches) in a staging dir beside it, then swapped in by rename. A crash leaves
- * either the old tree, the new tree, or no tree plus a `.staging-*` / `.trash-*` leftover that
- * `sweepLeftovers` removes; the log re-projects it. With `prepared` (the same tree, built by `prepareTree`,
- * still there) only the swap is left to do.
+ * Writes the tree at `target` (or at `target/<under>`, with nothing else in `target`): built completely in a
+ * staging dir beside it, then swapped in by rename, and the old tree removed. A process crash leaves either the old
+ * tree, the new tree, or no tree plus a `.staging-*` / `.trash-*` leftover that `sweepLeftovers` removes; the log
+ * re-projects it. With `prepared` (the same tree, built by `prepareTree`, still there) only the swap is left to do.
  *
- * Returns the directories whose fsync makes the swap itself durable (the parent). The caller fsyncs them, e.g.
- * together with other outputs' dirs in one `fsyncBatch`, before it records the projection as done (the
- * checkpoint); until then a crash only means projecting it again.
+ * Returns what must be fsynced to make the new tree durable. Until the caller has done so (and recorded the
+ * projection as done), a power loss may leave anything from the old tree (even half removed: its removal is not
+ * ordered after the renames) to a torn new one; the caller then projects the event again, which rebuilds it.
  */
 export const materialize = Effect.fn("PluginTree.materialize")(function*(
   fs: TreeFs,
@@ -188,7 +181,7 @@ export const materialize = Effect.fn("PluginTree.materialize")(function*(
   treeHash: string,
   target: string,
   options: { readonly under?: string; readonly prepared?: PreparedTree } = {}
-): Effect.fn.Return<ReadonlyArray<string>, unknown> {
+): Effect.fn.Return<TreeDurability, unknown> {
   const parent = Path.dirname(target)
   const prepared = options.prepared
   const ready = prepared !== undefined && Path.dirname(prepared.staging) === parent &&
@@ -203,14 +196,9 @@ export const materialize = Effect.fn("PluginTree.materialize")(function*(
       trash = undefined
     }
     fs.renameSync(built.staging, target)
-    if (trash !== undefined) {
-      // the old tree is emptied only once both renames are durable: were its removals to reach the disk before a
-      // rename, a power loss could bring the old name back over a half-deleted tree
-      fsyncDir(fs, parent)
-      removeIfPresent(fs, trash)
-    }
+    if (trash !== undefined) removeIfPresent(fs, trash)
   }).pipe(Effect.onError(() => Effect.sync(() => removeIfPresent(fs, built.staging))))
-  return [parent]
+  return durabilityOf(target, built)
 })
 
 const isDirectory = (fs: TreeFs, path: string): boolean => {
@@ -223,23 +211,22 @@ const isDirectory = (fs: TreeFs, path: string): boolean => {
 }
 
 /**
- * Removes `target` (a whole plugin dir) by renaming it aside first, so it vanishes at once; the rename is made
- * durable before the old tree is emptied. Returns the directories the caller must fsync before relying on the
- * removal: none after a rename here, the parent when `target` was already gone (a crashed process may have renamed
- * it without making that durable).
+ * Removes `target` (a whole plugin dir) by renaming it aside first, so it vanishes at once, then emptying it.
+ * Returns what must be fsynced to make the removal durable: the parent (also when `target` was already gone: a
+ * crashed process may have renamed it without making that durable). Until then a power loss may bring the name
+ * back over a half-removed tree, which projecting the removal again removes.
  */
-export const removeTree = (fs: TreeFs, target: string): ReadonlyArray<string> => {
+export const removeTree = (fs: TreeFs, target: string): TreeDurability => {
   const parent = Path.dirname(target)
   const trash = Path.join(parent, `.trash-${Path.basename(target)}-${pidSuffix()}`)
   try {
     fs.renameSync(target, trash)
   } catch (error) {
     if (errnoCode(error) !== "ENOENT") throw error
-    return isDirectory(fs, parent) ? [parent] : []
+    return { target, files: [], dirs: isDirectory(fs, parent) ? [parent] : [], created: [] }
   }
-  fsyncDir(fs, parent)
   removeIfPresent(fs, trash)
-  return []
+  return { target, files: [], dirs: [parent], created: [] }
 }
 
 /**

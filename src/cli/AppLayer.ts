@@ -23,7 +23,7 @@ export const appLayer = (paths: LedgerPaths, options: { readonly fs?: TreeFs; re
     ledgerDir: paths.ledgerDir,
     ...(options.lockHost === undefined ? {} : { lockHost: options.lockHost })
   }).pipe(Layer.provide(base))
-  const projector = Projector.layer.pipe(Layer.provide(base))
+  const projector = Projector.layer.pipe(Layer.provide(Layer.mergeAll(base, log)))
   const catalog = Catalog.layer.pipe(
     Layer.provide(Layer.mergeAll(MarketplaceDiscovery.layer, PluginBundle.layer)),
     Layer.provide(base)

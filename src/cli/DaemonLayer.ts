@@ -30,7 +30,7 @@ export const daemonLayer = (paths: LedgerPaths, listed?: EarlyListing) => {
     Layer.provide(Layer.mergeAll(watch, base))
   )
   const marketplaces = MarketplaceWatcher.layerAfter(listed).pipe(Layer.provide(Layer.mergeAll(watch, base)))
-  const projector = Projector.layer.pipe(Layer.provide(base))
+  const projector = Projector.layer.pipe(Layer.provide(Layer.mergeAll(base, log)))
   const catalog = Catalog.layer.pipe(
     Layer.provide(Layer.mergeAll(marketplaces, PluginBundle.layer)),
     Layer.provide(base)

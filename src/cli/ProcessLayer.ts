@@ -11,6 +11,6 @@ import { Projector } from "../services/Projector.ts"
 export const processLayer = (paths: LedgerPaths, options: ProcessHostOptions = {}) => {
   const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeServices.layer)
   const log = EventLog.layerLedgerFs({ ledgerDir: paths.ledgerDir }).pipe(Layer.provide(base))
-  const projector = Projector.layer.pipe(Layer.provide(base))
+  const projector = Projector.layer.pipe(Layer.provide(Layer.mergeAll(base, log)))
   return ProcessHost.layer(options).pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
 }

@@ -1,14 +1,22 @@
 /**
  * Projects the log into what Codex reads: plugin cache trees and `[plugins."<id>"]` tables of config.toml.
  * Outputs are pure functions of the log (trees come from blobs, never from the marketplace again), written
- * atomically; `checkpoint.json` records the last projected seq (and config.toml's text at that seq) and is written
- * after every output, so a crash anywhere is repaired by projecting again from the checkpoint.
+ * atomically; `checkpoint.json` records the last seq whose outputs are known durable (and config.toml's text at that
+ * seq), so a crash or a power loss anywhere is repaired by projecting again from the checkpoint.
  *
- * Durability order: every output (cache trees, config.toml) is fsynced, including the directories that make
- * their renames durable, BEFORE the checkpoint is renamed into place. The checkpoint is written atomically (temp
- * file fsynced while the outputs are, then renamed); the rename itself is not fsynced, except for the first
- * checkpoint of a ledger. After a crash the checkpoint names the newest projected seq or an older one (whose
- * outputs were durable when it was written), never a torn one; every seq after it is re-projected.
+ * Durability order. Before an answer: the event itself (fdatasync of the log, by the caller) and, before it, every
+ * blob it refers to (the Engine stores them first); config.toml is never torn or empty, as its new bytes are in a
+ * temp file fsynced before the rename. Not awaited before the answer: the cache trees (built in a staging dir and
+ * swapped in without fsync), the directory entry of config.toml's rename, and the checkpoint: the cache and the
+ * checkpoint are derived data, and config.toml's rename lost to a power loss leaves its old bytes, which the
+ * re-projection below rewrites. Right after the answer, a background settle (ProjectionDurability.ts) fsyncs those
+ * outputs, by path, under the ledger lock, and only then advances the checkpoint (temp file fsynced, renamed; the
+ * rename is fsynced only for the first checkpoint of a ledger). So the checkpoint names the newest seq whose outputs
+ * are durable or an older one, never one whose outputs a power loss could take back; every seq after it is projected
+ * again at the next start (or by the next projection of any process: a projection starts from the checkpoint on disk
+ * unless it continues this process's own chain, see `ProjectionDurability.position`). A catch-up (start-up
+ * recovery, records of other processes: no answer waits for it) settles before it returns, as does anything
+ * projected while the layer closes; closing the layer (stdin EOF, SIGTERM: finalizers) waits for the pending settle.
  *
  * Re-projecting is folding the events after the checkpoint into config.toml. When a projection died after
  * renaming config.toml but before its checkpoint, config.toml is already ahead of the checkpoint, and folding
@@ -19,11 +27,8 @@ import { Context, Effect, Exit, Layer, Result, Schema, type Scope } from "effect
 import * as Path from "node:path"
 import {
   attempt,
-  closeQuietly,
   commitStaged,
   discardStaged,
-  fsyncBatch,
-  fsyncDir,
   makeDirs,
   makeDurableDirs,
   type StagedFile,
@@ -32,8 +37,8 @@ import {
 } from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
 import { parseConfig, removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
-import { describeError, errnoCode } from "../adapters/FsPort.ts"
-import { isDirectory, readTextOrEmpty } from "../adapters/FsQueries.ts"
+import { describeError } from "../adapters/FsPort.ts"
+import { readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import {
   discardPrepared,
@@ -41,31 +46,22 @@ import {
   type PreparedTree,
   prepareTree,
   removeTree,
-  sweepLeftovers
+  sweepLeftovers,
+  type TreeDurability
 } from "../adapters/PluginTree.ts"
 import type { SourceTree } from "../adapters/TreeBlob.ts"
 import { configEditsToApply, tableAfter } from "../domain/ConfigCatchUp.ts"
 import { type ConfigEntryState, PluginEvent } from "../domain/Events.ts"
-import type { LogRecord } from "./EventLog.ts"
+import { EventLog, type LogRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
+import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
+import { makeProjectionDurability } from "./ProjectionDurability.ts"
 
 export class ProjectionError extends Schema.TaggedError<ProjectionError>()("ProjectionError", {
   target: Schema.String,
   message: Schema.String
 }) {}
 
-export const Checkpoint = Schema.Struct({
-  projectorVersion: Schema.Number,
-  seq: Schema.Number,
-  h: Schema.String,
-  configHash: Schema.NullOr(Schema.String),
-  /** config.toml's text as projected at `seq`: where a re-projection folds from when config.toml is ahead of it */
-  configText: Schema.optionalKey(Schema.String)
-})
-export type Checkpoint = typeof Checkpoint.Type
-
-const projectorVersion = 1
-const decodeCheckpoint = Schema.decodeUnknownResult(Schema.fromJsonString(Checkpoint))
 const decodeEvent = Schema.decodeUnknownResult(PluginEvent)
 
 /** Decodes a record's payload as a plugin event; records of other types (genesis) yield undefined. */
@@ -186,13 +182,15 @@ const configEditsOf = (
 }
 
 export class Projector extends Context.Service<Projector, {
-  /** projects every record newer than the checkpoint, in order, then advances the checkpoint */
   /**
-   * `freshFromSeq`: the records from this seq on were just decided on config.toml as it is now (by the caller,
-   * under the lock), so their edits are made as they are; older pending records are a catch-up, whose edits are
-   * not made over a table the user changed meanwhile (see `configEditsToApply`)
+   * Projects every record newer than the checkpoint (or than this process's own projections not settled yet), in
+   * order; the outputs are visible when it returns, durable (and the checkpoint advanced) once the background settle
+   * it starts is through (see the header). `freshFromSeq`: the records from this seq on were just decided on
+   * config.toml as it is now (by the caller, under the lock), so their edits are made as they are; older pending
+   * records are a catch-up, whose edits are not made over a table the user changed meanwhile (`configEditsToApply`)
    */
   readonly project: (records: ReadonlyArray<LogRecord>, freshFromSeq?: number) => Effect.Effect<void, ProjectionError>
+  /** how far the projection is: the checkpoint on disk, or this process's projections since it (not yet settled) */
   readonly checkpoint: Effect.Effect<Checkpoint | undefined>
   /** the cache directory of an installed version */
   readonly versionDir: (pluginId: string, version: string) => string
@@ -211,7 +209,7 @@ export class Projector extends Context.Service<Projector, {
     configText: string
   ) => Effect.Effect<void, never, Scope.Scope>
 }>()("plugin-ledger/services/Projector") {
-  static readonly layer: Layer.Layer<Projector, never, LedgerConfig | LedgerFs> = Layer.effect(
+  static readonly layer: Layer.Layer<Projector, never, LedgerConfig | LedgerFs | EventLog> = Layer.effect(
     Projector,
     Effect.gen(function*() {
       const paths = yield* LedgerConfig
@@ -223,30 +221,10 @@ export class Projector extends Context.Service<Projector, {
       }
       const versionDir = (pluginId: string, version: string) => Path.join(pluginDir(pluginId), version)
 
-      const readCheckpoint = (): Checkpoint | undefined => {
-        try {
-          const decoded = decodeCheckpoint(fs.readFileSync(paths.checkpointPath).toString("utf8"))
-          return Result.isSuccess(decoded) ? decoded.success : undefined
-        } catch (error) {
-          if (errnoCode(error) === "ENOENT") return undefined
-          throw error
-        }
-      }
-      /**
-       * The checkpoint, if it names a record of this log: `seq` and `h` must be those of a committed record.
-       * Anything else (torn or empty bytes, a mix of two writes, a log truncated below it) counts as absent,
-       * so everything is projected again, which converges on the same outputs.
-       */
-      const validCheckpoint = (records: ReadonlyArray<LogRecord>): Checkpoint | undefined => {
-        const checkpoint = readCheckpoint()
-        if (checkpoint === undefined) return undefined
-        for (let i = records.length - 1; i >= 0; i--) {
-          const record = records[i]
-          if (record === undefined || record.seq < checkpoint.seq) break
-          if (record.seq === checkpoint.seq) return record.h === checkpoint.h ? checkpoint : undefined
-        }
-        return undefined
-      }
+      const log = yield* EventLog
+      /** the checkpoint on disk, if it names a record of this log (else absent: everything is projected again) */
+      const diskCheckpoint = (records: ReadonlyArray<LogRecord>): Checkpoint | undefined =>
+        validCheckpoint(readCheckpoint(fs, paths.checkpointPath), records)
       /**
        * The text to fold the pending events into: config.toml as it is, unless it is one of the texts the fold from
        * the checkpoint's copy passes through (a projection that died before its checkpoint already wrote it): then
@@ -288,7 +266,6 @@ export class Projector extends Context.Service<Projector, {
         if (list.length === 0) map.delete(key)
         return true
       }
-      const existsDir = (path: string): boolean => isDirectory(fs, path)
 
       /** config.toml texts staged ahead of their events (temp file written and fsynced), by text. */
       const stagedConfigs = new Map<string, Array<StagedFile>>()
@@ -318,13 +295,15 @@ export class Projector extends Context.Service<Projector, {
         const edited = installedConfig(configText, pluginId)
         const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
         return Effect.all([
-          prepareCache(target, preparedKey(target, source.treeHash, version), source, version),
-          config === undefined || !existsDir(paths.codexHome) ? Effect.void : prepareConfig(config)
+          // first, so its fsync is on its way while the tree is built (in a CODEX_HOME that does not exist yet the
+          // temp file cannot be made: the projection creates the dir and writes it then)
+          config === undefined ? Effect.void : prepareConfig(config),
+          prepareCache(target, preparedKey(target, source.treeHash, version), source, version)
         ], { concurrency: 2, discard: true })
       }
 
-      /** Applies an event to the cache; returns the dirs to fsync before the change counts as durable. */
-      const projectCache = (event: PluginEvent): Effect.Effect<ReadonlyArray<string>, unknown> => {
+      /** Applies an event to the cache; returns what to fsync before the change counts as durable (none: no change). */
+      const projectCache = (event: PluginEvent): Effect.Effect<TreeDurability | undefined, unknown> => {
         switch (event._tag) {
           case "PluginInstalled": {
             // the whole <m>/<p> dir is replaced, as Codex does: version dirs of older installs go with it
@@ -361,7 +340,7 @@ export class Projector extends Context.Service<Projector, {
           case "ProcessPluginRemoved":
           case "ProcessPluginFailed":
           case "ManifestObserved":
-            return Effect.succeed([])
+            return Effect.succeed(undefined)
         }
       }
 
@@ -373,9 +352,11 @@ export class Projector extends Context.Service<Projector, {
        * projected text is then fsynced (with its dir) instead of being skipped as unchanged.
        */
       let clean = false
-      const durableDirs = makeDurableDirs(paths.codexHome)
+      let homeMade = false
+      const durability = yield* makeProjectionDurability({ fs, paths, log, durableDirs: makeDurableDirs(paths.codexHome) })
 
-      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<void, unknown> {
+      /** Returns whether it projected anything (then the chain of projections to make durable grew). */
+      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<boolean, unknown> {
         const recovering = !clean
         clean = false
         if (!swept) {
@@ -384,12 +365,13 @@ export class Projector extends Context.Service<Projector, {
           sweepTempFiles(fs, paths.checkpointPath)
           swept = true
         }
-        const checkpoint = yield* attempt(() => validCheckpoint(records))
+        const disk = yield* attempt(() => diskCheckpoint(records))
+        const checkpoint = durability.position(records, freshFromSeq, disk)
         const pending = records.filter((r) => r.seq > (checkpoint?.seq ?? 0))
         const last = pending.at(-1)
         if (last === undefined) {
           clean = true
-          return
+          return false
         }
         const fresh = freshFromSeq ?? Number.POSITIVE_INFINITY
         const events: Array<PluginEvent> = []
@@ -414,10 +396,12 @@ export class Projector extends Context.Service<Projector, {
           touched ||= edited.success !== config
           config = edited.success
         }
-        const configDirs = touched ? yield* attempt(() => makeDirs(fs, paths.codexHome)) : []
-        // config.toml stays atomic: temp file (0600, as Codex writes it: it may hold secrets), fsync, rename,
-        // fsync of its dir. The temp file was staged by `prepare` with exactly these bytes, or is written and
-        // fsynced here while the cache trees are built; it is renamed over config.toml only after they are in place
+        // CODEX_HOME is made (if missing) once per process; after a failed projection, again
+        const configDirs = touched && !homeMade ? yield* attempt(() => makeDirs(fs, paths.codexHome)) : []
+        homeMade ||= touched
+        // config.toml stays atomic: temp file (0600, as Codex writes it: it may hold secrets), fsync, rename. The temp
+        // file was staged by `prepare` with exactly these bytes, or is written and fsynced here while the cache trees
+        // are built; it is renamed over config.toml only after they are in place
         const output: { staged?: StagedFile } = {}
         const ready = touched ? takeFrom(stagedConfigs, config) : undefined
         if (ready !== undefined) output.staged = ready
@@ -426,8 +410,8 @@ export class Projector extends Context.Service<Projector, {
             Effect.tap((staged) => Effect.sync(() => { output.staged = staged }))
           )
           : Effect.void
-        const [cacheDirs] = yield* Effect.all(
-          [Effect.forEach(events, projectCache).pipe(Effect.map((dirs) => dirs.flat())), stageConfig],
+        const [trees] = yield* Effect.all(
+          [Effect.forEach(events, projectCache), stageConfig],
           { concurrency: 2 }
         ).pipe(
           // one side failed: the other's staged config.toml (if any) must not be left behind
@@ -437,50 +421,23 @@ export class Projector extends Context.Service<Projector, {
         if (staged !== undefined) yield* attempt(() => commitStaged(fs, staged))
         // after a crash, config.toml may hold the projected text without it being durable yet
         const resync = recovering && !touched && events.some((event) => event._tag !== "LogTailRepaired")
-          ? yield* attempt(() => openIfPresent(paths.configPath))
-          : undefined
-        // every output durable (the cache swaps and the config.toml rename, in one batch) before the checkpoint
-        const dirs = durableDirs.withAncestors([
-          ...cacheDirs,
-          ...configDirs,
-          ...(staged === undefined && resync === undefined ? [] : [paths.codexHome])
-        ])
-        const next: Checkpoint = {
-          projectorVersion,
+        durability.extend(disk, {
+          projectorVersion: PROJECTOR_VERSION,
           seq: last.seq,
           h: last.h,
           configHash: sha256Hex(Buffer.from(config, "utf8")),
           configText: config
-        }
-        // the checkpoint's temp file is written and fsynced alongside the outputs, and renamed in after them
-        const outputs = fsyncBatch(fs, resync === undefined ? [] : [resync], dirs).pipe(
-          Effect.ensuring(Effect.sync(() => (resync === undefined ? undefined : closeQuietly(fs, resync))))
-        )
-        const checkpointFile: { staged?: StagedFile } = {}
-        const stageCheckpoint = stageFile(fs, paths.checkpointPath, Buffer.from(`${JSON.stringify(next)}\n`, "utf8"), 0o666).pipe(
-          Effect.tap((staged) => Effect.sync(() => { checkpointFile.staged = staged }))
-        )
-        yield* Effect.all([outputs, stageCheckpoint], { concurrency: 2, discard: true }).pipe(
-          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardIfStaged(checkpointFile.staged)))
-        )
-        durableDirs.confirm(dirs)
-        const stagedCheckpoint = checkpointFile.staged
-        if (stagedCheckpoint !== undefined) yield* attempt(() => commitStaged(fs, stagedCheckpoint))
-        // the first checkpoint (or the first after one was lost) is made durable: from then on a crash always
-        // leaves one to fold config.toml from
-        if (checkpoint === undefined) yield* attempt(() => fsyncDir(fs, paths.ledgerDir))
+        }, {
+          trees: trees.filter((tree) => tree !== undefined),
+          files: resync ? [paths.configPath] : [],
+          dirs: [...configDirs, ...(staged === undefined && !resync ? [] : [paths.codexHome])]
+        })
         clean = true
+        return true
       })
 
-      /** An fd of `path` for fsync, or undefined when there is no such file. */
-      const openIfPresent = (path: string): number | undefined => {
-        try {
-          return fs.openSync(path, "r")
-        } catch (error) {
-          if (errnoCode(error) === "ENOENT") return undefined
-          throw error
-        }
-      }
+      /** the checkpoint on disk, or this process's chain of projections since it */
+      const currentCheckpoint = (): Checkpoint | undefined => durability.latest(readCheckpoint(fs, paths.checkpointPath))
 
       const discardIfStaged = (staged: StagedFile | undefined): void => {
         if (staged !== undefined) discardStaged(fs, staged)
@@ -490,9 +447,15 @@ export class Projector extends Context.Service<Projector, {
         versionDir,
         pluginDir,
         prepare,
-        checkpoint: Effect.try({ try: readCheckpoint, catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined))),
+        checkpoint: Effect.try({ try: currentCheckpoint, catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined))),
         project: (records, freshFromSeq) =>
           projectRecords(records, freshFromSeq).pipe(
+            Effect.onError(() => Effect.sync(() => {
+              durability.drop()
+              homeMade = false
+            })),
+            // a command's own events are made durable after its answer; what a catch-up projected (no fresh events), at once
+            Effect.flatMap((projected) => durability.afterProjection(records, projected && freshFromSeq === undefined)),
             Effect.mapError((error) =>
               error instanceof ProjectionError
                 ? error

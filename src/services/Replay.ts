@@ -24,7 +24,7 @@ import { treeBlobRefs } from "../adapters/TreeBlobRefs.ts"
 import { nodeTreeFs, type TreeFs } from "../adapters/TreeFs.ts"
 import { fastEventOf } from "../domain/FastEventDecode.ts"
 import { initialState } from "../domain/PluginState.ts"
-import type { LogRecord } from "./EventLog.ts"
+import { EventLog, type LogRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type LedgerPaths, makeLedgerPaths } from "./LedgerPaths.ts"
 import { eventOf, Projector } from "./Projector.ts"
@@ -210,7 +210,9 @@ const project = (
       makeDirs(fs, eventsDir)
       writeFileAtomic(fs, Path.join(eventsDir, segmentName(1)), Buffer.concat(lines), 0o644)
     })
-    const layer = Projector.layer.pipe(Layer.provide(Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(fs))))
+    // the projection settles (fsyncs its outputs, writes its checkpoint) under the replayed log's lock when the layer closes
+    const log = EventLog.layer({ ledgerDir: paths.ledgerDir, fs })
+    const layer = Projector.layer.pipe(Layer.provide(Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(fs), log)))
     yield* Projector.use((projector) => projector.project(records)).pipe(
       Effect.provide(layer),
       Effect.mapError((e) => internal(`projection failed: ${e.message}`))

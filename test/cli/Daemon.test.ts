@@ -34,12 +34,21 @@ const install = (sandbox: Sandbox, pluginName: string) => ({ marketplacePath: sa
 const seqs = (notifications: ReadonlyArray<Message>) => notifications.map((n) => field(n, "params", "seq"))
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** Holds the ledger lock from this (test) process, as another writer would. */
-const holdLedgerLock = (sandbox: Sandbox) => {
+/**
+ * Holds the ledger lock from this (test) process, as another writer would: waiting for it if the server holds it
+ * (after each projection the server takes it briefly in the background, to make the outputs durable).
+ */
+const holdLedgerLock = async (sandbox: Sandbox) => {
   Fs.mkdirSync(sandbox.ledgerDir, { recursive: true })
-  const attempt = tryAcquireLock(nodeFs, sandbox.ledgerDir, makeNodeLockHost())
+  const host = makeNodeLockHost()
+  let attempt = tryAcquireLock(nodeFs, sandbox.ledgerDir, host)
+  for (let waited = 0; attempt._tag !== "Acquired" && waited < 5_000; waited += 10) {
+    await sleep(10)
+    attempt = tryAcquireLock(nodeFs, sandbox.ledgerDir, host)
+  }
   if (attempt._tag !== "Acquired") return assert.fail(`could not take the ledger lock: ${JSON.stringify(attempt)}`)
-  return () => assert.isTrue(releaseLock(nodeFs, attempt.lock))
+  const lock = attempt.lock
+  return () => assert.isTrue(releaseLock(nodeFs, lock))
 }
 const lockFile = (sandbox: Sandbox) => Path.join(sandbox.ledgerDir, "lock")
 
@@ -203,7 +212,7 @@ describe("graceful shutdown with a request in flight", () => {
     await client.initialize()
     // serve answers `initialize` before its engine is up, and the engine's start-up takes the lock too: wait for it
     await client.call("plugin/history", { limit: 0 })
-    const release = holdLedgerLock(box)
+    const release = await holdLedgerLock(box)
     client.send({ id: "in-flight", method: "plugin/install", params: install(box, "notes-mcp") })
     await server.waitForLog("request in-flight plugin/install")
     stop()
@@ -220,7 +229,7 @@ describe("graceful shutdown with a request in flight", () => {
     assert.strictEqual(last?.["type"], "PluginInstalled")
     assert.strictEqual(field(last, "data", "cause", "requestId"), "in-flight")
     const checkpoint: unknown = JSON.parse(Fs.readFileSync(Path.join(box.ledgerDir, "checkpoint.json"), "utf8"))
-    assert.strictEqual(field(checkpoint, "seq"), last?.["seq"], "projected before the answer")
+    assert.strictEqual(field(checkpoint, "seq"), last?.["seq"], "its projection settled (made durable) before the exit")
   }
 
   it("daemon: SIGTERM", async () => {

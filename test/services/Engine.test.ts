@@ -209,8 +209,12 @@ const leftovers = (world: World): ReadonlyArray<string> =>
     })
 
 /** Everything under CODEX_HOME except the lock file (held only inside a transaction). */
+/**
+ * Everything in CODEX_HOME but the lock and the checkpoint: the checkpoint advances once a command's outputs are
+ * durable, in the background after its answer, so it may move under a later command that itself writes nothing.
+ */
 const homeSnapshot = (world: World): ReadonlyArray<string> =>
-  listTree(world.paths.codexHome).filter((line) => !line.startsWith("file ledger/lock "))
+  listTree(world.paths.codexHome).filter((line) => !line.startsWith("file ledger/lock ") && !line.startsWith("file ledger/checkpoint.json "))
 
 const origin: Origin = { actor: "rpc", requestId: "req-1", client: "engine-test" }
 const keyed = (idempotencyKey: string): Origin => ({ ...origin, idempotencyKey })

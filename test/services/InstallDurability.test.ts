@@ -11,7 +11,7 @@ import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Effect, Layer } from "effect"
-import { fsyncBatch } from "../../src/adapters/AtomicFile.ts"
+import { fsyncPaths } from "../../src/adapters/AtomicFile.ts"
 import { makeBlobStore } from "../../src/adapters/BlobStore.ts"
 import { LedgerFs } from "../../src/adapters/LedgerFs.ts"
 import { PluginBundle } from "../../src/adapters/PluginBundle.ts"
@@ -72,12 +72,13 @@ const worldScoped = Effect.acquireRelease(
 /** The app layer of `AppLayer.ts`, with the ledger's file system swappable. */
 const layerWith = (paths: LedgerPaths, fs: TreeFs) => {
   const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(fs), NodeServices.layer)
-  const projector = Projector.layer.pipe(Layer.provide(base))
+  const log = EventLog.layer({ ledgerDir: paths.ledgerDir, fs })
+  const projector = Projector.layer.pipe(Layer.provide(Layer.mergeAll(base, log)))
   const catalog = Catalog.layer.pipe(
     Layer.provide(Layer.mergeAll(MarketplaceDiscovery.layer, PluginBundle.layer)),
     Layer.provide(base)
   )
-  return EngineLayer.pipe(Layer.provide(Layer.mergeAll(EventLog.layer({ ledgerDir: paths.ledgerDir }), projector, catalog, base)))
+  return EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
 }
 
 const withEngine = <A, E>(world: World, f: (engine: EngineShape) => Effect.Effect<A, E>, fs: TreeFs = nodeTreeFs) =>
@@ -234,8 +235,8 @@ describe("tree blobs", () => {
       ]
       const treeHash = blobs.put(encodeManifest({ format: 1, entries }))
       const target = Path.join(world.paths.cacheDir, "m", "p")
-      const dirs = yield* materialize(nodeTreeFs, blobs, treeHash, target, { under: "local" })
-      yield* fsyncBatch(nodeTreeFs, [], dirs)
+      const durability = yield* materialize(nodeTreeFs, blobs, treeHash, target, { under: "local" })
+      yield* fsyncPaths(nodeTreeFs, durability.files, durability.dirs)
       assert.deepStrictEqual(listTree(target), [
         "dir local 755",
         `file local/a.txt 644 ${Buffer.from(files[0]?.bytes ?? "").toString("base64")}`,

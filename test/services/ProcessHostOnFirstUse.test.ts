@@ -16,7 +16,7 @@ import { addFixture, baseOptions, logRecords, tempHome } from "../support/Proces
 const onFirstUse = (paths: LedgerPaths, options: ProcessHostOptions) => {
   const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeServices.layer)
   const log = EventLog.layerLedgerFs({ ledgerDir: paths.ledgerDir }).pipe(Layer.provide(base))
-  const projector = Projector.layer.pipe(Layer.provide(base))
+  const projector = Projector.layer.pipe(Layer.provide(Layer.mergeAll(base, log)))
   return ProcessHost.layerOnFirstUse(options).pipe(Layer.provide(Layer.mergeAll(log, projector, base)))
 }
 
