@@ -210,10 +210,13 @@ const project = (
       makeDirs(fs, eventsDir)
       writeFileAtomic(fs, Path.join(eventsDir, segmentName(1)), Buffer.concat(lines), 0o644)
     })
-    // the projection settles (fsyncs its outputs, writes its checkpoint) under the replayed log's lock when the layer closes
+    // projected as a start-up catches up: under the replayed log's lock, made durable before it returns
     const log = EventLog.layer({ ledgerDir: paths.ledgerDir, fs })
-    const layer = Projector.layer.pipe(Layer.provide(Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(fs), log)))
-    yield* Projector.use((projector) => projector.project(records)).pipe(
+    const layer = Layer.merge(Projector.layer, log).pipe(Layer.provide(Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(fs), log)))
+    yield* Effect.gen(function*() {
+      const projector = yield* Projector
+      yield* (yield* EventLog).transact(() => Effect.succeed({ append: [], value: undefined }), (_, all) => projector.project(all))
+    }).pipe(
       Effect.provide(layer),
       Effect.mapError((e) => internal(`projection failed: ${e.message}`))
     )
