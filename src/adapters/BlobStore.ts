@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
 import * as Path from "node:path"
-import { Effect, Result } from "effect"
+import { Effect, Fiber, Result, type Scope } from "effect"
 import {
   attempt,
   closeQuietly,
@@ -34,6 +34,16 @@ export interface BlobStore {
    * present: only their directories are fsynced, if this process has not yet). Fails with the fs error.
    */
   readonly putAll: (blobs: ReadonlyArray<Uint8Array>, stored?: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, unknown>
+  /**
+   * `putAll` in two halves: it returns once every new blob is written, fsynced and renamed into place, with the
+   * fsyncs of their directories already under way; `durable` waits for those (it may be awaited more than once):
+   * only then are the blobs durable. The caller does other work meanwhile, and awaits `durable` before anything
+   * that refers to the blobs is written. The fsyncs run in a fiber of the scope, which closing awaits.
+   */
+  readonly putAllStarted: (
+    blobs: ReadonlyArray<Uint8Array>,
+    stored?: ReadonlyArray<string>
+  ) => Effect.Effect<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope>
   readonly get: (hash: string) => Buffer
   readonly has: (hash: string) => boolean
   readonly pathOf: (hash: string) => string
@@ -159,10 +169,10 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
    * created) is fsynced concurrently. Only then does `putAll` succeed, so an event appended afterwards never
    * refers to a blob that a crash could take away.
    */
-  const putAll = Effect.fn("BlobStore.putAll")(function*(
+  const putAllStarted = Effect.fn("BlobStore.putAll")(function*(
     blobs: ReadonlyArray<Uint8Array>,
     stored: ReadonlyArray<string> = []
-  ): Effect.fn.Return<ReadonlyArray<string>, unknown> {
+  ): Effect.fn.Return<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope> {
     const hashes = blobs.map(sha256Hex)
     const fresh = new Map<string, Pending>()
     const dirs = new Set<string>()
@@ -192,19 +202,26 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
     for (let start = 0; start < pending.length; start += MAX_BATCH_FDS) {
       yield* writeChunk(pending.slice(start, start + MAX_BATCH_FDS), dirs)
     }
-    if (dirs.size > 0) {
-      const all = durableDirs.withAncestors(dirs)
-      yield* fsyncBatch(fs, [], all)
-      durableDirs.confirm(all)
-    }
-    for (const hash of [...hashes, ...stored]) durableShards.add(Path.dirname(pathOf(hash)))
-    return hashes
+    const all = durableDirs.withAncestors(dirs)
+    const synced = Effect.suspend(() => (all.length === 0 ? Effect.void : fsyncBatch(fs, [], all))).pipe(
+      Effect.tap(() => Effect.sync(() => {
+        durableDirs.confirm(all)
+        for (const hash of [...hashes, ...stored]) durableShards.add(Path.dirname(pathOf(hash)))
+      }))
+    )
+    // started now (their fsyncs issued before this returns); uninterruptible, so closing the scope waits for them
+    const fiber = yield* Effect.forkScoped(synced, { startImmediately: true })
+    return { hashes, durable: Fiber.join(fiber) }
   })
+
+  const putAll = (blobs: ReadonlyArray<Uint8Array>, stored: ReadonlyArray<string> = []) =>
+    Effect.scoped(Effect.flatMap(putAllStarted(blobs, stored), ({ durable, hashes }) => Effect.as(durable, hashes)))
 
   return {
     pathOf,
     has,
     putAll,
+    putAllStarted,
     put: (bytes) => {
       const hash = sha256Hex(bytes)
       if (!has(hash)) {

@@ -4,7 +4,7 @@
  * of their own. `readSource` reads a dir (never following symlinks), `storeSource` makes it durable, `loadTree`
  * reads it back verified (format 1 trees, manifest-only, still load).
  */
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import * as Path from "node:path"
 import { attempt } from "./AtomicFile.ts"
 import { type BlobStore, sha256Hex } from "./BlobStore.ts"
@@ -127,6 +127,13 @@ export const readSource = (fs: TreeFs, blobs: BlobStore, root: string): SourceTr
  */
 export const storeSource = (blobs: BlobStore, source: SourceTree): Effect.Effect<void, unknown> =>
   Effect.asVoid(blobs.putAll([...source.separate, source.encoded], source.stored))
+
+/**
+ * `storeSource` in two halves (`BlobStore.putAllStarted`): the blobs are written and renamed in when it returns;
+ * `durable` completes once their directories are fsynced too, and must be awaited before the tree hash is recorded.
+ */
+export const storeSourceStarted = (blobs: BlobStore, source: SourceTree): Effect.Effect<Effect.Effect<void, unknown>, unknown, Scope.Scope> =>
+  Effect.map(blobs.putAllStarted([...source.separate, source.encoded], source.stored), ({ durable }) => durable)
 
 /**
  * Stores the regular files and directories below `root` (not following symlinks) as one tree blob (small files

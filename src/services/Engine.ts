@@ -12,7 +12,7 @@ import { describeError } from "../adapters/FsPort.ts"
 import { isDirectory as isDirectoryAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
-import { readSource, storeSource } from "../adapters/TreeBlob.ts"
+import { readSource, storeSourceStarted } from "../adapters/TreeBlob.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { MAX_RECORD_BYTES } from "../adapters/LogRecordFormat.ts"
 import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
@@ -137,7 +137,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       intent: { readonly type: string; readonly pluginId: string },
       configFailure: string,
       build: (state: PluginState) => Effect.Effect<PluginCommand, EngineError>,
-      answer: (events: ReadonlyArray<LogRecord>, state: PluginState) => A
+      answer: (events: ReadonlyArray<LogRecord>, state: PluginState) => A,
+      /** awaited under the lock right before the events are appended (an install: its blobs made durable) */
+      beforeAppend: Effect.Effect<void, EngineError> = Effect.void
     ): Effect.Effect<A, EngineError> =>
       Effect.gen(function*() {
         const key = origin.idempotencyKey ?? randomUUID()
@@ -176,6 +178,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               if (tooLarge !== undefined) {
                 return yield* invalidRequest(`the ${tooLarge.type} event would be ${recordBytes(tooLarge)} bytes, more than the log's limit of ${MAX_RECORD_BYTES}`)
               }
+              yield* beforeAppend
               const replayed: ReadonlyArray<LogRecord> = []
               return { append, value: replayed }
             }),
@@ -190,7 +193,10 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       return Result.isFailure(parsed) ? Effect.fail(invalidRequest(parsed.failure.message)) : Effect.succeed(parsed.success)
     }
 
-    /** Resolves and validates what to install, then stores its tree; nothing is recorded yet. */
+    /**
+     * Resolves and validates what to install, then stores its tree; nothing is recorded yet. Returns the command and
+     * `blobsDurable`, to await before its event is appended.
+     */
     const prepareInstall = (marketplacePath: string, pluginName: string, forceRemoteSync: boolean, origin: Origin) =>
       Effect.gen(function*() {
         const { entry, pluginId, version, configText } = yield* resolveInstallPlan(fs, paths, {
@@ -209,19 +215,21 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         const tree = yield* attempt(() => readSource(fs, blobs, entry.sourceDir)).pipe(
           Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))
         )
-        yield* Effect.all([
-          // the blobs are durable (fsynced, renamed, dirs fsynced) before anything can record the tree hash:
-          // a replay needs them
-          storeSource(blobs, tree).pipe(Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))),
-          // meanwhile the cache tree is built (and fsynced) in a staging dir beside its target, and config.toml's
-          // temp file written, for the projection to rename in after the append; nothing reads them before, and
+        const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)
+        const [stored] = yield* Effect.all([
+          // the blobs are durable (fsynced, renamed, dirs fsynced) before anything can record the tree hash (a
+          // replay needs them): written, fsynced and renamed here; the fsyncs of their dirs overlap taking the lock
+          // and deciding, and are awaited right before the append
+          storeSourceStarted(blobs, tree).pipe(Effect.mapError(failed)),
+          // meanwhile the cache tree is built in a staging dir beside its target, and config.toml's temp file
+          // written and fsynced, for the projection to rename in after the append; nothing reads them before, and
           // if no event takes them they are removed with the scope
           projector.prepare(pluginId.id, version, tree, configText)
-        ], { concurrency: 2, discard: true })
+        ], { concurrency: 2 })
         for (const skipped of tree.skipped) {
           yield* Effect.logWarning(`not copying ${skipped} of ${pluginId.id}: symlinks and special files stay out of the cache`)
         }
-        return new InstallPlugin({
+        const command = new InstallPlugin({
           pluginId: pluginId.id,
           pluginName: entry.name,
           marketplaceName: pluginId.marketplaceName,
@@ -233,6 +241,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           authPolicy: entry.authPolicy,
           cause: causeOf(origin)
         })
+        return { command, blobsDurable: stored.pipe(Effect.mapError(failed)) }
       })
 
     const install = (
@@ -244,13 +253,14 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         if (replayed !== undefined) return replayed
         return yield* Effect.scoped(Effect.gen(function*() {
           // the scope holds what `prepareInstall` prepared for the projection until the command is done
-          const command = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
+          const { command, blobsDurable } = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
           return yield* execute(
             origin,
             { type: "PluginInstalled", pluginId: command.pluginId },
             "failed to persist installed plugin config",
             () => Effect.succeed(command),
-            (): PluginInstallView => ({ authPolicy: command.authPolicy, appsNeedingAuth: [] })
+            (): PluginInstallView => ({ authPolicy: command.authPolicy, appsNeedingAuth: [] }),
+            blobsDurable
           )
         }))
       })

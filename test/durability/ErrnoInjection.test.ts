@@ -79,7 +79,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile fsyncSync",
   "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile openSync",
   "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile renameSync",
-  "src/adapters/BlobStore.ts:has < src/adapters/BlobStore.ts:putAll statSync",
+  "src/adapters/BlobStore.ts:has < src/adapters/BlobStore.ts:putAllStarted statSync",
   "src/adapters/BlobStore.ts:has < src/adapters/TreeBlob.ts:walk statSync",
   "src/adapters/BlobStore.ts:placed < src/adapters/BlobStore.ts:inDir renameSync",
   "src/adapters/BlobStore.ts:placed < src/adapters/BlobStore.ts:writeChunk closeSync",

@@ -222,6 +222,39 @@ describe("work done ahead of the event", () => {
     }))
 })
 
+describe("the blobs before the event", () => {
+  it.live("the fsync of the blobs' directories (awaited under the lock, right before the append) failing records nothing", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, () => Effect.void)
+      const before = logLines(world)
+      const opened = new Map<number, string>()
+      let failed = 0
+      const failing: TreeFs = {
+        ...nodeTreeFs,
+        openSync: (path, flags, mode) => {
+          const fd = nodeTreeFs.openSync(path, flags, mode)
+          opened.set(fd, path)
+          return fd
+        },
+        fsyncAsync: (fd) => {
+          const path = opened.get(fd) ?? ""
+          if (path.startsWith(Path.join(world.paths.blobsDir, "sha256")) && nodeTreeFs.statSync(path).isDirectory()) {
+            failed++
+            return Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" }))
+          }
+          return nodeTreeFs.fsyncAsync(fd)
+        }
+      }
+      const error = yield* withEngine(world, (engine) => Effect.flip(install(world, "alpha")(engine)), failing)
+      assert.isAbove(failed, 0, "a blob directory's fsync was reached")
+      assert.include(error.message, "EIO")
+      assert.deepStrictEqual(logLines(world), before, "no event refers to blobs that are not durable")
+      assert.deepStrictEqual(listTree(world.paths.cacheDir), [])
+      assert.deepStrictEqual(leftovers(world), [])
+    }))
+})
+
 describe("tree blobs", () => {
   it.live("a format-1 tree (one blob per file) still materializes", () =>
     Effect.gen(function*() {
