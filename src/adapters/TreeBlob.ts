@@ -66,7 +66,7 @@ export interface SourceTree {
   readonly stored: ReadonlyArray<string>
   /** symlinks and special files that were left out, relative to the root */
   readonly skipped: ReadonlyArray<string>
-  /** the tree read back from memory, so it can be built (`prepareTree`) before its blobs are stored */
+  /** the tree with its bytes as read, so it can be built (`prepareTree`) before its blobs are stored */
   readonly tree: LoadedTree
 }
 
@@ -115,7 +115,11 @@ export const readSource = (fs: TreeFs, blobs: BlobStore, root: string): SourceTr
   const manifest: TreeManifest = { format: 2, entries }
   const encoded = Buffer.concat([encodeManifest(manifest), Buffer.from("\n"), ...body])
   const treeHash = sha256Hex(encoded)
-  const tree = decodeTree(treeHash, encoded, (hash) => separate.get(hash) ?? blobs.get(hash))
+  // the bytes were just read and hashed: handed out as they are (a tree loaded from its blob is verified instead)
+  const tree: LoadedTree = {
+    manifest,
+    contentOf: (entry) => inline.get(entry.path) ?? separate.get(entry.sha256 ?? "") ?? blobs.get(entry.sha256 ?? "")
+  }
   return { treeHash, manifest, encoded, separate: [...separate.values()], stored: [...stored], skipped, tree }
 }
 
