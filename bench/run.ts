@@ -26,6 +26,8 @@ const CONFIG = {
   installs: envInt("BENCH_INSTALLS", 30),
   /** starts of the native codex binary without the node wrapper (informational) */
   nativeStarts: envInt("BENCH_NATIVE_STARTS", 10, 0),
+  /** before each timed install: wait for ours to settle, then `sync` (untimed, both sides); `BENCH_ISOLATE=0`: off */
+  isolate: process.env["BENCH_ISOLATE"] !== "0",
   keep: process.env["BENCH_KEEP"] === "1"
 }
 
@@ -55,6 +57,8 @@ const samples: Record<MetricKey, Record<Target, Array<number>>> = {
 }
 const extra = {
   nativeReferenceStart: [] as Array<number>,
+  /** ours: from the install's answer until its checkpoint names it (its cache tree and config.toml durable) */
+  settledAfterAnswer: [] as Array<number>,
   firstInstall: { reference: [] as Array<number>, ours: [] as Array<number> },
   listResponseBytes: { reference: 0, ours: 0 },
   listResponsesIdentical: false
@@ -158,11 +162,45 @@ const repeatedList = async (fixture: Fixture) => {
   }
 }
 
+/** The seq of the last record in ours' log (`ledger/events/*.jsonl`); 0 when there is none. */
+const headSeq = (codexHome: string): number => {
+  try {
+    const dir = path.join(codexHome, "ledger", "events")
+    const last = fs.readdirSync(dir).filter((name) => name.endsWith(".jsonl")).sort().at(-1)
+    const lines = last === undefined ? [] : fs.readFileSync(path.join(dir, last), "utf8").trimEnd().split("\n")
+    return (JSON.parse(lines.at(-1) ?? "{}") as { seq?: number }).seq ?? 0
+  } catch {
+    return 0
+  }
+}
+
+/** The seq ours' checkpoint names (advanced once a projection's outputs are durable); 0 when unreadable. */
+const checkpointSeq = (codexHome: string): number => {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(codexHome, "ledger", "checkpoint.json"), "utf8")) as { seq?: number }).seq ?? 0
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * Waits (untimed) until ours' checkpoint covers its log's head, i.e. until the work ours does after an answer (the
+ * fsyncs of the cache tree and of config.toml's rename, then the checkpoint) is done; returns how long that took
+ * from `answeredAt` (to the next millisecond: it polls every ms, up to 5 s).
+ */
+const waitSettled = async (codexHome: string, answeredAt: number): Promise<number> => {
+  const head = headSeq(codexHome)
+  const deadline = performance.now() + 5_000
+  while (checkpointSeq(codexHome) < head && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1))
+  return performance.now() - answeredAt
+}
+
 /** Phase 3: both servers up at once, fresh CODEX_HOMEs; the same distinct plugins installed alternately. */
 const installs = async (fixture: Fixture) => {
+  const homes = { reference: freshHome(fixture, "ref-install"), ours: freshHome(fixture, "ours-install") }
   const servers = {
-    reference: new Server("reference", { ...freshHome(fixture, "ref-install"), cwd: fixture.root }),
-    ours: new Server("ours", { ...freshHome(fixture, "ours-install"), cwd: fixture.root })
+    reference: new Server("reference", { ...homes.reference, cwd: fixture.root }),
+    ours: new Server("ours", { ...homes.ours, cwd: fixture.root })
   }
   const mkCount = fixture.marketplacePaths.length
   const perMk = fixture.pluginNames[0]!.length
@@ -172,12 +210,30 @@ const installs = async (fixture: Fixture) => {
     const m = k % mkCount
     return { marketplacePath: fixture.marketplacePaths[m]!, pluginName: fixture.pluginNames[m]![Math.floor(k / mkCount)]! }
   }
+  /**
+   * The isolation step before each timed install, the same for both sides and untimed: ours' work after its previous
+   * answer is let finish (it would otherwise run during the next timed install, of either side), then `sync` writes
+   * back every dirty page, so neither side's fsyncs carry the other's unsynced writes (ext4 commits one journal
+   * for the whole disk: the reference's writes, never fsynced, ride on ours' next fsync otherwise).
+   */
+  const isolate = async () => {
+    if (!CONFIG.isolate) return
+    await waitSettled(homes.ours.codexHome, performance.now())
+    execFileSync("sync")
+  }
+  const install = async (target: Target, k: number) => {
+    await isolate()
+    const answer = await servers[target].call("plugin/install", pick(k))
+    if (target === "ours" && CONFIG.isolate) extra.settledAfterAnswer.push(await waitSettled(homes.ours.codexHome, answer.doneAt))
+    return answer.ms
+  }
   try {
     for (const target of TARGETS) await servers[target].handshake()
     // install 0 is each server's first write (creates cache dirs, the ledger, …): reported apart, not in the median
-    for (const target of TARGETS) extra.firstInstall[target].push((await servers[target].call("plugin/install", pick(0))).ms)
+    for (const target of TARGETS) extra.firstInstall[target].push(await install(target, 0))
+    extra.settledAfterAnswer.length = 0
     for (let i = 0; i < CONFIG.installs; i++) {
-      for (const target of order(i)) samples.install[target].push((await servers[target].call("plugin/install", pick(i + 1))).ms)
+      for (const target of order(i)) samples.install[target].push(await install(target, i + 1))
       if ((i + 1) % 10 === 0) log(`installs ${i + 1}/${CONFIG.installs}`)
     }
   } finally {
@@ -256,6 +312,7 @@ const main = async () => {
   for (const m of metrics) spread.push([m.label, range(m.reference), range(m.ours)])
   const native = summarize(extra.nativeReferenceStart)
   const firstInstall = { reference: summarize(extra.firstInstall.reference), ours: summarize(extra.firstInstall.ours) }
+  const settled = summarize(extra.settledAfterAnswer)
 
   const out: Array<string> = []
   out.push("")
@@ -271,8 +328,12 @@ const main = async () => {
   out.push(`  node_modules/.bin/codex (a node wrapper that spawns the native binary). Native binary alone: ${native.n === 0 ? "not run" : `median ${fmtMs(native.median)} (n=${native.n})`}.`)
   out.push(`- plugin/list: all ${CONFIG.marketplaces} cwds (each a subdirectory of a git root holding the marketplace); response ${(extra.listResponseBytes.reference / 1024).toFixed(0)} KiB (reference) / ${(extra.listResponseBytes.ours / 1024).toFixed(0)} KiB (ours); listings identical: ${extra.listResponsesIdentical ? "yes" : "NO"}.`)
   out.push(`  "first call" = the first request after initialize in each of the ${CONFIG.starts} starts; "repeated" = after 4 untimed calls, both servers up, alternating.`)
-  out.push(`- plugin/install: ours is durable before it answers — the ledger event (fdatasync) and the content blobs are fsynced, and so is the`)
-  out.push(`  projection (cache tree, config.toml, checkpoint); that fsync time IS part of the measured time. The reference does not fsync.`)
+  out.push(`- plugin/install: before ours answers, the content blobs and then the ledger event are fsynced (fdatasync), and config.toml's new bytes`)
+  out.push(`  (temp file fsynced, renamed in); that fsync time IS part of the measured time. The cache tree, config.toml's directory entry and the`)
+  out.push(`  checkpoint are made durable right after the answer: ${settled.n > 0 ? `${fmtMs(settled.median)} after it (median; p75 ${fmtMs(settled.p75)})` : "not measured (BENCH_ISOLATE=0)"}. The reference does not fsync.`)
+  out.push(CONFIG.isolate
+    ? `  Before each timed install of either side (untimed): ours' post-answer work is let finish, then \`sync\` (BENCH_ISOLATE=0 turns this off).`
+    : `  No isolation step (BENCH_ISOLATE=0): installs follow each other at once, so each side's I/O can land in the other's timed install.`)
   out.push(`  The very first install of each server (creates cache/blob dirs) is excluded: reference ${fmtMs(firstInstall.reference.median)}, ours ${fmtMs(firstInstall.ours.median)}.`)
   out.push(`- times are client-observed (request write → response newline), alternating reference/ours; wall time ${wallSeconds.toFixed(0)} s.`)
   for (const error of errors) out.push(`- ERROR (samples of this phase are partial or missing): ${error.split("\n")[0]}`)
@@ -304,7 +365,9 @@ const main = async () => {
       firstInstall: { reference: extra.firstInstall.reference.map(round), ours: extra.firstInstall.ours.map(round) },
       listResponseBytes: extra.listResponseBytes,
       listResponsesIdentical: extra.listResponsesIdentical,
-      installIncludesFsync: true
+      installIncludesFsync: true,
+      installIsolation: CONFIG.isolate,
+      oursSettledAfterAnswer: { ...roundSummary(settled), samples: extra.settledAfterAnswer.map(round) }
     },
     errors
   }
