@@ -26,8 +26,10 @@ const CONFIG = {
   installs: envInt("BENCH_INSTALLS", 30),
   /** starts of the native codex binary without the node wrapper (informational) */
   nativeStarts: envInt("BENCH_NATIVE_STARTS", 10, 0),
-  /** before each timed install: wait for ours to settle, then `sync` (untimed, both sides); `BENCH_ISOLATE=0`: off */
+  /** before each timed install: wait for ours to settle, a quiet gap, then `sync` (untimed, both sides); `BENCH_ISOLATE=0`: off */
   isolate: process.env["BENCH_ISOLATE"] !== "0",
+  /** the quiet gap of the isolation step, in ms: long enough for either server's work after an answer */
+  installGapMs: envInt("BENCH_INSTALL_GAP_MS", 50, 0),
   keep: process.env["BENCH_KEEP"] === "1"
 }
 
@@ -211,14 +213,17 @@ const installs = async (fixture: Fixture) => {
     return { marketplacePath: fixture.marketplacePaths[m]!, pluginName: fixture.pluginNames[m]![Math.floor(k / mkCount)]! }
   }
   /**
-   * The isolation step before each timed install, the same for both sides and untimed: ours' work after its previous
-   * answer is let finish (it would otherwise run during the next timed install, of either side), then `sync` writes
-   * back every dirty page, so neither side's fsyncs carry the other's unsynced writes (ext4 commits one journal
-   * for the whole disk: the reference's writes, never fsynced, ride on ours' next fsync otherwise).
+   * The isolation step before each timed install, the same for both sides and untimed: the work either server does
+   * after its previous answer is let finish (ours' settle is waited for, then a quiet gap lets the rest of either
+   * side's follow-up work run: ours' capability feed and config watcher, whatever the reference does), so it does not
+   * run during the next timed install; then `sync` writes back every dirty page, so neither side's fsyncs carry the
+   * other's unsynced writes (ext4 commits one journal for the whole disk: the reference's writes, never fsynced,
+   * ride on ours' next fsync otherwise).
    */
   const isolate = async () => {
     if (!CONFIG.isolate) return
     await waitSettled(homes.ours.codexHome, performance.now())
+    await new Promise((resolve) => setTimeout(resolve, CONFIG.installGapMs))
     execFileSync("sync")
   }
   const install = async (target: Target, k: number) => {
@@ -332,7 +337,7 @@ const main = async () => {
   out.push(`  (temp file fsynced, renamed in); that fsync time IS part of the measured time. The cache tree, config.toml's directory entry and the`)
   out.push(`  checkpoint are made durable right after the answer: ${settled.n > 0 ? `${fmtMs(settled.median)} after it (median; p75 ${fmtMs(settled.p75)})` : "not measured (BENCH_ISOLATE=0)"}. The reference does not fsync.`)
   out.push(CONFIG.isolate
-    ? `  Before each timed install of either side (untimed): ours' post-answer work is let finish, then \`sync\` (BENCH_ISOLATE=0 turns this off).`
+    ? `  Before each timed install of either side (untimed): ours' post-answer work is let finish, ${CONFIG.installGapMs} ms of quiet, then \`sync\` (BENCH_ISOLATE=0: off).`
     : `  No isolation step (BENCH_ISOLATE=0): installs follow each other at once, so each side's I/O can land in the other's timed install.`)
   out.push(`  The very first install of each server (creates cache/blob dirs) is excluded: reference ${fmtMs(firstInstall.reference.median)}, ours ${fmtMs(firstInstall.ours.median)}.`)
   out.push(`- times are client-observed (request write → response newline), alternating reference/ours; wall time ${wallSeconds.toFixed(0)} s.`)
@@ -366,7 +371,7 @@ const main = async () => {
       listResponseBytes: extra.listResponseBytes,
       listResponsesIdentical: extra.listResponsesIdentical,
       installIncludesFsync: true,
-      installIsolation: CONFIG.isolate,
+      installIsolation: CONFIG.isolate ? { gapMs: CONFIG.installGapMs, sync: true, waitOursSettled: true } : false,
       oursSettledAfterAnswer: { ...roundSummary(settled), samples: extra.settledAfterAnswer.map(round) }
     },
     errors
