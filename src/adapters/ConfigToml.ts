@@ -276,11 +276,26 @@ const describeTomlValue = (value: unknown): string => {
  */
 export const checkConfig = (text: string): ConfigProblem | undefined => inspectConfig(text).problem
 
+type Inspection = { readonly problem: ConfigProblem | undefined; readonly config: ParsedConfig | undefined }
+
+/**
+ * The last text inspected and what it gave (a pure function of the text, all readonly): an install reads the same
+ * config.toml to check it, then again under the lock to look for hand edits, and the second is not parsed again.
+ */
+let lastInspection: { readonly text: string; readonly result: Inspection } | undefined
+
 /**
  * One parse for both questions a reader of config.toml asks: would Codex refuse it (`problem`, as `checkConfig`),
  * and what does it say (`config`, as `parseConfig`; undefined only when the TOML itself does not parse).
  */
-export const inspectConfig = (text: string): { readonly problem: ConfigProblem | undefined; readonly config: ParsedConfig | undefined } => {
+export const inspectConfig = (text: string): Inspection => {
+  if (lastInspection !== undefined && lastInspection.text === text) return lastInspection.result
+  const result = inspectUncached(text)
+  lastInspection = { text, result }
+  return result
+}
+
+const inspectUncached = (text: string): Inspection => {
   let doc: TomlTable
   try {
     doc = parse(text)

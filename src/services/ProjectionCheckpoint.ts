@@ -22,15 +22,23 @@ export const PROJECTOR_VERSION = 1
 
 const decodeCheckpoint = Schema.decodeUnknownResult(Schema.fromJsonString(Checkpoint))
 
+/** the last text decoded and what it gave: a command reads the same checkpoint twice (the Engine, the projection) */
+let lastDecoded: { readonly text: string; readonly checkpoint: Checkpoint | undefined } | undefined
+
 /** The checkpoint file as it is (undefined when absent or undecodable). */
 export const readCheckpoint = (fs: FsPort, path: string): Checkpoint | undefined => {
+  let text: string
   try {
-    const decoded = decodeCheckpoint(fs.readFileSync(path).toString("utf8"))
-    return Result.isSuccess(decoded) ? decoded.success : undefined
+    text = fs.readFileSync(path).toString("utf8")
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return undefined
     throw error
   }
+  if (lastDecoded?.text === text) return lastDecoded.checkpoint
+  const decoded = decodeCheckpoint(text)
+  const checkpoint = Result.isSuccess(decoded) ? decoded.success : undefined
+  lastDecoded = { text, checkpoint }
+  return checkpoint
 }
 
 /** The record with this seq (the log's seqs are 1, 2, 3, ... so this is usually one index). */
