@@ -19,9 +19,21 @@ export interface ParsedConfig {
 
 const unsupported = (message: string) => new ConfigTomlError({ reason: "UnsupportedLayout", message })
 
+/**
+ * The last text parsed and its document (never mutated here): an install's edit parses the config.toml its check
+ * parsed, and the next command reads the text the edit produced (and parsed, to verify it). Throws as `parse` does.
+ */
+let lastParsed: { readonly text: string; readonly doc: TomlTable } | undefined
+const parseDoc = (text: string): TomlTable => {
+  if (lastParsed !== undefined && lastParsed.text === text) return lastParsed.doc
+  const doc = parse(text)
+  lastParsed = { text, doc }
+  return doc
+}
+
 const parseToml = (text: string): Result.Result<TomlTable, ConfigTomlError> =>
   Result.try({
-    try: () => parse(text),
+    try: () => parseDoc(text),
     catch: (e) =>
       new ConfigTomlError({
         reason: "Unparsable",
@@ -298,7 +310,7 @@ export const inspectConfig = (text: string): Inspection => {
 const inspectUncached = (text: string): Inspection => {
   let doc: TomlTable
   try {
-    doc = parse(text)
+    doc = parseDoc(text)
   } catch (e) {
     const problem: ConfigProblem = e instanceof TomlError
       ? { kind: "Syntax", line: e.line, column: e.column, message: e.message.split("\n")[0] ?? e.message }
