@@ -154,6 +154,24 @@ describe("a damaged checkpoint", () => {
       }))
   }
 
+  it.live("the checkpoint advances after the answer, and closing waits for it", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const seqOf = (text: string): unknown => {
+        const parsed: unknown = JSON.parse(text)
+        return typeof parsed === "object" && parsed !== null ? Reflect.get(parsed, "seq") : undefined
+      }
+      const checkpointSeq = () => NodeFs.existsSync(world.paths.checkpointPath) ? seqOf(NodeFs.readFileSync(world.paths.checkpointPath, "utf8")) : undefined
+      const atAnswer = yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          yield* install(world, "alpha")(engine)
+          // no yield between the answer and this read: the settle has not run yet
+          return { checkpoint: checkpointSeq(), head: logLines(world).length }
+        }))
+      assert.isBelow(Number(atAnswer.checkpoint), atAnswer.head, "at the answer the checkpoint does not cover the install yet")
+      assert.strictEqual(checkpointSeq(), logLines(world).length, "after the close it does")
+    }))
+
   it.live("an intact checkpoint is trusted: nothing is projected again at start-up", () =>
     Effect.gen(function*() {
       const world = yield* worldScoped
