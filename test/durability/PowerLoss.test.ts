@@ -7,7 +7,7 @@
  * log verifies (hashes, chain, unique ids); config.toml and the cache equal a fresh replay of the log into another
  * CODEX_HOME; retrying the interrupted command with its key records it at most once. The power loss often lands after
  * an answer and before its projection was made durable (the background settle): counted as `lossBeforeSettle`, and
- * the suite fails if no seed reaches that window.
+ * a run of 50 seeds or more fails if no seed reaches that window.
  *
  * A negative control runs the same check on a disk that ignores directory fsyncs and must find violations.
  * Counts: `scaled(500, 10_000)` seeds; `SEED=<n> SEEDS=1` re-runs one.
@@ -260,8 +260,9 @@ describe("R4 power loss", () => {
       assert.deepStrictEqual(failures, [])
       assert.isAbove(totals.ackedEventsChecked, 0)
       assert.isAbove(totals.dropped, 0)
-      // the window this covers exists: answered, projection not yet made durable, power gone (recovery re-projects)
-      assert.isAbove(totals.lossBeforeSettle, 0)
+      // the window this covers exists: answered, projection not yet made durable, power gone (recovery re-projects);
+      // about one seed in three lands there, so only a run of many seeds must see it (not `SEEDS=1` re-runs)
+      if (SEEDS >= 50) assert.isAbove(totals.lossBeforeSettle, 0)
     }).pipe(quietly), { timeout: scaled(120_000, 3_600_000) })
 
   for (const lieAbout of ["dirs", "files"] as const) {
