@@ -323,6 +323,58 @@ export const stageFile = Effect.fnUntraced(
   Effect.uninterruptible
 )
 
+/**
+ * Gives the file at `path` a second name in `dir` (a hard link named with this pid), so that renaming a new file
+ * over `path` does not free the old one's blocks: on ext4 that free is what makes a rename over an existing file
+ * slow (0.3-2 ms of journal work while other writes go on, against 0.05 ms for the rename alone), and it can wait
+ * for `unlinkRetired`, off the critical path. Best effort: undefined when there is no file or no link could be made
+ * (the rename then frees the blocks itself, as it always did).
+ */
+export const retireLink = (fs: FsPort, path: string, dir: string): string | undefined => {
+  const link = Path.join(dir, `${Path.basename(path)}-${pidSuffix()}`)
+  try {
+    try {
+      fs.linkSync(path, link)
+    } catch (error) {
+      if (errnoCode(error) !== "ENOENT" || !missingDir(fs, dir)) throw error
+      makeDirs(fs, dir)
+      fs.linkSync(path, link)
+    }
+    return link
+  } catch {
+    return undefined
+  }
+}
+
+const missingDir = (fs: FsPort, dir: string): boolean => {
+  try {
+    fs.statSync(dir)
+    return false
+  } catch (error) {
+    return errnoCode(error) === "ENOENT"
+  }
+}
+
+/** Removes links made by `retireLink` (best effort; `sweepRetired` finds what is left). */
+export const unlinkRetired = (fs: FsPort, links: Iterable<string>): void => {
+  for (const link of links) {
+    try {
+      fs.unlinkSync(link)
+    } catch {
+      // gone already, or left for the sweep
+    }
+  }
+}
+
+/** Removes the links `retireLink` made in `dir` for processes that are gone (best effort, like `sweepTempFiles`). */
+export const sweepRetired = (fs: FsPort, dir: string): void => {
+  try {
+    for (const name of fs.readdirSync(dir)) if (!ownerAlive(name)) fs.unlinkSync(Path.join(dir, name))
+  } catch {
+    // listed again by the next process
+  }
+}
+
 /** Renames a staged file over its target (atomic); fsync its directory before relying on it. */
 export const commitStaged = (fs: FsPort, staged: StagedFile): void => {
   try {

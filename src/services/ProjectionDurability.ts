@@ -21,7 +21,17 @@
  */
 import { Cause, Effect, FiberSet, type Scope } from "effect"
 import * as Path from "node:path"
-import { attempt, commitStaged, discardStaged, type DurableDirs, fsyncDir, fsyncPaths, type StagedFile, stageFile } from "../adapters/AtomicFile.ts"
+import {
+  attempt,
+  commitStaged,
+  discardStaged,
+  type DurableDirs,
+  fsyncDir,
+  fsyncPaths,
+  type StagedFile,
+  stageFile,
+  unlinkRetired
+} from "../adapters/AtomicFile.ts"
 import { errnoCode, type FsPort } from "../adapters/FsPort.ts"
 import type { TreeDurability } from "../adapters/PluginTree.ts"
 import type { EventLog, LogRecord } from "./EventLog.ts"
@@ -64,6 +74,8 @@ export interface ProjectionDurability {
   readonly extend: (disk: Checkpoint | undefined, next: Checkpoint, outputs: ProjectionOutputs) => void
   /** a projection failed part-way: its outputs are unknown, so the next one starts from the checkpoint on disk */
   readonly drop: () => void
+  /** a link made by `retireLink` (an old config.toml kept alive past its replacement), removed by the next settle */
+  readonly retired: (link: string) => void
   /**
    * Called by a projection (under the ledger lock, `records` all of them) once it extended the chain: starts the
    * settle in the background, unless one is waiting already (it takes every projection made until it gets the
@@ -122,8 +134,13 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
     }
   }
 
+  /** old files kept alive past their replacement (`retireLink`): freed by the settle, off the critical path */
+  const retiredLinks: Array<string> = []
+  const freeRetired = Effect.sync(() => unlinkRetired(fs, retiredLinks.splice(0)))
+
   /** Under the lock: the chain's outputs fsynced, then its checkpoint renamed in; or the chain dropped (header). */
-  const commit = Effect.fnUntraced(function*(records: ReadonlyArray<LogRecord>): Effect.fn.Return<void, unknown> {
+  const commit = (records: ReadonlyArray<LogRecord>): Effect.Effect<void, unknown> => commitChain(records).pipe(Effect.ensuring(freeRetired))
+  const commitChain = Effect.fnUntraced(function*(records: ReadonlyArray<LogRecord>): Effect.fn.Return<void, unknown> {
     const taken = chain
     if (taken === undefined) return
     // taken for good: a failure leaves it to the next projection, which starts from the checkpoint on disk
@@ -155,7 +172,7 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
 
   let scheduled = false
   const settle = Effect.suspend(() => {
-    if (chain === undefined) return Effect.void
+    if (chain === undefined) return freeRetired
     let reached = false
     const underLock = (records: ReadonlyArray<LogRecord>) =>
       Effect.suspend(() => {
@@ -189,6 +206,9 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
     extend,
     drop: () => {
       chain = undefined
+    },
+    retired: (link) => {
+      retiredLinks.push(link)
     },
     afterProjection: (records, now) =>
       Effect.suspend(() => {

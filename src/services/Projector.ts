@@ -31,8 +31,10 @@ import {
   discardStaged,
   makeDirs,
   makeDurableDirs,
+  retireLink,
   type StagedFile,
   stageFile,
+  sweepRetired,
   sweepTempFiles
 } from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
@@ -353,6 +355,8 @@ export class Projector extends Context.Service<Projector, {
        */
       let clean = false
       let homeMade = false
+      /** where old config.toml files wait to be freed (`retireLink`): the ledger's, not CODEX_HOME, which is the user's */
+      const retiredDir = Path.join(paths.ledgerDir, "retired")
       const durability = yield* makeProjectionDurability({ fs, paths, log, durableDirs: makeDurableDirs(paths.codexHome) })
 
       /** Returns whether it projected anything (then the chain of projections to make durable grew). */
@@ -363,6 +367,7 @@ export class Projector extends Context.Service<Projector, {
           yield* attempt(() => sweepLeftovers(fs, paths.cacheDir))
           sweepTempFiles(fs, paths.configPath)
           sweepTempFiles(fs, paths.checkpointPath)
+          sweepRetired(fs, retiredDir)
           swept = true
         }
         const disk = yield* attempt(() => diskCheckpoint(records))
@@ -418,7 +423,12 @@ export class Projector extends Context.Service<Projector, {
           Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardIfStaged(output.staged)))
         )
         const staged = output.staged
-        if (staged !== undefined) yield* attempt(() => commitStaged(fs, staged))
+        if (staged !== undefined) {
+          // the old config.toml keeps a second name until the settle, so this rename does not free its blocks
+          const retired = retireLink(fs, paths.configPath, retiredDir)
+          if (retired !== undefined) durability.retired(retired)
+          yield* attempt(() => commitStaged(fs, staged))
+        }
         // after a crash, config.toml may hold the projected text without it being durable yet
         const resync = recovering && !touched && events.some((event) => event._tag !== "LogTailRepaired")
         durability.extend(disk, {

@@ -1,7 +1,8 @@
+import { spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { fsyncDir, writeAll, writeFileAtomic } from "../../src/adapters/AtomicFile.ts"
+import { fsyncDir, retireLink, sweepRetired, unlinkRetired, writeAll, writeFileAtomic } from "../../src/adapters/AtomicFile.ts"
 import { type FsPort, nodeFs } from "../../src/adapters/FsPort.ts"
 import { withTempDir } from "./fixtures/testkit.ts"
 
@@ -81,5 +82,37 @@ describe("AtomicFile", () => {
       const fs: FsPort = { ...nodeFs, fsyncSync: () => { throw eperm } }
       if (process.platform === "win32") fsyncDir(fs, dir)
       else assert.throws(() => fsyncDir(fs, dir), /EPERM/)
+    }))
+})
+
+describe("retireLink", () => {
+  it("keeps the old file under a second name past a rename over it, until unlinkRetired", () =>
+    withTempDir((dir) => {
+      const target = Path.join(dir, "config.toml")
+      const retired = Path.join(dir, "ledger", "retired")
+      NodeFs.writeFileSync(target, "old")
+      const link = retireLink(nodeFs, target, retired)
+      assert.isDefined(link)
+      NodeFs.writeFileSync(Path.join(dir, "tmp"), "new")
+      NodeFs.renameSync(Path.join(dir, "tmp"), target)
+      assert.strictEqual(NodeFs.readFileSync(target, "utf8"), "new")
+      assert.strictEqual(NodeFs.readFileSync(link ?? "", "utf8"), "old", "the old inode is still linked")
+      assert.match(Path.basename(link ?? ""), new RegExp(`^config\\.toml-${process.pid}-[0-9a-f]{12}$`))
+      unlinkRetired(nodeFs, [link ?? ""])
+      assert.deepStrictEqual(NodeFs.readdirSync(retired), [])
+    }))
+
+  it("gives nothing when there is no file to keep (a rename to a new name frees nothing)", () =>
+    withTempDir((dir) => {
+      assert.isUndefined(retireLink(nodeFs, Path.join(dir, "config.toml"), Path.join(dir, "retired")))
+    }))
+
+  it("sweepRetired removes the links of processes that are gone and keeps those of live ones", () =>
+    withTempDir((dir) => {
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid
+      NodeFs.writeFileSync(Path.join(dir, `config.toml-${dead}-0123456789ab`), "")
+      NodeFs.writeFileSync(Path.join(dir, `config.toml-${process.pid}-0123456789ab`), "")
+      sweepRetired(nodeFs, dir)
+      assert.deepStrictEqual(NodeFs.readdirSync(dir), [`config.toml-${process.pid}-0123456789ab`])
     }))
 })

@@ -210,11 +210,14 @@ const leftovers = (world: World): ReadonlyArray<string> =>
 
 /** Everything under CODEX_HOME except the lock file (held only inside a transaction). */
 /**
- * Everything in CODEX_HOME but the lock and the checkpoint: the checkpoint advances once a command's outputs are
- * durable, in the background after its answer, so it may move under a later command that itself writes nothing.
+ * Everything in CODEX_HOME but the lock, the checkpoint and the retired links: the checkpoint advances once a
+ * command's outputs are durable, in the background after its answer, and the old config.toml a command replaced is
+ * freed then too (`ledger/retired/`), so they may change under a later command that itself writes nothing.
  */
 const homeSnapshot = (world: World): ReadonlyArray<string> =>
-  listTree(world.paths.codexHome).filter((line) => !line.startsWith("file ledger/lock ") && !line.startsWith("file ledger/checkpoint.json "))
+  listTree(world.paths.codexHome).filter((line) =>
+    !line.startsWith("file ledger/lock ") && !line.startsWith("file ledger/checkpoint.json ") && !line.startsWith("file ledger/retired/")
+  )
 
 const origin: Origin = { actor: "rpc", requestId: "req-1", client: "engine-test" }
 const keyed = (idempotencyKey: string): Origin => ({ ...origin, idempotencyKey })

@@ -170,6 +170,8 @@ describe("a damaged checkpoint", () => {
         }))
       assert.isBelow(Number(atAnswer.checkpoint), atAnswer.head, "at the answer the checkpoint does not cover the install yet")
       assert.strictEqual(checkpointSeq(), logLines(world).length, "after the close it does")
+      // the config.toml the install replaced was kept alive past the rename (`retireLink`) and freed by the settle
+      assert.deepStrictEqual(NodeFs.readdirSync(Path.join(world.paths.ledgerDir, "retired")), [])
     }))
 
   it.live("an intact checkpoint is trusted: nothing is projected again at start-up", () =>
