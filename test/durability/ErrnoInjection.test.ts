@@ -104,7 +104,6 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/FsQueries.ts:isDirectory < src/services/Engine.ts:isDirectory statSync",
   "src/adapters/FsQueries.ts:isDirectory < src/services/InstallPlan.ts:resolveInstallPlan statSync",
   "src/adapters/FsQueries.ts:isFile < src/services/InstallPlan.ts:resolveInstallPlan statSync",
-  "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/Catalog.ts:readConfig readFileSync",
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/Engine.ts:readConfigText readFileSync",
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/InstallPlan.ts:configText readFileSync",
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/Projector.ts:readConfig readFileSync",
