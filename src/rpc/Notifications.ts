@@ -20,8 +20,16 @@ export interface PluginChangedParams {
   readonly seq: number
 }
 
-/** Every session is sent the same record: it is decoded once (null: not an event the history shows). */
-const built = new WeakMap<LogRecord, OutgoingNotification | null>()
+/** how many of the last records published keep their notification */
+export const RECENT_NOTIFICATIONS = 256
+
+/**
+ * Every session is sent the same record, at about the same time: the notifications of the last records are kept,
+ * so each is decoded (and encoded) once (null: not an event the history shows). Only the last ones: a record
+ * lives as long as the log, and a notification with its encoded line kept for every record was a third of a
+ * long-running daemon's heap after 10,000 events. A session lagging further behind builds an equal one again.
+ */
+const built = new Map<LogRecord, OutgoingNotification | null>()
 
 export const pluginChanged = (record: LogRecord): OutgoingNotification | undefined => {
   const known = built.get(record)
@@ -32,6 +40,10 @@ export const pluginChanged = (record: LogRecord): OutgoingNotification | undefin
     : { pluginId: event.pluginId, event, cause: event.cause, seq: event.seq }
   const notification = params === undefined ? null : { method: "plugin/changed", params }
   built.set(record, notification)
+  for (const oldest of built.keys()) {
+    if (built.size <= RECENT_NOTIFICATIONS) break
+    built.delete(oldest)
+  }
   return notification ?? undefined
 }
 

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { type Cause, Deferred, Effect, Fiber, Queue, Stream } from "effect"
 import { makeCodexSession } from "../../src/rpc/CodexServer.ts"
 import { encodeNotification, type LineChannel, type OutgoingNotification, servePeer } from "../../src/rpc/JsonRpcPeer.ts"
-import { marketplaceChanged, pluginChanged, type SessionNotifications } from "../../src/rpc/Notifications.ts"
+import { marketplaceChanged, pluginChanged, RECENT_NOTIFICATIONS, type SessionNotifications } from "../../src/rpc/Notifications.ts"
 import { Engine, internalError } from "../../src/services/EngineApi.ts"
 import type { LogRecord } from "../../src/services/EventLog.ts"
 
@@ -55,6 +55,15 @@ describe("plugin/changed", () => {
     const genesis = pluginChanged(record(1, "LogCreated", { logId: "x", format: 1 }))
     assert.deepStrictEqual([genesis?.method, Reflect.get(Object(genesis?.params), "pluginId")], ["plugin/changed", null])
     assert.isUndefined(pluginChanged(record(9, "SomethingFromTheFuture", {})), "not an event this version shows")
+  })
+
+  it("keeps the notifications of the last records only; an older record's is built again, equal", () => {
+    const first = record(100, "PluginEnabled", { pluginId: "a@m", cause })
+    const notification = pluginChanged(first)
+    for (let seq = 101; seq <= 100 + RECENT_NOTIFICATIONS; seq++) pluginChanged(record(seq, "PluginEnabled", { pluginId: "a@m", cause }))
+    const again = pluginChanged(first)
+    assert.notStrictEqual(again, notification, "not kept for good: every record would hold its notification")
+    assert.deepStrictEqual(again, notification)
   })
 
   it("is one line of JSON, the same object and line for every session", () => {
