@@ -4,9 +4,8 @@
  * says, and every difference becomes a `PluginStateChangedExternally` event. A file Codex could not load becomes
  * one `ConfigUnreadable` per distinct content. Pure: the file arrives already read and hashed.
  */
-import { Result } from "effect"
 import { type ConfigEntryState, ConfigUnreadable, type EventCause, PluginStateChangedExternally } from "./Events.ts"
-import { parsePluginId } from "./PluginId.ts"
+import { isValidPluginId } from "./PluginId.ts"
 import type { PluginState } from "./PluginState.ts"
 
 /** config.toml as the engine read it. */
@@ -47,7 +46,7 @@ export const configDifferences = (
 ): ReadonlyArray<ConfigDifference> => {
   const removed: Array<string> = []
   for (const [id, status] of state.plugins) if (status.config.configured && !tables.has(id)) removed.push(id)
-  const ids = [...removed.sort(), ...[...tables.keys()].filter((id) => Result.isSuccess(parsePluginId(id)))]
+  const ids = [...removed.sort(), ...[...tables.keys()].filter(isValidPluginId)]
   const differences: Array<ConfigDifference> = []
   for (const pluginId of ids) {
     const before = state.plugins.get(pluginId)?.config ?? absent

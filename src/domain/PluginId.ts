@@ -9,10 +9,18 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/
  * A validated `<plugin>@<marketplace>` key. Both segments are non-empty and made of ASCII letters, digits, `_`
  * and `-` only (codex `validate_plugin_segment`), so the key contains exactly one `@`.
  */
-export const PluginId = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9_-]+@[A-Za-z0-9_-]+$/)).pipe(
+const PLUGIN_ID = /^[A-Za-z0-9_-]+@[A-Za-z0-9_-]+$/
+
+export const PluginId = Schema.String.check(Schema.isPattern(PLUGIN_ID)).pipe(
   Schema.brand("PluginId")
 )
 export type PluginId = typeof PluginId.Type
+
+/**
+ * Whether `parsePluginId(key)` succeeds, without building the parts or an error: the hand-edit check asks it of
+ * every `[plugins]` table after every event.
+ */
+export const isValidPluginId = (key: string): boolean => PLUGIN_ID.test(key)
 
 export interface PluginIdParts {
   readonly id: PluginId

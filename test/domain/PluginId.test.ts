@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
-import { makePluginId, parsePluginId, pluginKey, validateSegment } from "../../src/domain/PluginId.ts"
+import fc from "fast-check"
+import { isValidPluginId, makePluginId, parsePluginId, pluginKey, validateSegment } from "../../src/domain/PluginId.ts"
 
 const errorOf = <A>(r: Result.Result<A, { readonly message: string }>): string =>
   Result.isFailure(r) ? r.failure.message : "ok"
@@ -33,6 +34,14 @@ describe("parsePluginId", () => {
       assert.strictEqual(errorOf(parsePluginId(key)), expected)
     })
   }
+
+  it("isValidPluginId answers exactly whether parsePluginId succeeds (fixtures and random keys)", () => {
+    for (const [key, expected] of UNINSTALL_FIXTURES) assert.strictEqual(isValidPluginId(key), expected === "ok", key)
+    const char = fc.constantFrom("a", "Z", "0", "_", "-", "@", ".", " ", "é", "/", "\n")
+    fc.assert(fc.property(fc.array(char, { maxLength: 12 }).map((chars) => chars.join("")), (key) => {
+      assert.strictEqual(isValidPluginId(key), Result.isSuccess(parsePluginId(key)), JSON.stringify(key))
+    }), { numRuns: 2000 })
+  })
 
   it("given a valid key when parsed then it splits at the last @", () => {
     const parsed = parsePluginId("sample-plugin@debug")
