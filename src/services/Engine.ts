@@ -148,7 +148,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           (records) =>
             Effect.gen(function*() {
               // exactly `<key>:<index>`: a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>` record
-              const previous = records.filter((r) => r.id.startsWith(`${key}:`) && /^\d+$/.test(r.id.slice(key.length + 1)))
+              const prefix = `${key}:`
+              const previous = records.filter((r) => r.id.startsWith(prefix) && /^\d+$/.test(r.id.slice(prefix.length)))
               if (previous.length > 0 && origin.idempotencyKey !== undefined) {
                 const sameCommand = previous.every((r) =>
                   r.type === intent.type && typeof r.data === "object" && r.data !== null &&

@@ -81,11 +81,12 @@ export class EventLog extends Context.Service<EventLog, {
   static readonly layerMemory: Layer.Layer<EventLog> = Layer.effect(EventLog, Effect.suspend(() => makeMemoryEventLog))
 }
 
-/** The records with a seq above `seq` (the log's seqs are 1, 2, 3, ... so this is usually one index). */
-export const recordsAfter = (records: ReadonlyArray<LogRecord>, seq: number): ReadonlyArray<LogRecord> => {
+/** The index of the first record with a seq above `seq` (the log's seqs are 1, 2, 3, ... so this is usually `seq`). */
+export const indexAfter = (records: ReadonlyArray<LogRecord>, seq: number): number => {
   const last = records.at(-1)
-  if (last === undefined || last.seq <= seq) return []
-  if (records[seq - 1]?.seq === seq) return records.slice(seq)
+  if (last === undefined || last.seq <= seq) return records.length
+  if (seq <= 0) return 0
+  if (records[seq - 1]?.seq === seq) return seq
   let low = 0
   let high = records.length
   while (low < high) {
@@ -93,8 +94,12 @@ export const recordsAfter = (records: ReadonlyArray<LogRecord>, seq: number): Re
     if ((records[middle]?.seq ?? Infinity) <= seq) low = middle + 1
     else high = middle
   }
-  return records.slice(low)
+  return low
 }
+
+/** The records with a seq above `seq` (a copy of only those). */
+export const recordsAfter = (records: ReadonlyArray<LogRecord>, seq: number): ReadonlyArray<LogRecord> =>
+  records.slice(indexAfter(records, seq))
 
 const fromLogFileError = (error: LogFileError): EventLogError => new EventLogError({ reason: error.reason, message: error.message })
 const fromLockError = (error: FileLockError): EventLogError => new EventLogError({ reason: error.reason, message: error.message })

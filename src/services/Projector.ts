@@ -54,7 +54,7 @@ import {
 import type { SourceTree } from "../adapters/TreeBlob.ts"
 import { configEditsToApply, tableAfter } from "../domain/ConfigCatchUp.ts"
 import { type ConfigEntryState, PluginEvent } from "../domain/Events.ts"
-import { EventLog, type LogRecord } from "./EventLog.ts"
+import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
 import { makeProjectionDurability } from "./ProjectionDurability.ts"
@@ -372,7 +372,7 @@ export class Projector extends Context.Service<Projector, {
         }
         const disk = yield* attempt(() => diskCheckpoint(records))
         const checkpoint = durability.position(records, freshFromSeq, disk)
-        const pending = records.filter((r) => r.seq > (checkpoint?.seq ?? 0))
+        const pending = recordsAfter(records, checkpoint?.seq ?? 0)
         const last = pending.at(-1)
         if (last === undefined) {
           clean = true
