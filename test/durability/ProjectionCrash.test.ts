@@ -75,6 +75,19 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   }
 ]
 
+/** The state before the scenario's command: its setup commands run with the real fs, its source edited if it says so. */
+const prepareScenario = (world: World, scenario: Scenario) =>
+  Effect.gen(function*() {
+    const setup = yield* openSession(world.paths, nodeTreeFs)
+    for (const [i, command] of scenario.setup.entries()) yield* runCommand(setup.engine, world, command, `setup-${i}`)
+    yield* setup.close
+    if (scenario.editSource !== undefined) {
+      const dir = Path.join(world.root, "repo", "plugins", scenario.editSource)
+      NodeFs.writeFileSync(Path.join(dir, "skills", "hello", "SKILL.md"), "---\nname: hello\ndescription: changed\n---\n")
+      NodeFs.writeFileSync(Path.join(dir, "added.txt"), "added\n")
+    }
+  })
+
 interface Snapshot {
   readonly config: string | undefined
   readonly configMode: string | undefined
@@ -150,14 +163,7 @@ describe("R5 crash during projection", () => {
         NodeFs.mkdirSync(base, { recursive: true })
         // the state before the command, built once with the real fs
         const world = makeWorld(work)
-        const setup = yield* openSession(world.paths, nodeTreeFs)
-        for (const [i, command] of scenario.setup.entries()) yield* runCommand(setup.engine, world, command, `setup-${i}`)
-        yield* setup.close
-        if (scenario.editSource !== undefined) {
-          const dir = Path.join(world.root, "repo", "plugins", scenario.editSource)
-          NodeFs.writeFileSync(Path.join(dir, "skills", "hello", "SKILL.md"), "---\nname: hello\ndescription: changed\n---\n")
-          NodeFs.writeFileSync(Path.join(dir, "added.txt"), "added\n")
-        }
+        yield* prepareScenario(world, scenario)
         copyTree(world.paths.codexHome, template)
         const old = snapshot(world)
 
@@ -261,14 +267,7 @@ describe("R5 a power loss after the answer, before the background settle", () =>
       Effect.gen(function*() {
         const base = yield* scratchDir(`projcrash-after-answer-${scenario.name}`)
         const world = makeWorld(Path.join(base, "w"))
-        const setup = yield* openSession(world.paths, nodeTreeFs)
-        for (const [i, command] of scenario.setup.entries()) yield* runCommand(setup.engine, world, command, `setup-${i}`)
-        yield* setup.close
-        if (scenario.editSource !== undefined) {
-          const dir = Path.join(world.root, "repo", "plugins", scenario.editSource)
-          NodeFs.writeFileSync(Path.join(dir, "skills", "hello", "SKILL.md"), "---\nname: hello\ndescription: changed\n---\n")
-          NodeFs.writeFileSync(Path.join(dir, "added.txt"), "added\n")
-        }
+        yield* prepareScenario(world, scenario)
         const old = snapshot(world)
         const before = checkpointSeq(world)
         const fs = new FaultFs({ root: world.paths.codexHome, recordTrace: true })
