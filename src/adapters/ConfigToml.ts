@@ -20,14 +20,18 @@ export interface ParsedConfig {
 const unsupported = (message: string) => new ConfigTomlError({ reason: "UnsupportedLayout", message })
 
 /**
- * The last text parsed and its document (never mutated here): an install's edit parses the config.toml its check
- * parsed, and the next command reads the text the edit produced (and parsed, to verify it). Throws as `parse` does.
+ * The documents of the last two texts parsed (never mutated here): a command reads config.toml several times under
+ * the lock (its check, the hand-edit observation, the edit it previews and then projects, the capability feed), and
+ * the text an edit produces is the one the next command reads. Parsed each time, config.toml made about half of a
+ * daemon's garbage per event. Throws as `parse` does.
  */
-let lastParsed: { readonly text: string; readonly doc: TomlTable } | undefined
+const recentDocs: Array<{ readonly text: string; readonly doc: TomlTable }> = []
 const parseDoc = (text: string): TomlTable => {
-  if (lastParsed !== undefined && lastParsed.text === text) return lastParsed.doc
+  const known = recentDocs.find((entry) => entry.text === text)
+  if (known !== undefined) return known.doc
   const doc = parse(text)
-  lastParsed = { text, doc }
+  recentDocs.unshift({ text, doc })
+  if (recentDocs.length > 2) recentDocs.pop()
   return doc
 }
 
@@ -61,8 +65,18 @@ const toParsedConfig = (doc: TomlTable): ParsedConfig => {
   }
 }
 
+/** What each recent document says, shared like the document (so never changed by its readers either). */
+const parsedConfigs = new WeakMap<TomlTable, ParsedConfig>()
+const parsedConfigOf = (doc: TomlTable): ParsedConfig => {
+  const known = parsedConfigs.get(doc)
+  if (known !== undefined) return known
+  const config = toParsedConfig(doc)
+  parsedConfigs.set(doc, config)
+  return config
+}
+
 export const parseConfig = (text: string): Result.Result<ParsedConfig, ConfigTomlError> =>
-  Result.map(parseToml(text), toParsedConfig)
+  Result.map(parseToml(text), parsedConfigOf)
 
 const isTable = (value: TomlValue | undefined): value is TomlTable =>
   typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)
@@ -210,7 +224,30 @@ const plan = (text: string, layout: Layout, pluginId: string, op: Op): ReadonlyA
   return [...deletions, { start: at, end: at, text: (atEofWithoutEol(at) ? eol : "") + header + body }]
 }
 
-const edit = (text: string, pluginId: string, op: Op): Result.Result<string, ConfigTomlError> =>
+/**
+ * The last edit made: a command previews its edit before appending (to refuse what cannot be written) and its
+ * projection then makes the same edit of the same text.
+ */
+let lastEdit: {
+  readonly text: string
+  readonly pluginId: string
+  readonly op: Op
+  readonly result: Result.Result<string, ConfigTomlError>
+} | undefined
+
+const sameOp = (a: Op, b: Op): boolean =>
+  a._tag === b._tag && (a._tag === "Remove" || b._tag === "Remove" || a.enabled === b.enabled)
+
+const edit = (text: string, pluginId: string, op: Op): Result.Result<string, ConfigTomlError> => {
+  if (lastEdit !== undefined && lastEdit.pluginId === pluginId && sameOp(lastEdit.op, op) && lastEdit.text === text) {
+    return lastEdit.result
+  }
+  const result = editUncached(text, pluginId, op)
+  lastEdit = { text, pluginId, op, result }
+  return result
+}
+
+const editUncached = (text: string, pluginId: string, op: Op): Result.Result<string, ConfigTomlError> =>
   Result.gen(function*() {
     const before = yield* parseToml(text)
     const plugins = before["plugins"]
@@ -317,7 +354,7 @@ const inspectUncached = (text: string): Inspection => {
       : { kind: "Syntax", message: String(e) }
     return { problem, config: undefined }
   }
-  return { problem: typeProblem(doc), config: toParsedConfig(doc) }
+  return { problem: typeProblem(doc), config: parsedConfigOf(doc) }
 }
 
 const typeProblem = (doc: TomlTable): ConfigProblem | undefined => {

@@ -21,8 +21,14 @@ export interface Line {
   readonly valueEnd: number
 }
 
+// module-level: a regular expression literal is a new object each time it is evaluated, and these run per character
+const BARE_KEY_CHAR = /[A-Za-z0-9_-]/
+const VALUE_END_CHAR = /[\s#,\]}]/
+const LOCAL_DATE = /^\d{4}-\d{2}-\d{2}$/
+const DIGIT = /\d/
+
 const isWs = (c: string | undefined) => c === " " || c === "\t"
-const isBare = (c: string | undefined) => c !== undefined && /[A-Za-z0-9_-]/.test(c)
+const isBare = (c: string | undefined) => c !== undefined && BARE_KEY_CHAR.test(c)
 const ESCAPES: Readonly<Record<string, string>> = {
   b: "\b", t: "\t", n: "\n", f: "\f", r: "\r", e: "\x1b", "\"": "\"", "\\": "\\"
 }
@@ -83,11 +89,11 @@ export const scanLines = (s: string): Result.Result<ReadonlyArray<Line>, string>
     if (c === "\"" || c === "'") return skipString(i)
     if (c === "[" || c === "{") return skipNested(i)
     let j = i
-    while (j < s.length && !/[\s#,\]}]/.test(s[j] ?? "")) j++
+    while (j < s.length && !VALUE_END_CHAR.test(s[j] ?? "")) j++
     // a local date followed by a space-separated time is a single value
-    if (/^\d{4}-\d{2}-\d{2}$/.test(s.slice(i, j)) && s[j] === " " && /\d/.test(s[j + 1] ?? "")) {
+    if (LOCAL_DATE.test(s.slice(i, j)) && s[j] === " " && DIGIT.test(s[j + 1] ?? "")) {
       j++
-      while (j < s.length && !/[\s#,\]}]/.test(s[j] ?? "")) j++
+      while (j < s.length && !VALUE_END_CHAR.test(s[j] ?? "")) j++
     }
     return j > i ? j : -1
   }

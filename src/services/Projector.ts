@@ -78,30 +78,11 @@ const splitId = (pluginId: string) => {
   return { plugin: pluginId.slice(0, at), marketplace: pluginId.slice(at + 1) }
 }
 
-let lastInstalledEdit: {
-  readonly text: string
-  readonly pluginId: string
-  readonly result: Result.Result<string, { readonly message: string }>
-} | undefined
-
-/**
- * The config.toml edit of an install: its table replaced by one that enables it. An install asks for the same
- * edit up to three times (staged ahead, checked before appending, projected), so the last one is remembered.
- */
-const installedConfig = (text: string, pluginId: string): Result.Result<string, { readonly message: string }> => {
-  if (lastInstalledEdit !== undefined && lastInstalledEdit.pluginId === pluginId && lastInstalledEdit.text === text) {
-    return lastInstalledEdit.result
-  }
-  const result = replacePluginTable(text, pluginId, true)
-  lastInstalledEdit = { text, pluginId, result }
-  return result
-}
-
 /** The config.toml edit an event projects to (Codex's semantics: install replaces the table, uninstall clears it). */
 export const editConfig = (text: string, event: PluginEvent): Result.Result<string, { readonly message: string }> => {
   switch (event._tag) {
     case "PluginInstalled":
-      return installedConfig(text, event.pluginId)
+      return replacePluginTable(text, event.pluginId, true)
     case "PluginEnabled":
       return setPluginEnabled(text, event.pluginId, true)
     case "PluginDisabled":
@@ -294,7 +275,7 @@ export class Projector extends Context.Service<Projector, {
       const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> => {
         const target = pluginDir(pluginId)
         // what the install's projection will write, if config.toml does not change before it
-        const edited = installedConfig(configText, pluginId)
+        const edited = replacePluginTable(configText, pluginId, true)
         const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
         return Effect.all([
           // first, so its fsync is on its way while the tree is built (in a CODEX_HOME that does not exist yet the

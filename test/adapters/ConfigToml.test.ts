@@ -1003,6 +1003,20 @@ describe("edits", () => {
     assert.strictEqual(ok(removePluginTable("", "x@y")), "")
   })
 
+  it("an edit right after another of the same text (remembered) differs by operation, value and plugin", () => {
+    // the last edit and the last documents parsed are remembered: each question must still get its own answer
+    const text = "[plugins.\"x@y\"]\nenabled = true\nnote = \"n\"\n"
+    assert.strictEqual(ok(setPluginEnabled(text, "x@y", false)), "[plugins.\"x@y\"]\nenabled = false\nnote = \"n\"\n")
+    assert.strictEqual(ok(setPluginEnabled(text, "x@y", false)), "[plugins.\"x@y\"]\nenabled = false\nnote = \"n\"\n")
+    assert.strictEqual(ok(replacePluginTable(text, "x@y", false)), "[plugins.\"x@y\"]\nenabled = false\n")
+    assert.strictEqual(ok(setPluginEnabled(text, "x@y", true)), text)
+    assert.strictEqual(ok(setPluginEnabled(text, "a@y", false)), `${text}\n[plugins."a@y"]\nenabled = false\n`)
+    assert.strictEqual(ok(removePluginTable(text, "x@y")), "")
+    const edited = ok(setPluginEnabled(text, "x@y", false))
+    assert.deepStrictEqual(ok(parseConfig(edited)).plugins.get("x@y"), { enabled: false })
+    assert.deepStrictEqual(ok(parseConfig(text)).plugins.get("x@y"), { enabled: true })
+  })
+
   it("replace drops other keys and sub-tables; set keeps them", () => {
     const text = "[plugins.\"x@y\"]\nenabled = true\nnote = \"n\"\n\n[plugins.\"x@y\".mcp_servers.s]\nenabled = false\n"
     assert.strictEqual(ok(replacePluginTable(text, "x@y", false)), "[plugins.\"x@y\"]\nenabled = false\n")
