@@ -34,8 +34,13 @@ export const streamChannel = (input: AsyncIterable<unknown>, output: Writable): 
   ),
   write: (line) =>
     Effect.callback<void>((resume) => {
+      // the terminator goes in the same batch but not joined to the line: `${line}\n` is a rope the stream would
+      // copy flat first, a second copy of every frame (a listing is hundreds of kB)
+      output.cork()
+      output.write(line)
       // wait for the kernel to take the bytes, so nothing is lost when the process exits after EOF
-      output.write(`${line}\n`, () => resume(Effect.void))
+      output.write("\n", () => resume(Effect.void))
+      output.uncork()
     })
 })
 

@@ -4,6 +4,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Logger, Stream } from "effect"
+import fc from "fast-check"
+import { PassThrough } from "node:stream"
 import {
   classify,
   ErrorCode,
@@ -14,7 +16,7 @@ import {
   servePeer
 } from "../../src/rpc/JsonRpcPeer.ts"
 import { encodeError, encodeResult } from "../../src/rpc/ResponseLine.ts"
-import { readLines } from "../../src/rpc/StdioChannel.ts"
+import { readLines, streamChannel } from "../../src/rpc/StdioChannel.ts"
 
 const reply = (line: string): string => {
   const frame = classify(line)
@@ -44,6 +46,14 @@ describe("encodeResult / encodeError", () => {
     assert.strictEqual(encodeResult(1, { a: 1 }, false), "{\"id\":1,\"result\":{\"a\":1}}")
     assert.strictEqual(encodeResult("x", null, false), "{\"id\":\"x\",\"result\":null}")
     assert.strictEqual(encodeResult(1, {}, true), "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}")
+  })
+
+  it("results are the same bytes as `{id, result}` joined by hand (random ids and JSON results)", () => {
+    const id = fc.oneof(fc.string(), fc.integer(), fc.maxSafeInteger())
+    fc.assert(fc.property(id, fc.jsonValue(), fc.boolean(), (requestId, result, jsonrpc) => {
+      const joined = `${jsonrpc ? "{\"jsonrpc\":\"2.0\"," : "{"}"id":${JSON.stringify(requestId)},"result":${JSON.stringify(result)}}`
+      assert.strictEqual(encodeResult(requestId, result, jsonrpc), joined)
+    }), { numRuns: 500 })
   })
 
   it("errors are {error: {code, message, data?}, id}; with jsonrpc {jsonrpc, error, id}", () => {
@@ -173,6 +183,19 @@ const collect = async (chunks: ReadonlyArray<string | Buffer>): Promise<Readonly
   for await (const line of readLines(source())) lines.push(line)
   return lines
 }
+
+describe("streamChannel writes", () => {
+  it.effect("each line once, terminated, in the order written, also when the stream buffers", () =>
+    Effect.gen(function*() {
+      const output = new PassThrough({ highWaterMark: 16 })
+      const channel = streamChannel(new PassThrough(), output)
+      const big = "x".repeat(100_000)
+      const chunks: Array<string> = []
+      output.setEncoding("utf8").on("data", (chunk: string) => void chunks.push(chunk))
+      yield* Effect.all([channel.write("a"), channel.write(big), channel.write("{\"é\":1}")], { concurrency: "unbounded" })
+      assert.strictEqual(chunks.join(""), `a\n${big}\n{"é":1}\n`)
+    }))
+})
 
 describe("readLines (StdioChannel framing)", () => {
   it("splits at \\n only and drops one trailing \\r, as BufRead::lines does", async () => {
