@@ -14,6 +14,7 @@ import { cliOptions } from "./CliOptions.ts"
 import { daemonLayer } from "./DaemonLayer.ts"
 import type { EarlyStart } from "./EarlyInitialize.ts"
 import { loggingLayer } from "./Logging.ts"
+import { tuneHeapForLongRunning } from "./MemoryTuning.ts"
 import { serveStdio } from "./Serve.ts"
 
 const rejectedCallKinds: ReadonlySet<string> = new Set(["Unavailable", "NotFound", "RateLimited", "AuthFailed", "ConfigError"])
@@ -71,6 +72,8 @@ const main = (argv: ReadonlyArray<string>, early: EarlyStart | undefined) => Eff
   }
   const paths = pathsFromEnv(process.env, parsed.values["codex-home"])
   const logging = loggingLayer({ level: parsed.values["log-level"], file: parsed.values["log-file"] })
+  // before their services are built, which is when the young generation would grow (see MemoryTuning)
+  if (command === "serve" || command === "daemon") tuneHeapForLongRunning()
   if (command === "serve") {
     // what the first request does not need waits for its answer (StartupGate.ts)
     const layer = daemonLayer(paths, early?.listed).pipe(Layer.provideMerge(StartupGate.layer))

@@ -18,7 +18,7 @@ import { streamChannel } from "../rpc/StdioChannel.ts"
 import type { Engine } from "../services/EngineApi.ts"
 import type { LogTailer } from "../services/LogTailer.ts"
 import type { MarketplaceWatcher } from "../services/MarketplaceWatcher.ts"
-import { keepYoungGenerationSmall } from "./MemoryTuning.ts"
+import { makeQuietRelease, releaseFreeHeapPages, reportingActivity } from "./MemoryTuning.ts"
 import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
 
 export class DaemonError extends Schema.TaggedError<DaemonError>()("DaemonError", { message: Schema.String }) {}
@@ -80,9 +80,12 @@ export const runDaemon = (
   socketPath: string
 ): Effect.Effect<void, DaemonError, Engine | LogTailer | MarketplaceWatcher | LedgerConfig | PathWatch | Scope.Scope> =>
   Effect.gen(function*() {
-    keepYoungGenerationSmall()
     yield* exitCleanlyWhenInterrupted
     yield* Effect.forkScoped(adoptHandEdits)
+    // what building the services left behind goes back now (no client waits for a daemon's start); then after
+    // every busy period
+    releaseFreeHeapPages()
+    const busy = makeQuietRelease()
     // created before the server, so on shutdown the server stops accepting first, then the connections drain
     const connections = yield* FiberSet.make<void, never>()
     const fork = yield* FiberSet.runtime(connections)<Engine | LogTailer | MarketplaceWatcher>()
@@ -94,7 +97,7 @@ export const runDaemon = (
         yield* Effect.logDebug(`client ${id} connected`)
         const notifications = yield* makeSessionNotifications
         const session = yield* makeCodexSession({ notifications })
-        yield* servePeer(streamChannel(socket, socket), session)
+        yield* servePeer(reportingActivity(streamChannel(socket, socket), busy), session)
         yield* Effect.logDebug(`client ${id} done`)
       }).pipe(
         Effect.scoped,

@@ -8,7 +8,7 @@ import { LedgerConfig } from "../services/LedgerConfig.ts"
 import { adoptHandEdits } from "../services/ConfigWatcher.ts"
 import { StartupGate, whenStarted } from "../services/StartupGate.ts"
 import type { EarlyStart } from "./EarlyInitialize.ts"
-import { keepYoungGenerationSmall } from "./MemoryTuning.ts"
+import { makeQuietRelease, reportingActivity } from "./MemoryTuning.ts"
 import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
 
 /** a client that has sent no request this long after the session began gets the deferred start-up work at once */
@@ -43,7 +43,6 @@ const openingTheGate = (handlers: PeerHandlers, answeredBefore: boolean) =>
  * have been answered already, before the engine was loaded (EarlyInitialize.ts); the session reads on from there.
  */
 export const serveStdio = (early?: EarlyStart) => Effect.gen(function*() {
-  keepYoungGenerationSmall()
   yield* exitCleanlyWhenInterrupted
   // in the background, after the first answer: the engine's start-up already adopted what was edited before
   yield* whenStarted(Effect.forkScoped(adoptHandEdits))
@@ -57,6 +56,11 @@ export const serveStdio = (early?: EarlyStart) => Effect.gen(function*() {
       : { initialized: { clientName: answered.clientName, afterSeq: seqAtLogMark(paths.ledgerDir, answered.mark) } })
   })
   const handlers = yield* openingTheGate(session, early?.listed !== undefined)
-  yield* servePeer(early === undefined ? stdioChannel() : streamChannel(early.input, process.stdout), handlers)
+  // the heap's free pages go back after every busy period, the first one being the start-up (the client that
+  // waits for the first answers is not held up: this runs once the session is quiet)
+  const busy = makeQuietRelease()
+  busy()
+  const channel = early === undefined ? stdioChannel() : streamChannel(early.input, process.stdout)
+  yield* servePeer(reportingActivity(channel, busy), handlers)
   yield* Effect.logDebug("stdin closed; all requests answered")
 }).pipe(Effect.scoped)
