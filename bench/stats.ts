@@ -40,3 +40,17 @@ export const envInt = (name: string, fallback: number, min = 1): number => {
   const value = Number.parseInt(process.env[name] ?? "", 10)
   return Number.isFinite(value) && value >= min ? value : fallback
 }
+
+/** The slope of the least-squares line through `points` ([x, y] pairs); 0 with fewer than two distinct x. */
+export const slope = (points: ReadonlyArray<readonly [number, number]>): number => {
+  const n = points.length
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n
+  let covariance = 0
+  let variance = 0
+  for (const [x, y] of points) {
+    covariance += (x - meanX) * (y - meanY)
+    variance += (x - meanX) ** 2
+  }
+  return variance === 0 ? 0 : covariance / variance
+}
