@@ -41,7 +41,8 @@ export const dispatch = (
     const socket = values.socket
     if (socket === undefined) return yield* new UsageError({ message: `${command} needs --socket <path>` })
     if (rest.length > 0) return yield* new UsageError({ message: `unexpected argument: ${rest[0]}` })
-    const run = command === "daemon" ? runDaemon(socket).pipe(Effect.provide(daemonLayer(paths)), Effect.scoped) : runProxy(socket)
+    // the daemon's own scope (its connections, each draining its requests in flight) closes before the services'
+    const run = command === "daemon" ? runDaemon(socket).pipe(Effect.scoped, Effect.provide(daemonLayer(paths))) : runProxy(socket)
     yield* run.pipe(Effect.provide(logging))
     return 0
   }
