@@ -4,26 +4,19 @@
  * `src/cli/Usage.ts`: 0 success, 1 rejected request, 2 usage error, 3 internal error.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { type Run, runMain } from "../support/Processes.ts"
 import { usage } from "../../src/cli/Usage.ts"
 import { snapshotTree } from "../support/Trees.ts"
 
-const MAIN = Path.resolve("src/cli/main.ts")
 const SAMPLE = Path.resolve("examples/sample-marketplace")
 const CONFIG = "# my settings\nmodel = \"gpt-5\"\n\n[features]\nplugins = true\n"
 const HELLO = "hello-skills@ledger-samples"
 const NOTES = "notes-mcp@ledger-samples"
 /** Node's code cache for the children: every command is a fresh process, so this halves their start-up CPU. */
 const COMPILE_CACHE = Path.join(Os.tmpdir(), "plugin-ledger-test-compile-cache")
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
 
 interface Sandbox {
   readonly root: string
@@ -47,15 +40,7 @@ const makeSandbox = (options: { readonly config?: boolean } = {}): Sandbox => {
   env["HOME"] = Path.join(root, "userhome")
   env["NODE_COMPILE_CACHE"] = COMPILE_CACHE
   const cli = (...args: ReadonlyArray<string>) =>
-    new Promise<Run>((resolve, reject) => {
-      const child = spawn(process.execPath, [MAIN, ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => void (stdout += chunk))
-      child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
-      child.on("error", reject)
-      child.on("close", (code) => resolve({ code, stdout, stderr }))
-    })
+    runMain(root, env, args)
   return { root, home, workspace, marketplaceFile: Path.join(workspace, ".agents/plugins/marketplace.json"), cli }
 }
 

@@ -4,19 +4,12 @@
  * `src/cli/Usage.ts`: 0 success, 1 rejected (by the host or by the plugin), 2 usage error.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { type Run, runMain } from "../support/Processes.ts"
 
-const MAIN = Path.resolve("src/cli/main.ts")
 const plugin = (name: string) => Path.resolve("examples/process-plugins", name, `${name}.ts`)
-
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
 
 const at = (value: unknown, ...path: ReadonlyArray<string | number>): unknown => {
   let current = value
@@ -34,15 +27,7 @@ describe("plugin-ledger process", () => {
     env["NODE_COMPILE_CACHE"] = Path.join(Os.tmpdir(), "plugin-ledger-test-compile-cache")
     Fs.mkdirSync(env["CODEX_HOME"])
     const cli = (...args: ReadonlyArray<string>) =>
-      new Promise<Run>((resolve, reject) => {
-        const child = spawn(process.execPath, [MAIN, "process", ...args], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] })
-        let stdout = ""
-        let stderr = ""
-        child.stdout.setEncoding("utf8").on("data", (chunk: string) => void (stdout += chunk))
-        child.stderr.setEncoding("utf8").on("data", (chunk: string) => void (stderr += chunk))
-        child.on("error", reject)
-        child.on("close", (code) => resolve({ code, stdout, stderr }))
-      })
+      runMain(root, env, ["process", ...args])
     const expect = async (code: number, args: ReadonlyArray<string>, text?: string): Promise<Run> => {
       const run = await cli(...args)
       assert.strictEqual(run.code, code, `process ${args.join(" ")}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`)

@@ -132,10 +132,10 @@ export interface Run {
   readonly stderr: string
 }
 
-/** One CLI run to completion. */
-export const runCli = (sandbox: Sandbox, ...args: ReadonlyArray<string>): Promise<Run> =>
+/** One run of `plugin-ledger args…` to completion, in `cwd` with exactly `env`. */
+export const runMain = (cwd: string, env: Readonly<Record<string, string>>, args: ReadonlyArray<string>): Promise<Run> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: sandbox.root, env: sandbox.env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, [MAIN, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => void (stdout += chunk))
@@ -143,6 +143,10 @@ export const runCli = (sandbox: Sandbox, ...args: ReadonlyArray<string>): Promis
     child.on("error", reject)
     child.on("close", (code) => resolve({ code, stdout, stderr }))
   })
+
+/** One CLI run to completion in the sandbox. */
+export const runCli = (sandbox: Sandbox, ...args: ReadonlyArray<string>): Promise<Run> =>
+  runMain(sandbox.root, sandbox.env, args)
 
 /** The log's records as written (one JSON object per line, every segment in order). */
 export const readLog = (ledgerDir: string): ReadonlyArray<Readonly<Record<string, unknown>>> => {
