@@ -85,3 +85,34 @@ export const isSettled = (observation: Observation, nowMs: number, settleMs: num
   const limit = BigInt(Math.floor(nowMs - settleMs)) * 1_000_000n
   return signature.mtimeNs < limit && signature.ctimeNs < limit
 }
+
+/** A lookup as a snapshot keeps it: the signature as text (`signatureText`), compared as text when looked at again. */
+export interface StoredObservation {
+  readonly path: string
+  readonly follow: boolean
+  readonly signature: string
+}
+
+const entryText = (kind: EntryKind, dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint): string =>
+  `${kind} ${dev} ${ino} ${size} ${mtimeNs} ${ctimeNs}`
+
+/** `kind dev ino size mtimeNs ctimeNs`, or `!` and the error code. */
+export const signatureText = (signature: Signature): string =>
+  signature._tag === "Missing"
+    ? `!${signature.code}`
+    : entryText(signature.kind, signature.dev, signature.ino, signature.size, signature.mtimeNs, signature.ctimeNs)
+
+/**
+ * One look at a stored lookup's path: the observation it makes now, if that shows exactly the stored signature (the
+ * stored text is never parsed: whatever it holds, only a match counts).
+ */
+export const observeMatching = (stored: StoredObservation): Observation | undefined => {
+  const stats = look(stored.path, stored.follow)
+  if (typeof stats === "string") {
+    return stored.signature === `!${stats}` ? { path: stored.path, follow: stored.follow, signature: { _tag: "Missing", code: stats } } : undefined
+  }
+  const kind = kindOf(stats)
+  if (stored.signature !== entryText(kind, stats.dev, stats.ino, stats.size, stats.mtimeNs, stats.ctimeNs)) return undefined
+  const signature: Signature = { _tag: "Entry", kind, dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs }
+  return { path: stored.path, follow: stored.follow, signature }
+}

@@ -12,7 +12,8 @@ import { decodeValue } from "../rpc/SerdeDecode.ts"
 import { methodParams } from "../rpc/WireParams.ts"
 import type { LedgerPaths } from "../services/LedgerPaths.ts"
 import { makeCacheWatchRelay } from "../services/ListingCache.ts"
-import { makeMarketplaceDiscovery, watchCandidates } from "../services/MarketplaceDiscovery.ts"
+import { makeDiscoverySnapshot } from "../services/DiscoverySnapshot.ts"
+import { makeMarketplaceDiscovery, SETTLE_MS, watchCandidates } from "../services/MarketplaceDiscovery.ts"
 import type { EarlyListing } from "../services/MarketplaceWatcher.ts"
 import { listingView, readListingConfig } from "../services/PluginListing.ts"
 import type { PlainList } from "./EarlyList.ts"
@@ -46,7 +47,7 @@ export const listFirst = (
     seen.set(absolute, signatureOf(absolute, true))
   }
   const relay = makeCacheWatchRelay()
-  const discovery = makeMarketplaceDiscovery(relay)
+  const discovery = makeMarketplaceDiscovery(relay, makeDiscoverySnapshot(paths.ledgerDir, SETTLE_MS))
   const loaded = discovery.loadNow(discovery.discoverNow(options), Date.now())
   const config = readListingConfig(nodeFs, paths.configPath)
   if ("error" in config) return undefined

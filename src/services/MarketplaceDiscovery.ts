@@ -6,7 +6,7 @@ import { readManifestSync } from "../adapters/ManifestFile.ts"
 import { readUtf8File } from "../adapters/ReadUtf8File.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { observe } from "../adapters/StatSignature.ts"
-import { type DecodedManifest, toWireInterface, type WirePluginInterface } from "../domain/Manifest.ts"
+import { type PluginManifestInterface, type WirePluginInterface, wireInterfaceOf } from "../domain/Manifest.ts"
 import {
   type AuthPolicy,
   type InstallPolicy,
@@ -18,6 +18,7 @@ import {
   type ResolvedPluginEntry
 } from "../domain/Marketplace.ts"
 import { comparePaths, join, normalize } from "../domain/PathRules.ts"
+import type { DiscoverySnapshot, SnapshotSource } from "./DiscoverySnapshot.ts"
 import { type CacheWatch, type Computed, ListingCache } from "./ListingCache.ts"
 
 /** `<root>/.agents/plugins/marketplace.json` */
@@ -78,7 +79,7 @@ export interface MarketplaceDiscoveryShape {
 }
 
 /** Marketplace and manifest results are kept only once their files are this old (coarse timestamps). */
-const SETTLE_MS = 2_000
+export const SETTLE_MS = 2_000
 const MAX_CACHED_MARKETPLACES = 1_000
 const MAX_CACHED_MANIFESTS = 50_000
 
@@ -138,39 +139,59 @@ const readMarketplace = (file: string): Computed<Result.Result<Marketplace, Mark
   return { value: parseMarketplace(file, text), observations }
 }
 
-const readManifest = (root: string): Computed<DecodedManifest | undefined> => {
+/** All a listing takes from a manifest: its interface (null: none, or no manifest, or an invalid one). */
+const readManifest = (root: string): Computed<PluginManifestInterface | null> => {
   const read = readManifestSync(root)
-  return { value: read.decoded, observations: read.observations }
+  return { value: read.decoded?.manifest.interface ?? null, observations: read.observations }
 }
 
-const toLoadedPlugin = (entry: ResolvedPluginEntry, manifest: DecodedManifest | undefined): LoadedPlugin => ({
+const toLoadedPlugin = (entry: ResolvedPluginEntry, manifest: PluginManifestInterface | null): LoadedPlugin => ({
   id: entry.id,
   name: entry.name,
   sourcePath: entry.sourceDir,
   installPolicy: entry.installPolicy,
   authPolicy: entry.authPolicy,
   category: entry.category ?? null,
-  interface: toWireInterface(manifest?.manifest, entry.category)
+  interface: wireInterfaceOf(manifest, entry.category)
 })
 
 /**
  * The loading side of discovery, with what it read kept between calls: a marketplace file's parse while the file is
  * unchanged, a plugin's manifest while the lookups that decided it (`.codex-plugin`, `plugin.json`) are unchanged.
+ * With a snapshot, what an earlier process kept is taken over on the same terms, and what is kept is saved after
+ * each load.
  */
-const makeLoader = (watch: CacheWatch | undefined) => {
+const makeLoader = (watch: CacheWatch | undefined, snapshot: DiscoverySnapshot | undefined) => {
   const watched = watch === undefined ? {} : { watch }
   const marketplaces = new ListingCache<Result.Result<Marketplace, MarketplaceError>>({
     settleMs: SETTLE_MS,
     maxEntries: MAX_CACHED_MARKETPLACES,
-    ...watched
+    ...watched,
+    ...(snapshot === undefined ? {} : {
+      stored: (path: string) => {
+        const entry = snapshot.storedMarketplace(path)
+        return entry === undefined ? undefined : { value: Result.succeed(entry.value), observations: entry.observations }
+      }
+    })
   })
-  const manifests = new ListingCache<DecodedManifest | undefined>({
+  const manifests = new ListingCache<PluginManifestInterface | null>({
     settleMs: SETTLE_MS,
     maxEntries: MAX_CACHED_MANIFESTS,
-    ...watched
+    ...watched,
+    ...(snapshot === undefined ? {} : { stored: snapshot.storedManifest })
   })
+  // only parsed marketplaces are saved: a file that fails is read again (and fails again) by the next process
+  const source: SnapshotSource = {
+    changes: () => marketplaces.changes + manifests.changes,
+    content: () => ({
+      marketplaces: marketplaces.keptEntries().flatMap((entry) =>
+        Result.isSuccess(entry.value) ? [{ key: entry.key, value: entry.value.success, observations: entry.observations }] : []
+      ),
+      manifests: manifests.keptEntries()
+    })
+  }
   // the listed plugin is rebuilt only when its entry or its manifest is not the one it was built from
-  const built = new WeakMap<ResolvedPluginEntry, { readonly manifest: DecodedManifest | undefined; readonly plugin: LoadedPlugin }>()
+  const built = new WeakMap<ResolvedPluginEntry, { readonly manifest: PluginManifestInterface | null; readonly plugin: LoadedPlugin }>()
 
   const load = (paths: ReadonlyArray<string>, nowMs: number): LoadResult => {
     const loaded: Array<LoadedMarketplace> = []
@@ -201,6 +222,7 @@ const makeLoader = (watch: CacheWatch | undefined) => {
       const { interface: iface, name, path: marketplacePath } = parsed.success
       loaded.push({ name, path: marketplacePath, interface: iface, plugins })
     }
+    snapshot?.saveSoon(source)
     return { marketplaces: loaded, errors }
   }
   return { load, marketplaces, manifests }
@@ -224,9 +246,12 @@ export interface Discovery {
   readonly loadNow: (paths: ReadonlyArray<string>, nowMs: number) => LoadResult
 }
 
-/** Discovery whose loading caches trust `watch` (see `CacheWatch`); the plain layer revalidates with `stat`s. */
-export const makeMarketplaceDiscovery = (watch?: CacheWatch): Discovery => {
-  const loader = makeLoader(watch)
+/**
+ * Discovery whose loading caches trust `watch` (see `CacheWatch`; the plain layer revalidates with `stat`s) and take
+ * over and save `snapshot` (`serve` only: a command that reads writes nothing).
+ */
+export const makeMarketplaceDiscovery = (watch?: CacheWatch, snapshot?: DiscoverySnapshot): Discovery => {
+  const loader = makeLoader(watch, snapshot)
   return {
     discoverNow: discoverSync,
     loadNow: loader.load,
