@@ -74,14 +74,14 @@ export const encodeSnapshot = (content: SnapshotContent, header: SnapshotHeader)
 }
 
 /** `a < b` for decimal texts without leading zeros (what `signatureText` writes; anything else never matches anyway). */
-const decimalBelow = (a: string | undefined, b: string): boolean =>
-  a !== undefined && (a.length < b.length || (a.length === b.length && a < b))
+const decimalBelow = (a: string, b: string): boolean => a.length < b.length || (a.length === b.length && a < b)
 
-/** The signature's timestamps are both before `limitNs` (a decimal text). */
+/** The signature's timestamps (its last two fields) are both before `limitNs` (a decimal text). */
 const settledBefore = (signature: string, limitNs: string): boolean => {
   if (signature.startsWith("!")) return true
-  const parts = signature.split(" ")
-  return parts.length === 6 && decimalBelow(parts[4], limitNs) && decimalBelow(parts[5], limitNs)
+  const last = signature.lastIndexOf(" ")
+  const before = signature.lastIndexOf(" ", last - 1)
+  return before > 0 && decimalBelow(signature.slice(before + 1, last), limitNs) && decimalBelow(signature.slice(last + 1), limitNs)
 }
 
 /** The observations of an entry; `unsettled` when a timestamp is not before `limitNs`. */
@@ -89,9 +89,13 @@ const decodeObservations = (key: string, value: unknown, limitNs: string): Reado
   if (!Array.isArray(value) || value.length === 0) return "malformed"
   const observations: Array<StoredObservation> = []
   let settled = true
-  for (const item of value) {
+  // indexed loops, no destructuring: once per plugin, in code not yet optimised (see SnapshotValues.ts)
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i]
     if (!Array.isArray(item) || item.length !== 3) return "malformed"
-    const [written, follow, signature] = item
+    const written: unknown = item[0]
+    const follow: unknown = item[1]
+    const signature: unknown = item[2]
     if (typeof written !== "string" || typeof follow !== "boolean" || typeof signature !== "string") return "malformed"
     const path = written.startsWith("+") ? `${key}${written.slice(1)}` : written
     if (!path.startsWith("/")) return "malformed"
@@ -111,9 +115,12 @@ const decodeEntries = <V>(
 ): Array<StoredSnapshotEntry<V>> | undefined => {
   if (!Array.isArray(value)) return undefined
   const entries: Array<StoredSnapshotEntry<V>> = []
-  for (const item of value) {
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i]
     if (!Array.isArray(item) || item.length !== 3) return undefined
-    const [key, rawObservations, rawValue] = item
+    const key: unknown = item[0]
+    const rawObservations: unknown = item[1]
+    const rawValue: unknown = item[2]
     if (typeof key !== "string" || !key.startsWith("/")) return undefined
     const decoded = fromJson(key, rawValue)
     if (decoded === INVALID) return undefined

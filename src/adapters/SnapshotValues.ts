@@ -2,7 +2,8 @@
  * Checks that a value read back from the discovery snapshot (DiscoverySnapshotFormat.ts) has exactly the shape
  * discovery computes: a resolved marketplace, a manifest's interface. The snapshot is a file anyone may have edited or
  * damaged, and a value of the wrong shape would put wrong bytes into an answer (or make code that trusts its types
- * throw), so every field is checked. Hand-written: it runs for every plugin of a first listing, before Effect is loaded.
+ * throw), so every field is checked. Hand-written, with plain loops: it runs for every plugin of a first listing, in a
+ * fresh process, where its code is not optimised yet (an iterator or a callback per value costs more than the check).
  */
 import type { PluginManifestInterface } from "../domain/Manifest.ts"
 import type { Marketplace, ResolvedPluginEntry } from "../domain/Marketplace.ts"
@@ -15,7 +16,11 @@ const isString = (value: unknown): value is string => typeof value === "string"
 
 const isStringOrNull = (value: unknown): value is string | null => value === null || typeof value === "string"
 
-const isStringList = (value: unknown): value is ReadonlyArray<string> => Array.isArray(value) && value.every(isString)
+const isStringList = (value: unknown): value is ReadonlyArray<string> => {
+  if (!Array.isArray(value)) return false
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== "string") return false
+  return true
+}
 
 const INSTALL_POLICIES: ReadonlyArray<unknown> = ["NOT_AVAILABLE", "AVAILABLE", "INSTALLED_BY_DEFAULT"]
 const AUTH_POLICIES: ReadonlyArray<unknown> = ["ON_INSTALL", "ON_USE"]
@@ -27,12 +32,16 @@ const NULLABLE_INTERFACE_FIELDS = ["displayName", "shortDescription", "longDescr
 /** A manifest's `interface` as decoded (`PluginManifestInterface`). */
 export const isManifestInterface = (value: unknown): value is PluginManifestInterface => {
   if (!isFields(value)) return false
-  for (const key of NULLABLE_INTERFACE_FIELDS) if (!isStringOrNull(value[key])) return false
+  for (let i = 0; i < NULLABLE_INTERFACE_FIELDS.length; i++) if (!isStringOrNull(value[NULLABLE_INTERFACE_FIELDS[i] ?? ""])) return false
   return isStringList(value["capabilities"]) && isStringList(value["screenshots"]) &&
     (value["defaultPrompt"] === null || isStringList(value["defaultPrompt"]))
 }
 
-const isProductList = (value: unknown): boolean => Array.isArray(value) && value.every((p) => PRODUCTS.includes(p))
+const isProductList = (value: unknown): boolean => {
+  if (!Array.isArray(value)) return false
+  for (let i = 0; i < value.length; i++) if (!PRODUCTS.includes(value[i])) return false
+  return true
+}
 
 const isResolvedEntry = (value: unknown): value is ResolvedPluginEntry =>
   isFields(value) && isString(value["name"]) && isString(value["sourcePath"]) && INSTALL_POLICIES.includes(value["installPolicy"]) &&
@@ -45,5 +54,7 @@ export const isMarketplaceAt = (path: string, value: unknown): value is Marketpl
   const iface = value["interface"]
   if (iface !== null && !(isFields(iface) && isString(iface["displayName"]))) return false
   const plugins = value["plugins"]
-  return Array.isArray(plugins) && plugins.every(isResolvedEntry)
+  if (!Array.isArray(plugins)) return false
+  for (let i = 0; i < plugins.length; i++) if (!isResolvedEntry(plugins[i])) return false
+  return true
 }
