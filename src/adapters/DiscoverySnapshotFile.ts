@@ -36,15 +36,16 @@ let stamp: string | undefined
 
 /**
  * The program whose decoders made the values: the content of the bundle chunk holding this module (which names the
- * chunks it imports by their content hashes), or, run from the TypeScript sources, of every domain and adapter source.
- * A snapshot written by another build is not used, so an upgrade never answers with an older decoder's results.
+ * chunks it imports by their content hashes), or, run from the TypeScript sources, of every domain, adapter and
+ * service source. A snapshot written by another build is not used, so an upgrade never answers with an older
+ * decoder's results.
  */
 export const codeStamp = (): string => {
   if (stamp !== undefined) return stamp
   const here = fileURLToPath(import.meta.url)
-  const adapters = NodePath.dirname(here)
+  const src = NodePath.join(NodePath.dirname(here), "..")
   stamp = here.endsWith(".ts")
-    ? crcOfFiles([...sourcesOf(NodePath.join(adapters, "..", "domain")), ...sourcesOf(adapters)])
+    ? crcOfFiles(["domain", "adapters", "services"].flatMap((dir) => sourcesOf(NodePath.join(src, dir))))
     : crcOfFiles([here])
   return stamp
 }
