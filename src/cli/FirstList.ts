@@ -1,13 +1,14 @@
 /**
  * The answer to `serve`'s first `plugin/list` when it is given before the engine is loaded (see EarlyList.ts): the
- * session's own steps for the request (the wire decoding, discovery with the watch candidates noted first, loading,
- * config.toml and the cache), without the Effect runtime. Imported only for that request.
+ * session's own steps for the request (the wire decoding, config.toml, discovery with the watch candidates noted
+ * first, loading, the cache), without the Effect runtime. Imported only for that request.
  */
 import { Result } from "effect"
 import * as NodePath from "node:path"
+import type { Writable } from "node:stream"
 import { nodeFs } from "../adapters/FsPort.ts"
 import { signatureOf, type Signature } from "../adapters/StatSignature.ts"
-import { encodeResult } from "../rpc/ResponseLine.ts"
+import { listingHead, listingMarketplace, listingTail } from "../rpc/ListingLine.ts"
 import { decodeValue } from "../rpc/SerdeDecode.ts"
 import { methodParams } from "../rpc/WireParams.ts"
 import type { LedgerPaths } from "../services/LedgerPaths.ts"
@@ -15,7 +16,7 @@ import { makeCacheWatchRelay } from "../services/ListingCache.ts"
 import { makeDiscoverySnapshot } from "../services/DiscoverySnapshot.ts"
 import { makeMarketplaceDiscovery, SETTLE_MS, watchCandidates } from "../services/MarketplaceDiscovery.ts"
 import type { EarlyListing } from "../services/MarketplaceWatcher.ts"
-import { listingView, readListingConfig } from "../services/PluginListing.ts"
+import { marketplaceView, readListingConfig } from "../services/PluginListing.ts"
 import type { PlainList } from "./EarlyList.ts"
 
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
@@ -24,21 +25,36 @@ const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
 const isStringList = (value: unknown): value is ReadonlyArray<string> =>
   Array.isArray(value) && value.every((item) => typeof item === "string")
 
+/** A first listing that will be answered: `write` sends the answer, loading as it goes. */
+export interface FirstListing {
+  /**
+   * Writes the answer line on `output`, each marketplace as soon as it is loaded (the client reads the first while the
+   * next load), and resolves once the kernel has taken all of it, with the listing the engine takes over. Once it is
+   * called the answer is under way: a failure then is the process's, never the session's to answer again.
+   */
+  readonly write: (output: Writable) => Promise<EarlyListing>
+}
+
+/** `text` written, once the kernel has taken it (or the output failed: the session meets that failure and ends) */
+const written = (output: Writable, text: string): Promise<void> => new Promise((resolve) => output.write(text, () => resolve()))
+
+/** a turn of the event loop, in which the pipe takes what it can of what was written */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
 /**
- * The answer line to `request`, as the session would give it, and the listing the engine takes over; undefined when
- * the session must answer: params the wire decoding refuses (its error), `forceRemoteSync` (a remote sync), a
- * config.toml Codex cannot load (an internal error).
+ * The first listing of `request`, as the session would answer it; undefined when the session must answer: params the
+ * wire decoding refuses (its error), `forceRemoteSync` (a remote sync), a config.toml Codex cannot load (an internal
+ * error).
  */
-export const listFirst = (
-  paths: LedgerPaths,
-  request: PlainList
-): { readonly line: string; readonly listed: EarlyListing } | undefined => {
+export const prepareFirstList = (paths: LedgerPaths, request: PlainList): FirstListing | undefined => {
   const shape = methodParams.get("plugin/list")
   if (shape === undefined || request.params === undefined || request.params === null) return undefined
   const decoded = decodeValue(shape, request.params)
   if (Result.isFailure(decoded) || !isRecord(decoded.success)) return undefined
   const { cwds, forceRemoteSync } = decoded.success
   if (forceRemoteSync !== false || (cwds !== null && !isStringList(cwds))) return undefined
+  const config = readListingConfig(nodeFs, paths.configPath)
+  if ("error" in config) return undefined
   const options = { home: paths.home, codexHome: paths.codexHome, cwds: cwds ?? [] }
   // as the watcher does it, the candidates are looked at before discovery: a change after this look is reported
   const seen = new Map<string, Signature>()
@@ -48,9 +64,21 @@ export const listFirst = (
   }
   const relay = makeCacheWatchRelay()
   const discovery = makeMarketplaceDiscovery(relay, makeDiscoverySnapshot(paths.ledgerDir, SETTLE_MS))
-  const loaded = discovery.loadNow(discovery.discoverNow(options), Date.now())
-  const config = readListingConfig(nodeFs, paths.configPath)
-  if ("error" in config) return undefined
-  const line = encodeResult(request.id, listingView(nodeFs, paths.cacheDir, loaded, config.config), request.jsonrpc)
-  return { line, listed: { discovery, relay, options, seen } }
+  const files = discovery.discoverNow(options)
+  return {
+    write: async (output) => {
+      const steps = discovery.loadSteps(files, Date.now())
+      output.write(listingHead(request.id, request.jsonrpc))
+      for (let index = 0; ; index++) {
+        const step = steps.next()
+        if (step.done === true) {
+          // the engine's load would hold the rest of the line back: this waits until the kernel has taken it all
+          await written(output, `${listingTail(step.value.errors)}\n`)
+          return { discovery, relay, options, seen }
+        }
+        output.write(listingMarketplace(marketplaceView(nodeFs, paths.cacheDir, config.config, step.value), index))
+        await turn()
+      }
+    }
+  }
 }

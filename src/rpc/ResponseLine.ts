@@ -16,8 +16,11 @@ export interface ErrorBody {
 const idJson = (id: RequestId | null): string => (typeof id === "bigint" ? id.toString() : JSON.stringify(id))
 const prefix = (jsonrpc: boolean): string => (jsonrpc ? "{\"jsonrpc\":\"2.0\"," : "{")
 
+/** A result line up to its result: `encodeResult` is this, the result's JSON and `}`. */
+export const resultHead = (id: RequestId, jsonrpc: boolean): string => `${prefix(jsonrpc)}"id":${idJson(id)},"result":`
+
 export const encodeResult = (id: RequestId, result: unknown, jsonrpc: boolean): string =>
-  `${prefix(jsonrpc)}"id":${idJson(id)},"result":${JSON.stringify(result === undefined ? null : result)}}`
+  `${resultHead(id, jsonrpc)}${JSON.stringify(result === undefined ? null : result)}}`
 
 export const encodeError = (id: RequestId | null, error: ErrorBody, jsonrpc: boolean): string => {
   const body = error.data === undefined

@@ -193,7 +193,8 @@ const makeLoader = (watch: CacheWatch | undefined, snapshot: DiscoverySnapshot |
   // the listed plugin is rebuilt only when its entry or its manifest is not the one it was built from
   const built = new WeakMap<ResolvedPluginEntry, { readonly manifest: PluginManifestInterface | null; readonly plugin: LoadedPlugin }>()
 
-  const load = (paths: ReadonlyArray<string>, nowMs: number): LoadResult => {
+  /** `load`, one marketplace at a time: each listed marketplace is yielded once loaded, the whole result returned. */
+  function* loadSteps(paths: ReadonlyArray<string>, nowMs: number): Generator<LoadedMarketplace, LoadResult, void> {
     const loaded: Array<LoadedMarketplace> = []
     const errors: Array<MarketplaceLoadError> = []
     const seen = new Set<string>()
@@ -220,12 +221,20 @@ const makeLoader = (watch: CacheWatch | undefined, snapshot: DiscoverySnapshot |
       }
       if (plugins.length === 0) continue
       const { interface: iface, name, path: marketplacePath } = parsed.success
-      loaded.push({ name, path: marketplacePath, interface: iface, plugins })
+      const marketplace: LoadedMarketplace = { name, path: marketplacePath, interface: iface, plugins }
+      loaded.push(marketplace)
+      yield marketplace
     }
     snapshot?.saveSoon(source)
     return { marketplaces: loaded, errors }
   }
-  return { load, marketplaces, manifests }
+  const load = (paths: ReadonlyArray<string>, nowMs: number): LoadResult => {
+    const steps = loadSteps(paths, nowMs)
+    let step = steps.next()
+    while (step.done !== true) step = steps.next()
+    return step.value
+  }
+  return { load, loadSteps, marketplaces, manifests }
 }
 
 /** The loader's caches, for a watcher that reports changes to the files they observed. */
@@ -244,6 +253,8 @@ export interface Discovery {
   readonly caches: DiscoveryCaches
   readonly discoverNow: (options: DiscoverOptions) => ReadonlyArray<string>
   readonly loadNow: (paths: ReadonlyArray<string>, nowMs: number) => LoadResult
+  /** `loadNow` one marketplace at a time (see `loadSteps`), for an answer written while the rest loads */
+  readonly loadSteps: (paths: ReadonlyArray<string>, nowMs: number) => Generator<LoadedMarketplace, LoadResult, void>
 }
 
 /**
@@ -255,6 +266,7 @@ export const makeMarketplaceDiscovery = (watch?: CacheWatch, snapshot?: Discover
   return {
     discoverNow: discoverSync,
     loadNow: loader.load,
+    loadSteps: loader.loadSteps,
     service: {
       discover: Effect.fn("MarketplaceDiscovery.discover")(function*(options: DiscoverOptions) {
         return discoverSync(options)

@@ -8,9 +8,9 @@ import { inspectConfig, type ParsedConfig } from "../adapters/ConfigToml.ts"
 import type { FsPort } from "../adapters/FsPort.ts"
 import { isDirectory, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
-import type { PluginListView, PluginSummaryView } from "../domain/PluginViews.ts"
+import type { MarketplaceView, PluginListView, PluginSummaryView } from "../domain/PluginViews.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
-import type { LoadResult } from "./MarketplaceDiscovery.ts"
+import type { LoadedMarketplace, LoadResult } from "./MarketplaceDiscovery.ts"
 
 const emptyConfig: ParsedConfig = { pluginsFeature: undefined, chatgptBaseUrl: undefined, plugins: new Map() }
 
@@ -57,28 +57,31 @@ export const pluginStateOf = (fs: FsPort, cacheDir: string, config: ParsedConfig
   }
 }
 
+/** One listed marketplace with each plugin's state from `config` and the cache under `cacheDir`. */
+export const marketplaceView = (fs: FsPort, cacheDir: string, config: ParsedConfig, m: LoadedMarketplace): MarketplaceView => ({
+  name: m.name,
+  path: m.path,
+  interface: m.interface,
+  plugins: m.plugins.map((p): PluginSummaryView => {
+    // every summary built with the same literal (one object shape), which JSON.stringify walks fastest
+    const state = pluginStateOf(fs, cacheDir, config, p.id)
+    return {
+      id: p.id,
+      name: p.name,
+      source: { type: "local", path: p.sourcePath },
+      installed: state.installed,
+      enabled: state.enabled,
+      installPolicy: p.installPolicy,
+      authPolicy: p.authPolicy,
+      interface: p.interface
+    }
+  })
+})
+
 /** The listing of `loaded` with each plugin's state from `config` and the cache under `cacheDir`. */
 export const listingView = (fs: FsPort, cacheDir: string, loaded: LoadResult, config: ParsedConfig): PluginListView => {
   const view: PluginListView = {
-    marketplaces: loaded.marketplaces.map((m) => ({
-      name: m.name,
-      path: m.path,
-      interface: m.interface,
-      plugins: m.plugins.map((p): PluginSummaryView => {
-        // every summary built with the same literal (one object shape), which JSON.stringify walks fastest
-        const state = pluginStateOf(fs, cacheDir, config, p.id)
-        return {
-          id: p.id,
-          name: p.name,
-          source: { type: "local", path: p.sourcePath },
-          installed: state.installed,
-          enabled: state.enabled,
-          installPolicy: p.installPolicy,
-          authPolicy: p.authPolicy,
-          interface: p.interface
-        }
-      })
-    })),
+    marketplaces: loaded.marketplaces.map((m) => marketplaceView(fs, cacheDir, config, m)),
     // the remote sync runs in the Engine before the listing (`forceRemoteSync`); here there is none
     remoteSyncError: null
   }
