@@ -16,7 +16,7 @@ import * as Zlib from "node:zlib"
 import type { PluginManifestInterface } from "../domain/Manifest.ts"
 import type { Marketplace } from "../domain/Marketplace.ts"
 import { isManifestInterface, isMarketplaceAt } from "./SnapshotValues.ts"
-import { type Observation, signatureText, type StoredObservation } from "./StatSignature.ts"
+import { FINE_SETTLE_MS, type Observation, signatureText, type StoredObservation } from "./StatSignature.ts"
 
 const FORMAT = "plugin-ledger discovery snapshot"
 /** changed whenever the layout of the file or of the values in it changes */
@@ -76,16 +76,32 @@ export const encodeSnapshot = (content: SnapshotContent, header: SnapshotHeader)
 /** `a < b` for decimal texts without leading zeros (what `signatureText` writes; anything else never matches anyway). */
 const decimalBelow = (a: string, b: string): boolean => a.length < b.length || (a.length === b.length && a < b)
 
-/** The signature's timestamps (its last two fields) are both before `limitNs` (a decimal text). */
-const settledBefore = (signature: string, limitNs: string): boolean => {
+/** the write time less the settle margins, in ns as decimal texts: for whole-second timestamps and for finer ones */
+interface Limits {
+  readonly coarse: string
+  readonly fine: string
+}
+
+const WHOLE_SECOND = "000000000"
+
+/**
+ * The signature's timestamps (its last two fields) are both before the limit for their resolution (`settleMarginMs`:
+ * whole seconds both, or not).
+ */
+const settledBefore = (signature: string, limits: Limits): boolean => {
   if (signature.startsWith("!")) return true
   const last = signature.lastIndexOf(" ")
   const before = signature.lastIndexOf(" ", last - 1)
-  return before > 0 && decimalBelow(signature.slice(before + 1, last), limitNs) && decimalBelow(signature.slice(last + 1), limitNs)
+  if (before <= 0) return false
+  const mtime = signature.slice(before + 1, last)
+  const ctime = signature.slice(last + 1)
+  const whole = (mtime === "0" || mtime.endsWith(WHOLE_SECOND)) && (ctime === "0" || ctime.endsWith(WHOLE_SECOND))
+  const limit = whole ? limits.coarse : limits.fine
+  return decimalBelow(mtime, limit) && decimalBelow(ctime, limit)
 }
 
-/** The observations of an entry; `unsettled` when a timestamp is not before `limitNs`. */
-const decodeObservations = (key: string, value: unknown, limitNs: string): ReadonlyArray<StoredObservation> | "malformed" | "unsettled" => {
+/** The observations of an entry; `unsettled` when a timestamp is not before its limit. */
+const decodeObservations = (key: string, value: unknown, limits: Limits): ReadonlyArray<StoredObservation> | "malformed" | "unsettled" => {
   if (!Array.isArray(value) || value.length === 0) return "malformed"
   const observations: Array<StoredObservation> = []
   let settled = true
@@ -99,7 +115,7 @@ const decodeObservations = (key: string, value: unknown, limitNs: string): Reado
     if (typeof written !== "string" || typeof follow !== "boolean" || typeof signature !== "string") return "malformed"
     const path = written.startsWith("+") ? `${key}${written.slice(1)}` : written
     if (!path.startsWith("/")) return "malformed"
-    if (!settledBefore(signature, limitNs)) settled = false
+    if (!settledBefore(signature, limits)) settled = false
     observations.push({ path, follow, signature })
   }
   return settled ? observations : "unsettled"
@@ -110,7 +126,7 @@ const INVALID: unique symbol = Symbol("invalid")
 
 const decodeEntries = <V>(
   value: unknown,
-  limitNs: string,
+  limits: Limits,
   fromJson: (key: string, value: unknown) => V | typeof INVALID
 ): Array<StoredSnapshotEntry<V>> | undefined => {
   if (!Array.isArray(value)) return undefined
@@ -124,7 +140,7 @@ const decodeEntries = <V>(
     if (typeof key !== "string" || !key.startsWith("/")) return undefined
     const decoded = fromJson(key, rawValue)
     if (decoded === INVALID) return undefined
-    const observations = decodeObservations(key, rawObservations, limitNs)
+    const observations = decodeObservations(key, rawObservations, limits)
     if (observations === "malformed") return undefined
     // an entry too young to be trusted is dropped, the rest of the file still serves
     if (observations !== "unsettled") entries.push({ key, value: decoded, observations })
@@ -150,7 +166,8 @@ const isFields = (value: unknown): value is Readonly<Record<string, unknown>> =>
 
 /**
  * The snapshot in `bytes` when it is whole, of this format and version, and written by the program `code` no later
- * than `nowMs`; only entries whose timestamps are older than `settleMs` before its write time.
+ * than `nowMs`; only entries whose timestamps are older than the settle margin (`settleMarginMs` of `settleMs`) before
+ * its write time.
  */
 export const decodeSnapshot = (
   bytes: Buffer,
@@ -167,8 +184,9 @@ export const decodeSnapshot = (
   if (body.length !== length || Zlib.crc32(body) !== crc32) return undefined
   const parsed = parseJson(body.toString("utf8"))
   if (!isFields(parsed)) return undefined
-  const limitNs = (BigInt(Math.max(0, writtenAtMs - expected.settleMs)) * 1_000_000n).toString()
-  const marketplaces = decodeEntries(parsed["marketplaces"], limitNs, marketplaceFromJson)
-  const manifests = decodeEntries(parsed["manifests"], limitNs, manifestFromJson)
+  const limit = (marginMs: number) => (BigInt(Math.max(0, writtenAtMs - marginMs)) * 1_000_000n).toString()
+  const limits = { coarse: limit(expected.settleMs), fine: limit(Math.min(expected.settleMs, FINE_SETTLE_MS)) }
+  const marketplaces = decodeEntries(parsed["marketplaces"], limits, marketplaceFromJson)
+  const manifests = decodeEntries(parsed["manifests"], limits, manifestFromJson)
   return marketplaces === undefined || manifests === undefined ? undefined : { marketplaces, manifests }
 }

@@ -78,7 +78,10 @@ export interface MarketplaceDiscoveryShape {
   readonly load: (paths: ReadonlyArray<string>) => Effect.Effect<LoadResult>
 }
 
-/** Marketplace and manifest results are kept only once their files are this old (coarse timestamps). */
+/**
+ * Marketplace and manifest results are kept only once their files are this old when their timestamps are whole
+ * seconds (a file system that may keep two-second ones), `FINE_SETTLE_MS` when they are finer (see `isSettled`).
+ */
 export const SETTLE_MS = 2_000
 const MAX_CACHED_MARKETPLACES = 1_000
 const MAX_CACHED_MANIFESTS = 50_000

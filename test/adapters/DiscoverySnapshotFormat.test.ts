@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Zlib from "node:zlib"
 import { decodeSnapshot, encodeSnapshot, type SnapshotContent } from "../../src/adapters/DiscoverySnapshotFormat.ts"
-import { type Observation, signatureText } from "../../src/adapters/StatSignature.ts"
+import { FINE_SETTLE_MS, type Observation, signatureText } from "../../src/adapters/StatSignature.ts"
 import type { PluginManifestInterface } from "../../src/domain/Manifest.ts"
 import type { Marketplace } from "../../src/domain/Marketplace.ts"
 
@@ -125,7 +125,7 @@ describe("discovery snapshot format", () => {
     }
   })
 
-  it("given an entry whose files changed within the settle time before the write then that entry alone is dropped", () => {
+  it("given an entry whose files changed within the settle margin of their resolution before the write then that entry alone is dropped", () => {
     const limitNs = BigInt(WRITTEN_AT - SETTLE_MS) * NS_PER_MS
     const young = (timeNs: bigint) =>
       encodeSnapshot({
@@ -135,8 +135,15 @@ describe("discovery snapshot format", () => {
           { key: "/w/plugins/p", value: iface, observations: [entry("/w/plugins/p/.codex-plugin", false), entry("/w/plugins/p/.codex-plugin/plugin.json", false, timeNs)] }
         ]
       }, { code: "code-1", writtenAtMs: WRITTEN_AT })
-    assert.deepStrictEqual(decodeSnapshot(young(limitNs), expected)?.manifests.map((e) => e.key), ["/w/q"])
-    assert.deepStrictEqual(decodeSnapshot(young(limitNs + 1_000_000_000n), expected)?.manifests.map((e) => e.key), ["/w/q"])
-    assert.deepStrictEqual(decodeSnapshot(young(limitNs - 1n), expected)?.manifests.map((e) => e.key), ["/w/q", "/w/plugins/p"])
+    const kept = (timeNs: bigint) => decodeSnapshot(young(timeNs), expected)?.manifests.map((e) => e.key)
+    // whole seconds: the full settle time
+    assert.deepStrictEqual(kept(limitNs), ["/w/q"])
+    assert.deepStrictEqual(kept(limitNs + 1_000_000_000n), ["/w/q"])
+    assert.deepStrictEqual(kept(limitNs - 1_000_000_000n), ["/w/q", "/w/plugins/p"])
+    // finer timestamps: FINE_SETTLE_MS
+    const fineLimitNs = BigInt(WRITTEN_AT - FINE_SETTLE_MS) * NS_PER_MS
+    assert.deepStrictEqual(kept(fineLimitNs + 1n), ["/w/q"])
+    assert.deepStrictEqual(kept(fineLimitNs - 1n), ["/w/q", "/w/plugins/p"])
+    assert.deepStrictEqual(kept(limitNs + 1n), ["/w/q", "/w/plugins/p"])
   })
 })

@@ -136,7 +136,7 @@ describe("serve: the first plugin/list before the engine", () => {
     const manifest = Path.join(box.workspace, "plugins", "notes-mcp", ".codex-plugin", "plugin.json")
     const second = Math.floor(Date.now() / 1000) - 100
     Fs.utimesSync(manifest, second, second)
-    // only files settled for two seconds (their ctime too: it cannot be set back) are kept
+    // only files settled are kept (their ctime too, which cannot be set back): two seconds covers any resolution
     await new Promise((resolve) => setTimeout(resolve, 2_200))
     const list = `{"id":2,"method":"plugin/list","params":{"cwds":[${JSON.stringify(box.workspace)}]}}`
     const early = () => answerTo2(box, [INITIALIZE, `{"method":"initialized"}`, list])

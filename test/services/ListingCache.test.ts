@@ -2,7 +2,17 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { isSettled, observe, observeMatching, sameSignature, signatureOf, signatureText } from "../../src/adapters/StatSignature.ts"
+import {
+  FINE_SETTLE_MS,
+  isSettled,
+  type Observation,
+  observe,
+  observeMatching,
+  sameSignature,
+  settleMarginMs,
+  signatureOf,
+  signatureText
+} from "../../src/adapters/StatSignature.ts"
 import { type Computed, ListingCache, makeCacheWatchRelay, type StoredEntry } from "../../src/services/ListingCache.ts"
 
 const created: Array<string> = []
@@ -78,6 +88,31 @@ describe("StatSignature", () => {
     assert.isFalse(isSettled(observation, Date.now(), 2_000))
     assert.isTrue(isSettled(observation, later(), 2_000))
     assert.isTrue(isSettled(observe(`${file}.missing`, false), 0, 2_000))
+  })
+
+  it("given whole-second timestamps then the full settle time applies, given finer ones FINE_SETTLE_MS", () => {
+    const at = (mtimeNs: bigint, ctimeNs: bigint): Observation => ({
+      path: "/f",
+      follow: false,
+      signature: { _tag: "Entry", kind: "file", dev: 1n, ino: 2n, size: 3n, mtimeNs, ctimeNs }
+    })
+    const second = 1_800_000_000n
+    const ns = (s: bigint, sub = 0n) => s * 1_000_000_000n + sub
+    const msAfter = (s: bigint, ms: number) => Number(s) * 1000 + ms
+    // whole seconds: two seconds
+    assert.isFalse(isSettled(at(ns(second), ns(second)), msAfter(second, 1_999), 2_000))
+    assert.isTrue(isSettled(at(ns(second), ns(second)), msAfter(second, 2_001), 2_000))
+    // a sub-second part in either: FINE_SETTLE_MS after the newer of the two
+    const fine: ReadonlyArray<readonly [Observation, number]> = [
+      [at(ns(second, 1n), ns(second)), msAfter(second, 0)],
+      [at(ns(second), ns(second, 500_000_000n)), msAfter(second, 500)],
+      [at(ns(second, 7n), ns(second, 7n)), msAfter(second, 0)]
+    ]
+    for (const [observation, newestMs] of fine) {
+      assert.isFalse(isSettled(observation, newestMs + FINE_SETTLE_MS - 1, 2_000))
+      assert.isTrue(isSettled(observation, newestMs + FINE_SETTLE_MS + 1, 2_000))
+    }
+    assert.strictEqual(settleMarginMs(ns(second, 1n), ns(second), 100), 100)
   })
 })
 
