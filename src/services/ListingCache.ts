@@ -147,8 +147,10 @@ export class ListingCache<V> {
     // coverage first, as in `revalidate`
     const covered = watch !== undefined && stored.observations.every((o) => watch.covers(o))
     const observations: Array<Observation> = []
-    for (const storedObservation of stored.observations) {
-      const observation = observeMatching(storedObservation)
+    // an indexed loop: once per plugin of a first listing, in code not yet optimised (see `replace`)
+    for (let i = 0; i < stored.observations.length; i++) {
+      const storedObservation = stored.observations[i]
+      const observation = storedObservation === undefined ? undefined : observeMatching(storedObservation)
       if (observation === undefined) return undefined
       observations.push(observation)
     }
