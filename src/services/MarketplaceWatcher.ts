@@ -17,14 +17,8 @@ import type { Signature } from "../adapters/StatSignature.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import type { CacheWatch, CacheWatchRelay } from "./ListingCache.ts"
 import { makeDiscoverySnapshot } from "./DiscoverySnapshot.ts"
-import {
-  type DiscoverOptions,
-  type Discovery,
-  MarketplaceDiscovery,
-  makeMarketplaceDiscovery,
-  SETTLE_MS,
-  watchCandidates
-} from "./MarketplaceDiscovery.ts"
+import { type DiscoverOptions, type Discovery, MarketplaceDiscovery, makeMarketplaceDiscovery, watchCandidates } from "./MarketplaceDiscovery.ts"
+import { SETTLE_MS } from "./MarketplaceLoader.ts"
 import { type PathChangeKind, PathWatch } from "./PathWatch.ts"
 
 export interface MarketplaceChange {
