@@ -1,13 +1,14 @@
 /**
- * The bytes of the discovery snapshot (see DiscoverySnapshotFile.ts): a header line, then the body, both JSON.
+ * The bytes of the discovery snapshot (see DiscoverySnapshotFile.ts): a header line, then the body of two lines, all
+ * JSON: the listing fragments (ListingFragmentFormat.ts), read at once, and what the listing cache keeps, read when a
+ * cache first asks for it (`serve`'s first listing, when the fragments serve it whole, never does).
  *
- *   {"format":"plugin-ledger discovery snapshot","version":1,"code":"…","writtenAtMs":…,"bytes":…,"crc32":…}
+ *   {"format":"plugin-ledger discovery snapshot","version":2,"code":"…","writtenAtMs":…,"bytes":…,"crc32":…}
+ *   [[path, observations, head, entries], …]
  *   {"marketplaces":[[path, observations, marketplace], …],"manifests":[[pluginRoot, observations, interface | null], …]}
  *
- * An observation is `[path, follow, signature]`, the path `+` and the rest of it when it is below the entry's key
- * (written once, not three times: less to parse), the signature as `signatureText` writes it (`"<kind> <dev> <ino>
- * <size> <mtimeNs> <ctimeNs>"` or `"!<error code>"`): it is compared as text with a fresh look, never parsed. `code`
- * names the program that decoded the values (a change to the decoders changes it); `bytes` and `crc32` cover the body.
+ * Observations as SnapshotObservations.ts writes them. `code` names the program that decoded the values (a change to
+ * the decoders changes it); `bytes` and `crc32` cover the body.
  * Decoding refuses the whole file for any doubt about it (other format, version or code, a body that is short,
  * damaged or of another shape, a write time in the future) and drops each entry whose files changed too close to the
  * write time for their timestamps to show a later change ("racily clean", as git says).
@@ -16,11 +17,13 @@ import * as Zlib from "node:zlib"
 import type { PluginManifestInterface } from "../domain/Manifest.ts"
 import type { Marketplace } from "../domain/Marketplace.ts"
 import { isManifestInterface, isMarketplaceAt } from "./SnapshotValues.ts"
-import { FINE_SETTLE_MS, type Observation, signatureText, type StoredObservation } from "./StatSignature.ts"
+import { decodeFragments, encodeFragments, type MarketplaceFragment } from "./ListingFragmentFormat.ts"
+import { decodeObservations, encodeObservations, type Limits, settleLimits } from "./SnapshotObservations.ts"
+import type { Observation, StoredObservation } from "./StatSignature.ts"
 
 const FORMAT = "plugin-ledger discovery snapshot"
 /** changed whenever the layout of the file or of the values in it changes */
-const VERSION = 1
+const VERSION = 2
 
 /** A result discovery kept, to be written. */
 export interface SnapshotEntry<V> {
@@ -43,11 +46,19 @@ export interface StoredSnapshotEntry<V> {
 export interface SnapshotContent {
   readonly marketplaces: ReadonlyArray<SnapshotEntry<Marketplace>>
   readonly manifests: ReadonlyArray<SnapshotEntry<PluginManifestInterface | null>>
+  readonly listings: ReadonlyArray<MarketplaceFragment<Observation>>
+}
+
+/** What the listing cache keeps, as read back. */
+export interface StoredObjects {
+  readonly marketplaces: ReadonlyArray<StoredSnapshotEntry<Marketplace>>
+  readonly manifests: ReadonlyArray<StoredSnapshotEntry<PluginManifestInterface | null>>
 }
 
 export interface StoredContent {
-  readonly marketplaces: ReadonlyArray<StoredSnapshotEntry<Marketplace>>
-  readonly manifests: ReadonlyArray<StoredSnapshotEntry<PluginManifestInterface | null>>
+  readonly listings: ReadonlyArray<MarketplaceFragment<StoredObservation>>
+  /** decoded on first call (undefined: of the wrong shape) */
+  readonly objects: () => StoredObjects | undefined
 }
 
 export interface SnapshotHeader {
@@ -56,69 +67,18 @@ export interface SnapshotHeader {
   readonly writtenAtMs: number
 }
 
-/** `+` for the key itself or `+/rest` below it; other (absolute) paths as they are. */
-const pathBelow = (key: string, path: string): string =>
-  path === key ? "+" : path.startsWith(key) && path.charCodeAt(key.length) === 0x2f ? `+${path.slice(key.length)}` : path
-
 const encodeEntries = <V>(entries: ReadonlyArray<SnapshotEntry<V>>): Array<unknown> =>
   entries.map((entry) => [
     entry.key,
-    entry.observations.map((o) => [pathBelow(entry.key, o.path), o.follow, signatureText(o.signature)]),
+    encodeObservations(entry.key, entry.observations),
     entry.value
   ])
 
 export const encodeSnapshot = (content: SnapshotContent, header: SnapshotHeader): Buffer => {
-  const body = Buffer.from(JSON.stringify({ marketplaces: encodeEntries(content.marketplaces), manifests: encodeEntries(content.manifests) }))
+  const objects = { marketplaces: encodeEntries(content.marketplaces), manifests: encodeEntries(content.manifests) }
+  const body = Buffer.from(`${JSON.stringify(encodeFragments(content.listings))}\n${JSON.stringify(objects)}`)
   const head = { format: FORMAT, version: VERSION, ...header, bytes: body.length, crc32: Zlib.crc32(body) }
   return Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), body])
-}
-
-/** `a < b` for decimal texts without leading zeros (what `signatureText` writes; anything else never matches anyway). */
-const decimalBelow = (a: string, b: string): boolean => a.length < b.length || (a.length === b.length && a < b)
-
-/** the write time less the settle margins, in ns as decimal texts: for whole-second timestamps and for finer ones */
-interface Limits {
-  readonly coarse: string
-  readonly fine: string
-}
-
-const WHOLE_SECOND = "000000000"
-
-/**
- * The signature's timestamps (its last two fields) are both before the limit for their resolution (`settleMarginMs`:
- * whole seconds both, or not).
- */
-const settledBefore = (signature: string, limits: Limits): boolean => {
-  if (signature.startsWith("!")) return true
-  const last = signature.lastIndexOf(" ")
-  const before = signature.lastIndexOf(" ", last - 1)
-  if (before <= 0) return false
-  const mtime = signature.slice(before + 1, last)
-  const ctime = signature.slice(last + 1)
-  const whole = (mtime === "0" || mtime.endsWith(WHOLE_SECOND)) && (ctime === "0" || ctime.endsWith(WHOLE_SECOND))
-  const limit = whole ? limits.coarse : limits.fine
-  return decimalBelow(mtime, limit) && decimalBelow(ctime, limit)
-}
-
-/** The observations of an entry; `unsettled` when a timestamp is not before its limit. */
-const decodeObservations = (key: string, value: unknown, limits: Limits): ReadonlyArray<StoredObservation> | "malformed" | "unsettled" => {
-  if (!Array.isArray(value) || value.length === 0) return "malformed"
-  const observations: Array<StoredObservation> = []
-  let settled = true
-  // indexed loops, no destructuring: once per plugin, in code not yet optimised (see SnapshotValues.ts)
-  for (let i = 0; i < value.length; i++) {
-    const item: unknown = value[i]
-    if (!Array.isArray(item) || item.length !== 3) return "malformed"
-    const written: unknown = item[0]
-    const follow: unknown = item[1]
-    const signature: unknown = item[2]
-    if (typeof written !== "string" || typeof follow !== "boolean" || typeof signature !== "string") return "malformed"
-    const path = written.startsWith("+") ? `${key}${written.slice(1)}` : written
-    if (!path.startsWith("/")) return "malformed"
-    if (!settledBefore(signature, limits)) settled = false
-    observations.push({ path, follow, signature })
-  }
-  return settled ? observations : "unsettled"
 }
 
 /** what `fromJson` returns for a value of the wrong shape */
@@ -182,11 +142,22 @@ export const decodeSnapshot = (
   if (typeof writtenAtMs !== "number" || !Number.isSafeInteger(writtenAtMs) || writtenAtMs > expected.nowMs) return undefined
   const body = bytes.subarray(newline + 1)
   if (body.length !== length || Zlib.crc32(body) !== crc32) return undefined
-  const parsed = parseJson(body.toString("utf8"))
-  if (!isFields(parsed)) return undefined
-  const limit = (marginMs: number) => (BigInt(Math.max(0, writtenAtMs - marginMs)) * 1_000_000n).toString()
-  const limits = { coarse: limit(expected.settleMs), fine: limit(Math.min(expected.settleMs, FINE_SETTLE_MS)) }
-  const marketplaces = decodeEntries(parsed["marketplaces"], limits, marketplaceFromJson)
-  const manifests = decodeEntries(parsed["manifests"], limits, manifestFromJson)
-  return marketplaces === undefined || manifests === undefined ? undefined : { marketplaces, manifests }
+  const split = body.indexOf(0x0a)
+  if (split < 0) return undefined
+  const limits = settleLimits(writtenAtMs, expected.settleMs)
+  const listings = decodeFragments(parseJson(body.subarray(0, split).toString("utf8")), limits)
+  if (listings === undefined) return undefined
+  const objectsText = body.subarray(split + 1).toString("utf8")
+  let objects: StoredObjects | undefined | null = null
+  return {
+    listings,
+    objects: () => {
+      if (objects !== null) return objects
+      const parsed = parseJson(objectsText)
+      const marketplaces = isFields(parsed) ? decodeEntries(parsed["marketplaces"], limits, marketplaceFromJson) : undefined
+      const manifests = isFields(parsed) ? decodeEntries(parsed["manifests"], limits, manifestFromJson) : undefined
+      objects = marketplaces === undefined || manifests === undefined ? undefined : { marketplaces, manifests }
+      return objects
+    }
+  }
 }

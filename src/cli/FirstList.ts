@@ -17,7 +17,8 @@ import { makeDiscoverySnapshot } from "../services/DiscoverySnapshot.ts"
 import { makeMarketplaceDiscovery, watchCandidates } from "../services/MarketplaceDiscovery.ts"
 import { SETTLE_MS } from "../services/MarketplaceLoader.ts"
 import type { EarlyListing } from "../services/MarketplaceWatcher.ts"
-import { marketplaceView, readListingConfig } from "../services/PluginListing.ts"
+import { renderFragments } from "../services/ListingFragments.ts"
+import { marketplaceView, pluginStateOf, readListingConfig } from "../services/PluginListing.ts"
 import type { PlainList } from "./EarlyList.ts"
 
 const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
@@ -26,7 +27,10 @@ const isRecord = (value: unknown): value is Readonly<Record<string, unknown>> =>
 const isStringList = (value: unknown): value is ReadonlyArray<string> =>
   Array.isArray(value) && value.every((item) => typeof item === "string")
 
-/** A first listing that will be answered: `write` sends the answer, loading as it goes. */
+/**
+ * A first listing that will be answered: `write` sends the answer, from the discovery snapshot's listing fragments
+ * when every file is as it saw them (ListingFragments.ts), else loading as it goes.
+ */
 export interface FirstListing {
   /**
    * Writes the answer line on `output`, each marketplace as soon as it is loaded (the client reads the first while the
@@ -64,10 +68,18 @@ export const prepareFirstList = (paths: LedgerPaths, request: PlainList): FirstL
     seen.set(absolute, signatureOf(absolute, true))
   }
   const relay = makeCacheWatchRelay()
-  const discovery = makeMarketplaceDiscovery(relay, makeDiscoverySnapshot(paths.ledgerDir, SETTLE_MS))
+  const snapshot = makeDiscoverySnapshot(paths.ledgerDir, SETTLE_MS)
+  const discovery = makeMarketplaceDiscovery(relay, snapshot)
   const files = discovery.discoverNow(options)
+  const stateOf = (pluginId: string) => pluginStateOf(nodeFs, paths.cacheDir, config.config, pluginId)
+  // every file as the snapshot saw it: its fragments joined (the engine's discovery loads when it first lists)
+  const rendered = renderFragments(files, snapshot.storedListing, stateOf)
   return {
     write: async (output) => {
+      if (rendered !== undefined) {
+        await written(output, `${listingHead(request.id, request.jsonrpc)}${rendered.join(",")}${listingTail([])}\n`)
+        return { discovery, relay, options, seen }
+      }
       const steps = discovery.loadSteps(files, Date.now())
       output.write(listingHead(request.id, request.jsonrpc))
       for (let index = 0; ; index++) {

@@ -9,12 +9,14 @@
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import { codeStamp, DISCOVERY_SNAPSHOT_FILE, MAX_SNAPSHOT_BYTES, readSnapshotFile, writeSnapshotFile } from "../adapters/DiscoverySnapshotFile.ts"
-import { encodeSnapshot, type SnapshotContent, type StoredSnapshotEntry } from "../adapters/DiscoverySnapshotFormat.ts"
+import { encodeSnapshot, type SnapshotContent, type StoredContent, type StoredSnapshotEntry } from "../adapters/DiscoverySnapshotFormat.ts"
+import type { MarketplaceFragment } from "../adapters/ListingFragmentFormat.ts"
+import type { StoredObservation } from "../adapters/StatSignature.ts"
 import type { PluginManifestInterface } from "../domain/Manifest.ts"
 import type { Marketplace } from "../domain/Marketplace.ts"
 
-/** At most this many manifests are written (the most recently read): about 20 MB. */
-export const MAX_SNAPSHOT_MANIFESTS = 20_000
+/** At most this many manifests are written (the most recently read): about 24 MB with their listing fragments. */
+export const MAX_SNAPSHOT_MANIFESTS = 10_000
 export const MAX_SNAPSHOT_MARKETPLACES = 1_000
 
 /** What a discovery keeps, as it stands now. */
@@ -25,7 +27,9 @@ export interface SnapshotSource {
 }
 
 export interface DiscoverySnapshot {
-  /** the entry the snapshot has for a marketplace file, handed out once (the file is read on first use) */
+  /** the listing fragment the snapshot has for a marketplace file (see ListingFragments.ts; read on first use) */
+  readonly storedListing: (path: string) => MarketplaceFragment<StoredObservation> | undefined
+  /** the entry the snapshot has for a marketplace file, handed out once (decoded on first use) */
   readonly storedMarketplace: (path: string) => StoredSnapshotEntry<Marketplace> | undefined
   /** the same for the interface of a plugin root's manifest */
   readonly storedManifest: (root: string) => StoredSnapshotEntry<PluginManifestInterface | null> | undefined
@@ -56,13 +60,22 @@ const byKey = <V>(entries: ReadonlyArray<StoredSnapshotEntry<V>>): Map<string, S
  */
 export const makeDiscoverySnapshot = (ledgerDir: string, settleMs: number, now: () => number = Date.now): DiscoverySnapshot => {
   const file = NodePath.join(ledgerDir, DISCOVERY_SNAPSHOT_FILE)
-  let stored: { readonly marketplaces: Map<string, StoredSnapshotEntry<Marketplace>>; readonly manifests: Map<string, StoredSnapshotEntry<PluginManifestInterface | null>> } | undefined
-  const load = () => {
-    if (stored === undefined) {
-      const content = readSnapshotFile(file, now(), settleMs)
-      stored = { marketplaces: byKey(content?.marketplaces ?? []), manifests: byKey(content?.manifests ?? []) }
+  let content: StoredContent | undefined | null = null
+  const read = (): StoredContent | undefined => {
+    if (content === null) content = readSnapshotFile(file, now(), settleMs)
+    return content
+  }
+  let listings: Map<string, MarketplaceFragment<StoredObservation>> | undefined
+  let objects: {
+    readonly marketplaces: Map<string, StoredSnapshotEntry<Marketplace>>
+    readonly manifests: Map<string, StoredSnapshotEntry<PluginManifestInterface | null>>
+  } | undefined
+  const stored = () => {
+    if (objects === undefined) {
+      const decoded = read()?.objects()
+      objects = { marketplaces: byKey(decoded?.marketplaces ?? []), manifests: byKey(decoded?.manifests ?? []) }
     }
-    return stored
+    return objects
   }
   const take = <V>(map: Map<string, StoredSnapshotEntry<V>>, key: string): StoredSnapshotEntry<V> | undefined => {
     const entry = map.get(key)
@@ -77,9 +90,13 @@ export const makeDiscoverySnapshot = (ledgerDir: string, settleMs: number, now: 
   const writeOnce = async (source: SnapshotSource): Promise<void> => {
     saved = source.changes()
     if (!isDirectory(ledgerDir)) return
-    const { marketplaces, manifests } = source.content()
+    const { marketplaces, manifests, listings: fragments } = source.content()
     const bytes = encodeSnapshot(
-      { marketplaces: marketplaces.slice(-MAX_SNAPSHOT_MARKETPLACES), manifests: manifests.slice(-MAX_SNAPSHOT_MANIFESTS) },
+      {
+        marketplaces: marketplaces.slice(-MAX_SNAPSHOT_MARKETPLACES),
+        manifests: manifests.slice(-MAX_SNAPSHOT_MANIFESTS),
+        listings: fragments.slice(-MAX_SNAPSHOT_MARKETPLACES)
+      },
       { code: codeStamp(), writtenAtMs: now() }
     )
     if (bytes.length <= MAX_SNAPSHOT_BYTES) await writeSnapshotFile(file, bytes)
@@ -98,8 +115,12 @@ export const makeDiscoverySnapshot = (ledgerDir: string, settleMs: number, now: 
     })
   }
   return {
-    storedMarketplace: (path) => take(load().marketplaces, path),
-    storedManifest: (root) => take(load().manifests, root),
+    storedListing: (path) => {
+      listings ??= new Map((read()?.listings ?? []).map((fragment) => [fragment.key, fragment]))
+      return listings.get(path)
+    },
+    storedMarketplace: (path) => take(stored().marketplaces, path),
+    storedManifest: (root) => take(stored().manifests, root),
     saveSoon,
     idle: async () => {
       while (writing !== undefined) await writing

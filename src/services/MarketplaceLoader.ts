@@ -9,11 +9,13 @@ import { readManifestSync } from "../adapters/ManifestFile.ts"
 import { readUtf8File } from "../adapters/ReadUtf8File.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { observe } from "../adapters/StatSignature.ts"
-import { type PluginManifestInterface, wireInterfaceOf } from "../domain/Manifest.ts"
+import type { PluginManifestInterface } from "../domain/Manifest.ts"
 import { isListedForProduct, type Marketplace, MarketplaceError, parseMarketplace, type ResolvedPluginEntry } from "../domain/Marketplace.ts"
 import type { DiscoverySnapshot, SnapshotSource } from "./DiscoverySnapshot.ts"
 import { type CacheWatch, type Computed, ListingCache } from "./ListingCache.ts"
+import { marketplaceFragment } from "./ListingFragments.ts"
 import type { LoadedMarketplace, LoadedPlugin, LoadResult, MarketplaceLoadError } from "./MarketplaceDiscovery.ts"
+import { loadedPlugin } from "./PluginListing.ts"
 
 /**
  * Marketplace and manifest results are kept only once their files are this old when their timestamps are whole
@@ -44,16 +46,6 @@ const readManifest = (root: string): Computed<PluginManifestInterface | null> =>
   return { value: read.decoded?.manifest.interface ?? null, observations: read.observations }
 }
 
-const toLoadedPlugin = (entry: ResolvedPluginEntry, manifest: PluginManifestInterface | null): LoadedPlugin => ({
-  id: entry.id,
-  name: entry.name,
-  sourcePath: entry.sourceDir,
-  installPolicy: entry.installPolicy,
-  authPolicy: entry.authPolicy,
-  category: entry.category ?? null,
-  interface: wireInterfaceOf(manifest, entry.category)
-})
-
 /**
  * The loading side of discovery, with what it read kept between calls: a marketplace file's parse while the file is
  * unchanged, a plugin's manifest while the lookups that decided it (`.codex-plugin`, `plugin.json`) are unchanged.
@@ -82,12 +74,18 @@ export const makeMarketplaceLoader = (watch: CacheWatch | undefined, snapshot: D
   // only parsed marketplaces are saved: a file that fails is read again (and fails again) by the next process
   const source: SnapshotSource = {
     changes: () => marketplaces.changes + manifests.changes,
-    content: () => ({
-      marketplaces: marketplaces.keptEntries().flatMap((entry) =>
+    content: () => {
+      const parsed = marketplaces.keptEntries().flatMap((entry) =>
         Result.isSuccess(entry.value) ? [{ key: entry.key, value: entry.value.success, observations: entry.observations }] : []
-      ),
-      manifests: manifests.keptEntries()
-    })
+      )
+      const interfaces = manifests.keptEntries()
+      const byRoot = new Map(interfaces.map((entry) => [entry.key, entry]))
+      const listings = parsed.flatMap((entry) => {
+        const fragment = marketplaceFragment(entry.key, entry.observations, entry.value, (root) => byRoot.get(root))
+        return fragment === undefined ? [] : [fragment]
+      })
+      return { marketplaces: parsed, manifests: interfaces, listings }
+    }
   }
   // the listed plugin is rebuilt only when its entry or its manifest is not the one it was built from
   const built = new WeakMap<ResolvedPluginEntry, { readonly manifest: PluginManifestInterface | null; readonly plugin: LoadedPlugin }>()
@@ -114,7 +112,7 @@ export const makeMarketplaceLoader = (watch: CacheWatch | undefined, snapshot: D
           plugins.push(previous.plugin)
           continue
         }
-        const plugin = toLoadedPlugin(entry, manifest)
+        const plugin = loadedPlugin(entry, manifest)
         built.set(entry, { manifest, plugin })
         plugins.push(plugin)
       }

@@ -51,6 +51,7 @@ const iface: PluginManifestInterface = {
   screenshots: ["/w/plugins/p/s.png"]
 }
 const content: SnapshotContent = {
+  listings: [],
   marketplaces: [{ key: marketplace.path, value: marketplace, observations: [entry(marketplace.path, true)] }],
   manifests: [
     { key: "/w/plugins/p", value: iface, observations: [entry("/w/plugins/p/.codex-plugin", false, OLD_NS, "directory"), entry("/w/plugins/p/.codex-plugin/plugin.json", false)] },
@@ -61,23 +62,25 @@ const content: SnapshotContent = {
 const bytes = encodeSnapshot(content, { code: "code-1", writtenAtMs: WRITTEN_AT })
 
 /** The body of `bytes` replaced, with a header that vouches for it (length and crc). */
-const withBody = (body: unknown, header: Record<string, unknown> = {}): Buffer => {
-  const text = Buffer.from(JSON.stringify(body))
-  const head = { format: "plugin-ledger discovery snapshot", version: 1, code: "code-1", writtenAtMs: WRITTEN_AT, bytes: text.length, crc32: Zlib.crc32(text), ...header }
+const withBody = (body: unknown, header: Record<string, unknown> = {}, listings: unknown = []): Buffer => {
+  const text = Buffer.from(`${JSON.stringify(listings)}\n${JSON.stringify(body)}`)
+  const head = { format: "plugin-ledger discovery snapshot", version: 2, code: "code-1", writtenAtMs: WRITTEN_AT, bytes: text.length, crc32: Zlib.crc32(text), ...header }
   return Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), text])
 }
+/** the objects line of a snapshot (its third) */
 const bodyOf = (snapshot: Buffer): { marketplaces: Array<Array<unknown>>; manifests: Array<Array<unknown>> } =>
-  JSON.parse(snapshot.subarray(snapshot.indexOf(0x0a) + 1).toString("utf8"))
+  JSON.parse(snapshot.toString("utf8").split("\n")[2] ?? "")
 
 describe("discovery snapshot format", () => {
   it("given what discovery kept then it reads back the same, lookups as text to compare with fresh ones", () => {
-    const read = decodeSnapshot(bytes, expected)
+    const read = decodeSnapshot(bytes, expected)?.objects()
     const stored = (observations: ReadonlyArray<Observation>) =>
       observations.map((o) => ({ path: o.path, follow: o.follow, signature: signatureText(o.signature) }))
     assert.deepStrictEqual(read, {
       marketplaces: content.marketplaces.map((e) => ({ ...e, observations: stored(e.observations) })),
       manifests: content.manifests.map((e) => ({ ...e, observations: stored(e.observations) }))
     })
+    assert.deepStrictEqual(decodeSnapshot(bytes, expected)?.listings, [])
     // lookups below the key are written relative to it
     assert.deepStrictEqual(bodyOf(bytes).manifests[0]?.[1], [
       ["+/.codex-plugin", false, signatureText(entry("", false, OLD_NS, "directory").signature)],
@@ -88,7 +91,7 @@ describe("discovery snapshot format", () => {
   it("given another format, version or program, or a write time ahead of the clock, then there is no snapshot", () => {
     const body = bodyOf(bytes)
     assert.isDefined(decodeSnapshot(withBody(body), expected))
-    for (const header of [{ format: "other" }, { version: 2 }, { code: "code-2" }, { writtenAtMs: expected.nowMs + 1 }, { writtenAtMs: "1" }]) {
+    for (const header of [{ format: "other" }, { version: 1 }, { version: 3 }, { code: "code-2" }, { writtenAtMs: expected.nowMs + 1 }, { writtenAtMs: "1" }]) {
       assert.isUndefined(decodeSnapshot(withBody(body, header), expected), JSON.stringify(header))
     }
   })
@@ -121,7 +124,7 @@ describe("discovery snapshot format", () => {
     for (const [index, breakIt] of broken.entries()) {
       const copy = structuredClone(body)
       breakIt(copy)
-      assert.isUndefined(decodeSnapshot(withBody(copy), expected), `case ${index}`)
+      assert.isUndefined(decodeSnapshot(withBody(copy), expected)?.objects(), `case ${index}`)
     }
   })
 
@@ -129,13 +132,14 @@ describe("discovery snapshot format", () => {
     const limitNs = BigInt(WRITTEN_AT - SETTLE_MS) * NS_PER_MS
     const young = (timeNs: bigint) =>
       encodeSnapshot({
+        listings: [],
         marketplaces: [],
         manifests: [
           content.manifests[1]!,
           { key: "/w/plugins/p", value: iface, observations: [entry("/w/plugins/p/.codex-plugin", false), entry("/w/plugins/p/.codex-plugin/plugin.json", false, timeNs)] }
         ]
       }, { code: "code-1", writtenAtMs: WRITTEN_AT })
-    const kept = (timeNs: bigint) => decodeSnapshot(young(timeNs), expected)?.manifests.map((e) => e.key)
+    const kept = (timeNs: bigint) => decodeSnapshot(young(timeNs), expected)?.objects()?.manifests.map((e) => e.key)
     // whole seconds: the full settle time
     assert.deepStrictEqual(kept(limitNs), ["/w/q"])
     assert.deepStrictEqual(kept(limitNs + 1_000_000_000n), ["/w/q"])
@@ -145,5 +149,30 @@ describe("discovery snapshot format", () => {
     assert.deepStrictEqual(kept(fineLimitNs + 1n), ["/w/q"])
     assert.deepStrictEqual(kept(fineLimitNs - 1n), ["/w/q", "/w/plugins/p"])
     assert.deepStrictEqual(kept(limitNs + 1n), ["/w/q", "/w/plugins/p"])
+  })
+  it("given listing fragments then they read back the same; one too young is dropped alone, a malformed one refuses the file", () => {
+    const fragment = (timeNs: bigint) => ({
+      key: marketplace.path,
+      observations: [entry(marketplace.path, true)],
+      head: "{\"name\":\"m\",\"plugins\":[",
+      entries: [
+        { id: "p@m", summary: { root: "/w/plugins/p", observations: [entry("/w/plugins/p/.codex-plugin/plugin.json", false, timeNs)], head: "{\"id\":\"p@m\",", tail: "\"interface\":null}" } },
+        { id: "q@m", summary: undefined }
+      ]
+    })
+    const written = (timeNs: bigint) => encodeSnapshot({ ...content, listings: [fragment(timeNs), { ...fragment(OLD_NS), key: "/w2/.agents/plugins/marketplace.json" }] }, { code: "code-1", writtenAtMs: WRITTEN_AT })
+    const listings = decodeSnapshot(written(OLD_NS), expected)?.listings
+    assert.deepStrictEqual(listings?.map((f) => f.key), [marketplace.path, "/w2/.agents/plugins/marketplace.json"])
+    assert.deepStrictEqual(listings?.[0]?.entries, [
+      { id: "p@m", summary: { root: "/w/plugins/p", observations: [{ path: "/w/plugins/p/.codex-plugin/plugin.json", follow: false, signature: signatureText(entry("", false).signature) }], head: "{\"id\":\"p@m\",", tail: "\"interface\":null}" } },
+      { id: "q@m", summary: undefined }
+    ])
+    assert.deepStrictEqual(decodeSnapshot(written(BigInt(WRITTEN_AT) * NS_PER_MS), expected)?.listings.map((f) => f.key), ["/w2/.agents/plugins/marketplace.json"])
+    const body = bodyOf(bytes)
+    const looked = [["+", true, signatureText(entry("", true).signature)]]
+    assert.isDefined(decodeSnapshot(withBody(body, {}, [[marketplace.path, looked, "h", [["id"], ["id", "/r", looked, "h", "t"]]]]), expected))
+    for (const broken of [[[marketplace.path]], [[marketplace.path, looked, "h", [[5]]]], [[marketplace.path, looked, "h", [["id", "relative", looked, "h", "t"]]]], [[marketplace.path, looked, 5, []]], {}]) {
+      assert.isUndefined(decodeSnapshot(withBody(body, {}, broken), expected), JSON.stringify(broken))
+    }
   })
 })

@@ -93,7 +93,7 @@ describe("DiscoverySnapshot", () => {
       const first = yield* listAsNewProcess(optionsFor(root))
       assert.isTrue(first.rewritten)
       assert.deepStrictEqual(displayNames(first.loaded), ["Curated", "One", null, null])
-      const stored = readSnapshotFile(`${root}/codex/ledger/${DISCOVERY_SNAPSHOT_FILE}`, clock, SETTLE_MS)
+      const stored = readSnapshotFile(`${root}/codex/ledger/${DISCOVERY_SNAPSHOT_FILE}`, clock, SETTLE_MS)?.objects()
       assert.deepStrictEqual(stored?.marketplaces.map((m) => m.key).sort(), [`${root}/codex/.tmp/plugins/${FILE}`, `${root}/repo/${FILE}`])
       assert.deepStrictEqual(stored?.manifests.map((m) => [m.key, m.value?.displayName ?? null]).sort(), [
         [`${root}/codex/.tmp/plugins/plugins/k`, "Curated"],
@@ -210,7 +210,7 @@ describe("DiscoverySnapshot", () => {
       // the real clock: the files were all written a moment ago; only what is missing (no timestamps) is settled
       discovery.loadNow(discovery.discoverNow(optionsFor(root)), Date.now())
       yield* Effect.promise(() => snapshot.idle())
-      const stored = readSnapshotFile(`${ledger}/${DISCOVERY_SNAPSHOT_FILE}`, Date.now(), SETTLE_MS)
+      const stored = readSnapshotFile(`${ledger}/${DISCOVERY_SNAPSHOT_FILE}`, Date.now(), SETTLE_MS)?.objects()
       assert.deepStrictEqual([stored?.marketplaces.length, stored?.manifests.map((m) => m.key)], [0, [`${root}/repo/plugins/b`]])
 
       NodeFs.rmSync(ledger, { recursive: true })

@@ -1,0 +1,92 @@
+/**
+ * Listing fragments: `serve`'s first listing straight from the discovery snapshot. With each marketplace file the
+ * snapshot keeps that marketplace's `plugin/list` JSON up to its plugins, and with each entry its plugin id and, when
+ * listed, its summary's JSON split where the plugin's state (`installed`, `enabled`: config.toml and the cache, read
+ * live) goes in, rendered from the same values by the same functions as the answer itself (`pluginSummary`). When every
+ * file the listing would read still looks exactly as the snapshot saw it, the answer is these fragments joined, with
+ * the loader's own rules applied in the same order (a plugin id's first entry wins across files, `policy.products`
+ * hides, a marketplace left empty is omitted): no parse, no objects. Anything else (a file not in the snapshot, one
+ * changed, one that failed to parse) leaves the whole listing to the loader.
+ */
+import type { MarketplaceFragment } from "../adapters/ListingFragmentFormat.ts"
+import { type Observation, observeMatching, type StoredObservation } from "../adapters/StatSignature.ts"
+import type { PluginManifestInterface } from "../domain/Manifest.ts"
+import { isListedForProduct, type Marketplace } from "../domain/Marketplace.ts"
+import { loadedPlugin, pluginSummary } from "./PluginListing.ts"
+
+/** where a summary, rendered with both flags false, is cut */
+const STATE = "\"installed\":false,\"enabled\":false,"
+
+/**
+ * The fragment of `marketplace` (parsed from `key`, decided from `observations`), or undefined when the manifest
+ * interface of a listed entry is not known (`manifestOf`: its value and what it was decided from).
+ */
+export const marketplaceFragment = (
+  key: string,
+  observations: ReadonlyArray<Observation>,
+  marketplace: Marketplace,
+  manifestOf: (root: string) => { readonly value: PluginManifestInterface | null; readonly observations: ReadonlyArray<Observation> } | undefined
+): MarketplaceFragment<Observation> | undefined => {
+  // the marketplace view's literal (`marketplaceView`) with no plugins, cut before its `]}`
+  const head = JSON.stringify({ name: marketplace.name, path: marketplace.path, interface: marketplace.interface, plugins: [] }).slice(0, -2)
+  const entries: Array<MarketplaceFragment<Observation>["entries"][number]> = []
+  for (const entry of marketplace.plugins) {
+    if (!isListedForProduct(entry)) {
+      entries.push({ id: entry.id, summary: undefined })
+      continue
+    }
+    const manifest = manifestOf(entry.sourceDir)
+    if (manifest === undefined) return undefined
+    // the JSON escapes every quote inside a string, so the first match is the flags themselves
+    const text = JSON.stringify(pluginSummary(loadedPlugin(entry, manifest.value), { installed: false, enabled: false }))
+    const at = text.indexOf(STATE)
+    if (at < 0) return undefined
+    const summary = { root: entry.sourceDir, observations: manifest.observations, head: text.slice(0, at), tail: text.slice(at + STATE.length) }
+    entries.push({ id: entry.id, summary })
+  }
+  return { key, observations, head, entries }
+}
+
+/** every stored lookup still shows what it showed (one `stat` each) */
+const stillHolds = (observations: ReadonlyArray<StoredObservation>): boolean => {
+  for (let i = 0; i < observations.length; i++) {
+    const observation = observations[i]
+    if (observation === undefined || observeMatching(observation) === undefined) return false
+  }
+  return true
+}
+
+/**
+ * The JSON of each listed marketplace of the marketplace files `files` (in discovery order), from their fragments
+ * (`fragmentOf`) and each plugin's state (`stateOf`); undefined when any file has no fragment or any lookup a fragment
+ * was decided from does not hold any more.
+ */
+export const renderFragments = (
+  files: ReadonlyArray<string>,
+  fragmentOf: (file: string) => MarketplaceFragment<StoredObservation> | undefined,
+  stateOf: (pluginId: string) => { readonly installed: boolean; readonly enabled: boolean }
+): ReadonlyArray<string> | undefined => {
+  const seen = new Set<string>()
+  // plugin root -> its manifest's lookups hold (two entries may share a root)
+  const roots = new Map<string, boolean>()
+  const rendered: Array<string> = []
+  for (const file of files) {
+    const fragment = fragmentOf(file)
+    if (fragment === undefined || !stillHolds(fragment.observations)) return undefined
+    const plugins: Array<string> = []
+    for (let i = 0; i < fragment.entries.length; i++) {
+      const entry = fragment.entries[i]
+      if (entry === undefined || seen.has(entry.id)) continue
+      seen.add(entry.id)
+      const summary = entry.summary
+      if (summary === undefined) continue
+      let holds = roots.get(summary.root)
+      if (holds === undefined) roots.set(summary.root, holds = stillHolds(summary.observations))
+      if (!holds) return undefined
+      const state = stateOf(entry.id)
+      plugins.push(`${summary.head}"installed":${state.installed},"enabled":${state.enabled},${summary.tail}`)
+    }
+    if (plugins.length > 0) rendered.push(`${fragment.head}${plugins.join(",")}]}`)
+  }
+  return rendered
+}
