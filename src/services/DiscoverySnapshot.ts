@@ -27,7 +27,10 @@ export interface SnapshotSource {
 }
 
 export interface DiscoverySnapshot {
-  /** the listing fragment the snapshot has for a marketplace file (see ListingFragments.ts; read on first use) */
+  /**
+   * the listing fragment the snapshot has for a marketplace file (see ListingFragments.ts; read on first use), until a
+   * cache takes from the snapshot (the first listing is over then, and the file's text is let go)
+   */
   readonly storedListing: (path: string) => MarketplaceFragment<StoredObservation> | undefined
   /** the entry the snapshot has for a marketplace file, handed out once (decoded on first use) */
   readonly storedMarketplace: (path: string) => StoredSnapshotEntry<Marketplace> | undefined
@@ -61,7 +64,10 @@ const byKey = <V>(entries: ReadonlyArray<StoredSnapshotEntry<V>>): Map<string, S
 export const makeDiscoverySnapshot = (ledgerDir: string, settleMs: number, now: () => number = Date.now): DiscoverySnapshot => {
   const file = NodePath.join(ledgerDir, DISCOVERY_SNAPSHOT_FILE)
   let content: StoredContent | undefined | null = null
+  // once the caches take from it, the first listing is over: the file's text and its fragments are let go
+  let released = false
   const read = (): StoredContent | undefined => {
+    if (released) return undefined
     if (content === null) content = readSnapshotFile(file, now(), settleMs)
     return content
   }
@@ -74,6 +80,9 @@ export const makeDiscoverySnapshot = (ledgerDir: string, settleMs: number, now: 
     if (objects === undefined) {
       const decoded = read()?.objects()
       objects = { marketplaces: byKey(decoded?.marketplaces ?? []), manifests: byKey(decoded?.manifests ?? []) }
+      released = true
+      content = undefined
+      listings = undefined
     }
     return objects
   }
@@ -116,6 +125,7 @@ export const makeDiscoverySnapshot = (ledgerDir: string, settleMs: number, now: 
   }
   return {
     storedListing: (path) => {
+      if (released) return undefined
       listings ??= new Map((read()?.listings ?? []).map((fragment) => [fragment.key, fragment]))
       return listings.get(path)
     },
