@@ -1,9 +1,10 @@
 /**
  * The listing fragments of the discovery snapshot (its second line; see DiscoverySnapshotFormat.ts and, for what they
  * are, ListingFragments.ts in services): for each marketplace file, its `plugin/list` JSON up to its plugins, and for
- * each of its entries the plugin id and, when listed, the summary's JSON split where the plugin's state goes in.
+ * each of its entries the plugin id and, when listed, the summary's JSON split where the plugin's state goes in (or
+ * null when the manifest was not read: an entry another file's entry of the same id hid).
  *
- *   [[path, observations, head, [[id] | [id, pluginRoot, observations, summaryHead, summaryTail], …]], …]
+ *   [[path, observations, head, [[id] | [id, null] | [id, pluginRoot, observations, summaryHead, summaryTail], …]], …]
  *
  * Decoding checks every type; a fragment with a lookup too young to be trusted is dropped alone.
  */
@@ -24,7 +25,9 @@ export interface SummaryFragment<O> {
 
 export interface EntryFragment<O> {
   readonly id: string
-  /** undefined: the entry is not listed (`policy.products`) */
+  /** false: `policy.products` hides it */
+  readonly listed: boolean
+  /** undefined for a listed entry: its manifest is not known (its listing must be loaded) */
   readonly summary: SummaryFragment<O> | undefined
 }
 
@@ -42,8 +45,8 @@ export const encodeFragments = (fragments: ReadonlyArray<MarketplaceFragment<Obs
     fragment.key,
     encodeObservations(fragment.key, fragment.observations),
     fragment.head,
-    fragment.entries.map(({ id, summary }) =>
-      summary === undefined ? [id] : [id, summary.root, encodeObservations(summary.root, summary.observations), summary.head, summary.tail]
+    fragment.entries.map(({ id, listed, summary }) =>
+      !listed ? [id] : summary === undefined ? [id, null] : [id, summary.root, encodeObservations(summary.root, summary.observations), summary.head, summary.tail]
     )
   ])
 
@@ -53,7 +56,8 @@ const decodeEntry = (value: unknown, limits: Limits): EntryFragment<StoredObserv
   if (!Array.isArray(value)) return "malformed"
   const id: unknown = value[0]
   if (typeof id !== "string") return "malformed"
-  if (value.length === 1) return { id, summary: undefined }
+  if (value.length === 1) return { id, listed: false, summary: undefined }
+  if (value.length === 2) return value[1] === null ? { id, listed: true, summary: undefined } : "malformed"
   if (value.length !== 5) return "malformed"
   const root: unknown = value[1]
   const head: unknown = value[3]
@@ -61,7 +65,7 @@ const decodeEntry = (value: unknown, limits: Limits): EntryFragment<StoredObserv
   if (!isAbsolute(root) || typeof head !== "string" || typeof tail !== "string") return "malformed"
   const observations = decodeObservations(root, value[2], limits)
   if (typeof observations === "string") return observations
-  return { id, summary: { root, observations, head, tail } }
+  return { id, listed: true, summary: { root, observations, head, tail } }
 }
 
 const decodeFragment = (value: unknown, limits: Limits): MarketplaceFragment<StoredObservation> | "malformed" | "unsettled" => {

@@ -8,7 +8,7 @@ import * as NodePath from "node:path"
 import type { Writable } from "node:stream"
 import { nodeFs } from "../adapters/FsPort.ts"
 import { signatureOf, type Signature } from "../adapters/StatSignature.ts"
-import { listingHead, listingMarketplace, listingTail } from "../rpc/ListingLine.ts"
+import { listingHead, listingMarketplace, listingMarketplaceJson, listingTail } from "../rpc/ListingLine.ts"
 import { decodeValue } from "../rpc/SerdeDecode.ts"
 import { methodParams } from "../rpc/WireParams.ts"
 import type { LedgerPaths } from "../services/LedgerPaths.ts"
@@ -17,7 +17,7 @@ import { makeDiscoverySnapshot } from "../services/DiscoverySnapshot.ts"
 import { makeMarketplaceDiscovery, watchCandidates } from "../services/MarketplaceDiscovery.ts"
 import { SETTLE_MS } from "../services/MarketplaceLoader.ts"
 import type { EarlyListing } from "../services/MarketplaceWatcher.ts"
-import { renderFragments } from "../services/ListingFragments.ts"
+import { makeRenderState, renderFragment } from "../services/ListingFragments.ts"
 import { marketplaceView, pluginStateOf, readListingConfig } from "../services/PluginListing.ts"
 import type { PlainList } from "./EarlyList.ts"
 
@@ -29,7 +29,7 @@ const isStringList = (value: unknown): value is ReadonlyArray<string> =>
 
 /**
  * A first listing that will be answered: `write` sends the answer, from the discovery snapshot's listing fragments
- * when every file is as it saw them (ListingFragments.ts), else loading as it goes.
+ * while the files are as it saw them (ListingFragments.ts), and from the first that is not, loading as it goes.
  */
 export interface FirstListing {
   /**
@@ -72,24 +72,37 @@ export const prepareFirstList = (paths: LedgerPaths, request: PlainList): FirstL
   const discovery = makeMarketplaceDiscovery(relay, snapshot)
   const files = discovery.discoverNow(options)
   const stateOf = (pluginId: string) => pluginStateOf(nodeFs, paths.cacheDir, config.config, pluginId)
-  // every file as the snapshot saw it: its fragments joined (the engine's discovery loads when it first lists)
-  const rendered = renderFragments(files, snapshot.storedListing, stateOf)
   return {
     write: async (output) => {
-      if (rendered !== undefined) {
-        await written(output, `${listingHead(request.id, request.jsonrpc)}${rendered.join(",")}${listingTail([])}\n`)
+      output.write(listingHead(request.id, request.jsonrpc))
+      let index = 0
+      // the files as the snapshot saw them, from their fragments (ListingFragments.ts), each written at once
+      const rendering = makeRenderState()
+      let from = 0
+      for (; from < files.length; from++) {
+        const file = files[from]
+        const text = file === undefined ? undefined : renderFragment(file, snapshot.storedListing, stateOf, rendering)
+        if (text === undefined) break
+        if (text === null) continue
+        output.write(listingMarketplaceJson(text, index++))
+        await turn()
+      }
+      if (from === files.length) {
+        // the engine's load would hold the rest of the line back: this waits until the kernel has taken it all
+        await written(output, `${listingTail([])}\n`)
         return { discovery, relay, options, seen }
       }
-      const steps = discovery.loadSteps(files, Date.now())
-      output.write(listingHead(request.id, request.jsonrpc))
-      for (let index = 0; ; index++) {
+      // from the first file that is not, the loader, with the plugin ids met so far
+      const steps = discovery.loadSteps(files.slice(from), Date.now(), rendering.seen)
+      for (;;) {
         const step = steps.next()
         if (step.done === true) {
-          // the engine's load would hold the rest of the line back: this waits until the kernel has taken it all
           await written(output, `${listingTail(step.value.errors)}\n`)
+          // the files rendered from fragments are loaded too, so that the caches (and the snapshot) hold them all
+          if (from > 0) discovery.loadNow(files, Date.now())
           return { discovery, relay, options, seen }
         }
-        output.write(listingMarketplace(marketplaceView(nodeFs, paths.cacheDir, config.config, step.value), index))
+        output.write(listingMarketplace(marketplaceView(nodeFs, paths.cacheDir, config.config, step.value), index++))
         await turn()
       }
     }

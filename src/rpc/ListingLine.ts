@@ -10,9 +10,11 @@ import { type RequestId, resultHead } from "./ResponseLine.ts"
 
 export const listingHead = (id: RequestId, jsonrpc: boolean): string => `${resultHead(id, jsonrpc)}{"marketplaces":[`
 
+/** the `index`th listed marketplace (from 0), given as its JSON */
+export const listingMarketplaceJson = (json: string, index: number): string => (index === 0 ? json : `,${json}`)
+
 /** the `index`th listed marketplace (from 0) */
-export const listingMarketplace = (view: MarketplaceView, index: number): string =>
-  index === 0 ? JSON.stringify(view) : `,${JSON.stringify(view)}`
+export const listingMarketplace = (view: MarketplaceView, index: number): string => listingMarketplaceJson(JSON.stringify(view), index)
 
 /** the end of the line, without its newline */
 export const listingTail = (errors: ReadonlyArray<MarketplaceLoadErrorView>): string =>

@@ -123,7 +123,7 @@ export interface Discovery {
   readonly discoverNow: (options: DiscoverOptions) => ReadonlyArray<string>
   readonly loadNow: (paths: ReadonlyArray<string>, nowMs: number) => LoadResult
   /** `loadNow` one marketplace at a time (see `loadSteps`), for an answer written while the rest loads */
-  readonly loadSteps: (paths: ReadonlyArray<string>, nowMs: number) => Generator<LoadedMarketplace, LoadResult, void>
+  readonly loadSteps: (paths: ReadonlyArray<string>, nowMs: number, seen?: Set<string>) => Generator<LoadedMarketplace, LoadResult, void>
 }
 
 /**

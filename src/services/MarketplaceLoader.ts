@@ -90,11 +90,17 @@ export const makeMarketplaceLoader = (watch: CacheWatch | undefined, snapshot: D
   // the listed plugin is rebuilt only when its entry or its manifest is not the one it was built from
   const built = new WeakMap<ResolvedPluginEntry, { readonly manifest: PluginManifestInterface | null; readonly plugin: LoadedPlugin }>()
 
-  /** `load`, one marketplace at a time: each listed marketplace is yielded once loaded, the whole result returned. */
-  function* loadSteps(paths: ReadonlyArray<string>, nowMs: number): Generator<LoadedMarketplace, LoadResult, void> {
+  /**
+   * `load`, one marketplace at a time: each listed marketplace is yielded once loaded, the whole result returned;
+   * `seen`: plugin ids listed before `paths` (files before them, rendered otherwise), whose later entries are skipped.
+   */
+  function* loadSteps(
+    paths: ReadonlyArray<string>,
+    nowMs: number,
+    seen: Set<string> = new Set()
+  ): Generator<LoadedMarketplace, LoadResult, void> {
     const loaded: Array<LoadedMarketplace> = []
     const errors: Array<MarketplaceLoadError> = []
-    const seen = new Set<string>()
     for (const file of paths) {
       const parsed = marketplaces.get(file, nowMs, readMarketplace)
       if (Result.isFailure(parsed)) {

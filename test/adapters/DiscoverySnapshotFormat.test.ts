@@ -156,22 +156,24 @@ describe("discovery snapshot format", () => {
       observations: [entry(marketplace.path, true)],
       head: "{\"name\":\"m\",\"plugins\":[",
       entries: [
-        { id: "p@m", summary: { root: "/w/plugins/p", observations: [entry("/w/plugins/p/.codex-plugin/plugin.json", false, timeNs)], head: "{\"id\":\"p@m\",", tail: "\"interface\":null}" } },
-        { id: "q@m", summary: undefined }
+        { id: "p@m", listed: true, summary: { root: "/w/plugins/p", observations: [entry("/w/plugins/p/.codex-plugin/plugin.json", false, timeNs)], head: "{\"id\":\"p@m\",", tail: "\"interface\":null}" } },
+        { id: "q@m", listed: false, summary: undefined },
+        { id: "r@m", listed: true, summary: undefined }
       ]
     })
     const written = (timeNs: bigint) => encodeSnapshot({ ...content, listings: [fragment(timeNs), { ...fragment(OLD_NS), key: "/w2/.agents/plugins/marketplace.json" }] }, { code: "code-1", writtenAtMs: WRITTEN_AT })
     const listings = decodeSnapshot(written(OLD_NS), expected)?.listings
     assert.deepStrictEqual(listings?.map((f) => f.key), [marketplace.path, "/w2/.agents/plugins/marketplace.json"])
     assert.deepStrictEqual(listings?.[0]?.entries, [
-      { id: "p@m", summary: { root: "/w/plugins/p", observations: [{ path: "/w/plugins/p/.codex-plugin/plugin.json", follow: false, signature: signatureText(entry("", false).signature) }], head: "{\"id\":\"p@m\",", tail: "\"interface\":null}" } },
-      { id: "q@m", summary: undefined }
+      { id: "p@m", listed: true, summary: { root: "/w/plugins/p", observations: [{ path: "/w/plugins/p/.codex-plugin/plugin.json", follow: false, signature: signatureText(entry("", false).signature) }], head: "{\"id\":\"p@m\",", tail: "\"interface\":null}" } },
+      { id: "q@m", listed: false, summary: undefined },
+      { id: "r@m", listed: true, summary: undefined }
     ])
     assert.deepStrictEqual(decodeSnapshot(written(BigInt(WRITTEN_AT) * NS_PER_MS), expected)?.listings.map((f) => f.key), ["/w2/.agents/plugins/marketplace.json"])
     const body = bodyOf(bytes)
     const looked = [["+", true, signatureText(entry("", true).signature)]]
     assert.isDefined(decodeSnapshot(withBody(body, {}, [[marketplace.path, looked, "h", [["id"], ["id", "/r", looked, "h", "t"]]]]), expected))
-    for (const broken of [[[marketplace.path]], [[marketplace.path, looked, "h", [[5]]]], [[marketplace.path, looked, "h", [["id", "relative", looked, "h", "t"]]]], [[marketplace.path, looked, 5, []]], {}]) {
+    for (const broken of [[[marketplace.path]], [[marketplace.path, looked, "h", [[5]]]], [[marketplace.path, looked, "h", [["id", 0]]]], [[marketplace.path, looked, "h", [["id", "relative", looked, "h", "t"]]]], [[marketplace.path, looked, 5, []]], {}]) {
       assert.isUndefined(decodeSnapshot(withBody(body, {}, broken), expected), JSON.stringify(broken))
     }
   })
