@@ -1,11 +1,14 @@
 /**
- * The bytes of the discovery snapshot (see DiscoverySnapshotFile.ts): a header line, then the body of two lines, all
- * JSON: the listing fragments (ListingFragmentFormat.ts), read at once, and what the listing cache keeps, read when a
- * cache first asks for it (`serve`'s first listing, when the fragments serve it whole, never does).
+ * The bytes of the discovery snapshot (see DiscoverySnapshotFile.ts): a header line, then the body: the listing
+ * fragments' index, read at once, what the listing cache keeps, read when a cache first asks for it (`serve`'s first
+ * listing, when the fragments serve it whole, never does), then the fragments' pieces, one per line
+ * (ListingFragmentFormat.ts).
  *
- *   {"format":"plugin-ledger discovery snapshot","version":2,"code":"…","writtenAtMs":…,"bytes":…,"crc32":…}
- *   [[path, observations, head, entries], …]
+ *   {"format":"plugin-ledger discovery snapshot","version":3,"code":"…","writtenAtMs":…,"bytes":…,"crc32":…}
+ *   [[path, observations, entries], …]
  *   {"marketplaces":[[path, observations, marketplace], …],"manifests":[[pluginRoot, observations, interface | null], …]}
+ *   {"name":"…","path":"…","interface":…,"plugins":[
+ *   …
  *
  * Observations as SnapshotObservations.ts writes them. `code` names the program that decoded the values (a change to
  * the decoders changes it); `bytes` and `crc32` cover the body.
@@ -23,7 +26,7 @@ import type { Observation, StoredObservation } from "./StatSignature.ts"
 
 const FORMAT = "plugin-ledger discovery snapshot"
 /** changed whenever the layout of the file or of the values in it changes */
-const VERSION = 2
+const VERSION = 3
 
 /** A result discovery kept, to be written. */
 export interface SnapshotEntry<V> {
@@ -76,7 +79,8 @@ const encodeEntries = <V>(entries: ReadonlyArray<SnapshotEntry<V>>): Array<unkno
 
 export const encodeSnapshot = (content: SnapshotContent, header: SnapshotHeader): Buffer => {
   const objects = { marketplaces: encodeEntries(content.marketplaces), manifests: encodeEntries(content.manifests) }
-  const body = Buffer.from(`${JSON.stringify(encodeFragments(content.listings))}\n${JSON.stringify(objects)}`)
+  const { index, pieces } = encodeFragments(content.listings)
+  const body = Buffer.from([JSON.stringify(index), JSON.stringify(objects), ...pieces].join("\n"))
   const head = { format: FORMAT, version: VERSION, ...header, bytes: body.length, crc32: Zlib.crc32(body) }
   return Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), body])
 }
@@ -142,18 +146,21 @@ export const decodeSnapshot = (
   if (typeof writtenAtMs !== "number" || !Number.isSafeInteger(writtenAtMs) || writtenAtMs > expected.nowMs) return undefined
   const body = bytes.subarray(newline + 1)
   if (body.length !== length || Zlib.crc32(body) !== crc32) return undefined
-  const split = body.indexOf(0x0a)
-  if (split < 0) return undefined
+  // the objects line stays bytes until a cache asks for it
+  const first = body.indexOf(0x0a)
+  if (first < 0) return undefined
+  const second = body.indexOf(0x0a, first + 1)
+  const objectsBytes = body.subarray(first + 1, second < 0 ? body.length : second)
+  const pieces = second < 0 ? [] : body.subarray(second + 1).toString("utf8").split("\n")
   const limits = settleLimits(writtenAtMs, expected.settleMs)
-  const listings = decodeFragments(parseJson(body.subarray(0, split).toString("utf8")), limits)
+  const listings = decodeFragments(parseJson(body.subarray(0, first).toString("utf8")), pieces, limits)
   if (listings === undefined) return undefined
-  const objectsText = body.subarray(split + 1).toString("utf8")
   let objects: StoredObjects | undefined | null = null
   return {
     listings,
     objects: () => {
       if (objects !== null) return objects
-      const parsed = parseJson(objectsText)
+      const parsed = parseJson(objectsBytes.toString("utf8"))
       const marketplaces = isFields(parsed) ? decodeEntries(parsed["marketplaces"], limits, marketplaceFromJson) : undefined
       const manifests = isFields(parsed) ? decodeEntries(parsed["manifests"], limits, manifestFromJson) : undefined
       objects = marketplaces === undefined || manifests === undefined ? undefined : { marketplaces, manifests }

@@ -62,9 +62,9 @@ const content: SnapshotContent = {
 const bytes = encodeSnapshot(content, { code: "code-1", writtenAtMs: WRITTEN_AT })
 
 /** The body of `bytes` replaced, with a header that vouches for it (length and crc). */
-const withBody = (body: unknown, header: Record<string, unknown> = {}, listings: unknown = []): Buffer => {
-  const text = Buffer.from(`${JSON.stringify(listings)}\n${JSON.stringify(body)}`)
-  const head = { format: "plugin-ledger discovery snapshot", version: 2, code: "code-1", writtenAtMs: WRITTEN_AT, bytes: text.length, crc32: Zlib.crc32(text), ...header }
+const withBody = (body: unknown, header: Record<string, unknown> = {}, index: unknown = [], pieces: ReadonlyArray<string> = []): Buffer => {
+  const text = Buffer.from([JSON.stringify(index), JSON.stringify(body), ...pieces].join("\n"))
+  const head = { format: "plugin-ledger discovery snapshot", version: 3, code: "code-1", writtenAtMs: WRITTEN_AT, bytes: text.length, crc32: Zlib.crc32(text), ...header }
   return Buffer.concat([Buffer.from(`${JSON.stringify(head)}\n`), text])
 }
 /** the objects line of a snapshot (its third) */
@@ -91,7 +91,7 @@ describe("discovery snapshot format", () => {
   it("given another format, version or program, or a write time ahead of the clock, then there is no snapshot", () => {
     const body = bodyOf(bytes)
     assert.isDefined(decodeSnapshot(withBody(body), expected))
-    for (const header of [{ format: "other" }, { version: 1 }, { version: 3 }, { code: "code-2" }, { writtenAtMs: expected.nowMs + 1 }, { writtenAtMs: "1" }]) {
+    for (const header of [{ format: "other" }, { version: 2 }, { version: 4 }, { code: "code-2" }, { writtenAtMs: expected.nowMs + 1 }, { writtenAtMs: "1" }]) {
       assert.isUndefined(decodeSnapshot(withBody(body, header), expected), JSON.stringify(header))
     }
   })
@@ -172,9 +172,14 @@ describe("discovery snapshot format", () => {
     assert.deepStrictEqual(decodeSnapshot(written(BigInt(WRITTEN_AT) * NS_PER_MS), expected)?.listings.map((f) => f.key), ["/w2/.agents/plugins/marketplace.json"])
     const body = bodyOf(bytes)
     const looked = [["+", true, signatureText(entry("", true).signature)]]
-    assert.isDefined(decodeSnapshot(withBody(body, {}, [[marketplace.path, looked, "h", [["id"], ["id", "/r", looked, "h", "t"]]]]), expected))
-    for (const broken of [[[marketplace.path]], [[marketplace.path, looked, "h", [[5]]]], [[marketplace.path, looked, "h", [["id", 0]]]], [[marketplace.path, looked, "h", [["id", "relative", looked, "h", "t"]]]], [[marketplace.path, looked, 5, []]], {}]) {
-      assert.isUndefined(decodeSnapshot(withBody(body, {}, broken), expected), JSON.stringify(broken))
+    const index = [[marketplace.path, looked, [["id"], ["id2", null], ["id3", "/r", looked]]]]
+    assert.deepStrictEqual(decodeSnapshot(withBody(body, {}, index, ["h", "sh", "st"]), expected)?.listings[0]?.entries.map((e) => e.summary?.head ?? e.listed), [false, true, "sh"])
+    // pieces missing or left over
+    for (const pieces of [["h", "sh"], ["h", "sh", "st", "more"], []]) {
+      assert.isUndefined(decodeSnapshot(withBody(body, {}, index, pieces), expected), JSON.stringify(pieces))
+    }
+    for (const broken of [[[marketplace.path]], [[marketplace.path, looked, [[5]]]], [[marketplace.path, looked, [["id", 0]]]], [[marketplace.path, looked, [["id", "relative", looked]]]], [[marketplace.path, looked, "entries"]], {}]) {
+      assert.isUndefined(decodeSnapshot(withBody(body, {}, broken, ["h", "sh", "st"]), expected), JSON.stringify(broken))
     }
   })
 })
