@@ -160,6 +160,24 @@ describe("serve: the first plugin/list before the engine", () => {
     assert.strictEqual(await answerTo2(box, ["", INITIALIZE, list]), edited)
   })
 
+  it("after a first answer from the snapshot's fragments, the engine lists the same (its caches start empty)", async () => {
+    const box = await installedSandbox()
+    const snapshot = Path.join(box.ledgerDir, "discovery.snapshot")
+    await new Promise((resolve) => setTimeout(resolve, 2_200))
+    const list = `{"id":2,"method":"plugin/list","params":{"cwds":[${JSON.stringify(box.workspace)}]}}`
+    await answerTo2(box, [INITIALIZE, `{"method":"initialized"}`, list])
+    const written = Fs.readFileSync(snapshot)
+    const { child, client } = serve(box)
+    client.send({ id: "init", method: "initialize", params: { clientInfo: { name: "twice", title: null, version: "1" } } })
+    client.send({ method: "initialized" })
+    const first = await client.call("plugin/list", { cwds: [box.workspace] })
+    assert.deepStrictEqual(await client.call("plugin/list", { cwds: [box.workspace] }), first)
+    child.process.stdin.end()
+    assert.deepStrictEqual(await child.exit(), { code: 0, signal: null })
+    // nothing changed: taken over, not written again
+    assert.isTrue(Fs.readFileSync(snapshot).equals(written))
+  })
+
   it("leaves a listing that needs the engine to the engine: a projection behind the log, a remote sync", async () => {
     for (const [setup, params] of [
       [(box: Sandbox) => Fs.rmSync(Path.join(box.ledgerDir, "checkpoint.json")), { cwds: [] }],
