@@ -2,9 +2,10 @@
  * The discovery snapshot, the way git's index spares it re-reading unchanged files: after a listing that changed
  * what discovery keeps (parsed marketplace files, plugin manifests, each with the `stat`s it was decided from), that
  * is written to `$CODEX_HOME/ledger/discovery.snapshot` in the background; the next process's discovery takes each
- * entry over while its `stat`s still match, one `stat` per file instead of an open, a read and a parse. Anything else
- * (no file, another build's, damaged, an entry whose files changed) is read from the files as before. No Effect
- * dependency: `serve`'s first listing, answered before the engine is loaded, uses it.
+ * entry over while its `stat`s still match, one `stat` per file instead of an open, a read and a parse, and `serve`'s
+ * first listing is answered from its listing fragments (ListingFragments.ts) while they do. Anything else (no file,
+ * another build's, damaged, an entry whose files changed) is read from the files as before. No Effect dependency:
+ * `serve`'s first listing, answered before the engine is loaded, uses it.
  */
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
