@@ -75,13 +75,59 @@ export const isUnchanged = (observation: Observation): boolean => {
 }
 
 /**
- * The observation's timestamps are older than `settleMs` before `nowMs`. Only then does a later change show as a
- * different timestamp on a file system that keeps coarse ones (whole or even two seconds), so only then may a
- * result computed from the file be kept.
+ * How long before a look a file must have last changed for that look to be trusted while the file still looks the
+ * same, with timestamps that have a sub-second part: those come from a file system that keeps them to 10 ms or finer
+ * (ext4, xfs, btrfs, tmpfs, APFS, NTFS: 1 to 100 ns; exFAT: 10 ms), set from a clock with ticks of 10 ms at most.
+ * Whole-second timestamps may come from one that keeps whole or even two seconds (ext3, HFS+, FAT): `settleMs` then.
+ */
+export const FINE_SETTLE_MS = 250
+
+const NS_PER_SECOND = 1_000_000_000n
+
+/** The margin for `signature`'s timestamps: `FINE_SETTLE_MS` unless both are whole seconds (then `settleMs`). */
+export const settleMarginMs = (mtimeNs: bigint, ctimeNs: bigint, settleMs: number): number =>
+  mtimeNs % NS_PER_SECOND === 0n && ctimeNs % NS_PER_SECOND === 0n ? settleMs : Math.min(settleMs, FINE_SETTLE_MS)
+
+/**
+ * The observation's timestamps are older than the settle margin (`settleMarginMs`) before `nowMs`. Only then does a
+ * later change show as a different timestamp, whatever the resolution of the file system's timestamps, so only then
+ * may a result computed from the file be kept.
  */
 export const isSettled = (observation: Observation, nowMs: number, settleMs: number): boolean => {
   const signature = observation.signature
   if (signature._tag === "Missing") return true
-  const limit = BigInt(Math.floor(nowMs - settleMs)) * 1_000_000n
+  const margin = settleMarginMs(signature.mtimeNs, signature.ctimeNs, settleMs)
+  const limit = BigInt(Math.floor(nowMs - margin)) * 1_000_000n
   return signature.mtimeNs < limit && signature.ctimeNs < limit
+}
+
+/** A lookup as a snapshot keeps it: the signature as text (`signatureText`), compared as text when looked at again. */
+export interface StoredObservation {
+  readonly path: string
+  readonly follow: boolean
+  readonly signature: string
+}
+
+const entryText = (kind: EntryKind, dev: bigint, ino: bigint, size: bigint, mtimeNs: bigint, ctimeNs: bigint): string =>
+  `${kind} ${dev} ${ino} ${size} ${mtimeNs} ${ctimeNs}`
+
+/** `kind dev ino size mtimeNs ctimeNs`, or `!` and the error code. */
+export const signatureText = (signature: Signature): string =>
+  signature._tag === "Missing"
+    ? `!${signature.code}`
+    : entryText(signature.kind, signature.dev, signature.ino, signature.size, signature.mtimeNs, signature.ctimeNs)
+
+/**
+ * One look at a stored lookup's path: the observation it makes now, if that shows exactly the stored signature (the
+ * stored text is never parsed: whatever it holds, only a match counts).
+ */
+export const observeMatching = (stored: StoredObservation): Observation | undefined => {
+  const stats = look(stored.path, stored.follow)
+  if (typeof stats === "string") {
+    return stored.signature === `!${stats}` ? { path: stored.path, follow: stored.follow, signature: { _tag: "Missing", code: stats } } : undefined
+  }
+  const kind = kindOf(stats)
+  if (stored.signature !== entryText(kind, stats.dev, stats.ino, stats.size, stats.mtimeNs, stats.ctimeNs)) return undefined
+  const signature: Signature = { _tag: "Entry", kind, dev: stats.dev, ino: stats.ino, size: stats.size, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs }
+  return { path: stored.path, follow: stored.follow, signature }
 }

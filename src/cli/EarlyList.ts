@@ -134,16 +134,16 @@ export const answerFirstList = async (
   const unanswered: EarlyStart = { initialized: answered.initialized, input: concat(bytes, rest) }
   const { found } = firstRequest(bytes)
   if (found === undefined || !projectionIsCurrent(paths)) return unanswered
-  const { listFirst } = await loading
-  let answer
+  const { prepareFirstList } = await loading
+  let listing
   try {
-    answer = listFirst(paths, found.request)
+    listing = prepareFirstList(paths, found.request)
   } catch {
     return unanswered
   }
-  if (answer === undefined) return unanswered
-  // the engine's load would hold the rest of the line back: it waits until the kernel has taken it all
-  await new Promise<void>((resolve) => output.write(`${answer.line}\n`, () => resolve()))
+  if (listing === undefined) return unanswered
+  // from here the answer is under way: whatever fails is not for the session to answer again
+  const listed = await listing.write(output)
   const remaining = Buffer.concat([bytes.subarray(0, found.start), bytes.subarray(found.end)])
-  return { initialized: answered.initialized, listed: answer.listed, input: concat(remaining, rest) }
+  return { initialized: answered.initialized, listed, input: concat(remaining, rest) }
 }

@@ -264,8 +264,13 @@ export const decodeManifest = (value: unknown, pluginRoot: string): Result.Resul
 export const toWireInterface = (
   manifest: PluginManifest | null | undefined,
   marketplaceCategory?: string | null
+): WirePluginInterface | null => wireInterfaceOf(manifest?.interface ?? null, marketplaceCategory)
+
+/** `toWireInterface` from the manifest's interface alone (null: no manifest, or one without an interface). */
+export const wireInterfaceOf = (
+  base: PluginManifestInterface | null,
+  marketplaceCategory?: string | null
 ): WirePluginInterface | null => {
-  const base = manifest?.interface ?? null
   const category = marketplaceCategory ?? base?.category ?? null
   if (base === null && (marketplaceCategory === undefined || marketplaceCategory === null)) return null
   return {

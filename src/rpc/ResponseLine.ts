@@ -16,13 +16,16 @@ export interface ErrorBody {
 const idJson = (id: RequestId | null): string => (typeof id === "bigint" ? id.toString() : JSON.stringify(id))
 const prefix = (jsonrpc: boolean): string => (jsonrpc ? "{\"jsonrpc\":\"2.0\"," : "{")
 
+/** A result line up to its result: `encodeResult` is this, the result's JSON and `}`. */
+export const resultHead = (id: RequestId, jsonrpc: boolean): string => `${prefix(jsonrpc)}"id":${idJson(id)},"result":`
+
 /**
  * Written by `JSON.stringify` in one piece where it can be (not for an i64 id beyond 2^53): a result joined into a
  * template is a rope, which the stream's write first copies flat (a listing is hundreds of kB).
  */
 export const encodeResult = (id: RequestId, result: unknown, jsonrpc: boolean): string => {
   const value = result === undefined ? null : result
-  if (typeof id === "bigint") return `${prefix(jsonrpc)}"id":${idJson(id)},"result":${JSON.stringify(value)}}`
+  if (typeof id === "bigint") return `${resultHead(id, jsonrpc)}${JSON.stringify(value)}}`
   return JSON.stringify(jsonrpc ? { jsonrpc: "2.0", id, result: value } : { id, result: value })
 }
 

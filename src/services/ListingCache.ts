@@ -1,4 +1,4 @@
-import { isSettled, isUnchanged, type Observation } from "../adapters/StatSignature.ts"
+import { isSettled, isUnchanged, type Observation, observeMatching, type StoredObservation } from "../adapters/StatSignature.ts"
 
 /** A result computed from files, with the lookups it was decided from (undefined: never reuse it). */
 export interface Computed<V> {
@@ -12,7 +12,7 @@ export interface Computed<V> {
  */
 export interface CacheWatch {
   /** every later change to the observed path will be reported */
-  readonly covers: (observation: Observation) => boolean
+  readonly covers: (observation: Pick<Observation, "path" | "follow">) => boolean
   /** the paths of a kept entry, to be watched from now on */
   readonly track: (paths: ReadonlyArray<string>) => void
   /** paths no kept entry observes any more */
@@ -49,12 +49,27 @@ export const makeCacheWatchRelay = (): CacheWatchRelay => {
   }
 }
 
-export interface ListingCacheOptions {
+/** A result kept by an earlier process (the discovery snapshot), with the lookups it was decided from. */
+export interface StoredEntry<V> {
+  readonly value: V
+  readonly observations: ReadonlyArray<StoredObservation>
+}
+
+/** A kept entry as it stands: what a snapshot of the cache records. */
+export interface KeptEntry<V> {
+  readonly key: string
+  readonly value: V
+  readonly observations: ReadonlyArray<Observation>
+}
+
+export interface ListingCacheOptions<V> {
   /** results depending on a timestamp this close to the time they were computed are not kept */
   readonly settleMs: number
   /** the oldest entries are dropped beyond this many */
   readonly maxEntries: number
   readonly watch?: CacheWatch
+  /** asked on a miss: a result an earlier process kept, taken over (without computing) while its lookups hold */
+  readonly stored?: (key: string) => StoredEntry<V> | undefined
 }
 
 const holds = (observations: ReadonlyArray<Observation>): boolean => {
@@ -78,9 +93,10 @@ export class ListingCache<V> {
   private readonly entries = new Map<string, Entry<V>>()
   /** observed path -> keys of the entries that observed it (only with a watch) */
   private readonly byPath = new Map<string, Set<string>>()
-  private readonly options: ListingCacheOptions
+  private readonly options: ListingCacheOptions<V>
+  private changeCount = 0
 
-  constructor(options: ListingCacheOptions) {
+  constructor(options: ListingCacheOptions<V>) {
     this.options = options
   }
 
@@ -89,26 +105,65 @@ export class ListingCache<V> {
     const kept = this.entries.get(key)
     if (kept !== undefined) {
       if (kept.trusted) return kept.value
-      // coverage first: a change after this point is reported, one before it shows in the stat that follows
-      const watch = this.options.watch
-      const covered = watch !== undefined && kept.observations.every((o) => watch.covers(o))
-      if (holds(kept.observations)) {
-        kept.trusted = covered
+      const check = this.revalidate(kept.observations)
+      if (check !== "changed") {
+        kept.trusted = check === "trusted"
         return kept.value
+      }
+    } else {
+      const stored = this.options.stored?.(key)
+      const adopted = stored === undefined ? undefined : this.adopt(stored)
+      if (adopted !== undefined) {
+        // taken over as it was kept, not a change: a snapshot of the cache would record it again as it is
+        this.keep(key, adopted, false)
+        return adopted.value
       }
     }
     const computed = compute(key)
     const observations = computed.observations
     if (observations !== undefined && observations.every((o) => isSettled(o, nowMs, this.options.settleMs))) {
-      this.replace(key, { value: computed.value, observations, trusted: false })
-      if (this.entries.size > this.options.maxEntries) {
-        const oldest = this.entries.keys().next()
-        if (oldest.done !== true) this.replace(oldest.value, undefined)
-      }
+      this.keep(key, { value: computed.value, observations, trusted: false }, true)
     } else {
       this.replace(key, undefined)
     }
     return computed.value
+  }
+
+  /**
+   * One `stat` per observation: `changed` when one no longer holds, else `trusted` when the watch covers them all
+   * (reused without a `stat` from then on) or `holds`.
+   */
+  private revalidate(observations: ReadonlyArray<Observation>): "changed" | "holds" | "trusted" {
+    // coverage first: a change after this point is reported, one before it shows in the stat that follows
+    const watch = this.options.watch
+    const covered = watch !== undefined && observations.every((o) => watch.covers(o))
+    if (!holds(observations)) return "changed"
+    return covered ? "trusted" : "holds"
+  }
+
+  /** A stored entry as a kept one, if every lookup still shows what it showed (one `stat` each). */
+  private adopt(stored: StoredEntry<V>): Entry<V> | undefined {
+    const watch = this.options.watch
+    // coverage first, as in `revalidate`
+    const covered = watch !== undefined && stored.observations.every((o) => watch.covers(o))
+    const observations: Array<Observation> = []
+    // an indexed loop: once per plugin of a first listing, in code not yet optimised (see `replace`)
+    for (let i = 0; i < stored.observations.length; i++) {
+      const storedObservation = stored.observations[i]
+      const observation = storedObservation === undefined ? undefined : observeMatching(storedObservation)
+      if (observation === undefined) return undefined
+      observations.push(observation)
+    }
+    return { value: stored.value, observations, trusted: covered }
+  }
+
+  private keep(key: string, entry: Entry<V>, changed: boolean): void {
+    this.replace(key, entry)
+    if (changed) this.changeCount++
+    if (this.entries.size > this.options.maxEntries) {
+      const oldest = this.entries.keys().next()
+      if (oldest.done !== true) this.replace(oldest.value, undefined)
+    }
   }
 
   /** Forgets every entry that observed `path` (a watch reported a change there). */
@@ -127,6 +182,18 @@ export class ListingCache<V> {
     return this.entries.size
   }
 
+  /** results computed and kept, or kept ones dropped, since the cache was made (taking over stored results is neither) */
+  get changes(): number {
+    return this.changeCount
+  }
+
+  /** The kept entries, oldest first. */
+  keptEntries(): ReadonlyArray<KeptEntry<V>> {
+    const kept: Array<KeptEntry<V>> = []
+    for (const [key, entry] of this.entries) kept.push({ key, value: entry.value, observations: entry.observations })
+    return kept
+  }
+
   /** entries reused without a `stat` */
   get trustedSize(): number {
     let n = 0
@@ -139,6 +206,7 @@ export class ListingCache<V> {
     const old = this.entries.get(key)
     this.entries.delete(key)
     if (entry !== undefined) this.entries.set(key, entry)
+    else if (old !== undefined) this.changeCount++
     const watch = this.options.watch
     if (watch === undefined) return
     // `forEach` and `some` over the (two or three) observations: this runs for every plugin of a first listing, in code

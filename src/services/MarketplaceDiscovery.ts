@@ -1,24 +1,12 @@
-import { Clock, Context, Effect, Layer, Result } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { errnoCode } from "../adapters/FsPort.ts"
-import { readManifestSync } from "../adapters/ManifestFile.ts"
-import { readUtf8File } from "../adapters/ReadUtf8File.ts"
-import { rustIoError } from "../adapters/RustIoError.ts"
-import { observe } from "../adapters/StatSignature.ts"
-import { type DecodedManifest, toWireInterface, type WirePluginInterface } from "../domain/Manifest.ts"
-import {
-  type AuthPolicy,
-  type InstallPolicy,
-  isListedForProduct,
-  type Marketplace,
-  MarketplaceError,
-  type MarketplaceInterface,
-  parseMarketplace,
-  type ResolvedPluginEntry
-} from "../domain/Marketplace.ts"
+import type { WirePluginInterface } from "../domain/Manifest.ts"
+import type { AuthPolicy, InstallPolicy, MarketplaceInterface } from "../domain/Marketplace.ts"
 import { comparePaths, join, normalize } from "../domain/PathRules.ts"
-import { type CacheWatch, type Computed, ListingCache } from "./ListingCache.ts"
+import type { DiscoverySnapshot } from "./DiscoverySnapshot.ts"
+import type { CacheWatch } from "./ListingCache.ts"
+import { makeMarketplaceLoader } from "./MarketplaceLoader.ts"
 
 /** `<root>/.agents/plugins/marketplace.json` */
 export const MARKETPLACE_RELATIVE_PATH = ".agents/plugins/marketplace.json"
@@ -77,11 +65,6 @@ export interface MarketplaceDiscoveryShape {
   readonly load: (paths: ReadonlyArray<string>) => Effect.Effect<LoadResult>
 }
 
-/** Marketplace and manifest results are kept only once their files are this old (coarse timestamps). */
-const SETTLE_MS = 2_000
-const MAX_CACHED_MARKETPLACES = 1_000
-const MAX_CACHED_MANIFESTS = 50_000
-
 /** `stat` that never throws: undefined when the path cannot be stat'ed. */
 const statOf = (path: string): NodeFs.Stats | undefined => {
   try {
@@ -123,89 +106,6 @@ const discoverSync = (options: DiscoverOptions): ReadonlyArray<string> => {
   return listed
 }
 
-/** Reads and resolves one marketplace file; the result depends on that file only (followed if it is a symlink). */
-const readMarketplace = (file: string): Computed<Result.Result<Marketplace, MarketplaceError>> => {
-  const observation = observe(file, true)
-  const observations = [observation]
-  let text: string | undefined
-  try {
-    text = readUtf8File(file, { noFollow: false })
-  } catch (error) {
-    const failure = errnoCode(error) === "ENOENT" ? MarketplaceError.notFound(file) : MarketplaceError.io(file, rustIoError(error))
-    return { value: Result.fail(failure), observations }
-  }
-  if (text === undefined) return { value: Result.fail(MarketplaceError.io(file, "stream did not contain valid UTF-8")), observations }
-  return { value: parseMarketplace(file, text), observations }
-}
-
-const readManifest = (root: string): Computed<DecodedManifest | undefined> => {
-  const read = readManifestSync(root)
-  return { value: read.decoded, observations: read.observations }
-}
-
-const toLoadedPlugin = (entry: ResolvedPluginEntry, manifest: DecodedManifest | undefined): LoadedPlugin => ({
-  id: entry.id,
-  name: entry.name,
-  sourcePath: entry.sourceDir,
-  installPolicy: entry.installPolicy,
-  authPolicy: entry.authPolicy,
-  category: entry.category ?? null,
-  interface: toWireInterface(manifest?.manifest, entry.category)
-})
-
-/**
- * The loading side of discovery, with what it read kept between calls: a marketplace file's parse while the file is
- * unchanged, a plugin's manifest while the lookups that decided it (`.codex-plugin`, `plugin.json`) are unchanged.
- */
-const makeLoader = (watch: CacheWatch | undefined) => {
-  const watched = watch === undefined ? {} : { watch }
-  const marketplaces = new ListingCache<Result.Result<Marketplace, MarketplaceError>>({
-    settleMs: SETTLE_MS,
-    maxEntries: MAX_CACHED_MARKETPLACES,
-    ...watched
-  })
-  const manifests = new ListingCache<DecodedManifest | undefined>({
-    settleMs: SETTLE_MS,
-    maxEntries: MAX_CACHED_MANIFESTS,
-    ...watched
-  })
-  // the listed plugin is rebuilt only when its entry or its manifest is not the one it was built from
-  const built = new WeakMap<ResolvedPluginEntry, { readonly manifest: DecodedManifest | undefined; readonly plugin: LoadedPlugin }>()
-
-  const load = (paths: ReadonlyArray<string>, nowMs: number): LoadResult => {
-    const loaded: Array<LoadedMarketplace> = []
-    const errors: Array<MarketplaceLoadError> = []
-    const seen = new Set<string>()
-    for (const file of paths) {
-      const parsed = marketplaces.get(file, nowMs, readMarketplace)
-      if (Result.isFailure(parsed)) {
-        errors.push({ marketplacePath: file, message: parsed.failure.message })
-        continue
-      }
-      const plugins: Array<LoadedPlugin> = []
-      for (const entry of parsed.success.plugins) {
-        if (seen.has(entry.id)) continue
-        seen.add(entry.id)
-        if (!isListedForProduct(entry)) continue
-        const manifest = manifests.get(entry.sourceDir, nowMs, readManifest)
-        const previous = built.get(entry)
-        if (previous !== undefined && previous.manifest === manifest) {
-          plugins.push(previous.plugin)
-          continue
-        }
-        const plugin = toLoadedPlugin(entry, manifest)
-        built.set(entry, { manifest, plugin })
-        plugins.push(plugin)
-      }
-      if (plugins.length === 0) continue
-      const { interface: iface, name, path: marketplacePath } = parsed.success
-      loaded.push({ name, path: marketplacePath, interface: iface, plugins })
-    }
-    return { marketplaces: loaded, errors }
-  }
-  return { load, marketplaces, manifests }
-}
-
 /** The loader's caches, for a watcher that reports changes to the files they observed. */
 export interface DiscoveryCaches {
   /** a watched path changed: forget what was decided from it */
@@ -222,14 +122,20 @@ export interface Discovery {
   readonly caches: DiscoveryCaches
   readonly discoverNow: (options: DiscoverOptions) => ReadonlyArray<string>
   readonly loadNow: (paths: ReadonlyArray<string>, nowMs: number) => LoadResult
+  /** `loadNow` one marketplace at a time (see `loadSteps`), for an answer written while the rest loads */
+  readonly loadSteps: (paths: ReadonlyArray<string>, nowMs: number, seen?: Set<string>) => Generator<LoadedMarketplace, LoadResult, void>
 }
 
-/** Discovery whose loading caches trust `watch` (see `CacheWatch`); the plain layer revalidates with `stat`s. */
-export const makeMarketplaceDiscovery = (watch?: CacheWatch): Discovery => {
-  const loader = makeLoader(watch)
+/**
+ * Discovery whose loading caches trust `watch` (see `CacheWatch`; the plain layer revalidates with `stat`s) and take
+ * over and save `snapshot` (`serve` only: a command that reads writes nothing).
+ */
+export const makeMarketplaceDiscovery = (watch?: CacheWatch, snapshot?: DiscoverySnapshot): Discovery => {
+  const loader = makeMarketplaceLoader(watch, snapshot)
   return {
     discoverNow: discoverSync,
     loadNow: loader.load,
+    loadSteps: loader.loadSteps,
     service: {
       discover: Effect.fn("MarketplaceDiscovery.discover")(function*(options: DiscoverOptions) {
         return discoverSync(options)

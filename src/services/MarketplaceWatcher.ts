@@ -16,7 +16,9 @@ import * as NodePath from "node:path"
 import type { Signature } from "../adapters/StatSignature.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import type { CacheWatch, CacheWatchRelay } from "./ListingCache.ts"
+import { makeDiscoverySnapshot } from "./DiscoverySnapshot.ts"
 import { type DiscoverOptions, type Discovery, MarketplaceDiscovery, makeMarketplaceDiscovery, watchCandidates } from "./MarketplaceDiscovery.ts"
+import { SETTLE_MS } from "./MarketplaceLoader.ts"
 import { type PathChangeKind, PathWatch } from "./PathWatch.ts"
 
 export interface MarketplaceChange {
@@ -104,7 +106,7 @@ export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
           cacheWatch.remove(untracked)
         }
       }
-      const discovery = early?.discovery ?? makeMarketplaceDiscovery(trust)
+      const discovery = early?.discovery ?? makeMarketplaceDiscovery(trust, makeDiscoverySnapshot(paths.ledgerDir, SETTLE_MS))
       early?.relay.connect(trust)
       invalidate = discovery.caches.invalidate
 

@@ -8,9 +8,11 @@ import { inspectConfig, type ParsedConfig } from "../adapters/ConfigToml.ts"
 import type { FsPort } from "../adapters/FsPort.ts"
 import { isDirectory, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
-import type { PluginListView, PluginSummaryView } from "../domain/PluginViews.ts"
+import { type PluginManifestInterface, wireInterfaceOf } from "../domain/Manifest.ts"
+import type { ResolvedPluginEntry } from "../domain/Marketplace.ts"
+import type { MarketplaceView, PluginListView, PluginSummaryView } from "../domain/PluginViews.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
-import type { LoadResult } from "./MarketplaceDiscovery.ts"
+import type { LoadedMarketplace, LoadedPlugin, LoadResult } from "./MarketplaceDiscovery.ts"
 
 const emptyConfig: ParsedConfig = { pluginsFeature: undefined, chatgptBaseUrl: undefined, plugins: new Map() }
 
@@ -57,28 +59,42 @@ export const pluginStateOf = (fs: FsPort, cacheDir: string, config: ParsedConfig
   }
 }
 
+/** A marketplace entry as listed, its interface from its manifest's (null: none, or no valid manifest). */
+export const loadedPlugin = (entry: ResolvedPluginEntry, manifest: PluginManifestInterface | null): LoadedPlugin => ({
+  id: entry.id,
+  name: entry.name,
+  sourcePath: entry.sourceDir,
+  installPolicy: entry.installPolicy,
+  authPolicy: entry.authPolicy,
+  category: entry.category ?? null,
+  interface: wireInterfaceOf(manifest, entry.category)
+})
+
+/** A listed plugin's summary in the answer. */
+export const pluginSummary = (p: LoadedPlugin, state: { readonly installed: boolean; readonly enabled: boolean }): PluginSummaryView => ({
+  // every summary built with the same literal (one object shape), which JSON.stringify walks fastest
+  id: p.id,
+  name: p.name,
+  source: { type: "local", path: p.sourcePath },
+  installed: state.installed,
+  enabled: state.enabled,
+  installPolicy: p.installPolicy,
+  authPolicy: p.authPolicy,
+  interface: p.interface
+})
+
+/** One listed marketplace with each plugin's state from `config` and the cache under `cacheDir`. */
+export const marketplaceView = (fs: FsPort, cacheDir: string, config: ParsedConfig, m: LoadedMarketplace): MarketplaceView => ({
+  name: m.name,
+  path: m.path,
+  interface: m.interface,
+  plugins: m.plugins.map((p) => pluginSummary(p, pluginStateOf(fs, cacheDir, config, p.id)))
+})
+
 /** The listing of `loaded` with each plugin's state from `config` and the cache under `cacheDir`. */
 export const listingView = (fs: FsPort, cacheDir: string, loaded: LoadResult, config: ParsedConfig): PluginListView => {
   const view: PluginListView = {
-    marketplaces: loaded.marketplaces.map((m) => ({
-      name: m.name,
-      path: m.path,
-      interface: m.interface,
-      plugins: m.plugins.map((p): PluginSummaryView => {
-        // every summary built with the same literal (one object shape), which JSON.stringify walks fastest
-        const state = pluginStateOf(fs, cacheDir, config, p.id)
-        return {
-          id: p.id,
-          name: p.name,
-          source: { type: "local", path: p.sourcePath },
-          installed: state.installed,
-          enabled: state.enabled,
-          installPolicy: p.installPolicy,
-          authPolicy: p.authPolicy,
-          interface: p.interface
-        }
-      })
-    })),
+    marketplaces: loaded.marketplaces.map((m) => marketplaceView(fs, cacheDir, config, m)),
     // the remote sync runs in the Engine before the listing (`forceRemoteSync`); here there is none
     remoteSyncError: null
   }

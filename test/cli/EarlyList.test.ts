@@ -2,7 +2,8 @@
  * `serve` answers the client's first plain `plugin/list` before its engine is loaded when the projection is current
  * (src/cli/EarlyList.ts). Shown with real child processes: the answer is byte for byte the session's, it does not
  * wait for the engine (the test holds the ledger lock meanwhile), what it must leave to the session waits for the
- * engine, and a marketplace created after that early look is still notified.
+ * engine, a marketplace created after that early look is still notified, and an answer from the discovery snapshot
+ * is the one the files give.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
@@ -127,6 +128,54 @@ describe("serve: the first plugin/list before the engine", () => {
     assert.deepStrictEqual(await client.call("plugin/list", { cwds: [box.workspace, other] }), listed)
     child.process.stdin.end()
     assert.deepStrictEqual(await child.exit(), { code: 0, signal: null })
+  })
+
+  it("answers from the discovery snapshot a later serve writes, byte for byte what the files give, edits included", async () => {
+    const box = await installedSandbox()
+    const snapshot = Path.join(box.ledgerDir, "discovery.snapshot")
+    const manifest = Path.join(box.workspace, "plugins", "notes-mcp", ".codex-plugin", "plugin.json")
+    const second = Math.floor(Date.now() / 1000) - 100
+    Fs.utimesSync(manifest, second, second)
+    // only files settled are kept (their ctime too, which cannot be set back): two seconds covers any resolution
+    await new Promise((resolve) => setTimeout(resolve, 2_200))
+    const list = `{"id":2,"method":"plugin/list","params":{"cwds":[${JSON.stringify(box.workspace)}]}}`
+    const early = () => answerTo2(box, [INITIALIZE, `{"method":"initialized"}`, list])
+    const fromFiles = await early()
+    const written = Fs.readFileSync(snapshot)
+    // taken over whole: nothing is read again, so nothing is written again
+    assert.strictEqual(await early(), fromFiles)
+    assert.isTrue(Fs.readFileSync(snapshot).equals(written))
+
+    // same size, mtime put back: only ctime tells
+    const text = Fs.readFileSync(manifest, "utf8")
+    Fs.writeFileSync(manifest, text.replace("\"Notes\"", "\"Jots!\""))
+    Fs.utimesSync(manifest, second, second)
+    const edited = await early()
+    assert.notStrictEqual(edited, fromFiles)
+    assert.include(edited, "\"displayName\":\"Jots!\"")
+    Fs.rmSync(snapshot)
+    assert.strictEqual(await early(), edited)
+    Fs.writeFileSync(snapshot, written.subarray(0, written.length / 2))
+    assert.strictEqual(await early(), edited)
+    assert.strictEqual(await answerTo2(box, ["", INITIALIZE, list]), edited)
+  })
+
+  it("after a first answer from the snapshot's fragments, the engine lists the same (its caches start empty)", async () => {
+    const box = await installedSandbox()
+    const snapshot = Path.join(box.ledgerDir, "discovery.snapshot")
+    await new Promise((resolve) => setTimeout(resolve, 2_200))
+    const list = `{"id":2,"method":"plugin/list","params":{"cwds":[${JSON.stringify(box.workspace)}]}}`
+    await answerTo2(box, [INITIALIZE, `{"method":"initialized"}`, list])
+    const written = Fs.readFileSync(snapshot)
+    const { child, client } = serve(box)
+    client.send({ id: "init", method: "initialize", params: { clientInfo: { name: "twice", title: null, version: "1" } } })
+    client.send({ method: "initialized" })
+    const first = await client.call("plugin/list", { cwds: [box.workspace] })
+    assert.deepStrictEqual(await client.call("plugin/list", { cwds: [box.workspace] }), first)
+    child.process.stdin.end()
+    assert.deepStrictEqual(await child.exit(), { code: 0, signal: null })
+    // nothing changed: taken over, not written again
+    assert.isTrue(Fs.readFileSync(snapshot).equals(written))
   })
 
   it("leaves a listing that needs the engine to the engine: a projection behind the log, a remote sync", async () => {

@@ -2,8 +2,18 @@ import { afterAll, assert, describe, it } from "@effect/vitest"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { isSettled, observe, sameSignature, signatureOf } from "../../src/adapters/StatSignature.ts"
-import { type Computed, ListingCache, makeCacheWatchRelay } from "../../src/services/ListingCache.ts"
+import {
+  FINE_SETTLE_MS,
+  isSettled,
+  type Observation,
+  observe,
+  observeMatching,
+  sameSignature,
+  settleMarginMs,
+  signatureOf,
+  signatureText
+} from "../../src/adapters/StatSignature.ts"
+import { type Computed, ListingCache, makeCacheWatchRelay, type StoredEntry } from "../../src/services/ListingCache.ts"
 
 const created: Array<string> = []
 const tempDir = (): string => {
@@ -79,6 +89,31 @@ describe("StatSignature", () => {
     assert.isTrue(isSettled(observation, later(), 2_000))
     assert.isTrue(isSettled(observe(`${file}.missing`, false), 0, 2_000))
   })
+
+  it("given whole-second timestamps then the full settle time applies, given finer ones FINE_SETTLE_MS", () => {
+    const at = (mtimeNs: bigint, ctimeNs: bigint): Observation => ({
+      path: "/f",
+      follow: false,
+      signature: { _tag: "Entry", kind: "file", dev: 1n, ino: 2n, size: 3n, mtimeNs, ctimeNs }
+    })
+    const second = 1_800_000_000n
+    const ns = (s: bigint, sub = 0n) => s * 1_000_000_000n + sub
+    const msAfter = (s: bigint, ms: number) => Number(s) * 1000 + ms
+    // whole seconds: two seconds
+    assert.isFalse(isSettled(at(ns(second), ns(second)), msAfter(second, 1_999), 2_000))
+    assert.isTrue(isSettled(at(ns(second), ns(second)), msAfter(second, 2_001), 2_000))
+    // a sub-second part in either: FINE_SETTLE_MS after the newer of the two
+    const fine: ReadonlyArray<readonly [Observation, number]> = [
+      [at(ns(second, 1n), ns(second)), msAfter(second, 0)],
+      [at(ns(second), ns(second, 500_000_000n)), msAfter(second, 500)],
+      [at(ns(second, 7n), ns(second, 7n)), msAfter(second, 0)]
+    ]
+    for (const [observation, newestMs] of fine) {
+      assert.isFalse(isSettled(observation, newestMs + FINE_SETTLE_MS - 1, 2_000))
+      assert.isTrue(isSettled(observation, newestMs + FINE_SETTLE_MS + 1, 2_000))
+    }
+    assert.strictEqual(settleMarginMs(ns(second, 1n), ns(second), 100), 100)
+  })
 })
 
 describe("ListingCache", () => {
@@ -137,6 +172,64 @@ describe("ListingCache", () => {
     assert.strictEqual(cache.size, 2)
     assert.strictEqual(cache.get("a", later(), () => ({ value: "recomputed", observations: [missing] })), "recomputed")
     assert.strictEqual(cache.get("c", later(), () => ({ value: "recomputed", observations: [missing] })), "c")
+  })
+})
+
+describe("ListingCache: results stored by an earlier process", () => {
+  /** `file`'s text as a stored entry, its lookup as the snapshot keeps it */
+  const storedText = (file: string): StoredEntry<string> => {
+    const { path, follow, signature } = observe(file, true)
+    return { value: NodeFs.readFileSync(file, "utf8"), observations: [{ path, follow, signature: signatureText(signature) }] }
+  }
+  const counting = (file: string) => {
+    let reads = 0
+    const compute = (): Computed<string> => {
+      reads++
+      return { value: NodeFs.readFileSync(file, "utf8"), observations: [observe(file, true)] }
+    }
+    return { compute, reads: () => reads }
+  }
+
+  it("given a stored entry whose lookups still hold then it is taken over without computing, and is no change", () => {
+    const file = Path.join(tempDir(), "f")
+    NodeFs.writeFileSync(file, "one")
+    const stored = storedText(file)
+    let asked = 0
+    const cache = new ListingCache<string>({ settleMs: 2_000, maxEntries: 10, stored: () => (asked++, stored) })
+    const { compute, reads } = counting(file)
+    assert.strictEqual(cache.get(file, later(), compute), "one")
+    assert.strictEqual(cache.get(file, later(), compute), "one")
+    assert.deepStrictEqual([reads(), asked, cache.size, cache.changes], [0, 1, 1, 0])
+    assert.deepStrictEqual(cache.keptEntries().map((e) => [e.key, e.value, e.observations.map((o) => signatureText(o.signature))]), [
+      [file, "one", [stored.observations[0]?.signature]]
+    ])
+  })
+
+  it("given a stored entry whose file changed since (same size, mtime put back) then it is computed again, a change", () => {
+    const file = Path.join(tempDir(), "f")
+    NodeFs.writeFileSync(file, "one")
+    coarsen(file)
+    const stored = storedText(file)
+    editInPlace(file, "two")
+    const cache = new ListingCache<string>({ settleMs: 2_000, maxEntries: 10, stored: () => stored })
+    const { compute, reads } = counting(file)
+    assert.strictEqual(cache.get(file, later(), compute), "two")
+    assert.deepStrictEqual([reads(), cache.changes], [1, 1])
+  })
+
+  it("given a stored lookup then only the exact signature matches, and the observation is today's", () => {
+    const dir = tempDir()
+    const file = Path.join(dir, "f")
+    NodeFs.writeFileSync(file, "x")
+    const now = observe(file, false)
+    const text = signatureText(now.signature)
+    assert.deepStrictEqual(observeMatching({ path: file, follow: false, signature: text }), now)
+    for (const other of [`${text}0`, text.replace("file", "directory"), "!ENOENT", "", "garbage"]) {
+      assert.isUndefined(observeMatching({ path: file, follow: false, signature: other }), other)
+    }
+    const gone = Path.join(dir, "gone")
+    assert.deepStrictEqual(observeMatching({ path: gone, follow: false, signature: "!ENOENT" }), observe(gone, false))
+    assert.isUndefined(observeMatching({ path: gone, follow: false, signature: "!ENOTDIR" }))
   })
 })
 
