@@ -85,8 +85,22 @@ export const writeFileAtomic = (fs: FsPort, path: string, bytes: Uint8Array, mod
   }
 }
 
-/** `<pid>-<12 hex>`: the end of every temp/staging name, so a sweep can tell whose it is (`ownerAlive`). */
-export const pidSuffix = (): string => `${process.pid}-${randomBytes(6).toString("hex")}`
+/** 2^48: the 12 hex digits of a `pidSuffix` */
+const SUFFIX_SPACE = 0x1000000000000
+let suffixBase: number | undefined
+let suffixCount = 0
+
+/**
+ * `<pid>-<12 hex>`: the end of every temp/staging name, so a sweep can tell whose it is (`ownerAlive`). The hex part
+ * starts at a random point once per process and counts up from there: an install names five or six temp files, and a
+ * random draw for each (`randomBytes`, ~20 µs) was a measurable part of its CPU time. Names stay unique within the
+ * process (2^48 before the count wraps) and, as before, differ between processes that happen to get the same pid.
+ */
+export const pidSuffix = (): string => {
+  suffixBase ??= randomBytes(6).readUIntBE(0, 6)
+  const hex = ((suffixBase + suffixCount++) % SUFFIX_SPACE).toString(16).padStart(12, "0")
+  return `${process.pid}-${hex}`
+}
 
 const PID_SUFFIX = /-(\d+)-[0-9a-f]{12}$/
 

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process"
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { fsyncDir, retireLink, sweepRetired, unlinkRetired, writeAll, writeFileAtomic } from "../../src/adapters/AtomicFile.ts"
+import { fsyncDir, ownerAlive, pidSuffix, retireLink, sweepRetired, unlinkRetired, writeAll, writeFileAtomic } from "../../src/adapters/AtomicFile.ts"
 import { type FsPort, nodeFs } from "../../src/adapters/FsPort.ts"
 import { withTempDir } from "./fixtures/testkit.ts"
 
@@ -83,6 +83,26 @@ describe("AtomicFile", () => {
       if (process.platform === "win32") fsyncDir(fs, dir)
       else assert.throws(() => fsyncDir(fs, dir), /EPERM/)
     }))
+})
+
+describe("pidSuffix", () => {
+  it("names this process, is unique within it, and keeps the `<pid>-<12 hex>` shape the sweeps read", () => {
+    const names = Array.from({ length: 1000 }, () => pidSuffix())
+    assert.strictEqual(new Set(names).size, names.length)
+    for (const name of names) {
+      assert.match(name, new RegExp(`^${process.pid}-[0-9a-f]{12}$`))
+      assert.isTrue(ownerAlive(`.staging-p-${name}`))
+    }
+  })
+
+  it("differs between processes (the count starts at a random point in each)", () => {
+    const script = `import { pidSuffix } from ${JSON.stringify(Path.resolve("src/adapters/AtomicFile.ts"))}; console.log(pidSuffix())`
+    const run = () => spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).stdout.trim().split("-")[1]
+    const first = run()
+    const second = run()
+    assert.match(first ?? "", /^[0-9a-f]{12}$/)
+    assert.notStrictEqual(first, second)
+  })
 })
 
 describe("retireLink", () => {
