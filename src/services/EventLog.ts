@@ -139,6 +139,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
    * ours, and tries to release it again at the end.
    */
   let unreleased: HeldLock | undefined
+  let orphansSwept = false
   const release = (lock: HeldLock) =>
     releaseLockEffect(fs, lock).pipe(
       Effect.flatMap((wasOurs) =>
@@ -160,8 +161,13 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
       fs,
       dir: ledgerDir,
       host,
+      // orphaned lock files are removed at this process's first acquisition (and whenever the lock is busy)
+      sweepOrphans: !orphansSwept,
       ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
-    }).pipe(Effect.mapError(fromLockError))
+    }).pipe(
+      Effect.tap(() => Effect.sync(() => { orphansSwept = true })),
+      Effect.mapError(fromLockError)
+    )
   })
   /** Hold the cross-process lock around `use`; the lock is released however `use` ends. */
   const withLock = <A, E>(use: Effect.Effect<A, E>): Effect.Effect<A, E | EventLogError> =>

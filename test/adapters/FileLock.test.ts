@@ -170,6 +170,41 @@ describe("FileLock", () => {
       assert.isTrue(releaseLock(nodeFs, lock))
     }))
 
+  it.live("sweepOrphans: false leaves orphans while the lock is free, and removes them before waiting when it is busy", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const pid = yield* Effect.promise(() => deadPid())
+      const orphan = `lock.tmp.${pid}.aaaa`
+      const plant = () => NodeFs.writeFileSync(Path.join(dir, orphan), JSON.stringify(ownerOf(pid, { nonce: "aaaa" })))
+      plant()
+      const free = yield* acquireLock({ fs: nodeFs, dir, host, sweepOrphans: false })
+      assert.deepStrictEqual(lockFiles(dir), ["lock", orphan])
+      assert.isTrue(releaseLock(nodeFs, free))
+      writeLock(dir, ownerOf(process.ppid))
+      const error = yield* Effect.flip(acquireLock({ fs: nodeFs, dir, host, timeoutMs: 50, sweepOrphans: false }))
+      assert.strictEqual(error.reason, "Locked")
+      assert.deepStrictEqual(lockFiles(dir), ["lock"])
+    }))
+
+  it.effect("release compares the lock file with what this holder wrote: a torn or rewritten copy is not ours", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const path = Path.join(dir, "lock")
+      const lock = yield* acquireLock({ fs: nodeFs, dir, host })
+      assert.strictEqual(NodeFs.readFileSync(path, "utf8"), lock.content)
+      // the same owner with another nonce (this process, a later acquisition): not this hold
+      NodeFs.writeFileSync(path, JSON.stringify({ ...lock.owner, nonce: "other" }))
+      assert.isFalse(releaseLock(nodeFs, lock))
+      NodeFs.writeFileSync(path, lock.content.slice(0, 20))
+      assert.isFalse(releaseLock(nodeFs, lock))
+      assert.isTrue(NodeFs.existsSync(path))
+      NodeFs.unlinkSync(path)
+      assert.isFalse(releaseLock(nodeFs, lock))
+      NodeFs.writeFileSync(path, lock.content)
+      assert.isTrue(releaseLock(nodeFs, lock))
+      assert.isFalse(NodeFs.existsSync(path))
+    }))
+
   it("a takeover that finds a different (live) lock after the rename puts it back", () => {
     // simulate: between our read of a dead owner's lock and our rename, a live process took it
     const dir = NodeFs.mkdtempSync("/tmp/ledger-lock-race-")
