@@ -3,6 +3,8 @@ import * as NodeFs from "node:fs"
 /** The subset of `fs.Stats` the ledger reads. */
 export interface FsStats {
   readonly size: number
+  /** type and permission bits */
+  readonly mode: number
   readonly mtimeMs: number
   readonly isFile: () => boolean
   readonly isDirectory: () => boolean

@@ -39,8 +39,13 @@ export interface TreeDurability {
 }
 
 /**
- * Builds the tree in `staging` (which exists): directories and files created, files written and chmodded, each
- * closed at once (nothing is fsynced here, see the header). Directories are chmodded once their contents exist.
+ * Builds the tree in `staging` (which exists, made by `mkdir` with the default mode): directories and files created,
+ * files written, each closed at once (nothing is fsynced here, see the header), and chmodded where their mode is not
+ * already the one recorded. Directories are chmodded once their contents exist.
+ *
+ * Most modes come out right at creation (0644 files, 0755 dirs under the usual umask), and a chmod each (14 for a
+ * small plugin) was a measurable part of an install: a file's mode is read back from its fd (the umask, or a default
+ * ACL, may have narrowed it) and a directory's is the one `mkdir` gave the staging dir, made the same way below it.
  */
 const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: string | undefined): void => {
   const root = under === undefined ? staging : Path.join(staging, under)
@@ -52,27 +57,30 @@ const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: stri
     fs.mkdirSync(dir, { recursive: false })
     known.add(dir)
   }
+  const dirMode = fs.lstatSync(staging).mode & 0o7777
   const chmods: Array<{ readonly path: string; readonly mode: number }> = []
   ensureDir(root)
   for (const entry of tree.manifest.entries) {
     const path = Path.join(root, entry.path)
     if (entry.type === "dir") {
       ensureDir(path)
-      chmods.push({ path, mode: entry.mode })
+      if (entry.mode !== dirMode) chmods.push({ path, mode: entry.mode })
       continue
     }
     ensureDir(Path.dirname(path))
     const bytes = tree.contentOf(entry)
     const fd = fs.openSync(path, "wx", entry.mode)
+    let created: number
     try {
       writeAll(fs, fd, bytes, 0)
+      created = fs.fstatSync(fd).mode & 0o7777
     } catch (error) {
       closeQuietly(fs, fd)
       throw error
     }
     fs.closeSync(fd)
     // the umask may have narrowed the mode at open
-    fs.chmodSync(path, entry.mode)
+    if (created !== entry.mode) fs.chmodSync(path, entry.mode)
   }
   for (const { path, mode } of chmods) fs.chmodSync(path, mode)
 }

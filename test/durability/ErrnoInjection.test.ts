@@ -124,6 +124,8 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/PluginTree.ts:buildBeside mkdirSync",
   "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside chmodSync",
   "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside closeSync",
+  "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside fstatSync",
+  "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside lstatSync",
   "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside openSync",
   "src/adapters/PluginTree.ts:ensureDir < src/adapters/PluginTree.ts:buildStaging mkdirSync",
   "src/adapters/PluginTree.ts:isDirectory < src/adapters/PluginTree.ts:ready lstatSync",

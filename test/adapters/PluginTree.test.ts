@@ -1,0 +1,78 @@
+import * as NodeFs from "node:fs"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { makeBlobStore, sha256Hex } from "../../src/adapters/BlobStore.ts"
+import { materialize, prepareTree } from "../../src/adapters/PluginTree.ts"
+import type { LoadedTree, TreeEntry } from "../../src/adapters/TreeBlob.ts"
+import { nodeTreeFs, type TreeFs } from "../../src/adapters/TreeFs.ts"
+import { tempDirScoped } from "./fixtures/testkit.ts"
+
+/** A tree held in memory, as `readSource` hands it to `prepareTree`. */
+const treeOf = (entries: ReadonlyArray<{ readonly path: string; readonly mode: number; readonly text?: string }>): LoadedTree => {
+  const bytes = new Map(entries.filter((e) => e.text !== undefined).map((e) => [e.path, Buffer.from(e.text ?? "")]))
+  const manifest: ReadonlyArray<TreeEntry> = entries.map((e) => {
+    const content = bytes.get(e.path)
+    return content === undefined
+      ? { path: e.path, type: "dir", mode: e.mode }
+      : { path: e.path, type: "file", mode: e.mode, sha256: sha256Hex(content), size: content.length }
+  })
+  return { manifest: { format: 2, entries: manifest }, contentOf: (entry) => bytes.get(entry.path) ?? Buffer.alloc(0) }
+}
+
+const counting = () => {
+  const chmods: Array<string> = []
+  const fs: TreeFs = {
+    ...nodeTreeFs,
+    chmodSync: (path, mode) => {
+      chmods.push(`${Path.basename(path)} ${mode.toString(8)}`)
+      nodeTreeFs.chmodSync(path, mode)
+    }
+  }
+  return { fs, chmods }
+}
+
+const modeOf = (path: string): number => NodeFs.lstatSync(path).mode & 0o7777
+
+describe("PluginTree", () => {
+  it.effect("every file and directory gets its recorded mode, chmodded only where creation did not give it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const probe = Path.join(dir, "probe")
+      NodeFs.mkdirSync(probe)
+      // what mkdir and open give here (the process's umask, or a default ACL), to know which chmods are due
+      const dirDefault = modeOf(probe)
+      const fileGives = (mode: number): number => {
+        const file = Path.join(probe, `f${mode.toString(8)}`)
+        NodeFs.closeSync(NodeFs.openSync(file, "wx", mode))
+        return modeOf(file)
+      }
+      const entries = [
+        { path: "README.md", mode: 0o644, text: "# p\n" },
+        { path: "bin", mode: 0o755 },
+        { path: "bin/run.sh", mode: 0o755, text: "#!/bin/sh\n" },
+        { path: "bin/all.sh", mode: 0o777, text: "#!/bin/sh\n" },
+        { path: "private", mode: 0o700 },
+        { path: "private/key", mode: 0o600, text: "k" },
+        { path: "sealed", mode: 0o555 },
+        { path: "sealed/notes.txt", mode: 0o444, text: "n" },
+        { path: "shared.txt", mode: 0o666, text: "s" }
+      ]
+      const expected = entries
+        .filter((e) => e.text === undefined ? e.mode !== dirDefault : fileGives(e.mode) !== e.mode)
+        .map((e) => `${Path.basename(e.path)} ${e.mode.toString(8)}`)
+        .sort()
+      const { fs, chmods } = counting()
+      const target = Path.join(dir, "cache", "market", "plugin")
+      const tree = treeOf(entries)
+      const prepared = yield* prepareTree(fs, tree, target, { under: "local" })
+      yield* materialize(fs, makeBlobStore(fs, Path.join(dir, "blobs")), "unused", target, { under: "local", prepared })
+      for (const entry of entries) {
+        assert.strictEqual(modeOf(Path.join(target, "local", entry.path)).toString(8), entry.mode.toString(8), entry.path)
+        if (entry.text !== undefined) assert.strictEqual(NodeFs.readFileSync(Path.join(target, "local", entry.path), "utf8"), entry.text)
+      }
+      assert.deepStrictEqual([...chmods].sort(), expected)
+      // under the usual umask (022) the common modes need none: 0o777 and 0o666 files, 0o700 and 0o555 dirs do
+      if (dirDefault === 0o755) assert.deepStrictEqual(expected, ["all.sh 777", "private 700", "sealed 555", "shared.txt 666"])
+    }))
+})
