@@ -35,10 +35,11 @@ export interface BlobStore {
    */
   readonly putAll: (blobs: ReadonlyArray<Uint8Array>, stored?: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, unknown>
   /**
-   * `putAll` in two halves: it returns once every new blob is written, fsynced and renamed into place, with the
-   * fsyncs of their directories already under way; `durable` waits for those (it may be awaited more than once):
-   * only then are the blobs durable. The caller does other work meanwhile, and awaits `durable` before anything
-   * that refers to the blobs is written. The fsyncs run in a fiber of the scope, which closing awaits.
+   * `putAll` in two halves: it returns as soon as the new blobs of the first batch are written to their temp files and
+   * their fsyncs issued; `durable` waits for the rest (it may be awaited more than once): those fsyncs, the renames
+   * into place, the fsyncs of their directories. Only then are the blobs durable, and the caller awaits `durable`
+   * before anything that refers to them is written; meanwhile it does other work (an install builds its cache tree,
+   * takes the ledger lock and decides). The rest runs in an uninterruptible fiber of the scope, which closing awaits.
    */
   readonly putAllStarted: (
     blobs: ReadonlyArray<Uint8Array>,
@@ -199,18 +200,18 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
     })
     if (fresh.size > 0 && !swept) yield* attempt(sweepTmp)
     const pending = [...fresh.values()]
-    for (let start = 0; start < pending.length; start += MAX_BATCH_FDS) {
-      yield* writeChunk(pending.slice(start, start + MAX_BATCH_FDS), dirs)
-    }
-    const all = durableDirs.withAncestors(dirs)
-    const synced = Effect.suspend(() => (all.length === 0 ? Effect.void : fsyncBatch(fs, [], all))).pipe(
-      Effect.tap(() => Effect.sync(() => {
-        durableDirs.confirm(all)
-        for (const hash of [...hashes, ...stored]) durableShards.add(Path.dirname(pathOf(hash)))
-      }))
-    )
-    // started now (their fsyncs issued before this returns); uninterruptible, so closing the scope waits for them
-    const fiber = yield* Effect.forkScoped(synced, { startImmediately: true })
+    const chain = Effect.gen(function*() {
+      for (let start = 0; start < pending.length; start += MAX_BATCH_FDS) {
+        yield* writeChunk(pending.slice(start, start + MAX_BATCH_FDS), dirs)
+      }
+      const all = durableDirs.withAncestors(dirs)
+      if (all.length > 0) yield* fsyncBatch(fs, [], all)
+      durableDirs.confirm(all)
+      for (const hash of [...hashes, ...stored]) durableShards.add(Path.dirname(pathOf(hash)))
+    })
+    // started now: the first batch is written and its fsyncs issued before this returns (the fiber runs until its
+    // first wait); uninterruptible, so closing the scope waits for the whole chain
+    const fiber = yield* Effect.forkScoped(Effect.uninterruptible(chain), { startImmediately: true })
     return { hashes, durable: Fiber.join(fiber) }
   })
 

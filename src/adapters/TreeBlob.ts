@@ -133,8 +133,9 @@ export const storeSource = (blobs: BlobStore, source: SourceTree): Effect.Effect
   Effect.asVoid(blobs.putAll([...source.separate, source.encoded], source.stored))
 
 /**
- * `storeSource` in two halves (`BlobStore.putAllStarted`): the blobs are written and renamed in when it returns;
- * `durable` completes once their directories are fsynced too, and must be awaited before the tree hash is recorded.
+ * `storeSource` in two halves (`BlobStore.putAllStarted`): the new blobs are written and their fsyncs issued when it
+ * returns; `durable` completes once they are fsynced, renamed into place and their directories fsynced, and must be
+ * awaited before the tree hash is recorded.
  */
 export const storeSourceStarted = (blobs: BlobStore, source: SourceTree): Effect.Effect<Effect.Effect<void, unknown>, unknown, Scope.Scope> =>
   Effect.map(blobs.putAllStarted([...source.separate, source.encoded], source.stored), ({ durable }) => durable)

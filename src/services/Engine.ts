@@ -219,12 +219,12 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)
         const [stored] = yield* Effect.all([
           // the blobs are durable (fsynced, renamed, dirs fsynced) before anything can record the tree hash (a
-          // replay needs them): written, fsynced and renamed here; the fsyncs of their dirs overlap taking the lock
-          // and deciding, and are awaited right before the append
+          // replay needs them): written here, their fsyncs issued; the rest (the fsyncs, the renames, the fsyncs of
+          // their dirs) overlaps building the tree, taking the lock and deciding, and is awaited right before the append
           storeSourceStarted(blobs, tree).pipe(Effect.mapError(failed)),
           // meanwhile the cache tree is built in a staging dir beside its target, and config.toml's temp file
-          // written and fsynced, for the projection to rename in after the append; nothing reads them before, and
-          // if no event takes them they are removed with the scope
+          // written (its fsync joined by the projection), for the projection to rename in after the append; nothing
+          // reads them before, and if no event takes them they are removed with the scope
           projector.prepare(pluginId.id, version, tree, configText)
         ], { concurrency: 2 })
         for (const skipped of tree.skipped) {

@@ -23,7 +23,7 @@
  * over it again is not always the same (an uninstall and a reinstall move a table to the end): so the fold
  * starts from the checkpoint's copy of the text whenever config.toml is one of the texts that fold passes through.
  */
-import { Context, Effect, Exit, Layer, Result, Schema, type Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Result, Schema, type Scope } from "effect"
 import * as Path from "node:path"
 import {
   attempt,
@@ -181,7 +181,8 @@ export class Projector extends Context.Service<Projector, {
   /**
    * Builds the cache tree an install will project, and its config.toml temp file, before its event is
    * appended, so that work overlaps the blob writes; the projection of the matching `PluginInstalled` then
-   * only renames them in. Held by the scope: removed when the scope closes if no projection took them. Never
+   * only renames them in. Returns once the tree is built and the temp file written: its fsync goes on meanwhile and
+   * is joined by the projection. Held by the scope: removed when the scope closes if no projection took them. Never
    * fails (the projection writes them itself then).
    */
   readonly prepare: (
@@ -250,8 +251,12 @@ export class Projector extends Context.Service<Projector, {
         return true
       }
 
-      /** config.toml texts staged ahead of their events (temp file written and fsynced), by text. */
-      const stagedConfigs = new Map<string, Array<StagedFile>>()
+      /**
+       * config.toml texts staged ahead of their events, by text: the fiber writing the temp file and fsyncing it. The
+       * command does not wait for that fsync before it takes the lock and decides; the projection joins it, as it
+       * renames the file in only once the fsync is through.
+       */
+      const stagedConfigs = new Map<string, Array<Fiber.Fiber<StagedFile, unknown>>>()
 
       /**
        * Builds something ahead of its event and files it under `key` for the projection to take; held by the scope:
@@ -269,8 +274,21 @@ export class Projector extends Context.Service<Projector, {
       const prepareCache = (target: string, key: string, source: SourceTree, version: string): Effect.Effect<void, never, Scope.Scope> =>
         holdUntilTaken(preparedTrees, key, prepareTree(fs, source.tree, target, { under: version }), (prepared) => discardPrepared(fs, prepared))
 
+      /**
+       * Stages config.toml's next text: written and its fsync issued before this returns, the rest in a fiber filed
+       * under the text. Held by the scope like `holdUntilTaken`: untaken when the scope closes, it is waited for and
+       * its temp file removed. A failure is not one: the projection that joins it stages the text itself then.
+       */
       const prepareConfig = (text: string): Effect.Effect<void, never, Scope.Scope> =>
-        holdUntilTaken(stagedConfigs, text, stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600), (staged) => discardStaged(fs, staged))
+        Effect.acquireRelease(
+          Effect.forkScoped(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600), { startImmediately: true }).pipe(
+            Effect.tap((fiber) => Effect.sync(() => pushTo(stagedConfigs, text, fiber)))
+          ),
+          (fiber) =>
+            removeFrom(stagedConfigs, text, fiber)
+              ? Fiber.join(fiber).pipe(Effect.flatMap((staged) => Effect.sync(() => discardStaged(fs, staged))), Effect.ignore)
+              : Effect.void
+        ).pipe(Effect.asVoid)
 
       const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> => {
         const target = pluginDir(pluginId)
@@ -278,8 +296,9 @@ export class Projector extends Context.Service<Projector, {
         const edited = replacePluginTable(configText, pluginId, true)
         const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
         return Effect.all([
-          // first, so its fsync is on its way while the tree is built (in a CODEX_HOME that does not exist yet the
-          // temp file cannot be made: the projection creates the dir and writes it then)
+          // first, so its fsync is on its way while the tree is built, the lock taken and the command decided (in a
+          // CODEX_HOME that does not exist yet the temp file cannot be made: the projection creates the dir and writes
+          // it then)
           config === undefined ? Effect.void : prepareConfig(config),
           prepareCache(target, preparedKey(target, source.treeHash, version), source, version)
         ], { concurrency: 2, discard: true })
@@ -390,12 +409,11 @@ export class Projector extends Context.Service<Projector, {
         // are built; it is renamed over config.toml only after they are in place
         const output: { staged?: StagedFile } = {}
         const ready = touched ? takeFrom(stagedConfigs, config) : undefined
-        if (ready !== undefined) output.staged = ready
-        const stageConfig = touched && ready === undefined
-          ? stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600).pipe(
-            Effect.tap((staged) => Effect.sync(() => { output.staged = staged }))
-          )
-          : Effect.void
+        const stageNow = stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600)
+        // the prepared one is joined uninterruptibly: once taken, only this projection can remove its temp file
+        const stageConfig = !touched ? Effect.void : (
+          ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))
+        ).pipe(Effect.tap((staged) => Effect.sync(() => { output.staged = staged })))
         const [trees] = yield* Effect.all(
           [Effect.forEach(events, projectCache), stageConfig],
           { concurrency: 2 }

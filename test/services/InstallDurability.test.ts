@@ -275,6 +275,59 @@ describe("the blobs before the event", () => {
     }))
 })
 
+describe("what overlaps the fsyncs of an install", () => {
+  it.live("slow fsyncs: the lock is taken and the command decided meanwhile, but the event waits for every blob fsync, and config.toml's rename for its temp file's", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, () => Effect.void)
+      const steps: Array<string> = []
+      const opened = new Map<number, string>()
+      const rel = (path: string) => Path.relative(world.paths.codexHome, path)
+      const slow: TreeFs = {
+        ...nodeTreeFs,
+        openSync: (path, flags, mode) => {
+          const fd = nodeTreeFs.openSync(path, flags, mode)
+          opened.set(fd, path)
+          return fd
+        },
+        // every fsync of the install takes 30 ms: long enough for everything that does not wait for it to go first
+        fsyncAsync: (fd) => {
+          const path = opened.get(fd) ?? "?"
+          return new Promise<void>((resolve) => setTimeout(resolve, 30))
+            .then(() => nodeTreeFs.fsyncAsync(fd))
+            .then(() => { steps.push(`synced ${rel(path)}`) })
+        },
+        writeSync: (fd, buffer, offset, length, position) => {
+          if ((opened.get(fd) ?? "").endsWith(".jsonl")) steps.push("appended")
+          return nodeTreeFs.writeSync(fd, buffer, offset, length, position)
+        },
+        linkSync: (existing, to) => {
+          nodeTreeFs.linkSync(existing, to)
+          if (to === Path.join(world.paths.ledgerDir, "lock")) steps.push("locked")
+        },
+        renameSync: (from, to) => {
+          nodeTreeFs.renameSync(from, to)
+          if (to === world.paths.configPath) steps.push("config.toml renamed")
+        }
+      }
+      yield* withEngine(world, install(world, "alpha"), slow)
+      const at = (step: string) => steps.indexOf(step)
+      const blobSyncs = steps.filter((step) => step.startsWith("synced ledger/blobs"))
+      const configSync = steps.find((step) => /^synced \.config\.toml\.tmp-/.test(step)) ?? "no fsync of config.toml's temp file"
+      // the tree blob and the big file (in blobs/tmp), their shard dirs and what holds them
+      assert.isAtLeast(blobSyncs.filter((step) => step.includes("blobs/tmp/")).length, 2, steps.join("\n"))
+      assert.isAtLeast(blobSyncs.filter((step) => step.includes("blobs/sha256")).length, 2, steps.join("\n"))
+      assert.isAbove(at("locked"), -1, steps.join("\n"))
+      assert.isBelow(at("locked"), at(blobSyncs[0] ?? ""), `the lock is taken before the first blob fsync is through:\n${steps.join("\n")}`)
+      assert.isBelow(at("locked"), at(configSync), `and before config.toml's temp file is synced:\n${steps.join("\n")}`)
+      for (const step of blobSyncs) assert.isBelow(at(step), at("appended"), `${step} before the event:\n${steps.join("\n")}`)
+      assert.isBelow(at(configSync), at("config.toml renamed"), steps.join("\n"))
+      assert.isBelow(at("appended"), at("config.toml renamed"), steps.join("\n"))
+      assert.include(NodeFs.readFileSync(world.paths.configPath, "utf8"), "[plugins.\"alpha@market\"]")
+      assert.deepStrictEqual(leftovers(world), [])
+    }))
+})
+
 describe("tree blobs", () => {
   it.live("a format-1 tree (one blob per file) still materializes", () =>
     Effect.gen(function*() {
