@@ -290,7 +290,9 @@ export class Projector extends Context.Service<Projector, {
               : Effect.void
         ).pipe(Effect.asVoid)
 
-      const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> => {
+      // suspended: the config.toml edit (CPU, ~0.5 ms on a config of 30 plugins) runs once the caller's blob writes
+      // have their fsyncs on the way, not when the caller builds its effects
+      const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> => Effect.suspend(() => {
         const target = pluginDir(pluginId)
         // what the install's projection will write, if config.toml does not change before it
         const edited = replacePluginTable(configText, pluginId, true)
@@ -302,7 +304,7 @@ export class Projector extends Context.Service<Projector, {
           config === undefined ? Effect.void : prepareConfig(config),
           prepareCache(target, preparedKey(target, source.treeHash, version), source, version)
         ], { concurrency: 2, discard: true })
-      }
+      })
 
       /** Applies an event to the cache; returns what to fsync before the change counts as durable (none: no change). */
       const projectCache = (event: PluginEvent): Effect.Effect<TreeDurability | undefined, unknown> => {
