@@ -28,13 +28,25 @@ export const materializeLayout = Effect.fn("materializeLayout")(function*(layout
   return root
 })
 
-/** Every entry below `dir`: type, relative path, a content hash for files and the target for links (and modes, if asked). */
-export const snapshotTree = (dir: string, options: { readonly modes?: boolean } = {}): ReadonlyArray<string> => {
+/**
+ * Every entry below `dir`: type, relative path, a content hash for files and the target for links (and modes, if
+ * asked). `live`: a running server may be changing the tree (its work after an answer takes the ledger lock, removes
+ * blob copies): an entry gone between the listing and its lstat is left out instead of failing the snapshot.
+ */
+export const snapshotTree = (dir: string, options: { readonly modes?: boolean; readonly live?: boolean } = {}): ReadonlyArray<string> => {
   const out: Array<string> = []
   const walk = (relative: string): void => {
-    for (const name of Fs.readdirSync(NodePath.join(dir, relative)).sort()) {
+    let names: Array<string>
+    try {
+      names = Fs.readdirSync(NodePath.join(dir, relative)).sort()
+    } catch (error) {
+      if (options.live === true && error instanceof Error && Reflect.get(error, "code") === "ENOENT") return
+      throw error
+    }
+    for (const name of names) {
       const rel = NodePath.join(relative, name)
-      const stat = Fs.lstatSync(NodePath.join(dir, rel))
+      const stat = Fs.lstatSync(NodePath.join(dir, rel), { throwIfNoEntry: options.live !== true })
+      if (stat === undefined) continue
       const mode = options.modes === true ? ` ${(stat.mode & 0o777).toString(8)}` : ""
       if (stat.isDirectory()) {
         out.push(`dir ${rel}${mode}`)
@@ -42,7 +54,14 @@ export const snapshotTree = (dir: string, options: { readonly modes?: boolean } 
       } else if (stat.isSymbolicLink()) {
         out.push(`link ${rel} -> ${Fs.readlinkSync(NodePath.join(dir, rel))}`)
       } else {
-        out.push(`file ${rel} ${createHash("sha256").update(Fs.readFileSync(NodePath.join(dir, rel))).digest("hex")}${mode}`)
+        let bytes: Buffer
+        try {
+          bytes = Fs.readFileSync(NodePath.join(dir, rel))
+        } catch (error) {
+          if (options.live === true && error instanceof Error && Reflect.get(error, "code") === "ENOENT") continue
+          throw error
+        }
+        out.push(`file ${rel} ${createHash("sha256").update(bytes).digest("hex")}${mode}`)
       }
     }
   }
