@@ -16,6 +16,11 @@ export const observeConfig = (fs: FsPort, configPath: string): ConfigObservation
     if (errnoCode(error) !== "ENOENT") throw error
     bytes = Buffer.alloc(0)
   }
+  return observeConfigBytes(bytes, configPath)
+}
+
+/** The same for bytes already read (a command reads config.toml once under the lock and shares the bytes). */
+export const observeConfigBytes = (bytes: Buffer, configPath: string): ConfigObservation => {
   const hash = sha256Hex(bytes)
   const text = bytes.toString("utf8")
   const { problem, config } = inspectConfig(text)

@@ -9,7 +9,7 @@ import * as Path from "node:path"
 import { inspectConfig } from "../adapters/ConfigToml.ts"
 import { attempt, pidSuffix } from "../adapters/AtomicFile.ts"
 import { describeError } from "../adapters/FsPort.ts"
-import { isDirectory as isDirectoryAt, readTextOrEmpty } from "../adapters/FsQueries.ts"
+import { decodeUtf8Strict, isDirectory as isDirectoryAt, readBytesOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
 import { readSource, storeSourceStarted } from "../adapters/TreeBlob.ts"
@@ -31,7 +31,7 @@ import { Engine, EngineError, internalError, invalidRequest, type Origin } from 
 import { EventLog, type LogRecord, type NewRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { applyConfigEdits, eventOf, Projector } from "./Projector.ts"
-import { observeConfig } from "../adapters/ConfigObservationFile.ts"
+import { observeConfig, observeConfigBytes } from "../adapters/ConfigObservationFile.ts"
 import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
 import { newRecordOf } from "./EventRecords.ts"
@@ -78,12 +78,26 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const toEngineError = (error: EngineError | { readonly message: string }): EngineError =>
       error instanceof EngineError ? error : internalError(error.message)
 
-    const readConfigText = (): string => readTextOrEmpty(fs, paths.configPath)
     const isDirectory = (path: string): boolean => isDirectoryAt(fs, path)
+    /**
+     * config.toml's bytes as a command reads them once under the lock: the adoption of hand edits, the command's
+     * observation, the preview of its edit and its projection all work on them (a read failure is reported where
+     * each of those reported its own before)
+     */
+    const readConfigUnderLock = (): Result.Result<Buffer, unknown> =>
+      Result.try({ try: () => readBytesOrEmpty(fs, paths.configPath), catch: (e) => e })
+    const configTextOf = (read: Result.Result<Buffer, unknown>, failure: string): Effect.Effect<string, EngineError> =>
+      Effect.try({
+        try: () => {
+          if (Result.isFailure(read)) throw read.failure
+          return decodeUtf8Strict(read.success)
+        },
+        catch: (e) => internalError(`${failure}: ${rustIoError(e)}`)
+      })
 
-    /** What config.toml and the cache say about a plugin right now; fails when config.toml is unreadable. */
-    const observe = (pluginId: string, failure: string, checkTypes: boolean): Effect.Effect<Observed, EngineError> =>
-      Effect.try({ try: readConfigText, catch: (e) => internalError(`${failure}: ${rustIoError(e)}`) }).pipe(
+    /** What config.toml (as read under the lock) and the cache say about a plugin; fails when config.toml is unreadable. */
+    const observe = (pluginId: string, failure: string, checkTypes: boolean, read: Result.Result<Buffer, unknown>): Effect.Effect<Observed, EngineError> =>
+      configTextOf(read, failure).pipe(
         Effect.flatMap((text) => {
           const { problem, config } = inspectConfig(text)
           // clearing a table needs only a parsable document (the reference does not type-check it then)
@@ -113,15 +127,21 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
      * The adoption of config.toml as it is now, when Codex can read it and the projection is current (commands
      * report unreadable files themselves; a lagging projection is caught up and adopted from by the next check).
      */
-    const adoptReadable = (state: PluginState, records: ReadonlyArray<LogRecord>): Effect.Effect<Adoption> =>
+    const adoptReadable = (
+      state: PluginState,
+      records: ReadonlyArray<LogRecord>,
+      read: Result.Result<Buffer, unknown> = readConfigUnderLock()
+    ): Effect.Effect<Adoption> =>
       Effect.map(projectedUpTo(records), (current) => {
         const none: Adoption = { records: [], state }
         if (!current) return none
+        // the command's own observation reports a read failure
+        if (Result.isFailure(read)) return none
         let observation: ConfigObservation
         try {
-          observation = observeConfig(fs, paths.configPath)
+          observation = observeConfigBytes(read.success, paths.configPath)
         } catch {
-          return none // the command's own observation reports the read failure
+          return none
         }
         if (observation._tag === "Unreadable") return none
         return adoptionOf(state, records.at(-1)?.seq ?? 0, observation, new Date(clock.currentTimeMillisUnsafe()).toISOString())
@@ -136,13 +156,15 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       /** the event type and plugin this command records; a reused idempotency key must match them */
       intent: { readonly type: string; readonly pluginId: string },
       configFailure: string,
-      build: (state: PluginState) => Effect.Effect<PluginCommand, EngineError>,
+      build: (state: PluginState, config: Result.Result<Buffer, unknown>) => Effect.Effect<PluginCommand, EngineError>,
       answer: (events: ReadonlyArray<LogRecord>, state: PluginState) => A,
       /** awaited under the lock right before the events are appended (an install: its blobs made durable) */
       beforeAppend: Effect.Effect<void, EngineError> = Effect.void
     ): Effect.Effect<A, EngineError> =>
       Effect.gen(function*() {
         const key = origin.idempotencyKey ?? randomUUID()
+        /** config.toml's text the decision was previewed on, under the lock: the projection starts from it */
+        let decidedOn: string | undefined
         const now = new Date(yield* Clock.currentTimeMillis).toISOString()
         const result = yield* log.transact(
           (records) =>
@@ -161,13 +183,14 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
                 return { append: [], value: previous }
               }
               // hand edits of config.toml since the last look are adopted first, so the command decides on them
-              const adoption = yield* adoptReadable(fold(records), records)
+              const configRead = readConfigUnderLock()
+              const adoption = yield* adoptReadable(fold(records), records, configRead)
               const state = adoption.state
-              const command = yield* build(state)
+              const command = yield* build(state, configRead)
               const decided = decide(state, command)
               if (Result.isFailure(decided)) return yield* invalidRequest(decided.failure.message)
               // the projection must be able to write config.toml before anything is recorded
-              const configText = yield* Effect.try({ try: readConfigText, catch: (e) => internalError(`${configFailure}: ${rustIoError(e)}`) })
+              const configText = yield* configTextOf(configRead, configFailure)
               const preview = applyConfigEdits(configText, decided.success)
               if (Result.isFailure(preview)) return yield* internalError(`${configFailure}: ${preview.failure.message}`)
               const append: Array<NewRecord> = [
@@ -180,10 +203,11 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
                 return yield* invalidRequest(`the ${tooLarge.type} event would be ${recordBytes(tooLarge)} bytes, more than the log's limit of ${MAX_RECORD_BYTES}`)
               }
               yield* beforeAppend
+              decidedOn = configText
               const replayed: ReadonlyArray<LogRecord> = []
               return { append, value: replayed }
             }),
-          (appended, all) => projectAll(all, appended)
+          (appended, all) => projectAll(all, appended, decidedOn)
         ).pipe(Effect.mapError(toEngineError))
         const events = result.value.length > 0 ? result.value : result.appended.filter((r) => r.id.startsWith(`${key}:`))
         return answer(events, yield* Ref.get(lastState))
@@ -293,8 +317,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           origin,
           { type: "PluginUninstalled", pluginId: id.id },
           "failed to clear plugin config",
-          () =>
-            Effect.map(observe(id.id, "failed to clear plugin config", false), (observed) =>
+          (_, config) =>
+            Effect.map(observe(id.id, "failed to clear plugin config", false, config), (observed) =>
               new UninstallPlugin({ pluginId: id.id, observed, cause: causeOf(origin) })),
           (): Record<string, never> => ({})
         )
@@ -307,8 +331,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           origin,
           { type: input.enabled ? "PluginEnabled" : "PluginDisabled", pluginId: id.id },
           "failed to persist plugin config",
-          () =>
-            Effect.map(observe(id.id, "failed to persist plugin config", true), (observed) => {
+          (_, config) =>
+            Effect.map(observe(id.id, "failed to persist plugin config", true, config), (observed) => {
               const fields = { pluginId: id.id, observed, cause: causeOf(origin) }
               return input.enabled ? new EnablePlugin(fields) : new DisablePlugin(fields)
             }),
@@ -386,8 +410,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     })
 
     /** Projects what the checkpoint does not cover; `appended` were just decided on config.toml as it is now. */
-    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = []) =>
-      projector.project(all, appended[0]?.seq).pipe(
+    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = [], configText?: string) =>
+      projector.project(all, appended[0]?.seq, configText).pipe(
         Effect.andThen(Ref.set(lastState, fold(all))),
         Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
       )
