@@ -44,6 +44,33 @@ const resolvesInside = (fs: TreeFs, realRoot: string, path: string): boolean => 
   }
 }
 
+/**
+ * What `path` (lexically below `root`) is, when no component between them is a symlink: then it resolves to the
+ * root's real path joined with the same names, and one `lstat` per component below the root answers what three
+ * `realpath` walks from `/` and two `stat`s answered (the usual case); "Other" (a symlink on the way, a missing or
+ * unreadable component) leaves the caller to those.
+ */
+type Walk = { readonly _tag: "Plain"; readonly isDirectory: boolean; readonly isFile: boolean } | { readonly _tag: "Other" }
+const OTHER: Walk = { _tag: "Other" }
+const walkBelow = (fs: TreeFs, root: string, path: string): Walk => {
+  const relative = Path.relative(root, path)
+  if (relative === "" || relative.startsWith("..") || Path.isAbsolute(relative)) return OTHER
+  let at = root
+  let last: Walk = OTHER
+  for (const name of relative.split(Path.sep)) {
+    at = Path.join(at, name)
+    let stat: ReturnType<TreeFs["lstatSync"]>
+    try {
+      stat = fs.lstatSync(at)
+    } catch {
+      return OTHER
+    }
+    if (stat.isSymbolicLink()) return OTHER
+    last = { _tag: "Plain", isDirectory: stat.isDirectory(), isFile: stat.isFile() }
+  }
+  return last
+}
+
 export const resolveInstallPlan = (
   fs: TreeFs,
   paths: LedgerPaths,
@@ -72,13 +99,16 @@ export const resolveInstallPlan = (
       }
       version = trimmed
     }
-    if (!isDirectory(fs, entry.sourceDir)) {
+    const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
+    const source = walkBelow(fs, root, entry.sourceDir)
+    if (source._tag === "Plain" ? !source.isDirectory : !isDirectory(fs, entry.sourceDir)) {
       return yield* invalidRequest(`plugin source path is not a directory: ${entry.sourceDir}`)
     }
     // the path rules are lexical; a symlinked source dir must not lead out of the marketplace root
-    const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
     const realRoot = Result.try(() => fs.realpathSync(root))
-    const realSource = Result.try(() => fs.realpathSync(entry.sourceDir))
+    const realSource = source._tag === "Plain" && Result.isSuccess(realRoot)
+      ? Result.succeed(Path.join(realRoot.success, Path.relative(root, entry.sourceDir)))
+      : Result.try(() => fs.realpathSync(entry.sourceDir))
     if (Result.isFailure(realRoot) || Result.isFailure(realSource) || !isInside(realRoot.success, realSource.success)) {
       return yield* invalidRequest(
         `invalid marketplace file \`${marketplacePath}\`: local plugin source path must stay within the marketplace root`
@@ -86,7 +116,12 @@ export const resolveInstallPlan = (
     }
     const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
     // a manifest (or `.codex-plugin`) linked from outside the plugin is not the plugin's: the copy would not have it
-    if (!isFile(fs, manifestPath) || !resolvesInside(fs, realSource.success, manifestPath)) {
+    const manifestWalk = source._tag === "Plain" ? walkBelow(fs, entry.sourceDir, manifestPath) : OTHER
+    if (
+      manifestWalk._tag === "Plain"
+        ? !manifestWalk.isFile
+        : !isFile(fs, manifestPath) || !resolvesInside(fs, realSource.success, manifestPath)
+    ) {
       return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
     }
     const manifestText = readFile(fs, manifestPath)
