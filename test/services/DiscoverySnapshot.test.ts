@@ -15,6 +15,7 @@ import { makeDiscoverySnapshot } from "../../src/services/DiscoverySnapshot.ts"
 import { type DiscoverOptions, type LoadResult, makeMarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts"
 import { SETTLE_MS } from "../../src/services/MarketplaceLoader.ts"
 import { type Layout, materializeLayout } from "../support/Trees.ts"
+import { coarsen, editInPlace } from "../support/SameSizeEdit.ts"
 
 const FILE = ".agents/plugins/marketplace.json"
 const entry = (name: string, path = `./plugins/${name}`) => ({ name, source: { source: "local", path }, category: name === "b" ? "Design" : undefined })
@@ -30,19 +31,6 @@ const LAYOUT: Layout = {
     [`codex/.tmp/plugins/${FILE}`]: JSON.stringify({ name: "curated", plugins: [entry("k")] }),
     "codex/.tmp/plugins/plugins/k/.codex-plugin/plugin.json": manifest("Curated")
   }
-}
-
-/** Sets a whole-second mtime in the past, as a file system with coarse timestamps keeps it. */
-const coarsen = (target: string) => {
-  const second = Math.floor(Date.now() / 1000) - 100
-  NodeFs.utimesSync(target, second, second)
-}
-/** Rewrites a coarsened `target` with content of the same size and puts its mtime back: only ctime tells. */
-const editInPlace = (target: string, content: string) => {
-  const before = NodeFs.statSync(target, { bigint: true })
-  assert.strictEqual(Buffer.byteLength(content), Number(before.size))
-  NodeFs.writeFileSync(target, content)
-  NodeFs.utimesSync(target, Number(before.atimeNs / 1_000_000_000n), Number(before.mtimeNs / 1_000_000_000n))
 }
 
 const optionsFor = (root: string, codexHome = `${root}/codex`): DiscoverOptions => ({ home: `${root}/home`, codexHome, cwds: [`${root}/repo/src`] })

@@ -14,6 +14,7 @@ import {
   signatureText
 } from "../../src/adapters/StatSignature.ts"
 import { type Computed, ListingCache, makeCacheWatchRelay, type StoredEntry } from "../../src/services/ListingCache.ts"
+import { coarsen, editInPlace } from "../support/SameSizeEdit.ts"
 
 const created: Array<string> = []
 const tempDir = (): string => {
@@ -26,21 +27,6 @@ afterAll(() => {
 })
 /** a clock far enough ahead that every file counts as settled */
 const later = () => Date.now() + 60_000
-
-/** Sets a whole-second mtime, as a file system with coarse timestamps keeps it. */
-const coarsen = (file: string) => {
-  const second = Math.floor(Date.now() / 1000) - 100
-  NodeFs.utimesSync(file, second, second)
-}
-/** Rewrites a coarsened `file` with content of the same size and puts its mtime back: only ctime tells. */
-const editInPlace = (file: string, content: string) => {
-  const before = NodeFs.statSync(file, { bigint: true })
-  assert.strictEqual(Buffer.byteLength(content), Number(before.size))
-  NodeFs.writeFileSync(file, content)
-  NodeFs.utimesSync(file, Number(before.atimeNs / 1_000_000_000n), Number(before.mtimeNs / 1_000_000_000n))
-  const after = NodeFs.statSync(file, { bigint: true })
-  assert.deepStrictEqual([after.ino, after.size, after.mtimeNs], [before.ino, before.size, before.mtimeNs])
-}
 
 /** A cache over one file's text that counts how often it reads. */
 const textCache = (file: string, options = { settleMs: 2_000, maxEntries: 10 }) => {

@@ -6,7 +6,7 @@ import { TestClock } from "effect/testing"
 import * as NodeFs from "node:fs"
 import { type LoadResult, MarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts"
 import { type Layout, materializeLayout } from "../support/Trees.ts"
-
+import { coarsen, editInPlace } from "../support/SameSizeEdit.ts"
 
 const materialize = (layout: Layout) => materializeLayout(layout, "discovery-")
 
@@ -306,21 +306,6 @@ describe("MarketplaceDiscovery: listings kept between calls", () => {
   const file = ".agents/plugins/marketplace.json"
   const entry = (name: string, path = `./plugins/${name}`) => ({ name, source: { source: "local", path } })
   const manifest = (displayName: string) => JSON.stringify({ name: "p", interface: { displayName } })
-
-  /** Sets a whole-second mtime, as a file system with coarse timestamps keeps it. */
-  const coarsen = (target: string) => {
-    const second = Math.floor(Date.now() / 1000) - 100
-    NodeFs.utimesSync(target, second, second)
-  }
-  /** Rewrites a coarsened `target` with content of the same size and puts its mtime back: only ctime tells. */
-  const editInPlace = (target: string, content: string) => {
-    const before = NodeFs.statSync(target, { bigint: true })
-    assert.strictEqual(Buffer.byteLength(content), Number(before.size))
-    NodeFs.writeFileSync(target, content)
-    NodeFs.utimesSync(target, Number(before.atimeNs / 1_000_000_000n), Number(before.mtimeNs / 1_000_000_000n))
-    const after = NodeFs.statSync(target, { bigint: true })
-    assert.deepStrictEqual([after.ino, after.size, after.mtimeNs], [before.ino, before.size, before.mtimeNs])
-  }
 
   /** Loads through the long-lived service and through a fresh one; both must agree. */
   const listTwice = Effect.fn("listTwice")(function*(root: string) {
