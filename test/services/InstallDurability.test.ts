@@ -242,30 +242,35 @@ describe("work done ahead of the event", () => {
     }))
 })
 
+/** The node file system remembering the path of every fd it opens, with `fsyncAsync` told that path. */
+const withOpenedPaths = (fsyncAsync: (fd: number, path: string | undefined) => Promise<void>) => {
+  const opened = new Map<number, string>()
+  const fs: TreeFs = {
+    ...nodeTreeFs,
+    openSync: (path, flags, mode) => {
+      const fd = nodeTreeFs.openSync(path, flags, mode)
+      opened.set(fd, path)
+      return fd
+    },
+    fsyncAsync: (fd) => fsyncAsync(fd, opened.get(fd))
+  }
+  return { fs, opened }
+}
+
 describe("the blobs before the event", () => {
   it.live("the fsync of the blobs' directories (awaited under the lock, right before the append) failing records nothing", () =>
     Effect.gen(function*() {
       const world = yield* worldScoped
       yield* withEngine(world, () => Effect.void)
       const before = logLines(world)
-      const opened = new Map<number, string>()
       let failed = 0
-      const failing: TreeFs = {
-        ...nodeTreeFs,
-        openSync: (path, flags, mode) => {
-          const fd = nodeTreeFs.openSync(path, flags, mode)
-          opened.set(fd, path)
-          return fd
-        },
-        fsyncAsync: (fd) => {
-          const path = opened.get(fd) ?? ""
-          if (path.startsWith(Path.join(world.paths.blobsDir, "sha256")) && nodeTreeFs.statSync(path).isDirectory()) {
-            failed++
-            return Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" }))
-          }
-          return nodeTreeFs.fsyncAsync(fd)
+      const { fs: failing } = withOpenedPaths((fd, path = "") => {
+        if (path.startsWith(Path.join(world.paths.blobsDir, "sha256")) && nodeTreeFs.statSync(path).isDirectory()) {
+          failed++
+          return Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" }))
         }
-      }
+        return nodeTreeFs.fsyncAsync(fd)
+      })
       const error = yield* withEngine(world, (engine) => Effect.flip(install(world, "alpha")(engine)), failing)
       assert.isAbove(failed, 0, "a blob directory's fsync was reached")
       assert.include(error.message, "EIO")
@@ -281,22 +286,16 @@ describe("what overlaps the fsyncs of an install", () => {
       const world = yield* worldScoped
       yield* withEngine(world, () => Effect.void)
       const steps: Array<string> = []
-      const opened = new Map<number, string>()
       const rel = (path: string) => Path.relative(world.paths.codexHome, path)
+      // every fsync of the install takes 30 ms: long enough for everything that does not wait for it to go first
+      const traced = withOpenedPaths((fd, path = "?") =>
+        new Promise<void>((resolve) => setTimeout(resolve, 30))
+          .then(() => nodeTreeFs.fsyncAsync(fd))
+          .then(() => { steps.push(`synced ${rel(path)}`) })
+      )
+      const opened = traced.opened
       const slow: TreeFs = {
-        ...nodeTreeFs,
-        openSync: (path, flags, mode) => {
-          const fd = nodeTreeFs.openSync(path, flags, mode)
-          opened.set(fd, path)
-          return fd
-        },
-        // every fsync of the install takes 30 ms: long enough for everything that does not wait for it to go first
-        fsyncAsync: (fd) => {
-          const path = opened.get(fd) ?? "?"
-          return new Promise<void>((resolve) => setTimeout(resolve, 30))
-            .then(() => nodeTreeFs.fsyncAsync(fd))
-            .then(() => { steps.push(`synced ${rel(path)}`) })
-        },
+        ...traced.fs,
         writeSync: (fd, buffer, offset, length, position) => {
           if ((opened.get(fd) ?? "").endsWith(".jsonl")) steps.push("appended")
           return nodeTreeFs.writeSync(fd, buffer, offset, length, position)
