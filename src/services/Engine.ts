@@ -81,8 +81,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const isDirectory = (path: string): boolean => isDirectoryAt(fs, path)
     /**
      * config.toml's bytes as a command reads them once under the lock: the adoption of hand edits, the command's
-     * observation, the preview of its edit and its projection all work on them (a read failure is reported where
-     * each of those reported its own before)
+     * observation and the preview of its edit work on them (a read failure is reported where each of those reported
+     * its own before). The projection reads it again right before it writes, so a hand edit made meanwhile is kept.
      */
     const readConfigUnderLock = (): Result.Result<Buffer, unknown> =>
       Result.try({ try: () => readBytesOrEmpty(fs, paths.configPath), catch: (e) => e })
@@ -163,8 +163,6 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     ): Effect.Effect<A, EngineError> =>
       Effect.gen(function*() {
         const key = origin.idempotencyKey ?? randomUUID()
-        /** config.toml's text the decision was previewed on, under the lock: the projection starts from it */
-        let decidedOn: string | undefined
         const now = new Date(yield* Clock.currentTimeMillis).toISOString()
         const result = yield* log.transact(
           (records) =>
@@ -203,11 +201,10 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
                 return yield* invalidRequest(`the ${tooLarge.type} event would be ${recordBytes(tooLarge)} bytes, more than the log's limit of ${MAX_RECORD_BYTES}`)
               }
               yield* beforeAppend
-              decidedOn = configText
               const replayed: ReadonlyArray<LogRecord> = []
               return { append, value: replayed }
             }),
-          (appended, all) => projectAll(all, appended, decidedOn)
+          (appended, all) => projectAll(all, appended)
         ).pipe(Effect.mapError(toEngineError))
         const events = result.value.length > 0 ? result.value : result.appended.filter((r) => r.id.startsWith(`${key}:`))
         return answer(events, yield* Ref.get(lastState))
@@ -410,8 +407,8 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     })
 
     /** Projects what the checkpoint does not cover; `appended` were just decided on config.toml as it is now. */
-    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = [], configText?: string) =>
-      projector.project(all, appended[0]?.seq, configText).pipe(
+    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = []) =>
+      projector.project(all, appended[0]?.seq).pipe(
         Effect.andThen(Ref.set(lastState, fold(all))),
         Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
       )

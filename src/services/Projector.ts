@@ -172,12 +172,7 @@ export class Projector extends Context.Service<Projector, {
    * config.toml as it is now (by the caller, under the lock), so their edits are made as they are; older pending
    * records are a catch-up, whose edits are not made over a table the user changed meanwhile (`configEditsToApply`)
    */
-  readonly project: (
-    records: ReadonlyArray<LogRecord>,
-    freshFromSeq?: number,
-    /** config.toml's text as the caller read it under the lock it still holds (else read here) */
-    configText?: string
-  ) => Effect.Effect<void, ProjectionError>
+  readonly project: (records: ReadonlyArray<LogRecord>, freshFromSeq?: number) => Effect.Effect<void, ProjectionError>
   /** how far the projection is: the checkpoint on disk, or this process's projections since it (not yet settled) */
   readonly checkpoint: Effect.Effect<Checkpoint | undefined>
   /** the cache directory of an installed version */
@@ -367,7 +362,7 @@ export class Projector extends Context.Service<Projector, {
       const durability = yield* makeProjectionDurability({ fs, paths, log, durableDirs: makeDurableDirs(paths.codexHome) })
 
       /** Returns whether it projected anything (then the chain of projections to make durable grew). */
-      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined, configText: string | undefined): Effect.fn.Return<boolean, unknown> {
+      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<boolean, unknown> {
         const recovering = !clean
         clean = false
         if (!swept) {
@@ -397,7 +392,7 @@ export class Projector extends Context.Service<Projector, {
           else decidedNow.push(event)
         }
         // config.toml's final text is a pure fold of the events, so it is computed before any output is touched
-        const current = configText ?? (yield* attempt(readConfig))
+        const current = yield* attempt(readConfig)
         let config = baseText(checkpoint, current, events)
         // written when any event edited it, even if a later one undid that: the file (mode, existence) then
         // does not depend on how the records were batched (live one by one, or a replay all at once)
@@ -464,8 +459,8 @@ export class Projector extends Context.Service<Projector, {
         pluginDir,
         prepare,
         checkpoint: Effect.try({ try: currentCheckpoint, catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined))),
-        project: (records, freshFromSeq, configText) =>
-          projectRecords(records, freshFromSeq, configText).pipe(
+        project: (records, freshFromSeq) =>
+          projectRecords(records, freshFromSeq).pipe(
             Effect.onError(() => Effect.sync(() => {
               durability.drop()
               homeMade = false
