@@ -11,6 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { createFixture, freshHome, removeFixture } from "./fixtures.ts"
 import { envInt, quantile, round, slope } from "./stats.ts"
+import { ensureFreshBundle } from "./freshBundle.ts"
 
 const REPO = path.resolve(import.meta.dirname, "..")
 process.chdir(REPO)
@@ -151,6 +152,7 @@ const startDaemon = async (env: Record<string, string>, socket: string): Promise
 }
 
 const main = async () => {
+  if (process.env["BENCH_OURS_ENTRY"] === undefined) ensureFreshBundle(log)
   log(`fixture: ${CONFIG.marketplaces} marketplaces x ${CONFIG.pluginsPerMarketplace} plugins`)
   const fixture = createFixture({ marketplaces: CONFIG.marketplaces, pluginsPerMarketplace: CONFIG.pluginsPerMarketplace })
   const { codexHome, home } = freshHome(fixture, "daemon")
