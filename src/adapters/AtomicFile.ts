@@ -108,8 +108,10 @@ const PID_SUFFIX = /-(\d+)-[0-9a-f]{12}$/
  * Whether the process named in a `pidSuffix` name may still be using it: a pid that is running (this one
  * included: another ledger in this process may be working outside the lock), or that we may not signal.
  */
-export const ownerAlive = (name: string): boolean => {
-  const pid = Number(PID_SUFFIX.exec(name)?.[1] ?? Number.NaN)
+export const ownerAlive = (name: string): boolean => processAlive(Number(PID_SUFFIX.exec(name)?.[1] ?? Number.NaN))
+
+/** Whether process `pid` may still be running (see `ownerAlive`); false for anything that is not a pid. */
+export const processAlive = (pid: number): boolean => {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false
   if (pid === process.pid) return true
   try {
@@ -155,6 +157,8 @@ interface FsyncOutcome {
  */
 export interface FsyncQueue {
   readonly start: (fd: number) => void
+  /** `start` with an `fdatasync` (data and size, not timestamps): for appends */
+  readonly startData: (fd: number) => void
   /** `skipMissing`: a directory that is not there is skipped (there is nothing of it to sync) */
   readonly settle: (dirs?: Iterable<string>, options?: { readonly skipMissing?: boolean }) => Effect.Effect<void, unknown>
   /** waits for every started fsync, whatever their outcome: on a failure path, before closing fds */
@@ -163,9 +167,9 @@ export interface FsyncQueue {
 
 export const makeFsyncQueue = (fs: FsPort): FsyncQueue => {
   let inflight: Array<Promise<FsyncOutcome | undefined>> = []
-  const issue = (fd: number, dir: boolean): void => {
+  const issue = (fd: number, dir: boolean, data = false): void => {
     // `new Promise(resolve => resolve(...))` also turns a synchronous throw of the port into a rejection
-    inflight.push(new Promise<void>((resolve) => resolve(fs.fsyncAsync(fd))).then(
+    inflight.push(new Promise<void>((resolve) => resolve(data ? fs.fdatasyncAsync(fd) : fs.fsyncAsync(fd))).then(
       (): FsyncOutcome | undefined => undefined,
       (error: unknown): FsyncOutcome => ({ error, dir })
     ))
@@ -204,7 +208,7 @@ export const makeFsyncQueue = (fs: FsPort): FsyncQueue => {
       }
     } while (pending.length > 0)
   }, Effect.uninterruptible)
-  return { start: (fd) => issue(fd, false), settle, drain: Effect.asVoid(takeAll) }
+  return { start: (fd) => issue(fd, false), startData: (fd) => issue(fd, false, true), settle, drain: Effect.asVoid(takeAll) }
 }
 
 /**

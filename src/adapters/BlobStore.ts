@@ -1,242 +1,189 @@
 import { createHash } from "node:crypto"
 import * as Path from "node:path"
-import { Effect, Fiber, Result, type Scope } from "effect"
-import {
-  attempt,
-  closeQuietly,
-  fsyncBatch,
-  fsyncDir,
-  makeDirs,
-  makeDurableDirs,
-  makeFsyncQueue,
-  MAX_BATCH_FDS,
-  ownerAlive,
-  pidSuffix,
-  writeAll,
-  writeFileAtomic
-} from "./AtomicFile.ts"
+import { Deferred, Effect, Exit, Fiber, Result, type Scope } from "effect"
+import { attempt, closeQuietly, makeDurableDirs, makeFsyncQueue } from "./AtomicFile.ts"
+import { readRecord } from "./BlobPack.ts"
 import { errnoCode, type FsPort } from "./FsPort.ts"
+import { makePackIndex, type Pack } from "./PackIndex.ts"
+import { type Appended, makePackWriter } from "./PackWriter.ts"
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
 const HASH = /^[0-9a-f]{64}$/
 
 /**
- * Content-addressed blobs under `<blobsDir>/sha256/<ab>/<rest>`. A blob is written durably (temp, fsync,
- * rename, fsync dir) before any event refers to it, and is never rewritten. `putAll` does that for a whole
- * batch at once: the fsyncs of one step run concurrently, the steps stay in that order.
+ * Content-addressed blobs, in pack files under `<blobsDir>/packs/` (see BlobPack.ts): each store appends to a pack
+ * of its own, a whole batch in one write made durable by one `fdatasync`, before any event refers to it. Blobs
+ * stored loose by earlier versions (`<blobsDir>/sha256/<ab>/<rest>`) are still read. A blob is never rewritten, and
+ * every blob handed out is checked against its hash.
  */
 export interface BlobStore {
-  readonly put: (bytes: Uint8Array) => string
   /**
-   * Stores several blobs at once, durably: when it succeeds, every one of them (new or already present) is
-   * on disk under its name, and the names are returned in order; so are the blobs named in `stored` (already
-   * present: only their directories are fsynced, if this process has not yet). Fails with the fs error.
+   * Stores several blobs at once, durably: when it succeeds, every one of them (new or already present) is on
+   * disk for good, and the names are returned in order; so are the blobs named in `stored` (already present,
+   * maybe written by another process that has not made them durable: they are made durable too). Fails with the
+   * fs error.
    */
   readonly putAll: (blobs: ReadonlyArray<Uint8Array>, stored?: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, unknown>
   /**
-   * `putAll` in two halves: it returns as soon as the new blobs of the first batch are written to their temp files and
-   * their fsyncs issued; `durable` waits for the rest (it may be awaited more than once): those fsyncs, the renames
-   * into place, the fsyncs of their directories. Only then are the blobs durable, and the caller awaits `durable`
-   * before anything that refers to them is written; meanwhile it does other work (an install builds its cache tree,
-   * takes the ledger lock and decides). The rest runs in an uninterruptible fiber of the scope, which closing awaits.
+   * `putAll` in two halves: it returns as soon as the new blobs are appended to this store's pack and its
+   * `fdatasync` issued; `durable` waits for the rest (it may be awaited more than once): that fdatasync, the
+   * fsyncs of the directories of a new pack, those that make `stored` blobs durable. The caller awaits `durable`
+   * before anything that refers to them is written; meanwhile it does other work (an install builds its cache
+   * tree, takes the ledger lock and decides). The rest runs in an uninterruptible fiber of the scope.
    */
   readonly putAllStarted: (
     blobs: ReadonlyArray<Uint8Array>,
     stored?: ReadonlyArray<string>
   ) => Effect.Effect<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope>
+  /** the blob's bytes, checked; throws when it is not there (code ENOENT) or no copy of it is intact */
   readonly get: (hash: string) => Buffer
   readonly has: (hash: string) => boolean
-  readonly pathOf: (hash: string) => string
 }
 
-interface Pending {
-  readonly file: string
-  readonly tmp: string
-  readonly bytes: Uint8Array
+/** What a batch must make durable besides its own append. */
+interface Plan {
+  readonly fresh: Map<string, Uint8Array>
+  /** fdatasyncs of this store still running for records the batch refers to */
+  readonly pending: Set<Deferred.Deferred<void, unknown>>
+  /** packs of other writers, to fsync up to the end of the records referred to */
+  readonly foreign: Map<Pack, number>
+  /** shard dirs of loose blobs (and their parents), `packs/` once */
+  readonly dirs: Set<string>
 }
+
+const missing = (hash: string, corrupt: boolean): Error =>
+  corrupt ? new Error(`blob ${hash} is corrupt`) : Object.assign(new Error(`blob ${hash} is not in the blob store`), { code: "ENOENT" })
 
 export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
-  const pathOf = (hash: string): string => {
+  const packsDir = Path.join(blobsDir, "packs")
+  const index = makePackIndex(fs, packsDir)
+  /** `packs/`, `blobs/` and their entries up to the ledger dir: fsynced once per store */
+  const durableDirs = makeDurableDirs(Path.dirname(blobsDir))
+  let packsDirSynced = false
+  /** shard dirs of loose blobs this store fsynced: a loose blob's entry may not be durable if its writer crashed */
+  const durableShards = new Set<string>()
+  const writer = makePackWriter(fs, packsDir, index)
+
+  const loosePath = (hash: string): string => {
     if (!HASH.test(hash)) throw new Error(`not a sha256 blob reference: ${hash}`)
     return Path.join(blobsDir, "sha256", hash.slice(0, 2), hash.slice(2))
   }
-  const has = (hash: string): boolean => {
+  const looseHas = (hash: string): boolean => {
     try {
-      return fs.statSync(pathOf(hash)).isFile()
+      return fs.statSync(loosePath(hash)).isFile()
     } catch (error) {
       if (errnoCode(error) === "ENOENT") return false
       throw error
     }
   }
-  /**
-   * Shard dirs this store has created or fsynced (with their parent): their entries are durable. A shard first
-   * met in this process is fsynced once, even if only existing blobs in it are referenced, in case its creator
-   * died between mkdir and the fsync of the parent; after that, only shards that get a new blob are fsynced.
-   */
-  const durableShards = new Set<string>()
-  /** `blobs/`, `blobs/sha256/` and their entries up to the ledger dir: fsynced once per process too */
-  const durableDirs = makeDurableDirs(Path.dirname(blobsDir))
-  /** where new blobs are written before their rename into a shard: one warm dir, instead of 256 cold ones */
-  const tmpDir = Path.join(blobsDir, "tmp")
-  let swept = false
-  /** temp files of dead processes (a crash between write and rename) are removed once per process */
-  const sweepTmp = (): void => {
-    let names: ReadonlyArray<string>
-    try {
-      names = fs.readdirSync(tmpDir)
-    } catch (error) {
-      if (errnoCode(error) !== "ENOENT") throw error
-      names = []
-    }
-    swept = true
-    for (const name of names) {
-      if (!ownerAlive(name)) {
-        try {
-          fs.unlinkSync(Path.join(tmpDir, name))
-        } catch {
-          // gone already, or not ours to remove: harmless either way
-        }
-      }
-    }
+  const has = (hash: string): boolean => {
+    loosePath(hash)
+    return index.locate(hash) !== undefined || looseHas(hash)
   }
 
-  /**
-   * Runs `f` on the assumption that the directory it writes in exists (it does, but for the first blobs of a ledger
-   * or of a shard): only when `f` finds it missing is it created (`dir` and its missing parents, whose parents are
-   * added to `created` to be fsynced), and `f` tried once more. Saves a mkdir per blob on the install path.
-   */
-  const inDir = <A>(dir: string, created: Set<string>, f: () => A): A => {
-    try {
-      return f()
-    } catch (error) {
-      if (errnoCode(error) !== "ENOENT") throw error
-      for (const parent of makeDirs(fs, dir)) created.add(parent)
-      return f()
+  const get = (hash: string): Buffer => {
+    const loose = loosePath(hash)
+    let corrupt = false
+    // each failed copy is forgotten (a pack gone) or cut off with all after it (not whole, or not the bytes named)
+    for (let tries = 0, found = index.locate(hash); found !== undefined && tries < 16; tries++, found = index.locate(hash)) {
+      let body: Buffer | undefined
+      try {
+        body = readRecord(fs, found.pack.path, found.record.offset, found.record.size)
+      } catch (error) {
+        if (errnoCode(error) !== "ENOENT") throw error
+        index.forget(found.pack)
+        continue
+      }
+      if (body !== undefined && sha256Hex(body) === hash) return body
+      corrupt = true
+      index.cut(found.pack, found.record.at)
     }
+    let bytes: Buffer
+    try {
+      bytes = fs.readFileSync(loose)
+    } catch (error) {
+      if (errnoCode(error) === "ENOENT") throw missing(hash, corrupt)
+      throw error
+    }
+    if (sha256Hex(bytes) !== hash) throw missing(hash, true)
+    return bytes
   }
 
-  /**
-   * Temp files written, fsynced together, closed, then renamed into place; on failure none is left behind. The parents
-   * of directories it had to create are added to `created`.
-   */
-  const writeChunk = Effect.fnUntraced(function*(chunk: ReadonlyArray<Pending>, created: Set<string>): Effect.fn.Return<void, unknown> {
-    const fds: Array<number> = []
-    const cleanUp = (): void => {
-      for (const fd of fds) closeQuietly(fs, fd)
-      for (const blob of chunk) {
-        try {
-          fs.unlinkSync(blob.tmp)
-        } catch {
-          // never created, or already renamed into place (a complete, fsynced blob): nothing to undo
-        }
+  const plan = (blobs: ReadonlyArray<Uint8Array>, hashes: ReadonlyArray<string>, stored: ReadonlyArray<string>): Plan => {
+    const out: Plan = { fresh: new Map(), pending: new Set(), foreign: new Map(), dirs: new Set() }
+    for (const [i, hash] of hashes.entries()) {
+      const mine = index.known(hash)
+      // only this store's copy is taken as it is: a copy elsewhere would need an fsync of another file, and
+      // appending it again costs nothing but its bytes in the write this batch makes anyway
+      if (mine?.pack.own === true) {
+        if (mine.sync !== undefined) out.pending.add(mine.sync)
+      } else if (blobs[i] !== undefined) out.fresh.set(hash, blobs[i])
+    }
+    for (const hash of stored) {
+      if (out.fresh.has(hash)) continue
+      const known = index.known(hash)
+      const found = known?.pack.own === true ? known : index.locate(hash)
+      if (found?.sync !== undefined) out.pending.add(found.sync)
+      else if (found !== undefined && !found.pack.own) {
+        const end = found.record.offset + found.record.size + 1
+        if (end > found.pack.synced) out.foreign.set(found.pack, Math.max(end, out.foreign.get(found.pack) ?? 0))
+        if (!packsDirSynced) out.dirs.add(packsDir)
+      } else if (found === undefined) {
+        if (!looseHas(hash)) throw missing(hash, false)
+        const shard = Path.dirname(loosePath(hash))
+        if (!durableShards.has(shard)) out.dirs.add(shard).add(Path.dirname(shard))
       }
     }
-    const queue = makeFsyncQueue(fs)
-    const written = Result.try(() => {
-      for (const blob of chunk) {
-        const fd = inDir(tmpDir, created, () => fs.openSync(blob.tmp, "wx", 0o444))
-        fds.push(fd)
-        writeAll(fs, fd, blob.bytes, 0)
-        // issued now, so the wait overlaps writing the next blobs
-        queue.start(fd)
-      }
-    })
-    if (Result.isFailure(written)) {
-      yield* queue.drain
-      cleanUp()
-      return yield* Effect.fail(written.failure)
-    }
-    const synced = yield* Effect.result(queue.settle())
-    if (Result.isFailure(synced)) {
-      cleanUp()
-      return yield* Effect.fail(synced.failure)
-    }
-    const placed = Result.try(() => {
-      // an fd is forgotten before its close: a failed close has released it all the same
-      for (let fd = fds.pop(); fd !== undefined; fd = fds.pop()) fs.closeSync(fd)
-      // renamed only now: no blob name is ever visible before its bytes are durable
-      for (const blob of chunk) inDir(Path.dirname(blob.file), created, () => fs.renameSync(blob.tmp, blob.file))
-    })
-    if (Result.isFailure(placed)) {
-      cleanUp()
-      return yield* Effect.fail(placed.failure)
-    }
-  }, Effect.uninterruptible)
+    return out
+  }
 
-  /**
-   * One batch for a whole snapshot: every new blob is written to a temp file, all are fsynced concurrently
-   * (`MAX_BATCH_FDS` at a time), renamed into place, then every touched shard dir (and the parent of any dir
-   * created) is fsynced concurrently. Only then does `putAll` succeed, so an event appended afterwards never
-   * refers to a blob that a crash could take away.
-   */
+  /** Waits for everything the batch's durability needs; then what it made durable is remembered. */
+  const settle = (planned: Plan, appended: Appended | undefined) =>
+    Effect.gen(function*() {
+      const queue = appended?.queue ?? makeFsyncQueue(fs)
+      const dirs = durableDirs.withAncestors([...planned.dirs, ...(appended?.dirs ?? [])])
+      const fds: Array<number> = appended === undefined ? [] : [appended.fd]
+      const synced = yield* Effect.exit(Effect.gen(function*() {
+        const opened = Result.try(() => {
+          for (const pack of planned.foreign.keys()) {
+            const fd = fs.openSync(pack.path, "r")
+            fds.push(fd)
+            queue.startData(fd)
+          }
+        })
+        // an fd is closed only once no fdatasync on it is running
+        const settled = Result.isFailure(opened) ? yield* Effect.as(queue.drain, opened) : yield* Effect.result(queue.settle(dirs))
+        for (const fd of fds) closeQuietly(fs, fd)
+        if (Result.isFailure(settled)) return yield* Effect.fail(settled.failure)
+        if (appended?.before !== undefined) yield* Deferred.await(appended.before)
+        for (const sync of planned.pending) yield* Deferred.await(sync)
+      }))
+      if (appended !== undefined) writer.settled(appended, synced)
+      if (Exit.isSuccess(synced)) {
+        durableDirs.confirm(dirs)
+        if (planned.dirs.has(packsDir) || (appended?.dirs.length ?? 0) > 0) packsDirSynced = true
+        for (const dir of planned.dirs) if (dir !== packsDir) durableShards.add(dir)
+        for (const [pack, end] of planned.foreign) pack.synced = Math.max(pack.synced, end)
+      }
+      return yield* synced
+    })
+
   const putAllStarted = Effect.fn("BlobStore.putAll")(function*(
     blobs: ReadonlyArray<Uint8Array>,
     stored: ReadonlyArray<string> = []
   ): Effect.fn.Return<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope> {
     const hashes = blobs.map(sha256Hex)
-    const fresh = new Map<string, Pending>()
-    const dirs = new Set<string>()
-    yield* attempt(() => {
-      for (const hash of stored) {
-        const shard = Path.dirname(pathOf(hash))
-        if (!durableShards.has(shard)) {
-          dirs.add(shard)
-          dirs.add(Path.dirname(shard))
-        }
-      }
-      for (const [index, hash] of hashes.entries()) {
-        const file = pathOf(hash)
-        const shard = Path.dirname(file)
-        if (!durableShards.has(shard)) {
-          dirs.add(shard)
-          dirs.add(Path.dirname(shard))
-        }
-        const bytes = blobs[index]
-        if (bytes === undefined || fresh.has(hash) || has(hash)) continue
-        dirs.add(shard)
-        fresh.set(hash, { file, tmp: Path.join(tmpDir, `${hash}-${pidSuffix()}`), bytes })
-      }
-    })
-    if (fresh.size > 0 && !swept) yield* attempt(sweepTmp)
-    const pending = [...fresh.values()]
-    const chain = Effect.gen(function*() {
-      for (let start = 0; start < pending.length; start += MAX_BATCH_FDS) {
-        yield* writeChunk(pending.slice(start, start + MAX_BATCH_FDS), dirs)
-      }
-      const all = durableDirs.withAncestors(dirs)
-      if (all.length > 0) yield* fsyncBatch(fs, [], all)
-      durableDirs.confirm(all)
-      for (const hash of [...hashes, ...stored]) durableShards.add(Path.dirname(pathOf(hash)))
-    })
-    // started now: the first batch is written and its fsyncs issued before this returns (the fiber runs until its
-    // first wait); uninterruptible, so closing the scope waits for the whole chain
-    const fiber = yield* Effect.forkScoped(Effect.uninterruptible(chain), { startImmediately: true })
+    const planned = yield* attempt(() => plan(blobs, hashes, stored))
+    const appended = planned.fresh.size > 0 ? yield* attempt(() => writer.append(planned.fresh)) : undefined
+    // started now: the fdatasync is issued already, the dir fsyncs are when the fiber first runs; uninterruptible,
+    // so closing the scope waits for it (and every fd is closed)
+    const fiber = yield* Effect.forkScoped(Effect.uninterruptible(settle(planned, appended)), { startImmediately: true })
     return { hashes, durable: Fiber.join(fiber) }
   })
 
   const putAll = (blobs: ReadonlyArray<Uint8Array>, stored: ReadonlyArray<string> = []) =>
     Effect.scoped(Effect.flatMap(putAllStarted(blobs, stored), ({ durable, hashes }) => Effect.as(durable, hashes)))
 
-  return {
-    pathOf,
-    has,
-    putAll,
-    putAllStarted,
-    put: (bytes) => {
-      const hash = sha256Hex(bytes)
-      if (!has(hash)) {
-        const file = pathOf(hash)
-        for (const created of makeDirs(fs, Path.dirname(file))) fsyncDir(fs, created)
-        writeFileAtomic(fs, file, bytes, 0o444)
-      }
-      return hash
-    },
-    get: (hash) => {
-      const bytes = fs.readFileSync(pathOf(hash))
-      // a blob whose bytes do not hash to its name was tampered with; never hand it out
-      if (sha256Hex(bytes) !== hash) throw new Error(`blob ${hash} is corrupt`)
-      return bytes
-    }
-  }
+  return { has, get, putAll, putAllStarted }
 }

@@ -43,6 +43,8 @@ export interface FsPort {
    * AtomicFile.ts); rejects with the Node-style error. Same guarantee as `fsyncSync`.
    */
   readonly fsyncAsync: (fd: number) => Promise<void>
+  /** `fdatasync` on the thread pool, as `fsyncAsync` (an append to a blob pack: its data and its size) */
+  readonly fdatasyncAsync: (fd: number) => Promise<void>
 }
 
 /** The real file system. */
@@ -69,6 +71,13 @@ export const nodeFs: FsPort = {
   fsyncAsync: (fd) =>
     new Promise<void>((resolve, reject) => {
       NodeFs.fsync(fd, (error) => {
+        if (error === null) resolve()
+        else reject(error)
+      })
+    }),
+  fdatasyncAsync: (fd) =>
+    new Promise<void>((resolve, reject) => {
+      NodeFs.fdatasync(fd, (error) => {
         if (error === null) resolve()
         else reject(error)
       })

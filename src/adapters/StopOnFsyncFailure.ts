@@ -42,6 +42,16 @@ export const stopOnFsyncFailure = (fs: TreeFs): TreeFs => {
       throw note(error, what)
     }
   }
+  const syncedAsync = (what: string, f: () => Promise<void>): Promise<void> => {
+    try {
+      refuse(what)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return new Promise<void>((resolve) => resolve(f())).catch((error: unknown) => {
+      throw note(error, what)
+    })
+  }
   return {
     ...fs,
     openSync: (path, flags, mode) => {
@@ -56,15 +66,7 @@ export const stopOnFsyncFailure = (fs: TreeFs): TreeFs => {
     chmodSync: guarded("chmod", fs.chmodSync),
     fsyncSync: synced("fsync", fs.fsyncSync),
     fdatasyncSync: synced("fdatasync", fs.fdatasyncSync),
-    fsyncAsync: (fd) => {
-      try {
-        refuse("fsync")
-      } catch (error) {
-        return Promise.reject(error)
-      }
-      return new Promise<void>((resolve) => resolve(fs.fsyncAsync(fd))).catch((error: unknown) => {
-        throw note(error, "fsync")
-      })
-    }
+    fsyncAsync: (fd) => syncedAsync("fsync", () => fs.fsyncAsync(fd)),
+    fdatasyncAsync: (fd) => syncedAsync("fdatasync", () => fs.fdatasyncAsync(fd))
   }
 }

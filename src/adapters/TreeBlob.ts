@@ -31,9 +31,9 @@ export interface TreeManifest {
 }
 
 /**
- * Files up to this size are stored inside the tree blob itself, so a typical plugin costs one new blob file
- * (one create, one fsync, one shard dir) instead of one per file; bigger files stay separate, deduplicated
- * blobs. The tree blob is content-addressed like any other: the same tree always gives the same bytes.
+ * Files up to this size are stored inside the tree blob itself, so a typical plugin costs one new blob (one record
+ * of a pack) instead of one per file; bigger files stay separate, deduplicated blobs. The tree blob is
+ * content-addressed like any other: the same tree always gives the same bytes.
  */
 export const INLINE_MAX_BYTES = 64 * 1024
 
@@ -125,17 +125,16 @@ export const readSource = (fs: TreeFs, blobs: BlobStore, root: string): SourceTr
 
 /**
  * Stores a source tree durably: its tree blob and its new big files, in one batch (`BlobStore.putAll`), and makes
- * sure the big files stored before are durable too (a process that crashed may have stored them without fsyncing
- * their directory). When it succeeds, everything the tree hash refers to is on disk, so the event recording it may
- * be appended.
+ * sure the big files stored before are durable too (another process may have appended them and not fdatasynced them
+ * yet). When it succeeds, everything the tree hash refers to is on disk, so the event recording it may be appended.
  */
 export const storeSource = (blobs: BlobStore, source: SourceTree): Effect.Effect<void, unknown> =>
   Effect.asVoid(blobs.putAll([...source.separate, source.encoded], source.stored))
 
 /**
- * `storeSource` in two halves (`BlobStore.putAllStarted`): the new blobs are written and their fsyncs issued when it
- * returns; `durable` completes once they are fsynced, renamed into place and their directories fsynced, and must be
- * awaited before the tree hash is recorded.
+ * `storeSource` in two halves (`BlobStore.putAllStarted`): the new blobs are appended and their fdatasync issued when
+ * it returns; `durable` completes once that (and whatever else they need) is done, and must be awaited before the
+ * tree hash is recorded.
  */
 export const storeSourceStarted = (blobs: BlobStore, source: SourceTree): Effect.Effect<Effect.Effect<void, unknown>, unknown, Scope.Scope> =>
   Effect.map(blobs.putAllStarted([...source.separate, source.encoded], source.stored), ({ durable }) => durable)

@@ -239,9 +239,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         )
         const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)
         const [stored] = yield* Effect.all([
-          // the blobs are durable (fsynced, renamed, dirs fsynced) before anything can record the tree hash (a
-          // replay needs them): written here, their fsyncs issued; the rest (the fsyncs, the renames, the fsyncs of
-          // their dirs) overlaps building the tree, taking the lock and deciding, and is awaited right before the append
+          // the blobs are durable before anything can record the tree hash (a replay needs them): appended to the
+          // blob pack here, its fdatasync issued; the wait for it overlaps building the tree, taking the lock and
+          // deciding, and is awaited right before the append
           storeSourceStarted(blobs, tree).pipe(Effect.mapError(failed)),
           // meanwhile the cache tree is built in a staging dir beside its target, and config.toml's temp file
           // written (its fsync joined by the projection), for the projection to rename in after the append; nothing

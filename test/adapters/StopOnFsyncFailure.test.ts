@@ -55,6 +55,22 @@ describe("stopOnFsyncFailure", () => {
     }
   })
 
+  it("so does a failed fdatasync on the thread pool (a blob pack's), and a stopped wrapper refuses to issue one", async () => {
+    const dir = makeTempDir()
+    try {
+      const fs = stopOnFsyncFailure({ ...nodeTreeFs, fdatasyncAsync: () => Promise.reject(Object.assign(new Error("EIO"), { code: "EIO" })) })
+      const fd = fs.openSync(Path.join(dir, "f"), "w")
+      const error: unknown = await fs.fdatasyncAsync(fd).then(() => undefined, (e: unknown) => e)
+      assert.strictEqual(errnoCode(error), "EIO")
+      assert.strictEqual(codeOf(() => fs.writeSync(fd, Buffer.from("y"), 0, 1, 0)), "EIO")
+      const again: unknown = await fs.fsyncAsync(fd).then(() => undefined, (e: unknown) => e)
+      assert.match(String(again), /refused/)
+      fs.closeSync(fd)
+    } finally {
+      removeDir(dir)
+    }
+  })
+
   it("each wrapper stops on its own: a new process (a new wrapper) writes again", () =>
     withTempDir((dir) => {
       const first = stopOnFsyncFailure({ ...nodeTreeFs, fdatasyncSync: eio })

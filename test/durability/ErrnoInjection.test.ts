@@ -1,6 +1,6 @@
 /**
  * R6, errors from the disk. A scenario (open, install, install of a plugin with a big file, disable, enable, list,
- * history, uninstall, restart, reinstall) runs on FaultFs; every file-system call it makes is attributed to its call
+ * history, uninstall, restart, reinstall of both) runs on FaultFs; every file-system call it makes is attributed to its call
  * site (`file:function` plus the call), and the sites are listed below: the coverage check fails when a new one
  * appears or a listed one is no longer reached. Then the scenario runs again with one ENOSPC, EACCES, EIO, EROFS or
  * EMFILE injected (ENOSPC on a write lands half the bytes first). Per commit, every op index gets one code (in turn)
@@ -43,6 +43,9 @@ const CODES = ["ENOSPC", "EACCES", "EIO", "EROFS", "EMFILE"] as const
 const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:fsyncPaths closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:settle closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobPack.ts:readRecord closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobPack.ts:scanPack closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobStore.ts:synced closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:appendInternal closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:readRange closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:syncSegment closeSync",
@@ -60,10 +63,11 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/AtomicFile.ts:fsyncDir < src/services/ProjectionDurability.ts:commitChain closeSync",
   "src/adapters/AtomicFile.ts:fsyncDir < src/services/ProjectionDurability.ts:commitChain fsyncSync",
   "src/adapters/AtomicFile.ts:fsyncDir < src/services/ProjectionDurability.ts:commitChain openSync",
+  "src/adapters/AtomicFile.ts:issue < src/adapters/AtomicFile.ts:makeFsyncQueue fdatasyncAsync",
   "src/adapters/AtomicFile.ts:issue < src/adapters/AtomicFile.ts:makeFsyncQueue fsyncAsync",
   "src/adapters/AtomicFile.ts:issue < src/adapters/AtomicFile.ts:opened fsyncAsync",
   "src/adapters/AtomicFile.ts:makeDirs < src/adapters/AtomicFile.ts:retireLink mkdirSync",
-  "src/adapters/AtomicFile.ts:makeDirs < src/adapters/BlobStore.ts:inDir mkdirSync",
+  "src/adapters/AtomicFile.ts:makeDirs < src/adapters/PackWriter.ts:open mkdirSync",
   "src/adapters/AtomicFile.ts:makeDirs < src/adapters/PluginTree.ts:buildBeside mkdirSync",
   "src/adapters/AtomicFile.ts:makeDirs < src/services/Projector.ts:projectRecords mkdirSync",
   "src/adapters/AtomicFile.ts:missingDir < src/adapters/AtomicFile.ts:retireLink statSync",
@@ -77,19 +81,20 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/AtomicFile.ts:unlinkRetired < src/services/ProjectionDurability.ts:makeProjectionDurability unlinkSync",
   "src/adapters/AtomicFile.ts:writeAll < src/adapters/AtomicFile.ts:stageFile writeSync",
   "src/adapters/AtomicFile.ts:writeAll < src/adapters/AtomicFile.ts:writeFileAtomic writeSync",
-  "src/adapters/AtomicFile.ts:writeAll < src/adapters/BlobStore.ts:written writeSync",
   "src/adapters/AtomicFile.ts:writeAll < src/adapters/FileLock.ts:writeTemp writeSync",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/PackWriter.ts:append writeSync",
   "src/adapters/AtomicFile.ts:writeAll < src/adapters/PluginTree.ts:buildStaging writeSync",
   "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile closeSync",
   "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile fsyncSync",
   "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile openSync",
   "src/adapters/AtomicFile.ts:writeFileAtomic < src/adapters/LogFile.ts:openLogFile renameSync",
-  "src/adapters/BlobStore.ts:has < src/adapters/BlobStore.ts:putAllStarted statSync",
-  "src/adapters/BlobStore.ts:has < src/adapters/TreeBlob.ts:walk statSync",
-  "src/adapters/BlobStore.ts:placed < src/adapters/BlobStore.ts:inDir renameSync",
-  "src/adapters/BlobStore.ts:placed < src/adapters/BlobStore.ts:writeChunk closeSync",
-  "src/adapters/BlobStore.ts:sweepTmp readdirSync",
-  "src/adapters/BlobStore.ts:written < src/adapters/BlobStore.ts:inDir openSync",
+  "src/adapters/BlobPack.ts:readAt < src/adapters/BlobPack.ts:bytesAt readSync",
+  "src/adapters/BlobPack.ts:readAt < src/adapters/BlobPack.ts:readRecord readSync",
+  "src/adapters/BlobPack.ts:readRecord < src/adapters/BlobStore.ts:get openSync",
+  "src/adapters/BlobPack.ts:scanPack < src/adapters/PackIndex.ts:scan fstatSync",
+  "src/adapters/BlobPack.ts:scanPack < src/adapters/PackIndex.ts:scan openSync",
+  "src/adapters/BlobStore.ts:looseHas < src/adapters/BlobStore.ts:has statSync",
+  "src/adapters/BlobStore.ts:opened < src/adapters/BlobStore.ts:synced openSync",
   "src/adapters/ConfigObservationFile.ts:observeConfig < src/services/Engine.ts:observeNow readFileSync",
   "src/adapters/FileLock.ts:releaseLock < src/adapters/FileLock.ts:releaseLockEffect unlinkSync",
   "src/adapters/FileLock.ts:removeOrphans < src/adapters/FileLock.ts:acquireLock readdirSync",
@@ -140,6 +145,9 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/TreeBlob.ts:walk < src/adapters/TreeBlob.ts:readSource readdirSync",
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/PluginListing.ts:readListingConfig readFileSync",
   "src/adapters/ConfigObservationFile.ts:observeConfig < src/services/Engine.ts:observeNow readFileSync",
+  "src/adapters/PackIndex.ts:refresh < src/adapters/PackIndex.ts:locate readdirSync",
+  "src/adapters/PackWriter.ts:create < src/adapters/PackWriter.ts:open openSync",
+  "src/adapters/PackWriter.ts:open < src/adapters/PackWriter.ts:append openSync",
   "src/services/InstallPlan.ts:resolveInstallPlan realpathSync",
   "src/services/InstallPlan.ts:walkBelow < src/services/InstallPlan.ts:resolveInstallPlan lstatSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/ProjectionDurability.ts:commitChain readFileSync",
@@ -165,7 +173,9 @@ const SCENARIO: ReadonlyArray<Step> = [
   { _tag: "History" },
   { _tag: "Command", command: { _tag: "Uninstall", plugin: "gamma" }, key: "k-uninstall-gamma" },
   { _tag: "Restart" },
-  { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-reinstall-alpha" }
+  { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-reinstall-alpha" },
+  // its big file is in the first process's pack: found by a scan, made durable by an fsync of that pack
+  { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-reinstall-gamma" }
 ]
 
 const siteOf = (op: OpRecord): string => `${op.site ?? "?"} ${op.kind}`

@@ -9,9 +9,12 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Result, Schema } from "effect"
+import { makeBlobStore, sha256Hex } from "../../src/adapters/BlobStore.ts"
+import { nodeFs } from "../../src/adapters/FsPort.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, type EngineError, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
+import { storedBlobs } from "../support/BlobPacks.ts"
 
 const INITIAL_CONFIG = [
   "# my Codex settings",
@@ -287,9 +290,9 @@ describe("Engine.install", () => {
           authPolicy: "ON_INSTALL"
         }
       )
-      // the tree is kept by hash: its manifest blob exists
-      const blob = Path.join(world.paths.blobsDir, "sha256", data.treeHash.slice(0, 2), data.treeHash.slice(2))
-      assert.isTrue(NodeFs.statSync(blob).isFile())
+      // the tree is kept by hash: its blob is stored, in a pack (read back by a store of its own, checked)
+      assert.include(storedBlobs(world.paths.blobsDir), data.treeHash)
+      assert.strictEqual(sha256Hex(makeBlobStore(nodeFs, world.paths.blobsDir).get(data.treeHash)), data.treeHash)
       assert.deepStrictEqual(leftovers(world), [])
 
       // the read side agrees

@@ -26,6 +26,7 @@ import { LedgerConfig } from "../../src/services/LedgerConfig.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { MarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts"
 import { Projector } from "../../src/services/Projector.ts"
+import { storedBlobs } from "../support/BlobPacks.ts"
 
 const CONFIG = "# mine\n[features]\nplugins = true\n"
 const origin: Origin = { actor: "rpc", requestId: "req-1", client: "durability-test" }
@@ -204,13 +205,16 @@ describe("work done ahead of the event", () => {
       const world = yield* worldScoped
       yield* withEngine(world, install(world, "alpha"))
       const before = { log: logLines(world), projection: projection(world) }
+      const blobsBefore = storedBlobs(world.paths.blobsDir)
+      const packsDir = Path.join(world.paths.blobsDir, "packs")
+      const { fs: opened, opened: paths } = withOpenedPaths((fd, _path, sync) => sync(fd))
+      // a disk that fills up in the middle of the append: half of the batch's bytes land
       const failing: TreeFs = {
-        ...nodeTreeFs,
-        renameSync: (from, to) => {
-          if (from.includes(`${Path.sep}blobs${Path.sep}tmp${Path.sep}`)) {
-            throw Object.assign(new Error(`ENOSPC: no space left on device, rename '${from}'`), { code: "ENOSPC" })
-          }
-          nodeTreeFs.renameSync(from, to)
+        ...opened,
+        writeSync: (fd, buffer, offset, length, position) => {
+          if (paths.get(fd)?.startsWith(packsDir) !== true) return nodeTreeFs.writeSync(fd, buffer, offset, length, position)
+          nodeTreeFs.writeSync(fd, buffer, offset, Math.floor(length / 2), position)
+          throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" })
         }
       }
       const error = yield* withEngine(world, (engine) => Effect.flip(install(world, "beta")(engine)), failing)
@@ -219,6 +223,9 @@ describe("work done ahead of the event", () => {
       assert.deepStrictEqual(logLines(world), before.log)
       assert.deepStrictEqual(projection(world), before.projection)
       assert.deepStrictEqual(leftovers(world), [])
+      // the half-written pack was removed: no torn record is left for a reader to stop at
+      assert.deepStrictEqual(storedBlobs(world.paths.blobsDir), blobsBefore)
+      assert.strictEqual(NodeFs.readdirSync(packsDir).length, 1, "the first install's pack, alone")
       // and the next attempt, with a healthy disk, installs it
       yield* withEngine(world, install(world, "beta"))
       assert.include(NodeFs.readFileSync(world.paths.configPath, "utf8"), "[plugins.\"beta@market\"]")
@@ -230,10 +237,8 @@ describe("work done ahead of the event", () => {
       const world = yield* worldScoped
       yield* withEngine(world, () => Effect.void)
       const before = logLines(world)
-      const failing: TreeFs = {
-        ...nodeTreeFs,
-        fsyncAsync: () => Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" }))
-      }
+      const eio = () => Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" }))
+      const failing: TreeFs = { ...nodeTreeFs, fsyncAsync: eio, fdatasyncAsync: eio }
       const error = yield* withEngine(world, (engine) => Effect.flip(install(world, "alpha")(engine)), failing)
       assert.include(error.message, "EIO")
       assert.deepStrictEqual(logLines(world), before)
@@ -242,8 +247,11 @@ describe("work done ahead of the event", () => {
     }))
 })
 
-/** The node file system remembering the path of every fd it opens, with `fsyncAsync` told that path. */
-const withOpenedPaths = (fsyncAsync: (fd: number, path: string | undefined) => Promise<void>) => {
+/**
+ * The node file system remembering the path of every fd it opens, with `fsyncAsync` told that path (and
+ * `fdatasyncAsync`, which then does an fdatasync).
+ */
+const withOpenedPaths = (fsyncAsync: (fd: number, path: string | undefined, sync: (fd: number) => Promise<void>) => Promise<void>) => {
   const opened = new Map<number, string>()
   const fs: TreeFs = {
     ...nodeTreeFs,
@@ -252,24 +260,25 @@ const withOpenedPaths = (fsyncAsync: (fd: number, path: string | undefined) => P
       opened.set(fd, path)
       return fd
     },
-    fsyncAsync: (fd) => fsyncAsync(fd, opened.get(fd))
+    fsyncAsync: (fd) => fsyncAsync(fd, opened.get(fd), nodeTreeFs.fsyncAsync),
+    fdatasyncAsync: (fd) => fsyncAsync(fd, opened.get(fd), nodeTreeFs.fdatasyncAsync)
   }
   return { fs, opened }
 }
 
 describe("the blobs before the event", () => {
-  it.live("the fsync of the blobs' directories (awaited under the lock, right before the append) failing records nothing", () =>
+  it.live("the fsync of the new pack's directory (awaited under the lock, right before the append) failing records nothing", () =>
     Effect.gen(function*() {
       const world = yield* worldScoped
       yield* withEngine(world, () => Effect.void)
       const before = logLines(world)
       let failed = 0
-      const { fs: failing } = withOpenedPaths((fd, path = "") => {
-        if (path.startsWith(Path.join(world.paths.blobsDir, "sha256")) && nodeTreeFs.statSync(path).isDirectory()) {
+      const { fs: failing } = withOpenedPaths((fd, path = "", sync) => {
+        if (path === Path.join(world.paths.blobsDir, "packs")) {
           failed++
           return Promise.reject(Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" }))
         }
-        return nodeTreeFs.fsyncAsync(fd)
+        return sync(fd)
       })
       const error = yield* withEngine(world, (engine) => Effect.flip(install(world, "alpha")(engine)), failing)
       assert.isAbove(failed, 0, "a blob directory's fsync was reached")
@@ -288,9 +297,9 @@ describe("what overlaps the fsyncs of an install", () => {
       const steps: Array<string> = []
       const rel = (path: string) => Path.relative(world.paths.codexHome, path)
       // every fsync of the install takes 30 ms: long enough for everything that does not wait for it to go first
-      const traced = withOpenedPaths((fd, path = "?") =>
+      const traced = withOpenedPaths((fd, path = "?", sync) =>
         new Promise<void>((resolve) => setTimeout(resolve, 30))
-          .then(() => nodeTreeFs.fsyncAsync(fd))
+          .then(() => sync(fd))
           .then(() => { steps.push(`synced ${rel(path)}`) })
       )
       const opened = traced.opened
@@ -313,9 +322,10 @@ describe("what overlaps the fsyncs of an install", () => {
       const at = (step: string) => steps.indexOf(step)
       const blobSyncs = steps.filter((step) => step.startsWith("synced ledger/blobs"))
       const configSync = steps.find((step) => /^synced \.config\.toml\.tmp-/.test(step)) ?? "no fsync of config.toml's temp file"
-      // the tree blob and the big file (in blobs/tmp), their shard dirs and what holds them
-      assert.isAtLeast(blobSyncs.filter((step) => step.includes("blobs/tmp/")).length, 2, steps.join("\n"))
-      assert.isAtLeast(blobSyncs.filter((step) => step.includes("blobs/sha256")).length, 2, steps.join("\n"))
+      // the tree blob and the big file, appended to a new pack (one fdatasync), and the dirs that hold the pack
+      assert.deepStrictEqual(blobSyncs.filter((step) => step.endsWith(".pack")).length, 1, steps.join("\n"))
+      assert.include(blobSyncs, "synced ledger/blobs/packs", steps.join("\n"))
+      assert.include(blobSyncs, "synced ledger/blobs", steps.join("\n"))
       assert.isAbove(at("locked"), -1, steps.join("\n"))
       assert.isBelow(at("locked"), at(blobSyncs[0] ?? ""), `the lock is taken before the first blob fsync is through:\n${steps.join("\n")}`)
       assert.isBelow(at("locked"), at(configSync), `and before config.toml's temp file is synced:\n${steps.join("\n")}`)
@@ -327,18 +337,69 @@ describe("what overlaps the fsyncs of an install", () => {
     }))
 })
 
+describe("the blobs of a second install", () => {
+  it.live("go to the same pack: one write and one fdatasync, no file created or renamed, no directory fsynced", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const ops: Array<string> = []
+      const rel = (path: string | undefined) => Path.relative(world.paths.blobsDir, path ?? "?")
+      const inBlobs = (path: string | undefined) => path?.startsWith(world.paths.blobsDir) === true
+      let tracing = false
+      const traced = withOpenedPaths((fd, path, sync) => {
+        if (tracing && inBlobs(path)) ops.push(`sync ${rel(path)}`)
+        return sync(fd)
+      })
+      const note = (op: string, path: string | undefined) => {
+        if (tracing && inBlobs(path)) ops.push(`${op} ${rel(path)}`)
+      }
+      const fs: TreeFs = {
+        ...traced.fs,
+        openSync: (path, flags, mode) => {
+          note(`open(${flags})`, path)
+          return traced.fs.openSync(path, flags, mode)
+        },
+        writeSync: (fd, buffer, offset, length, position) => {
+          note("write", traced.opened.get(fd))
+          return nodeTreeFs.writeSync(fd, buffer, offset, length, position)
+        },
+        renameSync: (from, to) => {
+          note("rename", from)
+          nodeTreeFs.renameSync(from, to)
+        },
+        mkdirSync: (path, options) => {
+          note("mkdir", path)
+          nodeTreeFs.mkdirSync(path, options)
+        }
+      }
+      yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          yield* install(world, "alpha")(engine)
+          tracing = true
+          yield* install(world, "beta")(engine)
+          tracing = false
+        }), fs)
+      const packs = NodeFs.readdirSync(Path.join(world.paths.blobsDir, "packs"))
+      assert.strictEqual(packs.length, 1)
+      const pack = `packs/${packs[0] ?? ""}`
+      // beta's tree blob and its big file, in one append
+      assert.deepStrictEqual(ops, [`open(r+) ${pack}`, `write ${pack}`, `sync ${pack}`])
+      assert.strictEqual(storedBlobs(world.paths.blobsDir).length, 4)
+    }))
+})
+
 describe("tree blobs", () => {
   it.live("a format-1 tree (one blob per file) still materializes", () =>
     Effect.gen(function*() {
       const world = yield* worldScoped
       const blobs = makeBlobStore(nodeTreeFs, world.paths.blobsDir)
       const files = [{ path: "a.txt", bytes: "alpha\n", mode: 0o644 }, { path: "d/run.sh", bytes: "#!/bin/sh\n", mode: 0o755 }]
+      const [a, run] = yield* blobs.putAll(files.map((file) => Buffer.from(file.bytes)))
       const entries = [
-        { path: "a.txt", type: "file" as const, mode: 0o644, sha256: blobs.put(Buffer.from("alpha\n")), size: 6 },
+        { path: "a.txt", type: "file" as const, mode: 0o644, sha256: a ?? "", size: 6 },
         { path: "d", type: "dir" as const, mode: 0o750 },
-        { path: "d/run.sh", type: "file" as const, mode: 0o755, sha256: blobs.put(Buffer.from("#!/bin/sh\n")), size: 10 }
+        { path: "d/run.sh", type: "file" as const, mode: 0o755, sha256: run ?? "", size: 10 }
       ]
-      const treeHash = blobs.put(encodeManifest({ format: 1, entries }))
+      const [treeHash = ""] = yield* blobs.putAll([encodeManifest({ format: 1, entries })])
       const target = Path.join(world.paths.cacheDir, "m", "p")
       const durability = yield* materialize(nodeTreeFs, blobs, treeHash, target, { under: "local" })
       yield* fsyncPaths(nodeTreeFs, durability.files, durability.dirs)

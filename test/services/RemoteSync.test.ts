@@ -10,6 +10,8 @@ import { Effect, Layer } from "effect"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { makeBlobStore } from "../../src/adapters/BlobStore.ts"
+import { nodeFs } from "../../src/adapters/FsPort.ts"
 import { RemoteClientSettings } from "../../src/adapters/RemoteClient.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine } from "../../src/services/EngineApi.ts"
@@ -94,8 +96,7 @@ describe("remote curated sync", () => {
           assert.strictEqual(data["error"], null)
           assert.strictEqual(data["status"], 200)
           const blob = String(data["responseBlob"])
-          const blobPath = Path.join(home, "ledger/blobs/sha256", blob.slice(0, 2), blob.slice(2))
-          assert.strictEqual(NodeFs.readFileSync(blobPath, "utf8"), RECONCILE, "the full response is stored")
+          assert.strictEqual(makeBlobStore(nodeFs, Path.join(home, "ledger/blobs")).get(blob).toString("utf8"), RECONCILE, "the full response is stored")
           const syncId = String(Reflect.get(Object(data["cause"]), "syncId"))
           const caused = lines.filter((l) => ["PluginEnabled", "PluginUninstalled", "PluginInstalled"].includes(l.type))
           assert.deepStrictEqual(caused.map((l) => [l.type, l.data["pluginId"]]), [

@@ -111,7 +111,7 @@ interface OpenFile {
 
 const MUTATING = new Set([
   "writeSync", "ftruncateSync", "renameSync", "linkSync", "unlinkSync", "mkdirSync", "rmdirSync", "rmSync", "chmodSync",
-  "fsyncSync", "fdatasyncSync", "fsyncAsync"
+  "fsyncSync", "fdatasyncSync", "fsyncAsync", "fdatasyncAsync"
 ])
 const WRITE_FLAGS = new Set(["w", "wx", "w+", "wx+", "a", "ax", "a+", "ax+", "r+"])
 const CREATE_FLAGS = new Set(["w", "wx", "w+", "wx+", "a", "ax", "a+", "ax+"])
@@ -148,7 +148,7 @@ export class FaultFs implements TreeFs {
   readonly trace: Array<OpRecord> = []
   /** every fault that fired: op index, code (or "crash"), kind, path, site */
   readonly fired: Array<OpRecord> = []
-  /** for a failed `fsyncAsync`: the op count when its rejection was delivered (a turn after the call) */
+  /** for a failed `fsyncAsync` or `fdatasyncAsync`: the op count when its rejection was delivered (a turn after the call) */
   readonly deliveredAt = new Map<number, number>()
 
   constructor(options: FaultFsOptions) {
@@ -649,12 +649,17 @@ export class FaultFs implements TreeFs {
     remove(path)
   }
 
-  readonly fsyncAsync = (fd: number): Promise<void> => {
+  readonly fsyncAsync = (fd: number): Promise<void> => this.syncAsync("fsyncAsync", fd)
+
+  /** as `fsyncAsync`: the model makes no difference between the two (an append's new size is data to it) */
+  readonly fdatasyncAsync = (fd: number): Promise<void> => this.syncAsync("fdatasyncAsync", fd)
+
+  private syncAsync(kind: "fsyncAsync" | "fdatasyncAsync", fd: number): Promise<void> {
     let node: number | undefined
     let failure: unknown
     const index = this.opCount
     try {
-      this.op("fsyncAsync", this.pathOfFd(fd), () => {
+      this.op(kind, this.pathOfFd(fd), () => {
         NodeFs.fstatSync(fd)
         node = this.openFile(fd)?.node
       })
