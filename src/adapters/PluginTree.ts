@@ -126,7 +126,7 @@ const buildBeside = Effect.fnUntraced(function*(
   const parent = Path.dirname(target)
   const staging = Path.join(parent, `.staging-${Path.basename(target)}-${pidSuffix()}`)
   // the parent (the marketplace's cache dir) is created only when the staging dir cannot be: usually it exists
-  const stagingSpared = yield* attempt(() => pool?.takeDir(staging) !== undefined)
+  let stagingSpared = yield* attempt(() => pool?.takeDir(staging) !== undefined)
   const made = stagingSpared || (yield* attempt((): boolean => {
     try {
       fs.mkdirSync(staging, { recursive: false })
@@ -136,20 +136,26 @@ const buildBeside = Effect.fnUntraced(function*(
       return false
     }
   }))
-  const parents = made ? [] : yield* attempt(() => makeDirs(fs, parent))
+  // a missing parent is a spare too when its own parent exists (a marketplace's first install)
+  const parentSpared = !made && (yield* attempt(() => pool?.takeDir(parent) !== undefined))
+  const parents = made ? [] : parentSpared ? [Path.dirname(parent)] : yield* attempt(() => makeDirs(fs, parent))
   const created: Array<string> = []
   const top = parents[0]
   for (let dir = parent; top !== undefined && dir !== top && dir !== Path.dirname(dir); dir = Path.dirname(dir)) created.push(dir)
   const prepared: PreparedTree = { staging, created, parents, spareDirs: [], tree, under }
   if (!made) {
-    yield* attempt(() => fs.mkdirSync(staging, { recursive: false })).pipe(
+    stagingSpared = yield* attempt(() => {
+      if (pool?.takeDir(staging) !== undefined) return true
+      fs.mkdirSync(staging, { recursive: false })
+      return false
+    }).pipe(
       Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
     )
   }
   const spared = yield* attempt(() => buildStaging(fs, tree, staging, under, pool)).pipe(
     Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
   )
-  return pool !== undefined && (stagingSpared || spared) ? { ...prepared, spareDirs: [pool.dir] } : prepared
+  return pool !== undefined && (parentSpared || stagingSpared || spared) ? { ...prepared, spareDirs: [pool.dir] } : prepared
 })
 
 /**

@@ -18,7 +18,7 @@
  */
 import { Effect } from "effect"
 import * as Path from "node:path"
-import { ownerAlive, pidSuffix } from "./AtomicFile.ts"
+import { closeQuietly, ownerAlive, pidSuffix } from "./AtomicFile.ts"
 import { errnoCode } from "./FsPort.ts"
 import type { TreeFs } from "./TreeFs.ts"
 
@@ -27,20 +27,28 @@ export interface SparePool {
   readonly dir: string
   /** Moves a spare empty directory to `path` (which must not exist); its mode, or undefined if the caller must mkdir. */
   readonly takeDir: (path: string) => number | undefined
-  /** Moves a spare empty file to `path` (which must not exist) and opens it for writing; undefined if the caller must create it. */
-  readonly takeFile: (path: string) => number | undefined
+  /**
+   * Moves a spare empty file to `path` (which must not exist) and opens it for writing; undefined if the caller must
+   * create it. With `mode` (0644 or narrower, e.g. a temp file's 0600 or a blob's 0444), the file gets that mode as
+   * `open` would have given it (the umask applied) before anything is written; without, the caller checks the mode.
+   */
+  readonly takeFile: (path: string, mode?: number) => number | undefined
   /** Makes spares up to the pool's size, one per turn of the event loop; best effort (a failure stops this refill). */
   readonly refill: Effect.Effect<void>
 }
 
 /** enough for a typical plugin (the bench's: 8 directories with the staging dir, 8 files); a bigger one creates the rest */
 const DEFAULT_SIZE = { dirs: 16, files: 24 }
+/** what spare files are made with (before the umask): a plugin's usual file mode; narrower modes are a chmod away */
+const SPARE_FILE_MODE = 0o644
 
 export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: number; readonly files: number } = DEFAULT_SIZE): SparePool => {
   const dirs: Array<string> = []
   const files: Array<string> = []
   /** the mode mkdir gave the spare directories (one lstat per refill: same process, same parent, same umask) */
   let dirMode: number | undefined
+  /** the mode open gave the spare files (0644 asked): tells which bits the umask takes away */
+  let fileMode: number | undefined
   let swept = false
   /** set when a take cannot work here (EXDEV: the cache is on another file system): no more refills */
   let disabled = false
@@ -93,7 +101,12 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
     if (files.length < size.files) {
       const path = Path.join(dir, `f-${pidSuffix()}`)
       // 0644 (before the umask): the usual mode of a plugin's files, so most need no chmod once written
-      fs.closeSync(fs.openSync(path, "wx", 0o644))
+      const fd = fs.openSync(path, "wx", SPARE_FILE_MODE)
+      try {
+        fileMode ??= fs.fstatSync(fd).mode & 0o7777
+      } finally {
+        fs.closeSync(fd)
+      }
       files.push(path)
       return true
     }
@@ -124,11 +137,43 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
   return {
     dir,
     takeDir: (path) => (dirMode !== undefined && take(dirs, path) ? dirMode : undefined),
-    takeFile: (path) => {
-      if (!take(files, path)) return undefined
-      // moved in: from here on it is the caller's file (a failed open is reported as a failed creation would be)
-      return fs.openSync(path, "r+")
+    takeFile: (path, mode) => {
+      const spareMode = fileMode
+      if (spareMode === undefined || !take(files, path)) return undefined
+      // moved in: from here on it is the caller's file (a failed open or chmod is reported as a failed creation
+      // would be; the caller removes the file as it would remove one it created)
+      const fd = fs.openSync(path, "r+")
+      // the bits of 0644 the umask took away are taken from `mode` too, as `open` would
+      const wanted = mode === undefined ? spareMode : mode & ~(SPARE_FILE_MODE & ~spareMode)
+      if (wanted !== spareMode) {
+        try {
+          fs.chmodSync(path, wanted)
+        } catch (error) {
+          closeQuietly(fs, fd)
+          throw error
+        }
+      }
+      return fd
     },
     refill
   }
+}
+
+/**
+ * The pool of `dir` for this file system, made on first use: the Projector (trees, config.toml's temp file) and the
+ * Engine's blob store (blob temp files) of one ledger share it, so one refill serves both.
+ */
+const pools = new WeakMap<TreeFs, Map<string, SparePool>>()
+export const sparePoolFor = (fs: TreeFs, dir: string): SparePool => {
+  let byDir = pools.get(fs)
+  if (byDir === undefined) {
+    byDir = new Map()
+    pools.set(fs, byDir)
+  }
+  let pool = byDir.get(dir)
+  if (pool === undefined) {
+    pool = makeSparePool(fs, dir)
+    byDir.set(dir, pool)
+  }
+  return pool
 }

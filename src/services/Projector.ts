@@ -58,7 +58,7 @@ import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
 import { makeProjectionDurability } from "./ProjectionDurability.ts"
-import { makeSparePool } from "../adapters/SparePool.ts"
+import { sparePoolFor } from "../adapters/SparePool.ts"
 
 export class ProjectionError extends Schema.TaggedError<ProjectionError>()("ProjectionError", {
   target: Schema.String,
@@ -199,9 +199,9 @@ export class Projector extends Context.Service<Projector, {
     Effect.gen(function*() {
       const paths = yield* LedgerConfig
       const fs = yield* LedgerFs
-      const blobs = makeBlobStore(fs, paths.blobsDir)
-      /** spare inodes for the trees built here, made after each settle (`SparePool.ts`) */
-      const spares = makeSparePool(fs, Path.join(paths.ledgerDir, "spare"))
+      /** spare inodes for the trees, temp files and blobs written here, made after each settle (`SparePool.ts`) */
+      const spares = sparePoolFor(fs, Path.join(paths.ledgerDir, "spare"))
+      const blobs = makeBlobStore(fs, paths.blobsDir, spares)
       const pluginDir = (pluginId: string) => {
         const { marketplace, plugin } = splitId(pluginId)
         return Path.join(paths.cacheDir, marketplace, plugin)
@@ -284,7 +284,7 @@ export class Projector extends Context.Service<Projector, {
        */
       const prepareConfig = (text: string): Effect.Effect<void, never, Scope.Scope> =>
         Effect.acquireRelease(
-          Effect.forkScoped(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600), { startImmediately: true }).pipe(
+          Effect.forkScoped(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares), { startImmediately: true }).pipe(
             Effect.tap((fiber) => Effect.sync(() => pushTo(stagedConfigs, text, fiber)))
           ),
           (fiber) =>
@@ -421,7 +421,7 @@ export class Projector extends Context.Service<Projector, {
         // are built; it is renamed over config.toml only after they are in place
         const output: { staged?: StagedFile } = {}
         const ready = touched ? takeFrom(stagedConfigs, config) : undefined
-        const stageNow = stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600)
+        const stageNow = stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600, spares)
         // the prepared one is joined uninterruptibly: once taken, only this projection can remove its temp file
         const stageConfig = !touched ? Effect.void : (
           ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))

@@ -143,6 +143,31 @@ describe("SparePool", () => {
       assert.deepStrictEqual(NodeFs.readdirSync(Path.dirname(target)), [])
     }))
 
+  it.effect("a spare file taken with a mode has it (as open gives it) before anything is written, even 0444, and stays writable", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const spareDir = Path.join(dir, "spare")
+      const pool = makeSparePool(nodeTreeFs, spareDir, { dirs: 0, files: 2 })
+      yield* pool.refill
+      // what open gives these modes here (the umask)
+      const probe = (mode: number): number => {
+        const file = Path.join(dir, `probe-${mode.toString(8)}`)
+        NodeFs.closeSync(NodeFs.openSync(file, "wx", mode))
+        return modeOf(file)
+      }
+      for (const mode of [0o600, 0o444]) {
+        const path = Path.join(dir, `taken-${mode.toString(8)}`)
+        const fd = pool.takeFile(path, mode)
+        assert.isDefined(fd)
+        if (fd === undefined) return
+        assert.strictEqual(modeOf(path).toString(8), probe(mode).toString(8))
+        NodeFs.writeSync(fd, "secret")
+        NodeFs.closeSync(fd)
+        assert.strictEqual(NodeFs.readFileSync(path, "utf8"), "secret")
+      }
+      assert.isUndefined(pool.takeFile(Path.join(dir, "none"), 0o600))
+    }))
+
   it.effect("the first refill removes the spares of processes that are gone and keeps those of running ones", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirScoped
