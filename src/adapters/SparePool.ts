@@ -164,7 +164,8 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
  * Engine's blob store (blob temp files) of one ledger share it, so one refill serves both.
  */
 const pools = new WeakMap<TreeFs, Map<string, SparePool>>()
-export const sparePoolFor = (fs: TreeFs, dir: string): SparePool => {
+export const sparePoolFor = (fs: TreeFs, path: string): SparePool => {
+  const dir = Path.resolve(path)
   let byDir = pools.get(fs)
   if (byDir === undefined) {
     byDir = new Map()

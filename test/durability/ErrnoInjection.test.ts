@@ -160,6 +160,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/SparePool.ts:take < src/adapters/SparePool.ts:takeFile renameSync",
   "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile chmodSync",
   "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile openSync",
+  "src/adapters/SparePool.ts:takeFile < src/adapters/FileLock.ts:writeTemp openSync",
   "src/adapters/SparePool.ts:makeOne lstatSync",
   "src/adapters/SparePool.ts:makeOne mkdirSync",
   "src/adapters/SparePool.ts:makeOne openSync",
