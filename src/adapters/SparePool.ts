@@ -29,7 +29,7 @@ export interface SparePool {
   readonly takeDir: (path: string) => number | undefined
   /**
    * Moves a spare empty file to `path` (which must not exist) and opens it for writing; undefined if the caller must
-   * create it. With `mode` (0644 or narrower, e.g. a temp file's 0600 or a blob's 0444), the file gets that mode as
+   * create it. With `mode` (0644 or narrower, e.g. config.toml's temp file's 0600), the file gets that mode as
    * `open` would have given it (the umask applied) before anything is written; without, the caller checks the mode.
    */
   readonly takeFile: (path: string, mode?: number) => number | undefined
@@ -161,7 +161,7 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
 
 /**
  * The pool of `dir` for this file system, made on first use: the Projector (trees, config.toml's temp file) and the
- * Engine's blob store (blob temp files) of one ledger share it, so one refill serves both.
+ * EventLog (the lock's temp file) of one ledger share it, so one refill serves both.
  */
 const pools = new WeakMap<TreeFs, Map<string, SparePool>>()
 export const sparePoolFor = (fs: TreeFs, path: string): SparePool => {

@@ -199,9 +199,9 @@ export class Projector extends Context.Service<Projector, {
     Effect.gen(function*() {
       const paths = yield* LedgerConfig
       const fs = yield* LedgerFs
-      /** spare inodes for the trees, temp files and blobs written here, made after each settle (`SparePool.ts`) */
+      /** spare inodes for the trees and temp files written here, made after each settle (`SparePool.ts`) */
       const spares = sparePoolFor(fs, Path.join(paths.ledgerDir, "spare"))
-      const blobs = makeBlobStore(fs, paths.blobsDir, spares)
+      const blobs = makeBlobStore(fs, paths.blobsDir)
       const pluginDir = (pluginId: string) => {
         const { marketplace, plugin } = splitId(pluginId)
         return Path.join(paths.cacheDir, marketplace, plugin)

@@ -2,7 +2,7 @@ import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { makeBlobStore, sha256Hex } from "../../src/adapters/BlobStore.ts"
+import { sha256Hex } from "../../src/adapters/BlobStore.ts"
 import { makeNodeLockHost, releaseLock, tryAcquireLock } from "../../src/adapters/FileLock.ts"
 import { prepareTree } from "../../src/adapters/PluginTree.ts"
 import { makeSparePool } from "../../src/adapters/SparePool.ts"
@@ -167,28 +167,6 @@ describe("SparePool", () => {
         assert.strictEqual(NodeFs.readFileSync(path, "utf8"), "secret")
       }
       assert.isUndefined(pool.takeFile(Path.join(dir, "none"), 0o600))
-    }))
-
-  it.effect("a blob in a new shard: the shard is a spare dir and the blob a spare file (0444 as created, same bytes)", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDirScoped
-      const blobsDir = Path.join(dir, "blobs")
-      NodeFs.mkdirSync(Path.join(blobsDir, "tmp"), { recursive: true })
-      NodeFs.mkdirSync(Path.join(blobsDir, "sha256"))
-      const { fs, created } = instrumented()
-      const pool = makeSparePool(fs, Path.join(dir, "spare"), { dirs: 1, files: 1 })
-      yield* pool.refill
-      created.length = 0
-      const store = makeBlobStore(fs, blobsDir, pool)
-      const [hash] = yield* store.putAll([Buffer.from("blob bytes\n")])
-      assert.deepStrictEqual(created, [])
-      assert.isDefined(hash)
-      if (hash === undefined) return
-      assert.strictEqual(store.get(hash).toString("utf8"), "blob bytes\n")
-      const probe = Path.join(dir, "probe")
-      NodeFs.closeSync(NodeFs.openSync(probe, "wx", 0o444))
-      assert.strictEqual(modeOf(store.pathOf(hash)).toString(8), modeOf(probe).toString(8))
-      assert.deepStrictEqual(NodeFs.readdirSync(Path.join(dir, "spare")), [])
     }))
 
   it.effect("the ledger lock's temp file can be a spare: the lock holds the full owner record, and is released as before", () =>
