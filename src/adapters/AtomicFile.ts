@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto"
 import * as Path from "node:path"
 import { Effect, Result } from "effect"
 import { errnoCode, type FsPort } from "./FsPort.ts"
+import type { SparePool } from "./SparePool.ts"
 
 /** Windows refuses fsync on a directory handle; tolerate that there only (fail closed elsewhere). */
 const ignorableDirSyncError = (error: unknown): boolean => {
@@ -326,9 +327,12 @@ export interface StagedFile {
  * that makes the rename durable is then the caller's (it can share a batch with other directories).
  */
 export const stageFile = Effect.fnUntraced(
-  function*(fs: FsPort, path: string, bytes: Uint8Array, mode: number): Effect.fn.Return<StagedFile, unknown> {
+  function*(fs: FsPort, path: string, bytes: Uint8Array, mode: number, pool?: SparePool): Effect.fn.Return<StagedFile, unknown> {
     const staged: StagedFile = { path, tmp: tempPathFor(path) }
-    const fd = yield* attempt(() => fs.openSync(staged.tmp, "wx", mode))
+    // a spare file (`SparePool.ts`), given `mode` before anything is written, or a new one
+    const fd = yield* attempt(() => pool?.takeFile(staged.tmp, mode) ?? fs.openSync(staged.tmp, "wx", mode)).pipe(
+      Effect.tapError(() => Effect.sync(() => discardStaged(fs, staged)))
+    )
     const written = yield* Effect.result(attempt(() => writeAll(fs, fd, bytes, 0)).pipe(Effect.andThen(fsyncBatch(fs, [fd], []))))
     if (Result.isFailure(written)) {
       closeQuietly(fs, fd)

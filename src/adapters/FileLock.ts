@@ -194,8 +194,8 @@ export const removeOrphans = (fs: FsPort, dir: string, host: LockHost): number =
   return removed
 }
 
-const writeTemp = (fs: FsPort, path: string, content: string): void => {
-  const fd = fs.openSync(path, "wx", 0o644)
+const writeTemp = (fs: FsPort, path: string, content: string, tempFile: TempFile | undefined): void => {
+  const fd = tempFile?.(path) ?? fs.openSync(path, "wx", 0o644)
   try {
     writeAll(fs, fd, Buffer.from(content, "utf8"), 0)
   } catch (error) {
@@ -211,7 +211,10 @@ const writeTemp = (fs: FsPort, path: string, content: string): void => {
  * content). A stale lock is renamed to `lock.stale.<nonce>`, re-read to check it is the same
  * dead holder (restored with link() if not), and the link retried. Throws fs errors.
  */
-export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost): LockAttempt => {
+/** Opens a ready-made empty file (0644 as `open` gives it) moved to `path`, for writing; undefined: create it. */
+export type TempFile = (path: string) => number | undefined
+
+export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile?: TempFile): LockAttempt => {
   const nonce = randomUUID()
   const owner = ownerFor(host, nonce)
   const lockPath = Path.join(dir, "lock")
@@ -221,7 +224,7 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost): LockAtt
   try {
     for (let attempt = 0; attempt < 8; attempt++) {
       try {
-        writeTemp(fs, tmpPath, content)
+        writeTemp(fs, tmpPath, content, tempFile)
       } catch (error) {
         if (errnoCode(error) !== "EEXIST") throw error
       }
@@ -309,6 +312,8 @@ export interface AcquireOptions {
    * of every command. When the lock is busy, they are removed before waiting all the same.
    */
   readonly sweepOrphans?: boolean
+  /** where the temp file comes from (a spare inode, `SparePool.ts`), if not created */
+  readonly tempFile?: TempFile
 }
 
 const sync = <A>(what: string, f: () => A): Effect.Effect<A, FileLockError> =>
@@ -332,7 +337,7 @@ export const acquireLock = Effect.fn("FileLock.acquire")(function*(options: Acqu
   let swept = options.sweepOrphans === false ? false : (yield* sweep, true)
   let delay = 2
   while (true) {
-    const attempt = yield* sync("acquiring the ledger lock", () => tryAcquireLock(options.fs, options.dir, options.host))
+    const attempt = yield* sync("acquiring the ledger lock", () => tryAcquireLock(options.fs, options.dir, options.host, options.tempFile))
     if (attempt._tag === "Acquired") return attempt.lock
     if (!swept) {
       yield* sweep

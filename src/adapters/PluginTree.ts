@@ -13,6 +13,7 @@ import * as Path from "node:path"
 import { Effect } from "effect"
 import { attempt, closeQuietly, makeDirs, ownerAlive, pidSuffix, writeAll } from "./AtomicFile.ts"
 import type { BlobStore } from "./BlobStore.ts"
+import type { SparePool } from "./SparePool.ts"
 import { errnoCode } from "./FsPort.ts"
 import { type LoadedTree, loadTree } from "./TreeBlob.ts"
 import type { TreeFs } from "./TreeFs.ts"
@@ -45,31 +46,45 @@ export interface TreeDurability {
  *
  * Most modes come out right at creation (0644 files, 0755 dirs under the usual umask), and a chmod each (14 for a
  * small plugin) was a measurable part of an install: a file's mode is read back from its fd (the umask, or a default
- * ACL, may have narrowed it) and a directory's is the one `mkdir` gave the staging dir, made the same way below it.
+ * ACL, may have narrowed it) and a directory's is the one `mkdir` gave it (or the spare it was made from).
+ *
+ * With `pool`, directories and files are spares moved in by rename where there are any (see `SparePool.ts`), and
+ * created where there are none.
  */
-const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: string | undefined): void => {
+const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: string | undefined, pool: SparePool | undefined): boolean => {
+  let spared = false
   const root = under === undefined ? staging : Path.join(staging, under)
-  const known = new Set<string>([staging])
-  /** creates `dir` and any missing parent below the staging dir, once each */
-  const ensureDir = (dir: string): void => {
-    if (known.has(dir)) return
+  /** the directories below the staging dir made so far, with the mode they got */
+  const known = new Map<string, number>([[staging, fs.lstatSync(staging).mode & 0o7777]])
+  /** the mode mkdir gives here: read back from the first directory it makes (a spare's may differ, e.g. a default ACL) */
+  let mkdirMode: number | undefined
+  /** creates `dir` and any missing parent below the staging dir, once each; returns its mode */
+  const ensureDir = (dir: string): number => {
+    const seen = known.get(dir)
+    if (seen !== undefined) return seen
     ensureDir(Path.dirname(dir))
-    fs.mkdirSync(dir, { recursive: false })
-    known.add(dir)
+    let mode = pool?.takeDir(dir)
+    spared ||= mode !== undefined
+    if (mode === undefined) {
+      fs.mkdirSync(dir, { recursive: false })
+      mode = mkdirMode ??= fs.lstatSync(dir).mode & 0o7777
+    }
+    known.set(dir, mode)
+    return mode
   }
-  const dirMode = fs.lstatSync(staging).mode & 0o7777
   const chmods: Array<{ readonly path: string; readonly mode: number }> = []
   ensureDir(root)
   for (const entry of tree.manifest.entries) {
     const path = Path.join(root, entry.path)
     if (entry.type === "dir") {
-      ensureDir(path)
-      if (entry.mode !== dirMode) chmods.push({ path, mode: entry.mode })
+      if (entry.mode !== ensureDir(path)) chmods.push({ path, mode: entry.mode })
       continue
     }
     ensureDir(Path.dirname(path))
     const bytes = tree.contentOf(entry)
-    const fd = fs.openSync(path, "wx", entry.mode)
+    const spare = pool?.takeFile(path)
+    spared ||= spare !== undefined
+    const fd = spare ?? fs.openSync(path, "wx", entry.mode)
     let created: number
     try {
       writeAll(fs, fd, bytes, 0)
@@ -83,6 +98,7 @@ const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: stri
     if (created !== entry.mode) fs.chmodSync(path, entry.mode)
   }
   for (const { path, mode } of chmods) fs.chmodSync(path, mode)
+  return spared
 }
 
 /** A tree built ahead of its event (`prepareTree`), waiting to be swapped in by `materialize`. */
@@ -92,6 +108,8 @@ export interface PreparedTree {
   readonly created: ReadonlyArray<string>
   /** the parents of the directories created for it, whose entries must be made durable with the tree */
   readonly parents: ReadonlyArray<string>
+  /** the spare directory its inodes were taken from, if any (`SparePool.ts`): made durable with the tree too */
+  readonly spareDirs: ReadonlyArray<string>
   readonly tree: LoadedTree
   readonly under: string | undefined
 }
@@ -101,13 +119,15 @@ const buildBeside = Effect.fnUntraced(function*(
   fs: TreeFs,
   tree: LoadedTree,
   target: string,
-  under: string | undefined
+  under: string | undefined,
+  pool: SparePool | undefined
 ): Effect.fn.Return<PreparedTree, unknown> {
   yield* attempt(() => checkVersionSegment(under))
   const parent = Path.dirname(target)
   const staging = Path.join(parent, `.staging-${Path.basename(target)}-${pidSuffix()}`)
   // the parent (the marketplace's cache dir) is created only when the staging dir cannot be: usually it exists
-  const made = yield* attempt((): boolean => {
+  let stagingSpared = yield* attempt(() => pool?.takeDir(staging) !== undefined)
+  const made = stagingSpared || (yield* attempt((): boolean => {
     try {
       fs.mkdirSync(staging, { recursive: false })
       return true
@@ -115,21 +135,27 @@ const buildBeside = Effect.fnUntraced(function*(
       if (errnoCode(error) !== "ENOENT") throw error
       return false
     }
-  })
-  const parents = made ? [] : yield* attempt(() => makeDirs(fs, parent))
+  }))
+  // a missing parent is a spare too when its own parent exists (a marketplace's first install)
+  const parentSpared = !made && (yield* attempt(() => pool?.takeDir(parent) !== undefined))
+  const parents = made ? [] : parentSpared ? [Path.dirname(parent)] : yield* attempt(() => makeDirs(fs, parent))
   const created: Array<string> = []
   const top = parents[0]
   for (let dir = parent; top !== undefined && dir !== top && dir !== Path.dirname(dir); dir = Path.dirname(dir)) created.push(dir)
-  const prepared: PreparedTree = { staging, created, parents, tree, under }
+  const prepared: PreparedTree = { staging, created, parents, spareDirs: [], tree, under }
   if (!made) {
-    yield* attempt(() => fs.mkdirSync(staging, { recursive: false })).pipe(
+    stagingSpared = yield* attempt(() => {
+      if (pool?.takeDir(staging) !== undefined) return true
+      fs.mkdirSync(staging, { recursive: false })
+      return false
+    }).pipe(
       Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
     )
   }
-  yield* attempt(() => buildStaging(fs, tree, staging, under)).pipe(
+  const spared = yield* attempt(() => buildStaging(fs, tree, staging, under, pool)).pipe(
     Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
   )
-  return prepared
+  return pool !== undefined && (parentSpared || stagingSpared || spared) ? { ...prepared, spareDirs: [pool.dir] } : prepared
 })
 
 /**
@@ -142,8 +168,8 @@ export const prepareTree = (
   fs: TreeFs,
   tree: LoadedTree,
   target: string,
-  options: { readonly under?: string } = {}
-): Effect.Effect<PreparedTree, unknown> => buildBeside(fs, tree, target, options.under)
+  options: { readonly under?: string; readonly pool?: SparePool } = {}
+): Effect.Effect<PreparedTree, unknown> => buildBeside(fs, tree, target, options.under, options.pool)
 
 /** Removes a prepared tree that was not swapped in, and the directories created for it if nothing else uses them. */
 export const discardPrepared = (fs: TreeFs, prepared: PreparedTree): void => {
@@ -170,6 +196,7 @@ const durabilityOf = (target: string, prepared: PreparedTree): TreeDurability =>
     // a parent the manifest does not list exists all the same (`buildStaging` created it)
     for (let dir = Path.dirname(path); dir !== root; dir = Path.dirname(dir)) dirs.add(dir)
   }
+  for (const dir of prepared.spareDirs) dirs.add(dir)
   return { target, files, dirs: [...dirs], created: prepared.parents }
 }
 
@@ -188,13 +215,13 @@ export const materialize = Effect.fn("PluginTree.materialize")(function*(
   blobs: BlobStore,
   treeHash: string,
   target: string,
-  options: { readonly under?: string; readonly prepared?: PreparedTree } = {}
+  options: { readonly under?: string; readonly prepared?: PreparedTree; readonly pool?: SparePool } = {}
 ): Effect.fn.Return<TreeDurability, unknown> {
   const parent = Path.dirname(target)
   const prepared = options.prepared
   const ready = prepared !== undefined && Path.dirname(prepared.staging) === parent &&
     (yield* attempt(() => isDirectory(fs, prepared.staging)))
-  const built = ready ? prepared : yield* buildBeside(fs, yield* attempt(() => loadTree(blobs, treeHash)), target, options.under)
+  const built = ready ? prepared : yield* buildBeside(fs, yield* attempt(() => loadTree(blobs, treeHash)), target, options.under, options.pool)
   yield* attempt(() => {
     let trash: string | undefined = Path.join(parent, `.trash-${Path.basename(target)}-${pidSuffix()}`)
     try {

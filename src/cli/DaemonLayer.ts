@@ -26,7 +26,8 @@ export const daemonLayer = (paths: LedgerPaths, listed?: EarlyListing) => {
   const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layer, NodeFileSystem.layer, NodePath.layer)
   const watch = PathWatch.layer
   const log = LogTailer.layer.pipe(
-    // on the ledger's file system, as in `appLayer`: one fsync-failure stop for the log and the projections
+    // on the ledger's file system, as in `appLayer`: one fsync-failure stop for the log and the projections, and the
+    // lock's temp file from the same spare inodes
     Layer.provide(EventLog.layerLedgerFs({ ledgerDir: paths.ledgerDir })),
     Layer.provide(Layer.mergeAll(watch, base))
   )

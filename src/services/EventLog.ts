@@ -11,6 +11,7 @@ import {
 } from "../adapters/FileLock.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
+import { type SparePool, sparePoolFor } from "../adapters/SparePool.ts"
 import { ensureDir, genesisRecord, openLogFile } from "../adapters/LogFile.ts"
 import {
   EMPTY_HEAD,
@@ -36,6 +37,8 @@ export interface EventLogOptions {
   readonly lockTimeoutMs?: number
   /** who this process is, for the lock (tests simulate other processes and reboots); default: this process */
   readonly lockHost?: LockHost
+  /** spare inodes for the lock's temp file (`SparePool.ts`), instead of a new file per command */
+  readonly spares?: SparePool
 }
 
 export class EventLog extends Context.Service<EventLog, {
@@ -75,7 +78,7 @@ export class EventLog extends Context.Service<EventLog, {
   static readonly layerLedgerFs = (options: Omit<EventLogOptions, "fs">): Layer.Layer<EventLog, EventLogError, LedgerFs> =>
     Layer.effect(EventLog, Effect.gen(function*() {
       const fs = yield* LedgerFs
-      return yield* makeFileEventLog({ ...options, fs })
+      return yield* makeFileEventLog({ ...options, fs, spares: sparePoolFor(fs, Path.join(options.ledgerDir, "spare")) })
     }))
 
   static readonly layerMemory: Layer.Layer<EventLog> = Layer.effect(EventLog, Effect.suspend(() => makeMemoryEventLog))
@@ -163,6 +166,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
       host,
       // orphaned lock files are removed at this process's first acquisition (and whenever the lock is busy)
       sweepOrphans: !orphansSwept,
+      ...(options.spares === undefined ? {} : { tempFile: options.spares.takeFile }),
       ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
     }).pipe(
       Effect.tap(() => Effect.sync(() => { orphansSwept = true })),

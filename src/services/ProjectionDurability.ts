@@ -97,8 +97,11 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
   readonly log: EventLog["Service"]
   /** the ancestors of fsynced dirs up to CODEX_HOME, fsynced once per process */
   readonly durableDirs: DurableDirs
+  /** background work run after each settle in the background, outside the lock (not at shutdown): spare inodes made */
+  readonly afterSettle?: Effect.Effect<void>
 }): Effect.fn.Return<ProjectionDurability, never, Scope.Scope> {
   const { fs, paths, log, durableDirs } = options
+  const afterSettle = options.afterSettle ?? Effect.void
   let chain: Chain | undefined
 
   const position = (records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined, disk: Checkpoint | undefined) => {
@@ -188,7 +191,8 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
       })),
       Effect.catchCause((cause) =>
         Effect.logWarning(`the projection is not known durable yet (it is projected again from the checkpoint): ${Cause.pretty(cause)}`)
-      )
+      ),
+      Effect.andThen(Effect.suspend(() => (closing ? Effect.void : afterSettle)))
     )
   })
   const fibers = yield* FiberSet.make<void>()

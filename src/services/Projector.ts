@@ -58,6 +58,7 @@ import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
 import { makeProjectionDurability } from "./ProjectionDurability.ts"
+import { sparePoolFor } from "../adapters/SparePool.ts"
 
 export class ProjectionError extends Schema.TaggedError<ProjectionError>()("ProjectionError", {
   target: Schema.String,
@@ -198,6 +199,8 @@ export class Projector extends Context.Service<Projector, {
     Effect.gen(function*() {
       const paths = yield* LedgerConfig
       const fs = yield* LedgerFs
+      /** spare inodes for the trees and temp files written here, made after each settle (`SparePool.ts`) */
+      const spares = sparePoolFor(fs, Path.join(paths.ledgerDir, "spare"))
       const blobs = makeBlobStore(fs, paths.blobsDir)
       const pluginDir = (pluginId: string) => {
         const { marketplace, plugin } = splitId(pluginId)
@@ -272,7 +275,7 @@ export class Projector extends Context.Service<Projector, {
         ).pipe(Effect.asVoid)
 
       const prepareCache = (target: string, key: string, source: SourceTree, version: string): Effect.Effect<void, never, Scope.Scope> =>
-        holdUntilTaken(preparedTrees, key, prepareTree(fs, source.tree, target, { under: version }), (prepared) => discardPrepared(fs, prepared))
+        holdUntilTaken(preparedTrees, key, prepareTree(fs, source.tree, target, { under: version, pool: spares }), (prepared) => discardPrepared(fs, prepared))
 
       /**
        * Stages config.toml's next text: written and its fsync issued before this returns, the rest in a fiber filed
@@ -281,7 +284,7 @@ export class Projector extends Context.Service<Projector, {
        */
       const prepareConfig = (text: string): Effect.Effect<void, never, Scope.Scope> =>
         Effect.acquireRelease(
-          Effect.forkScoped(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600), { startImmediately: true }).pipe(
+          Effect.forkScoped(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares), { startImmediately: true }).pipe(
             Effect.tap((fiber) => Effect.sync(() => pushTo(stagedConfigs, text, fiber)))
           ),
           (fiber) =>
@@ -315,6 +318,7 @@ export class Projector extends Context.Service<Projector, {
             const prepared = takeFrom(preparedTrees, preparedKey(target, event.treeHash, event.version))
             return materialize(fs, blobs, event.treeHash, target, {
               under: event.version,
+              pool: spares,
               ...(prepared === undefined ? {} : { prepared })
             }).pipe(
               // taken from the map, so no finalizer removes it any more: a failure here must
@@ -325,10 +329,10 @@ export class Projector extends Context.Service<Projector, {
             return attempt(() => removeTree(fs, pluginDir(event.pluginId)))
           case "ProjectionRepaired":
             // the tree is rebuilt from the blobs the install stored, and swapped in whole
-            return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version })
+            return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version, pool: spares })
           case "PluginRolledBack":
             // an earlier content version, rebuilt from its blobs and swapped in whole like an install
-            return materialize(fs, blobs, event.toTreeHash, pluginDir(event.pluginId), { under: event.version })
+            return materialize(fs, blobs, event.toTreeHash, pluginDir(event.pluginId), { under: event.version, pool: spares })
           case "PluginEnabled":
           case "PluginDisabled":
           case "LogTailRepaired":
@@ -359,7 +363,13 @@ export class Projector extends Context.Service<Projector, {
       let homeMade = false
       /** where old config.toml files wait to be freed (`retireLink`): the ledger's, not CODEX_HOME, which is the user's */
       const retiredDir = Path.join(paths.ledgerDir, "retired")
-      const durability = yield* makeProjectionDurability({ fs, paths, log, durableDirs: makeDurableDirs(paths.codexHome) })
+      const durability = yield* makeProjectionDurability({
+        fs,
+        paths,
+        log,
+        durableDirs: makeDurableDirs(paths.codexHome),
+        afterSettle: spares.refill
+      })
 
       /** Returns whether it projected anything (then the chain of projections to make durable grew). */
       const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<boolean, unknown> {
@@ -411,7 +421,7 @@ export class Projector extends Context.Service<Projector, {
         // are built; it is renamed over config.toml only after they are in place
         const output: { staged?: StagedFile } = {}
         const ready = touched ? takeFrom(stagedConfigs, config) : undefined
-        const stageNow = stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600)
+        const stageNow = stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600, spares)
         // the prepared one is joined uninterruptibly: once taken, only this projection can remove its temp file
         const stageConfig = !touched ? Effect.void : (
           ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))

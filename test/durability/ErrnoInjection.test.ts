@@ -153,7 +153,19 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/ProjectionDurability.ts:commitChain readFileSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:currentCheckpoint readFileSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:diskCheckpoint readFileSync",
-  "src/services/ProjectionDurability.ts:exists < src/services/ProjectionDurability.ts:commitChain statSync"
+  "src/services/ProjectionDurability.ts:exists < src/services/ProjectionDurability.ts:commitChain statSync",
+  "src/adapters/PluginTree.ts:ensureDir < src/adapters/PluginTree.ts:buildStaging lstatSync",
+  "src/adapters/SparePool.ts:makeOne closeSync",
+  "src/adapters/SparePool.ts:makeOne fstatSync",
+  "src/adapters/SparePool.ts:take < src/adapters/SparePool.ts:takeFile renameSync",
+  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile chmodSync",
+  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile openSync",
+  "src/adapters/SparePool.ts:takeFile < src/adapters/FileLock.ts:writeTemp openSync",
+  "src/adapters/SparePool.ts:makeOne lstatSync",
+  "src/adapters/SparePool.ts:makeOne mkdirSync",
+  "src/adapters/SparePool.ts:makeOne openSync",
+  "src/adapters/SparePool.ts:sweep < src/adapters/SparePool.ts:try readdirSync",
+  "src/adapters/SparePool.ts:try mkdirSync"
 ]
 
 type Step =

@@ -213,13 +213,15 @@ const leftovers = (world: World): ReadonlyArray<string> =>
 
 /** Everything under CODEX_HOME except the lock file (held only inside a transaction). */
 /**
- * Everything in CODEX_HOME but the lock, the checkpoint and the retired links: the checkpoint advances once a
- * command's outputs are durable, in the background after its answer, and the old config.toml a command replaced is
- * freed then too (`ledger/retired/`), so they may change under a later command that itself writes nothing.
+ * Everything in CODEX_HOME but the lock, the checkpoint, the retired links and the spare inodes: the checkpoint
+ * advances once a command's outputs are durable, in the background after its answer, the old config.toml a command
+ * replaced is freed then too (`ledger/retired/`), and spare files and directories for the next tree are made right
+ * after (`ledger/spare/`), so they may change under a later command that itself writes nothing.
  */
 const homeSnapshot = (world: World): ReadonlyArray<string> =>
   listTree(world.paths.codexHome).filter((line) =>
-    !line.startsWith("file ledger/lock ") && !line.startsWith("file ledger/checkpoint.json ") && !line.startsWith("file ledger/retired/")
+    !line.startsWith("file ledger/lock ") && !line.startsWith("file ledger/checkpoint.json ") && !line.startsWith("file ledger/retired/") &&
+    !/^(dir|file) ledger\/spare[/ ]/.test(line)
   )
 
 const origin: Origin = { actor: "rpc", requestId: "req-1", client: "engine-test" }
