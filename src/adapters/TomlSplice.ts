@@ -50,20 +50,36 @@ export const splicedLines = (
 ): ReadonlyArray<Line> | undefined => {
   if (text.charCodeAt(0) === BOM || next.charCodeAt(0) === BOM) return undefined
   const endsWithBreak = text.length === 0 || text.charCodeAt(text.length - 1) === NEWLINE
-  const out: Array<Line> = []
+  let out: Array<Line> = []
   // `index`: the first line of `text` not passed yet; `shift`: how far lines of `text` move in `next`
   let index = 0
   let cursor = 0
   let shift = 0
-  /** copies the lines of `text` before `to`; false unless `to` is where a line starts, or the end */
-  const copyTo = (to: number): boolean => {
-    for (let line = lines[index]; line !== undefined && line.start < to; line = lines[++index]) out.push(moved(line, shift))
-    return to === text.length || lines[index]?.start === to
+  /** the index of the first line from `index` on that starts at or after `to` (lines are in order: halving) */
+  const firstFrom = (to: number): number => {
+    let low = index
+    let high = lines.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if ((lines[middle]?.start ?? to) < to) low = middle + 1
+      else high = middle
+    }
+    return low
   }
-  /** passes over the lines of `text` before `to`; false unless `to` is where a line starts, or the end */
+  /** true if `to` is where the line at `index` starts, or the end of `text` */
+  const atBoundary = (to: number): boolean => to === text.length || lines[index]?.start === to
+  /** copies the lines of `text` before `to` (unmoved ones in one slice: usually most of the file) */
+  const copyTo = (to: number): boolean => {
+    const until = firstFrom(to)
+    const copied = lines.slice(index, until)
+    out = out.concat(shift === 0 ? copied : copied.map((line) => moved(line, shift)))
+    index = until
+    return atBoundary(to)
+  }
+  /** passes over the lines of `text` before `to` */
   const skipTo = (to: number): boolean => {
-    while ((lines[index]?.start ?? to) < to) index++
-    return to === text.length || lines[index]?.start === to
+    index = firstFrom(to)
+    return atBoundary(to)
   }
   for (const splice of [...splices].sort(byPosition)) {
     if (splice.start < cursor || !copyTo(splice.start)) return undefined
