@@ -53,6 +53,7 @@ import {
 } from "../adapters/PluginTree.ts"
 import type { SourceTree } from "../adapters/TreeBlob.ts"
 import { configEditsToApply, tableAfter } from "../domain/ConfigCatchUp.ts"
+import { fastEventOf } from "../domain/FastEventDecode.ts"
 import { type ConfigEntryState, PluginEvent } from "../domain/Events.ts"
 import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
@@ -73,6 +74,13 @@ export const eventOf = (record: LogRecord): PluginEvent | undefined => {
   const decoded = decodeEvent({ ...record.data, _tag: record.type })
   return Result.isSuccess(decoded) ? decoded.success : undefined
 }
+
+/**
+ * `eventOf` through the hand check of the common events first (`fastEventOf`): the same fields, as plain objects
+ * rather than class instances, for code that reads events (folds, projections, history entries), never encodes them.
+ */
+export const readEventOf = (record: LogRecord): PluginEvent | undefined =>
+  fastEventOf(record.type, record.data) ?? eventOf(record)
 
 const splitId = (pluginId: string) => {
   const at = pluginId.lastIndexOf("@")
@@ -153,7 +161,7 @@ const configEditsOf = (
       for (const record of records) {
         if (record.seq > projectedSeq) break
         if (pluginIdOfRecord(record) !== pluginId) continue
-        const event = eventOf(record)
+        const event = readEventOf(record)
         table = (event === undefined ? undefined : tableAfter(event)) ?? table
       }
       return table
@@ -395,7 +403,7 @@ export class Projector extends Context.Service<Projector, {
         const lagging: Array<PluginEvent> = []
         const decidedNow: Array<PluginEvent> = []
         for (const record of pending) {
-          const event = eventOf(record)
+          const event = readEventOf(record)
           if (event === undefined) continue
           events.push(event)
           if (record.seq < fresh) lagging.push(event)
