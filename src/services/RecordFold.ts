@@ -9,6 +9,8 @@ import { readEventOf } from "./Projector.ts"
  */
 export const foldRecords = (state: PluginState, records: ReadonlyArray<LogRecord>, afterSeq = 0): PluginState => {
   const from = indexAfter(records, afterSeq)
+  // nothing new (a command folds the log it was just given again): the state as it is, no copy of its map
+  if (from >= records.length) return state
   function* items() {
     for (let i = from; i < records.length; i++) {
       const record = records[i]
