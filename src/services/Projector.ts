@@ -308,13 +308,13 @@ export class Projector extends Context.Service<Projector, {
         // what the install's projection will write, if config.toml does not change before it
         const edited = replacePluginTable(configText, pluginId, true)
         const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
-        return Effect.all([
-          // first, so its fsync is on its way while the tree is built, the lock taken and the command decided (in a
-          // CODEX_HOME that does not exist yet the temp file cannot be made: the projection creates the dir and writes
-          // it then)
+        // config.toml's temp file first, so its fsync is on its way while the tree is built, the lock taken and the
+        // command decided (in a CODEX_HOME that does not exist yet the temp file cannot be made: the projection
+        // creates the dir and writes it then). One after the other: the first returns once its fsync is issued
+        return Effect.andThen(
           config === undefined ? Effect.void : prepareConfig(config),
           prepareCache(target, preparedKey(target, source.treeHash, version), source, version)
-        ], { concurrency: 2, discard: true })
+        )
       })
 
       /** Applies an event to the cache; returns what to fsync before the change counts as durable (none: no change). */
