@@ -59,9 +59,14 @@ const ReplayParams = Schema.Struct({
   base: Schema.NullOr(Schema.String)
 })
 
-/** Decodes params checked by `decodeValue`; a mismatch here is a bug in the wire tables. */
-const typed = <S extends Schema.Top>(schema: S, value: unknown) =>
-  Schema.decodeUnknownEffect(schema)(value).pipe(Effect.orDie)
+/**
+ * Decodes params checked by `decodeValue`; a mismatch here is a bug in the wire tables. Decoded at once (a
+ * `Result`), not as an effect of its own: this only gives the checked params their type.
+ */
+const typed = <S extends Schema.ConstraintDecoder<unknown>>(schema: S, value: unknown): Effect.Effect<S["Type"]> => {
+  const decoded = Schema.decodeUnknownResult(schema)(value)
+  return Result.isSuccess(decoded) ? Effect.succeed(decoded.success) : Effect.die(decoded.failure)
+}
 
 export interface SessionOptions {
   /** `plugin/changed` and `marketplace/changed` for this client, from its `initialize` answer on */
