@@ -385,6 +385,29 @@ describe("Engine.install (cache and config edges)", () => {
       ])
     }))
 
+  it.live("reads the marketplace file as it is at each install (the decode of an unchanged text is reused)", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const rewrite = (betaPolicy: Record<string, unknown>) =>
+        writeJson(world.marketplacePath, {
+          name: MARKET,
+          plugins: [local("alpha", "./plugins/alpha"), local("beta", "./plugins/beta", { policy: betaPolicy }), local("gamma", "./plugins/gamma")]
+        })
+      const views = yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          const first = yield* installIn(engine, world, "beta")
+          rewrite({ authentication: "ON_INSTALL" })
+          const second = yield* installIn(engine, world, "beta")
+          rewrite({ installation: "NOT_AVAILABLE" })
+          const refused = yield* Effect.flip(installIn(engine, world, "beta"))
+          rewrite({ authentication: "ON_USE" })
+          const third = yield* installIn(engine, world, "beta")
+          return { first, second, refused, third }
+        }))
+      assert.deepStrictEqual([views.first.authPolicy, views.second.authPolicy, views.third.authPolicy], ["ON_USE", "ON_INSTALL", "ON_USE"])
+      assertError(views.refused, "InvalidRequest", `plugin \`beta\` is not available for install in marketplace \`${MARKET}\``)
+    }))
+
   it.live("creates a missing config.toml with only the table, mode 0600", () =>
     Effect.gen(function*() {
       const world = yield* worldScoped
