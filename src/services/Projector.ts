@@ -380,7 +380,7 @@ export class Projector extends Context.Service<Projector, {
       })
 
       /** Returns whether it projected anything (then the chain of projections to make durable grew). */
-      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<boolean, unknown> {
+      const projectRecords = Effect.fnUntraced(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<boolean, unknown> {
         const recovering = !clean
         clean = false
         if (!swept) {
