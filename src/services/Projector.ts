@@ -450,12 +450,18 @@ export class Projector extends Context.Service<Projector, {
         }
         // after a crash, config.toml may hold the projected text without it being durable yet
         const resync = recovering && !touched && events.some((event) => event._tag !== "LogTailRepaired")
+        const projected = config
+        let configHash: string | undefined
         durability.extend(disk, {
           projectorVersion: PROJECTOR_VERSION,
           seq: last.seq,
           h: last.h,
-          configHash: sha256Hex(Buffer.from(config, "utf8")),
-          configText: config
+          // hashed when the checkpoint is written: by the settle, after the answer
+          get configHash() {
+            configHash ??= sha256Hex(Buffer.from(projected, "utf8"))
+            return configHash
+          },
+          configText: projected
         }, {
           trees: trees.filter((tree) => tree !== undefined),
           files: resync ? [paths.configPath] : [],
