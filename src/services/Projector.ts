@@ -429,15 +429,21 @@ export class Projector extends Context.Service<Projector, {
         // are built; it is renamed over config.toml only after they are in place
         const output: { staged?: StagedFile } = {}
         const ready = touched ? takeFrom(stagedConfigs, config) : undefined
-        const stageNow = stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600, spares)
+        const text = config
+        const stageNow = Effect.suspend(() => stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares))
         // the prepared one is joined uninterruptibly: once taken, only this projection can remove its temp file
-        const stageConfig = !touched ? Effect.void : (
+        const stageConfig = (
           ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))
         ).pipe(Effect.tap((staged) => Effect.sync(() => { output.staged = staged })))
-        const [trees] = yield* Effect.all(
-          [Effect.forEach(events, projectCache), stageConfig],
-          { concurrency: 2 }
-        ).pipe(
+        const cache = Effect.forEach(events, projectCache)
+        // a temp file written and fsynced now: the cache trees are built meanwhile, side by side. One staged ahead by
+        // `prepare` (its fsync issued long before) is only joined: first, then the trees, with no fiber forked
+        const outputs = !touched
+          ? cache
+          : ready === undefined
+          ? Effect.map(Effect.all([cache, stageConfig], { concurrency: 2 }), ([trees]) => trees)
+          : Effect.andThen(stageConfig, cache)
+        const trees = yield* outputs.pipe(
           // one side failed: the other's staged config.toml (if any) must not be left behind
           Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardIfStaged(output.staged)))
         )
