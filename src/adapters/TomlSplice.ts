@@ -38,9 +38,10 @@ const moved = (line: Line, by: number): Line =>
  * The lines `scanLines` finds in `next` (`text` with `splices` applied), from `lines` (those of `text`) without
  * scanning it all again: only the splices' texts are scanned. `scanLines` reads a line from its first character
  * on and never before it, so a line of `text` reads the same wherever it is moved, and a splice's text scanned on
- * its own reads as it does in place, as long as every splice starts and ends where a line starts (or at the end of
- * a text ending with a line break) and its text is whole lines. Undefined when that is not so (or a byte-order mark
- * is involved, which only the first line may start with): the caller scans `next` itself.
+ * its own reads as it does in place, as long as every splice starts and ends where a line starts (or at the end),
+ * its text is whole lines and none lands right after a line without its line break (the last one of `text` may
+ * lack it). Undefined when that is not so (or a byte-order mark is involved, which only the first line may start
+ * with): the caller scans `next` itself.
  */
 export const splicedLines = (
   text: string,
@@ -49,7 +50,6 @@ export const splicedLines = (
   next: string
 ): ReadonlyArray<Line> | undefined => {
   if (text.charCodeAt(0) === BOM || next.charCodeAt(0) === BOM) return undefined
-  const endsWithBreak = text.length === 0 || text.charCodeAt(text.length - 1) === NEWLINE
   let out: Array<Line> = []
   // `index`: the first line of `text` not passed yet; `shift`: how far lines of `text` move in `next`
   let index = 0
@@ -84,8 +84,9 @@ export const splicedLines = (
   for (const splice of [...splices].sort(byPosition)) {
     if (splice.start < cursor || !copyTo(splice.start)) return undefined
     if (splice.text !== "") {
-      // text after a last line without its line break would be read as part of that line
-      if (splice.start === text.length && cursor < text.length && !endsWithBreak) return undefined
+      // text after a line without its line break (the last of `text`) would be read as part of that line
+      const previous = out.at(-1)
+      if (previous !== undefined && previous.end === previous.contentEnd) return undefined
       if (splice.text.charCodeAt(0) === BOM || splice.text.charCodeAt(splice.text.length - 1) !== NEWLINE) return undefined
       const scanned = scanLines(splice.text)
       if (Result.isFailure(scanned)) return undefined

@@ -9,6 +9,7 @@ import {
   replacePluginTable,
   setPluginEnabled
 } from "../../src/adapters/ConfigToml.ts"
+import { scaled, seedFor } from "../support/Soak.ts"
 import { tomlLayouts } from "../support/TomlLayouts.ts"
 
 const ok = <A>(result: Result.Result<A, ConfigTomlError>): A => {
@@ -1183,7 +1184,7 @@ describe("property: edits of a text the last edit produced", () => {
         const scanned = Result.isSuccess(again) ? outcome(run(again.success, second)) : undefined
         assert.strictEqual(carried, scanned)
       }),
-      { numRuns: 1000 }
+      { seed: seedFor("ConfigToml carried lines"), numRuns: scaled(1_000, 30_000) }
     )
   })
 })
