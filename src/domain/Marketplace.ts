@@ -243,7 +243,9 @@ export const resolveInstallTarget = (
   if (Result.isFailure(id)) return Result.fail(MarketplaceError.invalidPlugin(file.path, id.failure.message))
   // no `Result.map`: its dual-API dispatch is costly in code run once per install, not yet optimised
   const resolved = resolveEntry(file, entry)
-  return Result.isFailure(resolved) ? Result.fail(resolved.failure) : Result.succeed({ entry: resolved.success, pluginId: id.success })
+  return Result.isFailure(resolved)
+    ? Result.fail(resolved.failure)
+    : Result.succeed({ entry: resolved.success, pluginId: id.success })
 }
 
 /** 0.116.0 `plugin/list` hides entries whose non-empty `policy.products` lacks the app-server product. */

@@ -108,9 +108,8 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
   const run = (request: IncomingRequest, params: unknown): Effect.Effect<unknown, RpcError> => {
     switch (request.method) {
       case "plugin/list":
-        return withParams(ListParams, params, (p) => engine.list({ cwds: p.cwds ?? [], forceRemoteSync: p.forceRemoteSync })).pipe(
-          Effect.mapError(fromEngine)
-        )
+        return withParams(ListParams, params, (p) => engine.list({ cwds: p.cwds ?? [], forceRemoteSync: p.forceRemoteSync }))
+          .pipe(Effect.mapError(fromEngine))
       case "plugin/read":
         return withParams(PathParams, params, (p) => engine.read(p)).pipe(Effect.mapError(fromEngine))
       case "plugin/install":
@@ -129,9 +128,9 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
       case "plugin/enable":
       case "plugin/disable": {
         const enabled = request.method === "plugin/enable"
-        return withParams(IdParams, params, (p) => engine.setEnabled({ pluginId: p.pluginId, enabled }, origin(request, p.idempotencyKey))).pipe(
-          Effect.mapError(fromEngine)
-        )
+        return withParams(IdParams, params, (p) =>
+          engine.setEnabled({ pluginId: p.pluginId, enabled }, origin(request, p.idempotencyKey))
+        ).pipe(Effect.mapError(fromEngine))
       }
       case "plugin/history":
         return withParams(HistoryParams, params, (p) => Effect.mapError(historyQuery(p), invalid)).pipe(
@@ -141,9 +140,8 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
       case "plugin/why":
         return withParams(WhyParams, params, (p) => engine.why(p)).pipe(Effect.mapError(fromEngine))
       case "ledger/verify":
-        return withParams(VerifyParams, params, (p) => engine.verify({ repair: p.repair }, origin(request, p.idempotencyKey))).pipe(
-          Effect.mapError(fromEngine)
-        )
+        return withParams(VerifyParams, params, (p) => engine.verify({ repair: p.repair }, origin(request, p.idempotencyKey)))
+          .pipe(Effect.mapError(fromEngine))
       case "plugin/rollback":
         return withParams(RollbackParams, params, (p) =>
           engine.rollback({ pluginId: p.pluginId, ...(p.toSeq === null ? {} : { toSeq: p.toSeq }) }, origin(request, p.idempotencyKey))
