@@ -19,9 +19,21 @@ export const observeConfig = (fs: FsPort, configPath: string): ConfigObservation
   return observeConfigBytes(bytes, configPath)
 }
 
+/**
+ * The bytes hashed last and their hash (a copy: the caller's buffer is its own). After a projection writes
+ * config.toml the watcher observes it, and the next command observes the same bytes again under the lock.
+ */
+let lastHashed: { readonly bytes: Buffer; readonly hash: string } | undefined
+const hashOf = (bytes: Buffer): string => {
+  if (lastHashed !== undefined && lastHashed.bytes.equals(bytes)) return lastHashed.hash
+  const hash = sha256Hex(bytes)
+  lastHashed = { bytes: Buffer.from(bytes), hash }
+  return hash
+}
+
 /** The same for bytes already read (a command reads config.toml once under the lock and shares the bytes). */
 export const observeConfigBytes = (bytes: Buffer, configPath: string): ConfigObservation => {
-  const hash = sha256Hex(bytes)
+  const hash = hashOf(bytes)
   const text = bytes.toString("utf8")
   const { problem, config } = inspectConfig(text)
   if (problem !== undefined || config === undefined) {

@@ -1,6 +1,8 @@
 import { Option, Result, Schema } from "effect"
 import { parse, TomlError, type TomlTable, type TomlValue } from "smol-toml"
-import { type Block, type Layout, type Line, makeNode, scanLayout, type TableNode } from "./TomlLayout.ts"
+import { isTable, sameExceptPlugin, sameValue } from "./TomlCompare.ts"
+import { type Block, type Layout, layoutOf, type Line, makeNode, scanLines, type TableNode } from "./TomlLayout.ts"
+import { applySplices, splicedLines, type TomlSplice } from "./TomlSplice.ts"
 
 export class ConfigTomlError extends Schema.TaggedError<ConfigTomlError>()("ConfigTomlError", {
   reason: Schema.Literals(["Unparsable", "UnsupportedLayout"]),
@@ -78,53 +80,10 @@ const parsedConfigOf = (doc: TomlTable): ParsedConfig => {
 export const parseConfig = (text: string): Result.Result<ParsedConfig, ConfigTomlError> =>
   Result.map(parseToml(text), parsedConfigOf)
 
-const isTable = (value: TomlValue | undefined): value is TomlTable =>
-  typeof value === "object" && !Array.isArray(value) && !(value instanceof Date)
-
-const sameValue = (a: TomlValue | undefined, b: TomlValue | undefined): boolean => {
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]))
-  }
-  if (a instanceof Date || b instanceof Date) {
-    return a instanceof Date && b instanceof Date && a.toISOString() === b.toISOString()
-  }
-  if (isTable(a) || isTable(b)) {
-    if (!isTable(a) || !isTable(b)) return false
-    const keys = Object.keys(a)
-    return keys.length === Object.keys(b).length && keys.every((k) => k in b && sameValue(a[k], b[k]))
-  }
-  return Object.is(a, b)
-}
-
-/** The document without `plugins.<id>`; a `plugins` table left empty counts as absent. */
-const withoutPlugin = (doc: TomlTable, pluginId: string): TomlTable => {
-  const { plugins, ...rest } = doc
-  if (!isTable(plugins)) return doc
-  const others = Object.entries(plugins).filter(([id]) => id !== pluginId)
-  return others.length === 0 ? rest : { ...rest, plugins: Object.fromEntries(others) }
-}
-
 type Op =
   | { readonly _tag: "Replace"; readonly enabled: boolean }
   | { readonly _tag: "Set"; readonly enabled: boolean }
   | { readonly _tag: "Remove" }
-
-interface Splice {
-  readonly start: number
-  readonly end: number
-  readonly text: string
-}
-
-const applySplices = (text: string, splices: ReadonlyArray<Splice>): string => {
-  const sorted = [...splices].sort((a, b) => a.start - b.start || a.end - b.end)
-  let out = ""
-  let cursor = 0
-  for (const s of sorted) {
-    out += text.slice(cursor, s.start) + s.text
-    cursor = s.end
-  }
-  return out + text.slice(cursor)
-}
 
 const subtreeBlocks = (node: TableNode): Array<Block> => [
   ...(node.block === undefined ? [] : [node.block]),
@@ -132,7 +91,7 @@ const subtreeBlocks = (node: TableNode): Array<Block> => [
 ]
 
 /** Removing a table removes its leading comments/blank lines too (they are its decor in toml_edit). */
-const deleteSubtree = (node: TableNode): Array<Splice> =>
+const deleteSubtree = (node: TableNode): Array<TomlSplice> =>
   subtreeBlocks(node).map((b) => ({ start: b.prefixStart, end: b.bodyEnd, text: "" }))
 
 /** toml_edit prints a table without position right after the last positioned table before it (depth first). */
@@ -173,7 +132,7 @@ const refusal = (pluginsNode: TableNode | undefined, target: TableNode | undefin
 }
 
 /** The splices Codex (toml_edit) would make, limited to the `[plugins."<id>"]` tables. */
-const plan = (text: string, layout: Layout, pluginId: string, op: Op): ReadonlyArray<Splice> => {
+const plan = (text: string, layout: Layout, pluginId: string, op: Op): ReadonlyArray<TomlSplice> => {
   const { root, blocks, eol } = layout
   const lineEol = (line: Line) => line.end > line.contentEnd ? text.slice(line.contentEnd, line.end) : eol
   const atEofWithoutEol = (offset: number) => offset === text.length && text.length > 0 && !text.endsWith("\n")
@@ -247,37 +206,66 @@ const edit = (text: string, pluginId: string, op: Op): Result.Result<string, Con
   return result
 }
 
-const editUncached = (text: string, pluginId: string, op: Op): Result.Result<string, ConfigTomlError> =>
-  Result.gen(function*() {
-    const before = yield* parseToml(text)
-    const plugins = before["plugins"]
-    const current = isTable(plugins) ? plugins[pluginId] : undefined
-    const entry: TomlValue | undefined = op._tag === "Remove"
-      ? undefined
-      : op._tag === "Replace"
-      ? { enabled: op.enabled }
-      : { ...(isTable(current) ? current : {}), enabled: op.enabled }
-    if (sameValue(current, entry)) return text
-    const layout = yield* Result.mapError(
-      scanLayout(text),
-      (reason) => unsupported(`cannot scan config.toml: ${reason}`)
+/**
+ * The lines of the last texts edited and produced. The next edit is usually of the text the last one produced (its
+ * projection writes it, the next command reads it): its lines are carried over from those of the text it was made
+ * from (`splicedLines`, when the edit allows it), so config.toml is not scanned whole again for every edit.
+ */
+let knownLines: ReadonlyArray<{ readonly text: string; readonly lines: () => ReadonlyArray<Line> | undefined }> = []
+
+const linesOf = (text: string): Result.Result<ReadonlyArray<Line>, string> => {
+  const carried = knownLines.find((known) => known.text === text)?.lines()
+  return carried === undefined ? scanLines(text) : Result.succeed(carried)
+}
+
+/** `lines` of `text` and, carried over when first asked for, those of `next` (made from it by `splices`). */
+const rememberLines = (text: string, lines: ReadonlyArray<Line>, splices: ReadonlyArray<TomlSplice>, next: string) => {
+  let carried: { readonly lines: ReadonlyArray<Line> | undefined } | undefined
+  const nextLines = () => {
+    carried ??= { lines: splicedLines(text, lines, splices, next) }
+    return carried.lines
+  }
+  knownLines = [{ text: next, lines: nextLines }, { text, lines: () => lines }]
+}
+
+const editUncached = (text: string, pluginId: string, op: Op): Result.Result<string, ConfigTomlError> => {
+  const parsed = parseToml(text)
+  if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
+  const before = parsed.success
+  const plugins = before["plugins"]
+  const current = isTable(plugins) ? plugins[pluginId] : undefined
+  const entry: TomlValue | undefined = op._tag === "Remove"
+    ? undefined
+    : op._tag === "Replace"
+    ? { enabled: op.enabled }
+    : { ...(isTable(current) ? current : {}), enabled: op.enabled }
+  if (sameValue(current, entry)) return Result.succeed(text)
+  const lines = linesOf(text)
+  const layout = Result.isFailure(lines) ? Result.fail(lines.failure) : layoutOf(text, lines.success)
+  if (Result.isFailure(layout)) return Result.fail(unsupported(`cannot scan config.toml: ${layout.failure}`))
+  const pluginsNode = layout.success.root.children.get("plugins")
+  const refused = refusal(pluginsNode, pluginsNode?.children.get(pluginId), pluginId)
+  if (refused !== undefined) return Result.fail(unsupported(refused))
+  const splices = plan(text, layout.success, pluginId, op)
+  const next = applySplices(text, splices)
+  const after = parseToml(next)
+  if (Result.isFailure(after)) {
+    return Result.fail(
+      unsupported(`editing plugin \`${pluginId}\` would produce invalid TOML (${after.failure.message}); refusing to write`)
     )
-    const pluginsNode = layout.root.children.get("plugins")
-    const refused = refusal(pluginsNode, pluginsNode?.children.get(pluginId), pluginId)
-    if (refused !== undefined) return yield* Result.fail(unsupported(refused))
-    const next = applySplices(text, plan(text, layout, pluginId, op))
-    const after = yield* Result.mapError(
-      parseToml(next),
-      (e) => unsupported(`editing plugin \`${pluginId}\` would produce invalid TOML (${e.message}); refusing to write`)
+  }
+  // the safety net under the layout scan and the splices: the edited text, parsed on its own, must say what the
+  // text said everywhere but in this plugin's table, and that table must say what was meant
+  const afterPlugins = after.success["plugins"]
+  if (!sameExceptPlugin(after.success, before, pluginId) ||
+      !sameValue(isTable(afterPlugins) ? afterPlugins[pluginId] : undefined, entry)) {
+    return Result.fail(
+      unsupported(`editing plugin \`${pluginId}\` in this layout would change more than its table; refusing to write`)
     )
-    if (!sameValue(withoutPlugin(after, pluginId), withoutPlugin(before, pluginId)) ||
-        !sameValue(isTable(after["plugins"]) ? after["plugins"][pluginId] : undefined, entry)) {
-      return yield* Result.fail(
-        unsupported(`editing plugin \`${pluginId}\` in this layout would change more than its table; refusing to write`)
-      )
-    }
-    return next
-  })
+  }
+  if (Result.isSuccess(lines)) rememberLines(text, lines.success, splices, next)
+  return Result.succeed(next)
+}
 
 /** Codex install: the value of `plugins."<id>"` is replaced by `{ enabled }` (extra keys and sub-tables go). */
 export const replacePluginTable = (

@@ -184,20 +184,41 @@ export const discardPrepared = (fs: TreeFs, prepared: PreparedTree): void => {
   }
 }
 
-/** The files and directories of `prepared` once it sits at `target`. */
+/**
+ * The files and directories of `prepared` once it sits at `target`. Listed when first asked for: the settle that
+ * fsyncs them runs after the answer, and the list (a path per entry) was made before it.
+ */
 const durabilityOf = (target: string, prepared: PreparedTree): TreeDurability => {
-  const root = prepared.under === undefined ? target : Path.join(target, prepared.under)
-  const files: Array<string> = []
-  const dirs = new Set([Path.dirname(target), target, root])
-  for (const entry of prepared.tree.manifest.entries) {
-    const path = Path.join(root, entry.path)
-    if (entry.type === "dir") dirs.add(path)
-    else files.push(path)
-    // a parent the manifest does not list exists all the same (`buildStaging` created it)
-    for (let dir = Path.dirname(path); dir !== root; dir = Path.dirname(dir)) dirs.add(dir)
+  // only the entries are kept for it, not the tree's content
+  const { entries } = prepared.tree.manifest
+  const { spareDirs, under } = prepared
+  let listed: { readonly files: ReadonlyArray<string>; readonly dirs: ReadonlyArray<string> } | undefined
+  const list = () => {
+    if (listed !== undefined) return listed
+    const root = under === undefined ? target : Path.join(target, under)
+    const files: Array<string> = []
+    const dirs = new Set([Path.dirname(target), target, root])
+    for (const entry of entries) {
+      const path = Path.join(root, entry.path)
+      if (entry.type === "dir") dirs.add(path)
+      else files.push(path)
+      // a parent the manifest does not list exists all the same (`buildStaging` created it)
+      for (let dir = Path.dirname(path); dir !== root; dir = Path.dirname(dir)) dirs.add(dir)
+    }
+    for (const dir of spareDirs) dirs.add(dir)
+    listed = { files, dirs: [...dirs] }
+    return listed
   }
-  for (const dir of prepared.spareDirs) dirs.add(dir)
-  return { target, files, dirs: [...dirs], created: prepared.parents }
+  return {
+    target,
+    get files() {
+      return list().files
+    },
+    get dirs() {
+      return list().dirs
+    },
+    created: prepared.parents
+  }
 }
 
 /**
@@ -210,7 +231,7 @@ const durabilityOf = (target: string, prepared: PreparedTree): TreeDurability =>
  * projection as done), a power loss may leave anything from the old tree (even half removed: its removal is not
  * ordered after the renames) to a torn new one; the caller then projects the event again, which rebuilds it.
  */
-export const materialize = Effect.fn("PluginTree.materialize")(function*(
+export const materialize = Effect.fnUntraced(function*(
   fs: TreeFs,
   blobs: BlobStore,
   treeHash: string,

@@ -203,51 +203,54 @@ const descend = (from: TableNode, keys: ReadonlyArray<KeyPart>, kind: "implicit"
 
 /** Mirrors toml_edit's parser: a `[header]` moves its (implicit) table to the end of its parent. */
 export const scanLayout = (text: string): Result.Result<Layout, string> =>
-  Result.flatMap(scanLines(text), (lines) => {
-    const rootBlock: Block = { position: 0, prefixStart: 0, header: undefined, keyvals: [], bodyEnd: 0 }
-    const root: TableNode = { ...makeNode("root", undefined), position: 0, block: rootBlock }
-    const blocks: Array<Block> = [rootBlock]
-    let current = root
-    let lastEnd = 0
-    for (const line of lines) {
-      const last = line.keys.at(-1)
-      if (line.kind === "trivia" || last === undefined) continue
-      const parent = line.kind === "keyval"
-        ? descend(current, line.keys.slice(0, -1), "dotted")
-        : descend(root, line.keys.slice(0, -1), "implicit")
-      const existing = parent?.children.get(last.name)
-      if (parent === undefined) return Result.fail(`cannot place \`${last.raw}\` at offset ${line.start}`)
-      if (line.kind === "keyval") {
-        if (existing !== undefined) return Result.fail(`duplicate key \`${last.raw}\` at offset ${line.start}`)
-        parent.children.set(last.name, makeNode("value", last))
-        current.block?.keyvals.push({ line, prefixStart: lastEnd })
-        if (current.block !== undefined) current.block.bodyEnd = line.end
-      } else {
-        const block: Block = {
-          position: blocks.length, prefixStart: lastEnd, header: line, keyvals: [], bodyEnd: line.end
-        }
-        blocks.push(block)
-        let node = makeNode("table", last)
-        if (line.kind === "header") {
-          if (existing !== undefined && existing.kind !== "implicit") {
-            return Result.fail(`table \`${last.raw}\` defined twice at offset ${line.start}`)
-          }
-          node = existing ?? node
-          node.kind = "table"
-          node.key = last
-          parent.children.delete(last.name)
-          parent.children.set(last.name, node)
-        } else {
-          const array = existing ?? makeNode("array", last)
-          if (array.kind !== "array") return Result.fail(`\`${last.raw}\` is not an array of tables`)
-          parent.children.set(last.name, array)
-          array.elements.push(node)
-        }
-        node.position = block.position
-        node.block = block
-        current = node
+  Result.flatMap(scanLines(text), (lines) => layoutOf(text, lines))
+
+/** `scanLayout` from the lines `scanLines` found in `text`. */
+export const layoutOf = (text: string, lines: ReadonlyArray<Line>): Result.Result<Layout, string> => {
+  const rootBlock: Block = { position: 0, prefixStart: 0, header: undefined, keyvals: [], bodyEnd: 0 }
+  const root: TableNode = { ...makeNode("root", undefined), position: 0, block: rootBlock }
+  const blocks: Array<Block> = [rootBlock]
+  let current = root
+  let lastEnd = 0
+  for (const line of lines) {
+    const last = line.keys.at(-1)
+    if (line.kind === "trivia" || last === undefined) continue
+    const parent = line.kind === "keyval"
+      ? descend(current, line.keys.slice(0, -1), "dotted")
+      : descend(root, line.keys.slice(0, -1), "implicit")
+    const existing = parent?.children.get(last.name)
+    if (parent === undefined) return Result.fail(`cannot place \`${last.raw}\` at offset ${line.start}`)
+    if (line.kind === "keyval") {
+      if (existing !== undefined) return Result.fail(`duplicate key \`${last.raw}\` at offset ${line.start}`)
+      parent.children.set(last.name, makeNode("value", last))
+      current.block?.keyvals.push({ line, prefixStart: lastEnd })
+      if (current.block !== undefined) current.block.bodyEnd = line.end
+    } else {
+      const block: Block = {
+        position: blocks.length, prefixStart: lastEnd, header: line, keyvals: [], bodyEnd: line.end
       }
-      lastEnd = line.end
+      blocks.push(block)
+      let node = makeNode("table", last)
+      if (line.kind === "header") {
+        if (existing !== undefined && existing.kind !== "implicit") {
+          return Result.fail(`table \`${last.raw}\` defined twice at offset ${line.start}`)
+        }
+        node = existing ?? node
+        node.kind = "table"
+        node.key = last
+        parent.children.delete(last.name)
+        parent.children.set(last.name, node)
+      } else {
+        const array = existing ?? makeNode("array", last)
+        if (array.kind !== "array") return Result.fail(`\`${last.raw}\` is not an array of tables`)
+        parent.children.set(last.name, array)
+        array.elements.push(node)
+      }
+      node.position = block.position
+      node.block = block
+      current = node
     }
-    return Result.succeed({ root, blocks, eol: /\r?\n/.exec(text)?.[0] ?? "\n" })
-  })
+    lastEnd = line.end
+  }
+  return Result.succeed({ root, blocks, eol: /\r?\n/.exec(text)?.[0] ?? "\n" })
+}

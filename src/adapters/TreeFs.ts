@@ -12,5 +12,6 @@ export const nodeTreeFs: TreeFs = {
   ...nodeFs,
   lstatSync: (path) => NodeFs.lstatSync(path),
   chmodSync: (path, mode) => NodeFs.chmodSync(path, mode),
-  realpathSync: (path) => NodeFs.realpathSync(path)
+  // realpath(3), one system call: `realpathSync` in JavaScript lstats every component of the path
+  realpathSync: (path) => NodeFs.realpathSync.native(path)
 }

@@ -203,6 +203,10 @@ const decodeInterface = (
   return present ? iface : null
 }
 
+/** the manifest's `name`, or the plugin directory's name when that is blank */
+const effectiveName = (rawName: string, pluginRoot: string): string =>
+  trimWhitespace(rawName).length === 0 ? basename(pluginRoot) : rawName
+
 const toDecodedManifest = ({ value: raw, version }: ManifestDocument, pluginRoot: string): DecodedManifest => {
   const warnings: Array<string> = []
   const resolvePath = pathResolver(pluginRoot)
@@ -218,7 +222,7 @@ const toDecodedManifest = ({ value: raw, version }: ManifestDocument, pluginRoot
   const rawName = raw.name ?? ""
   return {
     manifest: {
-      name: trimWhitespace(rawName).length === 0 ? basename(pluginRoot) : rawName,
+      name: effectiveName(rawName, pluginRoot),
       rawName,
       version,
       description: raw.description ?? null,
@@ -243,6 +247,18 @@ export const decodeManifestText = (text: string, pluginRoot: string): Result.Res
   return Result.isFailure(document)
     ? Result.fail(new ManifestError({ message: document.failure }))
     : Result.succeed(toDecodedManifest(document.success, pluginRoot))
+}
+
+/**
+ * `decodeManifestText(text, pluginRoot)`'s `manifest.name`, or its failure: the same decode decides, but the paths and
+ * prompts it does not depend on are not resolved (all an install checks of the manifest is that it is valid, and
+ * its name).
+ */
+export const decodeManifestName = (text: string, pluginRoot: string): Result.Result<string, ManifestError> => {
+  const document = readManifestDocument(text)
+  return Result.isFailure(document)
+    ? Result.fail(new ManifestError({ message: document.failure }))
+    : Result.succeed(effectiveName(document.success.value.name ?? "", pluginRoot))
 }
 
 /** `decodeManifestText` through the serde emulation only (the reference for the fast path's results). */

@@ -171,10 +171,24 @@ export const decodeMarketplaceTextExact = (path: string, text: string): Result.R
     Result.map((document) => toMarketplaceFile(path, document))
   )
 
+/**
+ * `marketplaceRootOf(file.path)`, worked out once per decoded file: installs reuse a file's decode while its text is
+ * unchanged (InstallPlan.ts), and its path rules are several component walks.
+ */
+const roots = new WeakMap<MarketplaceFile, Result.Result<string, MarketplaceError>>()
+const rootOfFile = (file: MarketplaceFile): Result.Result<string, MarketplaceError> => {
+  let root = roots.get(file)
+  if (root === undefined) {
+    root = marketplaceRootOf(file.path)
+    roots.set(file, root)
+  }
+  return root
+}
+
 const resolveEntry = (
   file: MarketplaceFile,
   entry: MarketplacePluginEntry,
-  root: Result.Result<string, MarketplaceError> = marketplaceRootOf(file.path)
+  root: Result.Result<string, MarketplaceError> = rootOfFile(file)
 ): Result.Result<ResolvedPluginEntry, MarketplaceError> => {
   // the relative path is checked before the marketplace location (binary: a bad path wins over a bad location)
   const names = checkPluginSourcePath(entry.sourcePath)
@@ -227,7 +241,11 @@ export const resolveInstallTarget = (
   }
   const id = makePluginId(entry.name, file.name)
   if (Result.isFailure(id)) return Result.fail(MarketplaceError.invalidPlugin(file.path, id.failure.message))
-  return Result.map(resolveEntry(file, entry), (resolved) => ({ entry: resolved, pluginId: id.success }))
+  // no `Result.map`: its dual-API dispatch is costly in code run once per install, not yet optimised
+  const resolved = resolveEntry(file, entry)
+  return Result.isFailure(resolved)
+    ? Result.fail(resolved.failure)
+    : Result.succeed({ entry: resolved.success, pluginId: id.success })
 }
 
 /** 0.116.0 `plugin/list` hides entries whose non-empty `policy.products` lacks the app-server product. */

@@ -45,15 +45,18 @@ export const validateSegment = (kind: SegmentKind, value: string): Result.Result
 /** The key as the listing prints it: `{plugin}@{marketplace}`, with no validation (names are not checked there). */
 export const pluginKey = (pluginName: string, marketplaceName: string): string => `${pluginName}@${marketplaceName}`
 
+const decodePluginId = Schema.decodeUnknownResult(PluginId)
+
 const build = (pluginName: string, marketplaceName: string, suffix: string): Result.Result<PluginIdParts, PluginIdError> => {
   for (const [kind, value] of [["plugin name", pluginName], ["marketplace name", marketplaceName]] as const) {
     const checked = validateSegment(kind, value)
     if (Result.isFailure(checked)) return Result.fail(new PluginIdError({ message: `${checked.failure}${suffix}` }))
   }
-  return Result.map(
-    Schema.decodeUnknownResult(PluginId)(pluginKey(pluginName, marketplaceName)),
-    (id) => ({ id, pluginName, marketplaceName })
-  ).pipe(Result.mapError((issue) => new PluginIdError({ message: issue.message })))
+  // the decoder made once, and no `pipe`: this runs per command, in code not yet optimised
+  const id = decodePluginId(pluginKey(pluginName, marketplaceName))
+  return Result.isSuccess(id)
+    ? Result.succeed({ id: id.success, pluginName, marketplaceName })
+    : Result.fail(new PluginIdError({ message: id.failure.message }))
 }
 
 /**

@@ -59,9 +59,18 @@ const ReplayParams = Schema.Struct({
   base: Schema.NullOr(Schema.String)
 })
 
-/** Decodes params checked by `decodeValue`; a mismatch here is a bug in the wire tables. */
-const typed = <S extends Schema.Top>(schema: S, value: unknown) =>
-  Schema.decodeUnknownEffect(schema)(value).pipe(Effect.orDie)
+/**
+ * `f` of params checked by `decodeValue`; a mismatch here is a bug in the wire tables (a defect). Decoded at once (a
+ * `Result`), not as an effect of its own to flatMap: this only gives the checked params their type.
+ */
+const withParams = <S extends Schema.ConstraintDecoder<unknown>, A, E>(
+  schema: S,
+  value: unknown,
+  f: (params: S["Type"]) => Effect.Effect<A, E>
+): Effect.Effect<A, E> => {
+  const decoded = Schema.decodeUnknownResult(schema)(value)
+  return Result.isSuccess(decoded) ? f(decoded.success) : Effect.die(decoded.failure)
+}
 
 export interface SessionOptions {
   /** `plugin/changed` and `marketplace/changed` for this client, from its `initialize` answer on */
@@ -99,61 +108,46 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
   const run = (request: IncomingRequest, params: unknown): Effect.Effect<unknown, RpcError> => {
     switch (request.method) {
       case "plugin/list":
-        return typed(ListParams, params).pipe(
-          Effect.flatMap((p) => engine.list({ cwds: p.cwds ?? [], forceRemoteSync: p.forceRemoteSync })),
-          Effect.mapError(fromEngine)
-        )
+        return withParams(ListParams, params, (p) => engine.list({ cwds: p.cwds ?? [], forceRemoteSync: p.forceRemoteSync }))
+          .pipe(Effect.mapError(fromEngine))
       case "plugin/read":
-        return typed(PathParams, params).pipe(Effect.flatMap((p) => engine.read(p)), Effect.mapError(fromEngine))
+        return withParams(PathParams, params, (p) => engine.read(p)).pipe(Effect.mapError(fromEngine))
       case "plugin/install":
-        return typed(InstallParams, params).pipe(
-          Effect.tap((p) => options.notifications?.marketplaceUsed(p.marketplacePath) ?? Effect.void),
-          Effect.flatMap((p) =>
-            engine.install(
-              { marketplacePath: p.marketplacePath, pluginName: p.pluginName, forceRemoteSync: p.forceRemoteSync },
-              origin(request, p.idempotencyKey)
-            )
-          ),
-          Effect.mapError(fromEngine)
-        )
+        return withParams(InstallParams, params, (p) => {
+          const install = engine.install(
+            { marketplacePath: p.marketplacePath, pluginName: p.pluginName, forceRemoteSync: p.forceRemoteSync },
+            origin(request, p.idempotencyKey)
+          )
+          const used = options.notifications?.marketplaceUsed(p.marketplacePath)
+          return used === undefined ? install : Effect.andThen(used, install)
+        }).pipe(Effect.mapError(fromEngine))
       case "plugin/uninstall":
-        return typed(UninstallParams, params).pipe(
-          Effect.flatMap((p) =>
-            engine.uninstall({ pluginId: p.pluginId, forceRemoteSync: p.forceRemoteSync }, origin(request, p.idempotencyKey))
-          ),
-          Effect.mapError(fromEngine)
-        )
+        return withParams(UninstallParams, params, (p) =>
+          engine.uninstall({ pluginId: p.pluginId, forceRemoteSync: p.forceRemoteSync }, origin(request, p.idempotencyKey))
+        ).pipe(Effect.mapError(fromEngine))
       case "plugin/enable":
       case "plugin/disable": {
         const enabled = request.method === "plugin/enable"
-        return typed(IdParams, params).pipe(
-          Effect.flatMap((p) => engine.setEnabled({ pluginId: p.pluginId, enabled }, origin(request, p.idempotencyKey))),
-          Effect.mapError(fromEngine)
-        )
+        return withParams(IdParams, params, (p) =>
+          engine.setEnabled({ pluginId: p.pluginId, enabled }, origin(request, p.idempotencyKey))
+        ).pipe(Effect.mapError(fromEngine))
       }
       case "plugin/history":
-        return typed(HistoryParams, params).pipe(
-          Effect.flatMap((p) => Effect.mapError(historyQuery(p), invalid)),
+        return withParams(HistoryParams, params, (p) => Effect.mapError(historyQuery(p), invalid)).pipe(
           Effect.flatMap((query) => Effect.mapError(engine.history(query), fromEngine)),
           Effect.map((events) => ({ events }))
         )
       case "plugin/why":
-        return typed(WhyParams, params).pipe(Effect.flatMap((p) => engine.why(p)), Effect.mapError(fromEngine))
+        return withParams(WhyParams, params, (p) => engine.why(p)).pipe(Effect.mapError(fromEngine))
       case "ledger/verify":
-        return typed(VerifyParams, params).pipe(
-          Effect.flatMap((p) => engine.verify({ repair: p.repair }, origin(request, p.idempotencyKey))),
-          Effect.mapError(fromEngine)
-        )
+        return withParams(VerifyParams, params, (p) => engine.verify({ repair: p.repair }, origin(request, p.idempotencyKey)))
+          .pipe(Effect.mapError(fromEngine))
       case "plugin/rollback":
-        return typed(RollbackParams, params).pipe(
-          Effect.flatMap((p) =>
-            engine.rollback({ pluginId: p.pluginId, ...(p.toSeq === null ? {} : { toSeq: p.toSeq }) }, origin(request, p.idempotencyKey))
-          ),
-          Effect.mapError(fromEngine)
-        )
+        return withParams(RollbackParams, params, (p) =>
+          engine.rollback({ pluginId: p.pluginId, ...(p.toSeq === null ? {} : { toSeq: p.toSeq }) }, origin(request, p.idempotencyKey))
+        ).pipe(Effect.mapError(fromEngine))
       case "ledger/replay":
-        return typed(ReplayParams, params).pipe(
-          Effect.flatMap((p) => Effect.mapError(replayOptions(p), invalid)),
+        return withParams(ReplayParams, params, (p) => Effect.mapError(replayOptions(p), invalid)).pipe(
           Effect.flatMap((options) => Effect.mapError(engine.replay(options), fromEngine))
         )
       case "plugin/capabilities":
@@ -165,8 +159,7 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
         return request.method === "plugin/capabilities"
           ? Effect.flatMap(Effect.mapError(capabilitiesRequest(params), invalid), (at) =>
             Effect.mapError(at === undefined ? service.current : service.at(at), fromEngine))
-          : typed(MentionParams, params).pipe(
-            Effect.flatMap((p) => Effect.mapError(mentionItems(p), invalid)),
+          : withParams(MentionParams, params, (p) => Effect.mapError(mentionItems(p), invalid)).pipe(
             Effect.flatMap((items) => Effect.mapError(service.mention(items), fromEngine))
           )
       }
@@ -194,7 +187,7 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
         if (Result.isFailure(decoded)) return yield* invalid(`Invalid request: ${decoded.failure}`)
         if (request.method === "initialize") {
           if (clientName !== undefined) return yield* invalid("Already initialized")
-          const params = yield* typed(InitializeParams, decoded.success)
+          const params = yield* withParams(InitializeParams, decoded.success, Effect.succeed)
           clientName = params.clientInfo.name
           if (options.notifications !== undefined) pending = yield* options.notifications.subscribe()
           return Effect.succeed(initializeResult(params.clientInfo))

@@ -222,8 +222,9 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
               Effect.andThen(handlers.answered === undefined ? Effect.void : handlers.answered(frame.request)),
               // a request that has begun runs to its answer even when the connection is interrupted: in its own
               // fiber, which nothing interrupts (parts of it, like waiting for the ledger lock, are
-              // interruptible regions of their own), awaited without interruption
-              Effect.forkDetach,
+              // interruptible regions of their own), awaited without interruption. Started at once, not on the
+              // scheduler's next turn of the event loop (a setImmediate before every request's first step)
+              Effect.forkDetach({ startImmediately: true }),
               Effect.flatMap(Fiber.join),
               Effect.uninterruptible
             )

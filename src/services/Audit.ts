@@ -8,14 +8,14 @@ import { evolve, initialState } from "../domain/PluginState.ts"
 import type { SyncDecisions } from "../domain/RemoteSync.ts"
 import type { HistoryEntryView, HistoryQuery, PluginWhyView } from "../domain/PluginViews.ts"
 import type { LogRecord } from "./EventLog.ts"
-import { eventOf } from "./Projector.ts"
+import { eventOf, readEventOf } from "./Projector.ts"
 
 export const pluginIdOf = (event: PluginEvent): string | null =>
   "pluginId" in event ? event.pluginId : "processPlugin" in event ? `process:${event.processPlugin}` : null
 
 /** The wire view of a record; undefined for records that are neither plugin events nor the log's genesis. */
 export const historyEntryOf = (record: LogRecord): HistoryEntryView | undefined => {
-  const event = eventOf(record)
+  const event = readEventOf(record)
   if (event === undefined && record.type !== genesisEventType) return undefined
   return {
     seq: record.seq,

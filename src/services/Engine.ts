@@ -167,10 +167,13 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         const result = yield* log.transact(
           (records) =>
             Effect.gen(function*() {
-              // exactly `<key>:<index>`: a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>` record
+              // exactly `<key>:<index>`: a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>` record.
+              // Looked for only with a key the client gave: a fresh one names no record yet (a scan of the whole log)
               const prefix = `${key}:`
-              const previous = records.filter((r) => r.id.startsWith(prefix) && /^\d+$/.test(r.id.slice(prefix.length)))
-              if (previous.length > 0 && origin.idempotencyKey !== undefined) {
+              const previous = origin.idempotencyKey === undefined
+                ? []
+                : records.filter((r) => r.id.startsWith(prefix) && /^\d+$/.test(r.id.slice(prefix.length)))
+              if (previous.length > 0) {
                 const sameCommand = previous.every((r) =>
                   r.type === intent.type && typeof r.data === "object" && r.data !== null &&
                   Reflect.get(r.data, "pluginId") === intent.pluginId
@@ -238,16 +241,15 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))
         )
         const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)
-        const [stored] = yield* Effect.all([
-          // the blobs are durable before anything can record the tree hash (a replay needs them): appended to the
-          // blob pack here, its fdatasync issued; the wait for it overlaps building the tree, taking the lock and
-          // deciding, and is awaited right before the append
-          storeSourceStarted(blobs, tree).pipe(Effect.mapError(failed)),
-          // meanwhile the cache tree is built in a staging dir beside its target, and config.toml's temp file
-          // written (its fsync joined by the projection), for the projection to rename in after the append; nothing
-          // reads them before, and if no event takes them they are removed with the scope
-          projector.prepare(pluginId.id, version, tree, configText)
-        ], { concurrency: 2 })
+        // the blobs are durable before anything can record the tree hash (a replay needs them): appended to the blob
+        // pack here, its fdatasync issued; the wait for it overlaps building the tree, taking the lock and deciding,
+        // and is awaited right before the append. One after the other, not forked side by side: both return once
+        // their writes are issued
+        const stored = yield* storeSourceStarted(blobs, tree).pipe(Effect.mapError(failed))
+        // meanwhile the cache tree is built in a staging dir beside its target, and config.toml's temp file written
+        // (its fsync joined by the projection), for the projection to rename in after the append; nothing reads them
+        // before, and if no event takes them they are removed with the scope
+        yield* projector.prepare(pluginId.id, version, tree, configText)
         for (const skipped of tree.skipped) {
           yield* Effect.logWarning(`not copying ${skipped} of ${pluginId.id}: symlinks and special files stay out of the cache`)
         }

@@ -12,7 +12,7 @@ import { isDirectory, isFile, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import type { TreeFs } from "../adapters/TreeFs.ts"
 import { readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
-import { decodeManifestText, MANIFEST_PATH } from "../domain/Manifest.ts"
+import { decodeManifestName, MANIFEST_PATH } from "../domain/Manifest.ts"
 import { decodeMarketplaceText, type ResolvedPluginEntry, resolveInstallTarget } from "../domain/Marketplace.ts"
 import { type PluginIdParts, validateSegment } from "../domain/PluginId.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
@@ -31,6 +31,33 @@ export interface InstallPlan {
 
 const readFile = (fs: FsPort, path: string): Result.Result<string, unknown> =>
   Result.try({ try: () => readRegularFile(fs, path).toString("utf8"), catch: (e) => e })
+
+/**
+ * The marketplace files installs decoded last, by path, with the text each was decoded from: an install reads its
+ * marketplace file again (it may have changed), and decodes it again only when its text did. Installs of several
+ * plugins of one marketplace are the usual case. At most `DECODED_TEXT_BUDGET` characters of text are kept.
+ */
+const decodedMarketplaces = new Map<string, { readonly text: string; readonly file: ReturnType<typeof decodeMarketplaceText> }>()
+const DECODED_TEXT_BUDGET = 2 * 1024 * 1024
+let decodedText = 0
+
+const decodeMarketplace = (path: string, text: string): ReturnType<typeof decodeMarketplaceText> => {
+  const known = decodedMarketplaces.get(path)
+  if (known !== undefined && known.text === text) return known.file
+  const file = decodeMarketplaceText(path, text)
+  if (known !== undefined) decodedText -= known.text.length
+  decodedMarketplaces.delete(path)
+  if (text.length > DECODED_TEXT_BUDGET) return file
+  decodedMarketplaces.set(path, { text, file })
+  decodedText += text.length
+  // the oldest first: a Map iterates in insertion order
+  for (const [oldest, entry] of decodedMarketplaces) {
+    if (decodedText <= DECODED_TEXT_BUDGET) break
+    decodedMarketplaces.delete(oldest)
+    decodedText -= entry.text.length
+  }
+  return file
+}
 
 /** `real` (a resolved path) is `realRoot` or lies below it */
 const isInside = (realRoot: string, real: string): boolean => real === realRoot || real.startsWith(`${realRoot}${Path.sep}`)
@@ -83,7 +110,7 @@ export const resolveInstallPlan = (
       if (errnoCode(text.failure) === "ENOENT") return yield* invalidRequest(`marketplace file \`${marketplacePath}\` does not exist`)
       return yield* internalError(`failed to install plugin: failed to read marketplace file: ${rustIoError(text.failure)}`)
     }
-    const file = decodeMarketplaceText(marketplacePath, text.success)
+    const file = decodeMarketplace(marketplacePath, text.success)
     if (Result.isFailure(file)) return yield* invalidRequest(file.failure.message)
     const target = resolveInstallTarget(file.success, pluginName)
     if (Result.isFailure(target)) return yield* invalidRequest(target.failure.message)
@@ -128,10 +155,10 @@ export const resolveInstallPlan = (
     if (Result.isFailure(manifestText)) {
       return yield* internalError(`failed to install plugin: ${rustIoError(manifestText.failure)}`)
     }
-    const manifest = decodeManifestText(manifestText.success, entry.sourceDir)
+    const manifest = decodeManifestName(manifestText.success, entry.sourceDir)
     if (Result.isFailure(manifest)) return yield* invalidRequest(`missing or invalid plugin manifest: ${manifestPath}`)
     // the reference validates the manifest's name as an id segment before comparing it with the entry
-    const manifestName = manifest.success.manifest.name
+    const manifestName = manifest.success
     const validName = validateSegment("plugin name", manifestName)
     if (Result.isFailure(validName)) return yield* invalidRequest(validName.failure)
     if (manifestName !== entry.name) {

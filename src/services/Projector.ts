@@ -53,6 +53,7 @@ import {
 } from "../adapters/PluginTree.ts"
 import type { SourceTree } from "../adapters/TreeBlob.ts"
 import { configEditsToApply, tableAfter } from "../domain/ConfigCatchUp.ts"
+import { fastEventOf } from "../domain/FastEventDecode.ts"
 import { type ConfigEntryState, PluginEvent } from "../domain/Events.ts"
 import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
@@ -73,6 +74,13 @@ export const eventOf = (record: LogRecord): PluginEvent | undefined => {
   const decoded = decodeEvent({ ...record.data, _tag: record.type })
   return Result.isSuccess(decoded) ? decoded.success : undefined
 }
+
+/**
+ * `eventOf` through the hand check of the common events first (`fastEventOf`): the same fields, as plain objects
+ * rather than class instances, for code that reads events (folds, projections, history entries), never encodes them.
+ */
+export const readEventOf = (record: LogRecord): PluginEvent | undefined =>
+  fastEventOf(record.type, record.data) ?? eventOf(record)
 
 const splitId = (pluginId: string) => {
   const at = pluginId.lastIndexOf("@")
@@ -153,7 +161,7 @@ const configEditsOf = (
       for (const record of records) {
         if (record.seq > projectedSeq) break
         if (pluginIdOfRecord(record) !== pluginId) continue
-        const event = eventOf(record)
+        const event = readEventOf(record)
         table = (event === undefined ? undefined : tableAfter(event)) ?? table
       }
       return table
@@ -300,13 +308,13 @@ export class Projector extends Context.Service<Projector, {
         // what the install's projection will write, if config.toml does not change before it
         const edited = replacePluginTable(configText, pluginId, true)
         const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
-        return Effect.all([
-          // first, so its fsync is on its way while the tree is built, the lock taken and the command decided (in a
-          // CODEX_HOME that does not exist yet the temp file cannot be made: the projection creates the dir and writes
-          // it then)
+        // config.toml's temp file first, so its fsync is on its way while the tree is built, the lock taken and the
+        // command decided (in a CODEX_HOME that does not exist yet the temp file cannot be made: the projection
+        // creates the dir and writes it then). One after the other: the first returns once its fsync is issued
+        return Effect.andThen(
           config === undefined ? Effect.void : prepareConfig(config),
           prepareCache(target, preparedKey(target, source.treeHash, version), source, version)
-        ], { concurrency: 2, discard: true })
+        )
       })
 
       /** Applies an event to the cache; returns what to fsync before the change counts as durable (none: no change). */
@@ -372,7 +380,7 @@ export class Projector extends Context.Service<Projector, {
       })
 
       /** Returns whether it projected anything (then the chain of projections to make durable grew). */
-      const projectRecords = Effect.fn("Projector.project")(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<boolean, unknown> {
+      const projectRecords = Effect.fnUntraced(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<boolean, unknown> {
         const recovering = !clean
         clean = false
         if (!swept) {
@@ -395,7 +403,7 @@ export class Projector extends Context.Service<Projector, {
         const lagging: Array<PluginEvent> = []
         const decidedNow: Array<PluginEvent> = []
         for (const record of pending) {
-          const event = eventOf(record)
+          const event = readEventOf(record)
           if (event === undefined) continue
           events.push(event)
           if (record.seq < fresh) lagging.push(event)
@@ -421,15 +429,21 @@ export class Projector extends Context.Service<Projector, {
         // are built; it is renamed over config.toml only after they are in place
         const output: { staged?: StagedFile } = {}
         const ready = touched ? takeFrom(stagedConfigs, config) : undefined
-        const stageNow = stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600, spares)
+        const text = config
+        const stageNow = Effect.suspend(() => stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares))
         // the prepared one is joined uninterruptibly: once taken, only this projection can remove its temp file
-        const stageConfig = !touched ? Effect.void : (
+        const stageConfig = (
           ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))
         ).pipe(Effect.tap((staged) => Effect.sync(() => { output.staged = staged })))
-        const [trees] = yield* Effect.all(
-          [Effect.forEach(events, projectCache), stageConfig],
-          { concurrency: 2 }
-        ).pipe(
+        const cache = Effect.forEach(events, projectCache)
+        // a temp file written and fsynced now: the cache trees are built meanwhile, side by side. One staged ahead by
+        // `prepare` (its fsync issued long before) is only joined: first, then the trees, with no fiber forked
+        const outputs = !touched
+          ? cache
+          : ready === undefined
+          ? Effect.map(Effect.all([cache, stageConfig], { concurrency: 2 }), ([trees]) => trees)
+          : Effect.andThen(stageConfig, cache)
+        const trees = yield* outputs.pipe(
           // one side failed: the other's staged config.toml (if any) must not be left behind
           Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardIfStaged(output.staged)))
         )
@@ -442,12 +456,18 @@ export class Projector extends Context.Service<Projector, {
         }
         // after a crash, config.toml may hold the projected text without it being durable yet
         const resync = recovering && !touched && events.some((event) => event._tag !== "LogTailRepaired")
+        const projected = config
+        let configHash: string | undefined
         durability.extend(disk, {
           projectorVersion: PROJECTOR_VERSION,
           seq: last.seq,
           h: last.h,
-          configHash: sha256Hex(Buffer.from(config, "utf8")),
-          configText: config
+          // hashed when the checkpoint is written: by the settle, after the answer
+          get configHash() {
+            configHash ??= sha256Hex(Buffer.from(projected, "utf8"))
+            return configHash
+          },
+          configText: projected
         }, {
           trees: trees.filter((tree) => tree !== undefined),
           files: resync ? [paths.configPath] : [],

@@ -1,7 +1,6 @@
-import { fastEventOf } from "../domain/FastEventDecode.ts"
 import { foldEvents, type PluginState } from "../domain/PluginState.ts"
 import { indexAfter, type LogRecord } from "./EventLog.ts"
-import { eventOf } from "./Projector.ts"
+import { readEventOf } from "./Projector.ts"
 
 /**
  * The records after `afterSeq` folded into `state`, fast: decoded by hand where possible, one map copy in all.
@@ -10,11 +9,13 @@ import { eventOf } from "./Projector.ts"
  */
 export const foldRecords = (state: PluginState, records: ReadonlyArray<LogRecord>, afterSeq = 0): PluginState => {
   const from = indexAfter(records, afterSeq)
+  // nothing new (a command folds the log it was just given again): the state as it is, no copy of its map
+  if (from >= records.length) return state
   function* items() {
     for (let i = from; i < records.length; i++) {
       const record = records[i]
       if (record === undefined) continue
-      yield { event: fastEventOf(record.type, record.data) ?? eventOf(record), seq: record.seq }
+      yield { event: readEventOf(record), seq: record.seq }
     }
   }
   return foldEvents(state, items())

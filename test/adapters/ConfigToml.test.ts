@@ -9,6 +9,8 @@ import {
   replacePluginTable,
   setPluginEnabled
 } from "../../src/adapters/ConfigToml.ts"
+import { scaled, seedFor } from "../support/Soak.ts"
+import { tomlLayouts } from "../support/TomlLayouts.ts"
 
 const ok = <A>(result: Result.Result<A, ConfigTomlError>): A => {
   if (Result.isFailure(result)) return assert.fail(`${result.failure.reason}: ${result.failure.message}`)
@@ -1150,6 +1152,39 @@ describe("property: random edit sequences", () => {
         }
       }),
       { numRuns: 300 }
+    )
+  })
+})
+
+describe("property: edits of a text the last edit produced", () => {
+  type Edit = { readonly op: "replace" | "set" | "remove"; readonly id: string; readonly enabled: boolean }
+  const run = (text: string, { enabled, id, op }: Edit) =>
+    op === "replace"
+      ? replacePluginTable(text, id, enabled)
+      : op === "set"
+      ? setPluginEnabled(text, id, enabled)
+      : removePluginTable(text, id)
+  const outcome = (result: Result.Result<string, ConfigTomlError>) =>
+    Result.isSuccess(result) ? result.success : `${result.failure.reason}: ${result.failure.message}`
+  const edit = fc.record({
+    op: fc.constantFrom("replace", "set", "remove"),
+    id: fc.constantFrom("sample@debug", "alpha@market", "beta@market", "gamma@market", "bare-id", "fresh@x"),
+    enabled: fc.boolean()
+  })
+
+  it("(lines carried over from the edit) give what they give after a full scan, on random layouts", () => {
+    fc.assert(
+      fc.property(tomlLayouts, edit, edit, (base, first, second) => {
+        // edited right after the edit that produced it: its lines are carried over
+        const produced = run(base, first)
+        const carried = Result.isSuccess(produced) ? outcome(run(produced.success, second)) : undefined
+        // the same two edits, with an unrelated edit in between: what the first produced is scanned again
+        const again = run(base, first)
+        ok(replacePluginTable("[tui]\nx = 1\n", "other@x", true))
+        const scanned = Result.isSuccess(again) ? outcome(run(again.success, second)) : undefined
+        assert.strictEqual(carried, scanned)
+      }),
+      { seed: seedFor("ConfigToml carried lines"), numRuns: scaled(1_000, 30_000) }
     )
   })
 })

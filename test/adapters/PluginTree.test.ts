@@ -75,4 +75,30 @@ describe("PluginTree", () => {
       // under the usual umask (022) the common modes need none: 0o777 and 0o666 files, 0o700 and 0o555 dirs do
       if (dirDefault === 0o755) assert.deepStrictEqual(expected, ["all.sh 777", "private 700", "sealed 555", "shared.txt 666"])
     }))
+
+  it.effect("what makes a swapped-in tree durable names every file and directory of it, its target and that dir's parent", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const target = Path.join(dir, "cache", "market", "plugin")
+      // `deep/er` is not listed: its directory exists all the same
+      const tree = treeOf([
+        { path: "a.txt", mode: 0o644, text: "a" },
+        { path: "sub", mode: 0o755 },
+        { path: "sub/b.txt", mode: 0o644, text: "b" },
+        { path: "deep/er/c.txt", mode: 0o644, text: "c" }
+      ])
+      const prepared = yield* prepareTree(nodeTreeFs, tree, target, { under: "local" })
+      const durability = yield* materialize(nodeTreeFs, makeBlobStore(nodeTreeFs, Path.join(dir, "blobs")), "unused", target, {
+        under: "local",
+        prepared
+      })
+      const root = Path.join(target, "local")
+      const files = ["a.txt", "sub/b.txt", "deep/er/c.txt"].map((f) => Path.join(root, f))
+      const dirs = [Path.dirname(target), target, root, ...["sub", "deep/er", "deep"].map((d) => Path.join(root, d))]
+      assert.deepStrictEqual([...durability.files].sort(), [...files].sort())
+      assert.deepStrictEqual([...durability.dirs].sort(), [...dirs].sort())
+      // asked again (the settle reads them more than once): the same lists
+      assert.deepStrictEqual([...durability.files].sort(), [...files].sort())
+      for (const path of [...durability.files, ...durability.dirs]) assert.isTrue(NodeFs.existsSync(path), path)
+    }))
 })

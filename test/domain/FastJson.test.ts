@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import * as fc from "fast-check"
 import { parseJsonFast } from "../../src/domain/FastJson.ts"
-import { decodeManifestText, decodeManifestTextExact } from "../../src/domain/Manifest.ts"
+import { decodeManifestName, decodeManifestText, decodeManifestTextExact } from "../../src/domain/Manifest.ts"
 import { decodeMarketplaceText, decodeMarketplaceTextExact } from "../../src/domain/Marketplace.ts"
 import { readJson, toPlain } from "../../src/domain/SerdeJson.ts"
 
@@ -16,7 +16,12 @@ const sameOutcome = <A, E extends { readonly message: string }>(fast: Result.Res
 }
 const agreeOnMarketplace = (text: string) =>
   sameOutcome(decodeMarketplaceText(PATH, text), decodeMarketplaceTextExact(PATH, text))
-const agreeOnManifest = (text: string) => sameOutcome(decodeManifestText(text, ROOT), decodeManifestTextExact(text, ROOT))
+const agreeOnManifest = (text: string) => {
+  const decoded = decodeManifestText(text, ROOT)
+  sameOutcome(decoded, decodeManifestTextExact(text, ROOT))
+  // what an install decodes of it: the same verdict, the same name
+  sameOutcome(decodeManifestName(text, ROOT), Result.map(decoded, ({ manifest }) => manifest.name))
+}
 
 // JSON text with duplicate keys, escapes (lone surrogates too), odd numbers and whitespace: a document is a tree of
 // entries written out by hand, so anything serde might object to can appear.

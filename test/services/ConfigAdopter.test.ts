@@ -9,6 +9,10 @@ import * as Path from "node:path"
 import { createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import type { ConfigObservation } from "../../src/domain/ConfigAdoption.ts"
+import { PluginInstalled } from "../../src/domain/Events.ts"
+import { evolve, initialState, type PluginState } from "../../src/domain/PluginState.ts"
+import { adoptionOf } from "../../src/services/ConfigAdopter.ts"
 import { ALPHA, BETA, install, readConfig, readLog, withEngine, worldScoped, writeFile } from "../support/LedgerWorld.ts"
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
@@ -163,4 +167,36 @@ describe("catch-up after a crash never undoes a hand edit", () => {
       ])
       assert.deepStrictEqual([why.state.installed, why.state.configured, why.state.enabled], [true, false, false])
     }))
+})
+
+describe("adoptionOf", () => {
+  const installed = (pluginId: string, seq: number, state: PluginState = initialState): PluginState =>
+    evolve(state, new PluginInstalled({
+      pluginId,
+      pluginName: pluginId.split("@")[0] ?? "",
+      marketplaceName: "m",
+      marketplacePath: "/r/.agents/plugins/marketplace.json",
+      sourcePath: "/r/plugins/x",
+      version: "local",
+      treeHash: "a".repeat(64),
+      installPolicy: "AVAILABLE",
+      authPolicy: "ON_INSTALL",
+      cause: { actor: "rpc" }
+    }), seq)
+  const readable = (tables: ReadonlyMap<string, { readonly enabled: boolean | undefined }>): ConfigObservation =>
+    ({ _tag: "Readable", hash: "h".repeat(64), tables })
+
+  it("answers again for every state and tables, also right after finding the same ones in agreement", () => {
+    const state = installed("a@m", 1)
+    const agreeing = new Map([["a@m", { enabled: true }]])
+    const flipped = new Map([["a@m", { enabled: false }]])
+    assert.deepStrictEqual(adoptionOf(state, 1, readable(agreeing), "t").records, [])
+    assert.deepStrictEqual(adoptionOf(state, 1, readable(agreeing), "t").records, [])
+    // another tables map (a hand edit), the same state: adopted
+    assert.deepStrictEqual(adoptionOf(state, 1, readable(flipped), "t").records.map((r) => r.type), ["PluginStateChangedExternally"])
+    // the tables found in agreement before, another state (one more plugin, not in the file): adopted
+    const more = installed("b@m", 2, state)
+    assert.deepStrictEqual(adoptionOf(more, 2, readable(agreeing), "t").records.map((r) => r.type), ["PluginStateChangedExternally"])
+    assert.deepStrictEqual(adoptionOf(state, 1, readable(agreeing), "t").records, [])
+  })
 })

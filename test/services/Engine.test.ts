@@ -3,7 +3,7 @@
  * nested dirs, an executable, odd modes, symlinks), a CODEX_HOME with a hand-written config.toml, and the
  * full `appLayer`. Every assertion reads the disk (cache tree, config.toml bytes, the JSONL log) directly.
  */
-import { randomBytes } from "node:crypto"
+import { createHash, randomBytes } from "node:crypto"
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -383,6 +383,44 @@ describe("Engine.install (cache and config edges)", () => {
         "0123abc",
         "4567def"
       ])
+    }))
+
+  it.live("reads the marketplace file as it is at each install (the decode of an unchanged text is reused)", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const rewrite = (betaPolicy: Record<string, unknown>) =>
+        writeJson(world.marketplacePath, {
+          name: MARKET,
+          plugins: [local("alpha", "./plugins/alpha"), local("beta", "./plugins/beta", { policy: betaPolicy }), local("gamma", "./plugins/gamma")]
+        })
+      const views = yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          const first = yield* installIn(engine, world, "beta")
+          rewrite({ authentication: "ON_INSTALL" })
+          const second = yield* installIn(engine, world, "beta")
+          rewrite({ installation: "NOT_AVAILABLE" })
+          const refused = yield* Effect.flip(installIn(engine, world, "beta"))
+          rewrite({ authentication: "ON_USE" })
+          const third = yield* installIn(engine, world, "beta")
+          return { first, second, refused, third }
+        }))
+      assert.deepStrictEqual([views.first.authPolicy, views.second.authPolicy, views.third.authPolicy], ["ON_USE", "ON_INSTALL", "ON_USE"])
+      assertError(views.refused, "InvalidRequest", `plugin \`beta\` is not available for install in marketplace \`${MARKET}\``)
+    }))
+
+  it.live("the checkpoint written after an install names config.toml's hash and text, in the checkpoint's key order", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      // closing the engine waits for the settle that writes the checkpoint
+      yield* withEngine(world, (engine) => installIn(engine, world, "gamma"))
+      const text = readConfig(world)
+      const checkpoint: unknown = JSON.parse(NodeFs.readFileSync(world.paths.checkpointPath, "utf8"))
+      assert.isTrue(typeof checkpoint === "object" && checkpoint !== null)
+      const fields = typeof checkpoint === "object" && checkpoint !== null ? checkpoint : {}
+      assert.deepStrictEqual(Object.keys(fields), ["projectorVersion", "seq", "h", "configHash", "configText"])
+      assert.strictEqual(Reflect.get(fields, "configHash"), createHash("sha256").update(text).digest("hex"))
+      assert.strictEqual(Reflect.get(fields, "configText"), text)
+      assert.strictEqual(Reflect.get(fields, "seq"), readLog(world).at(-1)?.seq)
     }))
 
   it.live("creates a missing config.toml with only the table, mode 0600", () =>
