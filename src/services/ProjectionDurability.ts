@@ -87,9 +87,6 @@ export interface ProjectionDurability {
   readonly afterProjection: (records: ReadonlyArray<LogRecord>, now: boolean) => Effect.Effect<void, unknown>
 }
 
-/** how long the settle waits after a projection before it starts (see `answerFirst`) */
-const SETTLE_DELAY_MS = 1
-
 /**
  * The durability of this process's projections. Scoped: closing the scope (the Projector layer's, at a clean stop:
  * stdin EOF, SIGTERM) waits for the settle under way and settles what is left.
@@ -177,16 +174,6 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
   })
 
   let scheduled = false
-  /**
-   * The settle starts a moment after the projection: the command's answer is written right after it, and this
-   * process then goes idle, so the kernel runs the client it woke on this CPU at once. Started at once, the settle's
-   * lock, syscalls and fsyncs kept this process busy, and the woken client waited for the other CPU (on the 2-vCPU
-   * bench VM the answer reached the client ~0.2 ms later). A timer, not the Effect clock: a test clock would hold it.
-   */
-  const answerFirst = Effect.callback<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), SETTLE_DELAY_MS)
-    return Effect.sync(() => clearTimeout(timer))
-  })
   const settle = Effect.suspend(() => {
     if (chain === undefined) return freeRetired
     let reached = false
@@ -233,7 +220,7 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
         if (now || closing) return commit(records)
         if (scheduled) return Effect.void
         scheduled = true
-        return Effect.asVoid(FiberSet.run(fibers, Effect.andThen(answerFirst, settle)))
+        return Effect.asVoid(FiberSet.run(fibers, settle))
       })
   }
 })
