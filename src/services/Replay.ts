@@ -22,12 +22,11 @@ import { readLogReadOnly } from "../adapters/LogReader.ts"
 import { encodeRecord } from "../adapters/LogRecordFormat.ts"
 import { treeBlobRefs } from "../adapters/TreeBlobRefs.ts"
 import { nodeTreeFs, type TreeFs } from "../adapters/TreeFs.ts"
-import { fastEventOf } from "../domain/FastEventDecode.ts"
 import { initialState } from "../domain/PluginState.ts"
 import { EventLog, type LogRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type LedgerPaths, makeLedgerPaths } from "./LedgerPaths.ts"
-import { eventOf, Projector } from "./Projector.ts"
+import { Projector, readEventOf } from "./Projector.ts"
 import { foldRecords } from "./RecordFold.ts"
 import { checkRecordedDecisions, type DecisionCheck } from "./DecisionCheck.ts"
 
@@ -113,7 +112,7 @@ export const recordsUntil = (
 const contentOf = (records: ReadonlyArray<LogRecord>): ReadonlyMap<string, LogRecord> => {
   const trees = new Map<string, LogRecord>()
   for (const record of records) {
-    const event = fastEventOf(record.type, record.data) ?? eventOf(record)
+    const event = readEventOf(record)
     const hash = event?._tag === "PluginInstalled" || event?._tag === "ProjectionRepaired"
       ? event.treeHash
       : event?._tag === "PluginRolledBack"
