@@ -164,7 +164,7 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
  * EventLog (the lock's temp file) of one ledger share it, so one refill serves both.
  */
 const pools = new WeakMap<TreeFs, Map<string, SparePool>>()
-export const sparePoolFor = (fs: TreeFs, path: string): SparePool => {
+const sparePoolFor = (fs: TreeFs, path: string): SparePool => {
   const dir = Path.resolve(path)
   let byDir = pools.get(fs)
   if (byDir === undefined) {
@@ -178,3 +178,9 @@ export const sparePoolFor = (fs: TreeFs, path: string): SparePool => {
   }
   return pool
 }
+
+/**
+ * The pool of a ledger (`<ledgerDir>/spare`) on this file system: the one place that names the spare dir, so the
+ * Projector and the EventLog of one ledger always share a pool.
+ */
+export const ledgerSparePool = (fs: TreeFs, ledgerDir: string): SparePool => sparePoolFor(fs, Path.join(ledgerDir, "spare"))

@@ -11,7 +11,7 @@ import {
 } from "../adapters/FileLock.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
-import { type SparePool, sparePoolFor } from "../adapters/SparePool.ts"
+import { ledgerSparePool, type SparePool } from "../adapters/SparePool.ts"
 import { ensureDir, genesisRecord, openLogFile } from "../adapters/LogFile.ts"
 import {
   EMPTY_HEAD,
@@ -78,7 +78,7 @@ export class EventLog extends Context.Service<EventLog, {
   static readonly layerLedgerFs = (options: Omit<EventLogOptions, "fs">): Layer.Layer<EventLog, EventLogError, LedgerFs> =>
     Layer.effect(EventLog, Effect.gen(function*() {
       const fs = yield* LedgerFs
-      return yield* makeFileEventLog({ ...options, fs, spares: sparePoolFor(fs, Path.join(options.ledgerDir, "spare")) })
+      return yield* makeFileEventLog({ ...options, fs, spares: ledgerSparePool(fs, options.ledgerDir) })
     }))
 
   static readonly layerMemory: Layer.Layer<EventLog> = Layer.effect(EventLog, Effect.suspend(() => makeMemoryEventLog))

@@ -59,7 +59,7 @@ import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
 import { makeProjectionDurability } from "./ProjectionDurability.ts"
-import { sparePoolFor } from "../adapters/SparePool.ts"
+import { ledgerSparePool } from "../adapters/SparePool.ts"
 
 export class ProjectionError extends Schema.TaggedError<ProjectionError>()("ProjectionError", {
   target: Schema.String,
@@ -208,7 +208,7 @@ export class Projector extends Context.Service<Projector, {
       const paths = yield* LedgerConfig
       const fs = yield* LedgerFs
       /** spare inodes for the trees and temp files written here, made after each settle (`SparePool.ts`) */
-      const spares = sparePoolFor(fs, Path.join(paths.ledgerDir, "spare"))
+      const spares = ledgerSparePool(fs, paths.ledgerDir)
       const blobs = makeBlobStore(fs, paths.blobsDir)
       const pluginDir = (pluginId: string) => {
         const { marketplace, plugin } = splitId(pluginId)
