@@ -19,7 +19,7 @@
  * is `verify`'s to find), except a swapped-in tree's own dir: that is a projection undone by a process that crashed
  * while projecting again, so nothing is committed and the next projection rebuilds it.
  */
-import { Cause, Effect, FiberSet, type Scope } from "effect"
+import { Cause, Context, Deferred, Effect, FiberSet, type Scope } from "effect"
 import * as Path from "node:path"
 import {
   attempt,
@@ -37,6 +37,14 @@ import type { TreeDurability } from "../adapters/PluginTree.ts"
 import type { EventLog, LogRecord } from "./EventLog.ts"
 import type { LedgerPaths } from "./LedgerPaths.ts"
 import { type Checkpoint, encodeCheckpoint, readCheckpoint, recordAt, samePosition, validCheckpoint } from "./ProjectionCheckpoint.ts"
+
+/**
+ * How long after a projection its settle waits before it starts (ms; 0: at once, the default). The settle is work
+ * for later: its fsyncs and its CPU compete, on few cores, with the client that has just been answered and is
+ * reading the answer. `serve` and `daemon` wait a little (SETTLE_DELAY_MS in DaemonLayer.ts); projections made
+ * meanwhile join the same settle. Closing the scope does not wait for the delay.
+ */
+export const SettleDelay = Context.Reference<number>("plugin-ledger/services/SettleDelay", { defaultValue: () => 0 })
 
 /** What one projection changed, to be made durable. */
 export interface ProjectionOutputs {
@@ -99,8 +107,11 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
   readonly durableDirs: DurableDirs
   /** background work run after each settle in the background, outside the lock (not at shutdown): spare inodes made */
   readonly afterSettle?: Effect.Effect<void>
+  /** `SettleDelay` */
+  readonly settleDelayMs?: number
 }): Effect.fn.Return<ProjectionDurability, never, Scope.Scope> {
   const { fs, paths, log, durableDirs } = options
+  const settleDelayMs = options.settleDelayMs ?? 0
   const afterSettle = options.afterSettle ?? Effect.void
   let chain: Chain | undefined
 
@@ -197,9 +208,15 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
   })
   const fibers = yield* FiberSet.make<void>()
   let closing = false
+  /** done when the scope closes: a settle still waiting out its delay starts at once */
+  const closed = Deferred.makeUnsafe<void>()
+  const delayed = settleDelayMs > 0
+    ? Effect.andThen(Effect.raceFirst(Effect.sleep(settleDelayMs), Deferred.await(closed)), settle)
+    : settle
   yield* Effect.addFinalizer(() =>
     Effect.suspend(() => {
       closing = true
+      Deferred.doneUnsafe(closed, Effect.void)
       return FiberSet.awaitEmpty(fibers).pipe(Effect.andThen(settle))
     })
   )
@@ -220,7 +237,7 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
         if (now || closing) return commit(records)
         if (scheduled) return Effect.void
         scheduled = true
-        return Effect.asVoid(FiberSet.run(fibers, settle))
+        return Effect.asVoid(FiberSet.run(fibers, delayed))
       })
   }
 })

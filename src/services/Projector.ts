@@ -58,7 +58,7 @@ import { type ConfigEntryState, PluginEvent } from "../domain/Events.ts"
 import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
-import { makeProjectionDurability } from "./ProjectionDurability.ts"
+import { makeProjectionDurability, SettleDelay } from "./ProjectionDurability.ts"
 import { ledgerSparePool } from "../adapters/SparePool.ts"
 
 export class ProjectionError extends Schema.TaggedError<ProjectionError>()("ProjectionError", {
@@ -376,7 +376,8 @@ export class Projector extends Context.Service<Projector, {
         paths,
         log,
         durableDirs: makeDurableDirs(paths.codexHome),
-        afterSettle: spares.refill
+        afterSettle: spares.refill,
+        settleDelayMs: yield* SettleDelay
       })
 
       /** Returns whether it projected anything (then the chain of projections to make durable grew). */

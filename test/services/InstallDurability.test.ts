@@ -25,6 +25,7 @@ import { EventLog } from "../../src/services/EventLog.ts"
 import { LedgerConfig } from "../../src/services/LedgerConfig.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { MarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts"
+import { SettleDelay } from "../../src/services/ProjectionDurability.ts"
 import { Projector } from "../../src/services/Projector.ts"
 import { storedBlobs } from "../support/BlobPacks.ts"
 
@@ -70,11 +71,11 @@ const worldScoped = Effect.acquireRelease(
   (world) => Effect.sync(() => NodeFs.rmSync(world.root, { recursive: true, force: true }))
 )
 
-/** The app layer of `AppLayer.ts`, with the ledger's file system swappable. */
-const layerWith = (paths: LedgerPaths, fs: TreeFs) => {
+/** The app layer of `AppLayer.ts`, with the ledger's file system swappable (and the settle's delay, `SettleDelay`). */
+const layerWith = (paths: LedgerPaths, fs: TreeFs, settleDelayMs = 0) => {
   const base = Layer.mergeAll(LedgerConfig.layer(paths), LedgerFs.layerWith(fs), NodeServices.layer)
   const log = EventLog.layer({ ledgerDir: paths.ledgerDir, fs })
-  const projector = Projector.layer.pipe(Layer.provide(Layer.mergeAll(base, log)))
+  const projector = Projector.layer.pipe(Layer.provide(Layer.mergeAll(base, log, Layer.succeed(SettleDelay, settleDelayMs))))
   const catalog = Catalog.layer.pipe(
     Layer.provide(Layer.mergeAll(MarketplaceDiscovery.layer, PluginBundle.layer)),
     Layer.provide(base)
@@ -82,8 +83,8 @@ const layerWith = (paths: LedgerPaths, fs: TreeFs) => {
   return EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
 }
 
-const withEngine = <A, E>(world: World, f: (engine: EngineShape) => Effect.Effect<A, E>, fs: TreeFs = nodeTreeFs) =>
-  Engine.use(f).pipe(Effect.provide(layerWith(world.paths, fs)))
+const withEngine = <A, E>(world: World, f: (engine: EngineShape) => Effect.Effect<A, E>, fs: TreeFs = nodeTreeFs, settleDelayMs = 0) =>
+  Engine.use(f).pipe(Effect.provide(layerWith(world.paths, fs, settleDelayMs)))
 
 const install = (world: World, pluginName: string) => (engine: EngineShape) =>
   engine.install({ marketplacePath: world.marketplacePath, pluginName }, origin)
@@ -121,6 +122,12 @@ const leftovers = (world: World): ReadonlyArray<string> =>
 const logLines = (world: World): ReadonlyArray<string> => {
   const dir = Path.join(world.paths.ledgerDir, "events")
   return NodeFs.readdirSync(dir).sort().flatMap((name) => NodeFs.readFileSync(Path.join(dir, name), "utf8").split("\n").filter((l) => l !== ""))
+}
+
+const checkpointSeqOf = (world: World): unknown => {
+  if (!NodeFs.existsSync(world.paths.checkpointPath)) return undefined
+  const parsed: unknown = JSON.parse(NodeFs.readFileSync(world.paths.checkpointPath, "utf8"))
+  return typeof parsed === "object" && parsed !== null ? Reflect.get(parsed, "seq") : undefined
 }
 
 describe("a damaged checkpoint", () => {
@@ -172,6 +179,49 @@ describe("a damaged checkpoint", () => {
       assert.isBelow(Number(atAnswer.checkpoint), atAnswer.head, "at the answer the checkpoint does not cover the install yet")
       assert.strictEqual(checkpointSeq(), logLines(world).length, "after the close it does")
       // the config.toml the install replaced was kept alive past the rename (`retireLink`) and freed by the settle
+      assert.deepStrictEqual(NodeFs.readdirSync(Path.join(world.paths.ledgerDir, "retired")), [])
+    }))
+
+  it.live("with a settle delay, the checkpoint advances only once it has passed, while the engine keeps running", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const seqs = yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          yield* install(world, "alpha")(engine)
+          const atAnswer = checkpointSeqOf(world)
+          // real time: the settle's own fsyncs are real I/O; bounded, not a timing assertion
+          const deadline = Date.now() + 5_000
+          while (checkpointSeqOf(world) !== logLines(world).length && Date.now() < deadline) yield* Effect.sleep("5 millis")
+          return { atAnswer, later: checkpointSeqOf(world), head: logLines(world).length }
+        }), nodeTreeFs, 30)
+      assert.isBelow(Number(seqs.atAnswer), seqs.head, "not settled at the answer")
+      assert.strictEqual(seqs.later, seqs.head, "settled after the delay, before the engine closed")
+    }))
+
+  it.effect("projections made within the delay share one settle, and closing does not wait for the delay", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const checkpointRenames: Array<string> = []
+      const fs: TreeFs = {
+        ...nodeTreeFs,
+        renameSync: (from, to) => {
+          if (to === world.paths.checkpointPath) checkpointRenames.push(from)
+          nodeTreeFs.renameSync(from, to)
+        }
+      }
+      // under the TestClock the hour never passes: only the close can start the settle
+      const atStart = yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          // the start-up's own projection (the new ledger's first record) settles at once: no answer waits for it
+          const atStart = checkpointRenames.length
+          yield* install(world, "alpha")(engine)
+          yield* install(world, "beta")(engine)
+          yield* engine.setEnabled({ pluginId: "beta@market", enabled: false }, origin)
+          assert.strictEqual(checkpointRenames.length, atStart, "nothing settled while the delay runs")
+          return atStart
+        }), fs, 60 * 60 * 1000)
+      assert.strictEqual(checkpointRenames.length, atStart + 1, "one settle for the three commands")
+      assert.strictEqual(checkpointSeqOf(world), logLines(world).length, "covering all of them")
       assert.deepStrictEqual(NodeFs.readdirSync(Path.join(world.paths.ledgerDir, "retired")), [])
     }))
 
