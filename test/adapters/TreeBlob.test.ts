@@ -5,7 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { makeBlobStore, sha256Hex } from "../../src/adapters/BlobStore.ts"
 import { INLINE_MAX_BYTES, readSource } from "../../src/adapters/TreeBlob.ts"
-import { nodeTreeFs } from "../../src/adapters/TreeFs.ts"
+import { type EntryKind, nodeTreeFs, type TreeFs } from "../../src/adapters/TreeFs.ts"
 import { tempDirScoped } from "./fixtures/testkit.ts"
 
 /**
@@ -86,5 +86,77 @@ describe("TreeBlob", () => {
         if (entry.type !== "file") continue
         assert.deepStrictEqual(Buffer.from(source.tree.contentOf(entry)), NodeFs.readFileSync(Path.join(root, entry.path)), entry.path)
       }
+    }))
+
+  it.effect("an entry whose type the listing does not give is asked of lstat: the same tree", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const root = Path.join(dir, "plugin")
+      makeSource(root)
+      const lstats: Array<string> = []
+      const untyped: TreeFs = {
+        ...nodeTreeFs,
+        readdirEntriesSync: (path) => nodeTreeFs.readdirEntriesSync(path).map((entry) => ({ name: entry.name, kind: "unknown" })),
+        lstatSync: (path) => {
+          lstats.push(Path.relative(root, path))
+          return nodeTreeFs.lstatSync(path)
+        }
+      }
+      const source = readSource(untyped, makeBlobStore(nodeTreeFs, Path.join(dir, "blobs")), root)
+      assert.strictEqual(source.treeHash, GOLDEN_TREE_HASH)
+      assert.deepStrictEqual([...source.skipped].sort(), ["a/fifo", "bin/link-to-dir", "dangling", "link-to-file"])
+      // one lstat per entry, a directory's included (it gives its mode too)
+      assert.strictEqual(lstats.length, source.manifest.entries.length + source.skipped.length)
+    }))
+
+  it.effect("a symlink or a FIFO found where the listing saw a file or a directory is left out, never followed or waited on", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const root = Path.join(dir, "plugin")
+      const outside = Path.join(dir, "outside")
+      NodeFs.mkdirSync(Path.join(outside, "dir"), { recursive: true })
+      NodeFs.writeFileSync(Path.join(outside, "secret.txt"), "secret\n")
+      NodeFs.writeFileSync(Path.join(outside, "dir", "inner.txt"), "inner\n")
+      NodeFs.mkdirSync(root)
+      NodeFs.writeFileSync(Path.join(root, "kept.txt"), "kept\n")
+      NodeFs.symlinkSync(Path.join(outside, "secret.txt"), Path.join(root, "was-a-file"))
+      NodeFs.symlinkSync(Path.join(outside, "dir"), Path.join(root, "was-a-dir"))
+      execFileSync("mkfifo", [Path.join(root, "was-a-file-too")])
+      // the listing as it was a moment before each of them was swapped in
+      const before: Record<string, EntryKind> = { "was-a-file": "file", "was-a-dir": "dir", "was-a-file-too": "file" }
+      const racing: TreeFs = {
+        ...nodeTreeFs,
+        readdirEntriesSync: (path) => nodeTreeFs.readdirEntriesSync(path).map((entry) => ({ name: entry.name, kind: before[entry.name] ?? entry.kind }))
+      }
+      const source = readSource(racing, makeBlobStore(nodeTreeFs, Path.join(dir, "blobs")), root)
+      assert.deepStrictEqual(source.manifest.entries.map((e) => e.path), ["kept.txt"])
+      assert.deepStrictEqual([...source.skipped].sort(), ["was-a-dir", "was-a-file", "was-a-file-too"])
+    }))
+
+  it.effect("a file read already is taken as it was read where the listing finds a regular file, and only there", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const root = Path.join(dir, "plugin")
+      makeSource(root)
+      const blobs = makeBlobStore(nodeTreeFs, Path.join(dir, "blobs"))
+      const manifest = { bytes: Buffer.from(`{"name":"golden","version":"2.0.0"}\n`), mode: 0o600 }
+      const opened: Array<string> = []
+      const counting: TreeFs = {
+        ...nodeTreeFs,
+        openNoFollowSync: (path) => {
+          opened.push(Path.relative(root, path))
+          return nodeTreeFs.openNoFollowSync(path)
+        }
+      }
+      const read = new Map([[".codex-plugin/plugin.json", manifest], ["link-to-file", manifest]])
+      const source = readSource(counting, blobs, root, read)
+      const entry = source.manifest.entries.find((e) => e.path === ".codex-plugin/plugin.json")
+      assert.strictEqual(entry?.mode, 0o600)
+      assert.strictEqual(entry?.sha256, sha256Hex(manifest.bytes))
+      assert.deepStrictEqual(Buffer.from(entry === undefined ? new Uint8Array() : source.tree.contentOf(entry)), manifest.bytes)
+      assert.notInclude(opened, ".codex-plugin/plugin.json")
+      // a symlink stays out even when bytes are given for its path
+      assert.include(source.skipped, "link-to-file")
+      assert.notStrictEqual(source.treeHash, GOLDEN_TREE_HASH)
     }))
 })
