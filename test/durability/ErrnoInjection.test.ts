@@ -164,7 +164,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/PluginTree.ts:ensureDir < src/adapters/PluginTree.ts:buildStaging lstatSync",
   "src/adapters/SparePool.ts:makeOne closeSync",
   "src/adapters/SparePool.ts:makeOne fstatSync",
-  "src/adapters/SparePool.ts:take < src/adapters/SparePool.ts:takeFile renameSync",
+  "src/adapters/SparePool.ts:take < src/adapters/SparePool.ts:takeSpareFile renameSync",
   "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile chmodSync",
   "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile openSync",
   "src/adapters/SparePool.ts:takeFile < src/adapters/FileLock.ts:writeTemp openSync",
