@@ -107,11 +107,11 @@ export const readSource = (
       throw error
     }
   }
-  const walk = (relative: string): void => {
-    const dir = relative === "" ? root : Path.join(root, relative)
+  /** `prefix`: `Path.join(root, relative)` and a slash, so an entry's path needs no join (a name has no `/`, `.` or `..`) */
+  const walk = (relative: string, dir: string, prefix: string): void => {
     for (const { name, kind } of [...fs.readdirEntriesSync(dir)].sort(byName)) {
       const rel = relative === "" ? name : `${relative}/${name}`
-      const path = Path.join(root, rel)
+      const path = prefix + name
       // some file systems report no types: `lstat` says then
       const listed = kind === "unknown" ? fs.lstatSync(path) : undefined
       const type = listed === undefined ? kind : kindOfStat(listed)
@@ -123,7 +123,7 @@ export const readSource = (
           continue
         }
         found.push({ path: rel, type: "dir", mode: stat.mode & 0o777 })
-        walk(rel)
+        walk(rel, path, `${path}/`)
         continue
       }
       const file = type === "file" ? readFile(rel, path) : undefined
@@ -142,7 +142,7 @@ export const readSource = (
       found.push({ path: rel, type: "file", mode: file.mode, sha256: hash, size: bytes.length })
     }
   }
-  walk("")
+  walk("", root, Path.join(root, "/"))
   found.sort(compareEntries)
   // offsets follow the sorted order, so the same tree always encodes to the same bytes (and tree hash)
   const body: Array<Uint8Array> = []
