@@ -82,6 +82,8 @@ const kindOfStat = (stat: Lstat): EntryKind =>
  * Reads `root` (not following symlinks) into a format-2 tree blob, plus the big files not yet stored. A file is
  * opened only when the listing says it is a regular file, and read through that one descriptor (`readFileNoFollow`):
  * a symlink or a special file swapped in meanwhile is left out like one listed as such, never followed or waited on.
+ * A directory is `lstat`ed (its mode) and then listed by path: one swapped for a symlink between the two would still
+ * be listed through it (Node lists no directory by descriptor), a window of two system calls.
  * `read`: files of the source read already (by path relative to the root), taken as they are where the listing
  * finds a regular file (the install plan's manifest: the tree holds the very bytes the plan validated).
  */
