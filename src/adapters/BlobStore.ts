@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import * as Path from "node:path"
 import { Deferred, Effect, Exit, Fiber, Result, type Scope } from "effect"
 import { attempt, closeQuietly, makeDurableDirs, makeFsyncQueue } from "./AtomicFile.ts"
@@ -7,7 +7,11 @@ import { errnoCode, type FsPort } from "./FsPort.ts"
 import { makePackIndex, type Pack } from "./PackIndex.ts"
 import { type Appended, makePackWriter } from "./PackWriter.ts"
 
-export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
+/**
+ * One-shot (`crypto.hash`): no Hash object made and fed through its JavaScript layers, which cost more than the
+ * hashing itself for the small files of a plugin (an install hashes each of them, and its tree blob).
+ */
+export const sha256Hex = (bytes: Uint8Array): string => hash("sha256", bytes, "hex")
 
 const HASH = /^[0-9a-f]{64}$/
 

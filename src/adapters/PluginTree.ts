@@ -45,8 +45,9 @@ export interface TreeDurability {
  * already the one recorded. Directories are chmodded once their contents exist.
  *
  * Most modes come out right at creation (0644 files, 0755 dirs under the usual umask), and a chmod each (14 for a
- * small plugin) was a measurable part of an install: a file's mode is read back from its fd (the umask, or a default
- * ACL, may have narrowed it) and a directory's is the one `mkdir` gave it (or the spare it was made from).
+ * small plugin) was a measurable part of an install: a file's mode is the one `open` gave it (the umask, or a default
+ * ACL, may have narrowed it: read back from the first file created with that mode, or the spare's, known to the
+ * pool) and a directory's is the one `mkdir` gave it (or the spare it was made from).
  *
  * With `pool`, directories and files are spares moved in by rename where there are any (see `SparePool.ts`), and
  * created where there are none.
@@ -72,6 +73,11 @@ const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: stri
     known.set(dir, mode)
     return mode
   }
+  /**
+   * The mode `open` gave a file created here, by the mode asked for: read back from the first such file, as
+   * `mkdirMode` (same process, same umask, the same staging tree and so the same default ACL); a spare's is the pool's
+   */
+  const openModes = new Map<number, number>()
   const chmods: Array<{ readonly path: string; readonly mode: number }> = []
   ensureDir(root)
   for (const entry of tree.manifest.entries) {
@@ -82,18 +88,19 @@ const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: stri
     }
     ensureDir(Path.dirname(path))
     const bytes = tree.contentOf(entry)
-    const spare = pool?.takeFile(path)
+    const spare = pool?.takeFileAsMade(path)
     spared ||= spare !== undefined
-    const fd = spare ?? fs.openSync(path, "wx", entry.mode)
+    const fd = spare?.fd ?? fs.openSync(path, "wx", entry.mode)
     let created: number
     try {
       writeAll(fs, fd, bytes, 0)
-      created = fs.fstatSync(fd).mode & 0o7777
+      created = spare?.mode ?? openModes.get(entry.mode) ?? fs.fstatSync(fd).mode & 0o7777
     } catch (error) {
       closeQuietly(fs, fd)
       throw error
     }
     fs.closeSync(fd)
+    if (spare === undefined) openModes.set(entry.mode, created)
     // the umask may have narrowed the mode at open
     if (created !== entry.mode) fs.chmodSync(path, entry.mode)
   }

@@ -7,11 +7,12 @@
  * 0.26 ms). A small plugin's tree is 16 of them, which were most of an install's time before its answer.
  *
  * What stays the same: a spare is empty (never written before it is taken), so a tree built from spares holds the
- * same bytes; modes are checked as for created ones (a file's from its fd, a directory's from what mkdir gave the
- * spares); the tree's files and directories are fsynced by path after the answer exactly as before (a spare's new
- * entry is in a tree directory that is fsynced), and so is the spare directory they were taken from: a file system
- * that orders nothing between directories could otherwise bring back a spare's old name beside its new one after a
- * power loss (`TreeDurability.dirs`). A spare is never fsynced when it is made: one lost to a power loss is simply
+ * same bytes; modes are known as for created ones (what open gave the spare files and mkdir the spare directories,
+ * read back from the first of each) and chmodded where they are not the recorded ones; the tree's files and
+ * directories are fsynced by path after the answer exactly as before (a spare's new entry is in a tree directory
+ * that is fsynced), and so is the spare directory they were taken from: a file system that orders nothing between
+ * directories could otherwise bring back a spare's old name beside its new one after a power loss
+ * (`TreeDurability.dirs`). A spare is never fsynced when it is made: one lost to a power loss is simply
  * not there. Spares are named `d-`/`f-` plus this process's `pidSuffix`; those of a process that is gone are removed
  * at the next process's first refill. A take that fails for any reason (none left, the spare gone, another file
  * system: EXDEV) leaves the caller to create the inode as before.
@@ -30,9 +31,14 @@ export interface SparePool {
   /**
    * Moves a spare empty file to `path` (which must not exist) and opens it for writing; undefined if the caller must
    * create it. With `mode` (0644 or narrower, e.g. config.toml's temp file's 0600), the file gets that mode as
-   * `open` would have given it (the umask applied) before anything is written; without, the caller checks the mode.
+   * `open` would have given it (the umask applied) before anything is written; without, it has the spares' mode.
    */
   readonly takeFile: (path: string, mode?: number) => number | undefined
+  /**
+   * `takeFile` without a mode, with the mode the file has: the one `open` gave the spares (0644 less what the umask
+   * or a default ACL took), known to the pool, so the caller need not read it back from the fd.
+   */
+  readonly takeFileAsMade: (path: string) => { readonly fd: number; readonly mode: number } | undefined
   /** Makes spares up to the pool's size, one per turn of the event loop; best effort (a failure stops this refill). */
   readonly refill: Effect.Effect<void>
 }
@@ -134,12 +140,18 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
     return Effect.ignore(Effect.andThen(first, step))
   })
 
+  /** moves a spare file to `path`: the mode it has (the spares'), or undefined if none could be */
+  const takeSpareFile = (path: string): number | undefined => {
+    const mode = fileMode
+    return mode !== undefined && take(files, path) ? mode : undefined
+  }
+
   return {
     dir,
     takeDir: (path) => (dirMode !== undefined && take(dirs, path) ? dirMode : undefined),
     takeFile: (path, mode) => {
-      const spareMode = fileMode
-      if (spareMode === undefined || !take(files, path)) return undefined
+      const spareMode = takeSpareFile(path)
+      if (spareMode === undefined) return undefined
       // moved in: from here on it is the caller's file (a failed open or chmod is reported as a failed creation
       // would be; the caller removes the file as it would remove one it created)
       const fd = fs.openSync(path, "r+")
@@ -154,6 +166,11 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
         }
       }
       return fd
+    },
+    takeFileAsMade: (path) => {
+      const mode = takeSpareFile(path)
+      // as in `takeFile`: a failed open is the caller's to report and clean up
+      return mode === undefined ? undefined : { fd: fs.openSync(path, "r+"), mode }
     },
     refill
   }

@@ -8,7 +8,9 @@ import { Effect, type Scope } from "effect"
 import * as Path from "node:path"
 import { attempt } from "./AtomicFile.ts"
 import { type BlobStore, sha256Hex } from "./BlobStore.ts"
-import type { TreeFs } from "./TreeFs.ts"
+import { errnoCode } from "./FsPort.ts"
+import { readFileNoFollow, type RegularFile } from "./ReadFileNoFollow.ts"
+import type { DirEntry, EntryKind, TreeFs } from "./TreeFs.ts"
 
 export interface TreeEntry {
   readonly path: string
@@ -70,37 +72,79 @@ export interface SourceTree {
   readonly tree: LoadedTree
 }
 
-/** Reads `root` (not following symlinks) into a format-2 tree blob, plus the big files not yet stored. */
-export const readSource = (fs: TreeFs, blobs: BlobStore, root: string): SourceTree => {
+const byName = (a: DirEntry, b: DirEntry): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+type Lstat = ReturnType<TreeFs["lstatSync"]>
+const kindOfStat = (stat: Lstat): EntryKind =>
+  stat.isDirectory() ? "dir" : stat.isFile() ? "file" : stat.isSymbolicLink() ? "symlink" : "other"
+
+/**
+ * Reads `root` (not following symlinks) into a format-2 tree blob, plus the big files not yet stored. A file is
+ * opened only when the listing says it is a regular file, and read through that one descriptor (`readFileNoFollow`):
+ * a symlink or a special file swapped in meanwhile is left out like one listed as such, never followed or waited on.
+ * A directory is `lstat`ed (its mode) and then listed by path: one swapped for a symlink between the two would still
+ * be listed through it (Node lists no directory by descriptor), a window of two system calls.
+ * `read`: files of the source read already (by path relative to the root), taken as they are where the listing
+ * finds a regular file (the install plan's manifest: the tree holds the very bytes the plan validated).
+ */
+export const readSource = (
+  fs: TreeFs,
+  blobs: BlobStore,
+  root: string,
+  read: ReadonlyMap<string, RegularFile> = new Map()
+): SourceTree => {
   const found: Array<TreeEntry> = []
   const skipped: Array<string> = []
   const inline = new Map<string, Uint8Array>()
   const separate = new Map<string, Uint8Array>()
   const stored = new Set<string>()
-  const walk = (relative: string): void => {
-    const dir = relative === "" ? root : Path.join(root, relative)
-    for (const name of [...fs.readdirSync(dir)].sort()) {
-      const rel = relative === "" ? name : `${relative}/${name}`
-      const stat = fs.lstatSync(Path.join(root, rel))
-      if (stat.isDirectory()) {
-        found.push({ path: rel, type: "dir", mode: stat.mode & 0o777 })
-        walk(rel)
-      } else if (stat.isFile()) {
-        const bytes = fs.readFileSync(Path.join(root, rel))
-        const hash = sha256Hex(bytes)
-        if (bytes.length <= INLINE_MAX_BYTES) inline.set(rel, bytes)
-        // only new content is held for the batch; a blob already stored is never rewritten
-        else if (!separate.has(hash) && !stored.has(hash)) {
-          if (blobs.has(hash)) stored.add(hash)
-          else separate.set(hash, bytes)
-        }
-        found.push({ path: rel, type: "file", mode: stat.mode & 0o777, sha256: hash, size: bytes.length })
-      } else {
-        skipped.push(rel)
-      }
+  const readFile = (rel: string, path: string): RegularFile | undefined => {
+    const known = read.get(rel)
+    if (known !== undefined) return known
+    try {
+      const opened = readFileNoFollow(fs, path)
+      return opened._tag === "Regular" ? opened.file : undefined
+    } catch (error) {
+      if (errnoCode(error) === "ELOOP") return undefined
+      throw error
     }
   }
-  walk("")
+  /** `prefix`: `Path.join(root, relative)` and a slash, so an entry's path needs no join (a name has no `/`, `.` or `..`) */
+  const walk = (relative: string, dir: string, prefix: string): void => {
+    for (const { name, kind } of [...fs.readdirEntriesSync(dir)].sort(byName)) {
+      const rel = relative === "" ? name : `${relative}/${name}`
+      const path = prefix + name
+      // some file systems report no types: `lstat` says then
+      const listed = kind === "unknown" ? fs.lstatSync(path) : undefined
+      const type = listed === undefined ? kind : kindOfStat(listed)
+      if (type === "dir") {
+        // its mode, and that it is still a directory (not a symlink swapped in since the listing)
+        const stat = listed ?? fs.lstatSync(path)
+        if (!stat.isDirectory()) {
+          skipped.push(rel)
+          continue
+        }
+        found.push({ path: rel, type: "dir", mode: stat.mode & 0o777 })
+        walk(rel, path, `${path}/`)
+        continue
+      }
+      const file = type === "file" ? readFile(rel, path) : undefined
+      if (file === undefined) {
+        skipped.push(rel)
+        continue
+      }
+      const bytes = file.bytes
+      const hash = sha256Hex(bytes)
+      if (bytes.length <= INLINE_MAX_BYTES) inline.set(rel, bytes)
+      // only new content is held for the batch; a blob already stored is never rewritten
+      else if (!separate.has(hash) && !stored.has(hash)) {
+        if (blobs.has(hash)) stored.add(hash)
+        else separate.set(hash, bytes)
+      }
+      found.push({ path: rel, type: "file", mode: file.mode, sha256: hash, size: bytes.length })
+    }
+  }
+  walk("", root, Path.join(root, "/"))
   found.sort(compareEntries)
   // offsets follow the sorted order, so the same tree always encodes to the same bytes (and tree hash)
   const body: Array<Uint8Array> = []

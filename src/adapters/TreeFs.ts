@@ -1,17 +1,45 @@
 import * as NodeFs from "node:fs"
 import { type FsPort, nodeFs } from "./FsPort.ts"
 
+/**
+ * What a directory entry is, as `readdir` reports it (the dirent's type), without a `stat`: "other" is a FIFO,
+ * socket or device; "unknown" where the file system does not say (the caller then asks `lstatSync`).
+ */
+export type EntryKind = "file" | "dir" | "symlink" | "other" | "unknown"
+
+export interface DirEntry {
+  readonly name: string
+  readonly kind: EntryKind
+}
+
 /** The file-system port plus the calls that tree copies and path-containment checks need. */
 export interface TreeFs extends FsPort {
   readonly lstatSync: (path: string) => { readonly mode: number; readonly isFile: () => boolean; readonly isDirectory: () => boolean; readonly isSymbolicLink: () => boolean }
   readonly chmodSync: (path: string, mode: number) => void
   readonly realpathSync: (path: string) => string
+  /** the entries of a directory (unsorted), each with its type as the listing gives it */
+  readonly readdirEntriesSync: (path: string) => ReadonlyArray<DirEntry>
+  /**
+   * Opens `path` read-only without following a symlink at its last component (fails with ELOOP) and without
+   * blocking (a FIFO opens at once instead of waiting for a writer); the caller `fstat`s the fd to learn what it
+   * opened.
+   */
+  readonly openNoFollowSync: (path: string) => number
 }
+
+const { O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY } = NodeFs.constants
+const NO_FOLLOW_READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+
+const kindOf = (entry: NodeFs.Dirent): EntryKind =>
+  entry.isFile() ? "file" : entry.isDirectory() ? "dir" : entry.isSymbolicLink() ? "symlink" : "other"
 
 export const nodeTreeFs: TreeFs = {
   ...nodeFs,
   lstatSync: (path) => NodeFs.lstatSync(path),
   chmodSync: (path, mode) => NodeFs.chmodSync(path, mode),
   // realpath(3), one system call: `realpathSync` in JavaScript lstats every component of the path
-  realpathSync: (path) => NodeFs.realpathSync.native(path)
+  realpathSync: (path) => NodeFs.realpathSync.native(path),
+  // never "unknown" here: Node lstats an entry whose type the file system does not report before it answers
+  readdirEntriesSync: (path) => NodeFs.readdirSync(path, { withFileTypes: true }).map((entry) => ({ name: entry.name, kind: kindOf(entry) })),
+  openNoFollowSync: (path) => NodeFs.openSync(path, NO_FOLLOW_READ)
 }

@@ -18,6 +18,7 @@ import { MAX_RECORD_BYTES } from "../adapters/LogRecordFormat.ts"
 import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
 import { decide } from "../domain/decide.ts"
 import { type EventCause, LogTailRepaired } from "../domain/Events.ts"
+import { MANIFEST_PATH } from "../domain/Manifest.ts"
 import { parsePluginId } from "../domain/PluginId.ts"
 import { initialState, type PluginState } from "../domain/PluginState.ts"
 import type { HistoryQuery, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
@@ -224,7 +225,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
      */
     const prepareInstall = (marketplacePath: string, pluginName: string, forceRemoteSync: boolean, origin: Origin) =>
       Effect.gen(function*() {
-        const { entry, pluginId, version, configText } = yield* resolveInstallPlan(fs, paths, {
+        const { entry, pluginId, version, configText, manifestFile } = yield* resolveInstallPlan(fs, paths, {
           marketplacePath,
           pluginName,
           forceRemoteSync
@@ -237,7 +238,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         if (tooLongForTheFileSystem(Path.join(target, version)) || tooLongForTheFileSystem(staging)) {
           return yield* internalError(`failed to install plugin: ${rustIoError({ code: "ENAMETOOLONG" })}`)
         }
-        const tree = yield* attempt(() => readSource(fs, blobs, entry.sourceDir)).pipe(
+        // the manifest as the plan read it: the tree's copy is the one validated, and the file is not read twice
+        const read = manifestFile === undefined ? undefined : new Map([[MANIFEST_PATH, manifestFile]])
+        const tree = yield* attempt(() => readSource(fs, blobs, entry.sourceDir, read)).pipe(
           Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))
         )
         const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)

@@ -10,7 +10,8 @@ import { checkConfig } from "../adapters/ConfigToml.ts"
 import { errnoCode, type FsPort } from "../adapters/FsPort.ts"
 import { isDirectory, isFile, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import type { TreeFs } from "../adapters/TreeFs.ts"
-import { readRegularFile } from "../adapters/ReadRegularFile.ts"
+import { readFileNoFollow, type RegularFile } from "../adapters/ReadFileNoFollow.ts"
+import { maxInputFileBytes, notRegularFile, readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { decodeManifestName, MANIFEST_PATH } from "../domain/Manifest.ts"
 import { decodeMarketplaceText, type ResolvedPluginEntry, resolveInstallTarget } from "../domain/Marketplace.ts"
@@ -27,10 +28,22 @@ export interface InstallPlan {
   readonly version: string
   /** config.toml as read (already checked), for the projection to prepare its edit */
   readonly configText: string
+  /**
+   * The manifest's bytes as validated here, when they were read without following a symlink (the usual case): the
+   * tree takes its `.codex-plugin/plugin.json` from them (`readSource`), so the plan and the copy agree on one read
+   */
+  readonly manifestFile: RegularFile | undefined
 }
 
 const readFile = (fs: FsPort, path: string): Result.Result<string, unknown> =>
   Result.try({ try: () => readRegularFile(fs, path).toString("utf8"), catch: (e) => e })
+
+/** `readRegularFile` for a path known to hold no symlink: one descriptor, and a symlink put there since is not followed */
+const readPlainFile = (fs: TreeFs, path: string): RegularFile => {
+  const read = readFileNoFollow(fs, path, maxInputFileBytes)
+  if (read._tag === "NotRegular") throw notRegularFile(path, read.isDirectory)
+  return read.file
+}
 
 /**
  * The marketplace files installs decoded last, by path, with the text each was decoded from: an install reads its
@@ -151,11 +164,17 @@ export const resolveInstallPlan = (
     ) {
       return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
     }
-    const manifestText = readFile(fs, manifestPath)
-    if (Result.isFailure(manifestText)) {
-      return yield* internalError(`failed to install plugin: ${rustIoError(manifestText.failure)}`)
+    // where the walk saw no symlink, read without following one, and the bytes are the tree's too; else through them
+    const manifestRead: Result.Result<{ readonly text: string; readonly file: RegularFile | undefined }, unknown> =
+      manifestWalk._tag === "Plain"
+        ? Result.try({ try: () => readPlainFile(fs, manifestPath), catch: (e) => e }).pipe(
+          Result.map((file) => ({ text: file.bytes.toString("utf8"), file }))
+        )
+        : Result.map(readFile(fs, manifestPath), (text) => ({ text, file: undefined }))
+    if (Result.isFailure(manifestRead)) {
+      return yield* internalError(`failed to install plugin: ${rustIoError(manifestRead.failure)}`)
     }
-    const manifest = decodeManifestName(manifestText.success, entry.sourceDir)
+    const manifest = decodeManifestName(manifestRead.success.text, entry.sourceDir)
     if (Result.isFailure(manifest)) return yield* invalidRequest(`missing or invalid plugin manifest: ${manifestPath}`)
     // the reference validates the manifest's name as an id segment before comparing it with the entry
     const manifestName = manifest.success
@@ -176,5 +195,5 @@ export const resolveInstallPlan = (
         `failed to persist installed plugin config: ${describeConfigProblem(problem, paths.configPath, "load")}`
       )
     }
-    return { entry, pluginId, version, configText }
+    return { entry, pluginId, version, configText, manifestFile: manifestRead.success.file }
   })

@@ -4,6 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { makeBlobStore, sha256Hex } from "../../src/adapters/BlobStore.ts"
 import { materialize, prepareTree } from "../../src/adapters/PluginTree.ts"
+import { makeSparePool } from "../../src/adapters/SparePool.ts"
 import type { LoadedTree, TreeEntry } from "../../src/adapters/TreeBlob.ts"
 import { nodeTreeFs, type TreeFs } from "../../src/adapters/TreeFs.ts"
 import { tempDirScoped } from "./fixtures/testkit.ts"
@@ -22,14 +23,19 @@ const treeOf = (entries: ReadonlyArray<{ readonly path: string; readonly mode: n
 
 const counting = () => {
   const chmods: Array<string> = []
+  const fstats: Array<number> = []
   const fs: TreeFs = {
     ...nodeTreeFs,
     chmodSync: (path, mode) => {
       chmods.push(`${Path.basename(path)} ${mode.toString(8)}`)
       nodeTreeFs.chmodSync(path, mode)
+    },
+    fstatSync: (fd) => {
+      fstats.push(fd)
+      return nodeTreeFs.fstatSync(fd)
     }
   }
-  return { fs, chmods }
+  return { fs, chmods, fstats }
 }
 
 const modeOf = (path: string): number => NodeFs.lstatSync(path).mode & 0o7777
@@ -74,6 +80,55 @@ describe("PluginTree", () => {
       assert.deepStrictEqual([...chmods].sort(), expected)
       // under the usual umask (022) the common modes need none: 0o777 and 0o666 files, 0o700 and 0o555 dirs do
       if (dirDefault === 0o755) assert.deepStrictEqual(expected, ["all.sh 777", "private 700", "sealed 555", "shared.txt 666"])
+    }))
+
+  it.effect("a file's mode is read back once per mode asked for, and never for a spare (the pool knows it): chmods as before", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const probe = Path.join(dir, "probe")
+      NodeFs.mkdirSync(probe)
+      const fileGives = (mode: number): number => {
+        const file = Path.join(probe, `f${mode.toString(8)}`)
+        NodeFs.closeSync(NodeFs.openSync(file, "wx", mode))
+        const given = modeOf(file)
+        NodeFs.unlinkSync(file)
+        return given
+      }
+      const entries = [
+        { path: "a.md", mode: 0o644, text: "a" },
+        { path: "bin/one.sh", mode: 0o755, text: "1" },
+        { path: "bin/two.sh", mode: 0o755, text: "2" },
+        { path: "deep/er/b.md", mode: 0o644, text: "b" },
+        { path: "deep/er/shared", mode: 0o666, text: "s" },
+        { path: "deep/shared", mode: 0o666, text: "s" },
+        { path: "z.md", mode: 0o644, text: "z" }
+      ]
+      const chmodsDue = (gives: (mode: number) => number) =>
+        entries.filter((e) => gives(e.mode) !== e.mode).map((e) => `${Path.basename(e.path)} ${e.mode.toString(8)}`).sort()
+      const check = (root: string) => {
+        for (const entry of entries) {
+          assert.strictEqual(modeOf(Path.join(root, entry.path)).toString(8), entry.mode.toString(8), entry.path)
+          assert.strictEqual(NodeFs.readFileSync(Path.join(root, entry.path), "utf8"), entry.text)
+        }
+      }
+
+      // created: one fstat per mode (644, 755, 666), whatever the directory
+      const created = counting()
+      const prepared = yield* prepareTree(created.fs, treeOf(entries), Path.join(dir, "cache", "m", "created"), { under: "local" })
+      check(Path.join(prepared.staging, "local"))
+      assert.strictEqual(created.fstats.length, 3)
+      assert.deepStrictEqual([...created.chmods].sort(), chmodsDue(fileGives))
+
+      // from spares: no fstat at all; a file is chmodded where the spares' mode (0644 as open gave it) is not its own
+      const spared = counting()
+      const pool = makeSparePool(spared.fs, Path.join(dir, "spare"), { dirs: 8, files: 8 })
+      yield* pool.refill
+      spared.fstats.length = 0
+      const fromSpares = yield* prepareTree(spared.fs, treeOf(entries), Path.join(dir, "cache", "m", "spared"), { under: "local", pool })
+      check(Path.join(fromSpares.staging, "local"))
+      assert.deepStrictEqual(spared.fstats, [])
+      const spareMode = fileGives(0o644)
+      assert.deepStrictEqual([...spared.chmods].filter((c) => /\.md|\.sh|shared/.test(c)).sort(), chmodsDue(() => spareMode))
     }))
 
   it.effect("what makes a swapped-in tree durable names every file and directory of it, its target and that dir's parent", () =>

@@ -236,6 +236,46 @@ describe("a damaged checkpoint", () => {
     }))
 })
 
+describe("the manifest", () => {
+  it.live("is read once: the cache holds the bytes the plan validated, even when the file is replaced right after", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const manifestPath = Path.join(world.root, "repo", "plugins", "alpha", ".codex-plugin", "plugin.json")
+      const validated = NodeFs.readFileSync(manifestPath)
+      const replaced = `${JSON.stringify({ name: "alpha", version: "2.0.0" })}\n`
+      const reads: Array<string> = []
+      const noting = (kind: string, path: string): void => {
+        if (path === manifestPath) reads.push(kind)
+      }
+      const fs: TreeFs = {
+        ...nodeTreeFs,
+        openSync: (path, flags, mode) => {
+          noting("open", path)
+          return nodeTreeFs.openSync(path, flags, mode)
+        },
+        readFileSync: (path) => {
+          noting("readFile", path)
+          return nodeTreeFs.readFileSync(path)
+        },
+        openNoFollowSync: (path) => {
+          noting("openNoFollow", path)
+          const fd = nodeTreeFs.openNoFollowSync(path)
+          // another writer replaces it as soon as it is open: the open fd still reads the old file
+          if (path === manifestPath) {
+            NodeFs.writeFileSync(`${manifestPath}.new`, replaced)
+            NodeFs.renameSync(`${manifestPath}.new`, manifestPath)
+          }
+          return fd
+        }
+      }
+      yield* withEngine(world, install(world, "alpha"), fs)
+      assert.deepStrictEqual(reads, ["openNoFollow"])
+      const cached = Path.join(world.paths.codexHome, "plugins", "cache", "market", "alpha", "local", ".codex-plugin", "plugin.json")
+      assert.deepStrictEqual(NodeFs.readFileSync(cached), validated)
+      assert.strictEqual(NodeFs.readFileSync(manifestPath, "utf8"), replaced)
+    }))
+})
+
 describe("work done ahead of the event", () => {
   it.live("a reinstall that changes nothing in config.toml does not rewrite it", () =>
     Effect.gen(function*() {

@@ -23,7 +23,7 @@
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import type { FsStats } from "../../src/adapters/FsPort.ts"
-import type { TreeFs } from "../../src/adapters/TreeFs.ts"
+import { type DirEntry, nodeTreeFs, type TreeFs } from "../../src/adapters/TreeFs.ts"
 import { callSite } from "./CallSite.ts"
 
 /** Thrown by every op from the crash point on: the process is dead. Deliberately has no errno `code`. */
@@ -702,6 +702,17 @@ export class FaultFs implements TreeFs {
     })
 
   readonly realpathSync = (path: string): string => this.op("realpathSync", path, () => NodeFs.realpathSync(path))
+
+  readonly readdirEntriesSync = (path: string): ReadonlyArray<DirEntry> =>
+    this.op("readdirEntriesSync", path, () => nodeTreeFs.readdirEntriesSync(path))
+
+  /** a read: nothing changes, and the model learns of nothing (the fd is tracked for the ops on it, as `openSync`'s) */
+  readonly openNoFollowSync = (path: string): number =>
+    this.op("openNoFollowSync", path, () => {
+      const fd = nodeTreeFs.openNoFollowSync(path)
+      this.fds.set(fd, { node: this.lookup(path)?.id, path, append: false, incarnation: this.incarnation, position: 0 })
+      return fd
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
