@@ -2,6 +2,9 @@ import * as NodeFs from "node:fs"
 
 /** The subset of `fs.Stats` the ledger reads. */
 export interface FsStats {
+  /** the device and inode: together, which file this is (a path may come to name another one) */
+  readonly dev: number
+  readonly ino: number
   readonly size: number
   /** type and permission bits */
   readonly mode: number

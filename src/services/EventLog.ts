@@ -179,6 +179,8 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
 
   yield* runSync(() => ensureDir(fs, ledgerDir))
   const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
+  // the descriptor the log appends through is held between commands (ActiveSegment.ts): closed with the layer
+  yield* Effect.addFinalizer(() => Effect.sync(() => file.close()))
 
   let refused: string | undefined
   const failIfReadOnly = Effect.suspend(() => {

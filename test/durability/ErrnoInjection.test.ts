@@ -41,12 +41,15 @@ const CODES = ["ENOSPC", "EACCES", "EIO", "EROFS", "EMFILE"] as const
  * gets its injections); one that is no longer reached must be removed.
  */
 const CALL_SITES: ReadonlyArray<string> = [
+  "src/adapters/ActiveSegment.ts:forAppend < src/adapters/LogFile.ts:appendInternal fstatSync",
+  "src/adapters/ActiveSegment.ts:forAppend < src/adapters/LogFile.ts:appendInternal openSync",
+  "src/adapters/ActiveSegment.ts:statOrUndefined < src/adapters/ActiveSegment.ts:unchanged statSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:fsyncPaths closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:settle closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobPack.ts:readRecord closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobPack.ts:scanPack closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobStore.ts:synced closeSync",
-  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:appendInternal closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/ActiveSegment.ts:drop closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:readRange closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:syncSegment closeSync",
   "src/adapters/AtomicFile.ts:commitStaged < src/services/ProjectionDurability.ts:commitChain renameSync",
@@ -109,8 +112,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/InstallPlan.ts:configText readFileSync",
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/Projector.ts:readConfig readFileSync",
   "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact fdatasyncSync",
-  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact fstatSync",
-  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact openSync",
+  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact statSync",
   "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact writeSync",
   "src/adapters/LogFile.ts:ensureDir < src/adapters/LogFile.ts:openLogFile mkdirSync",
   "src/adapters/LogFile.ts:ensureDir < src/adapters/LogFile.ts:openLogFile statSync",
@@ -144,7 +146,6 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/TreeBlob.ts:walk < src/adapters/TreeBlob.ts:readSource readFileSync",
   "src/adapters/TreeBlob.ts:walk < src/adapters/TreeBlob.ts:readSource readdirSync",
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/PluginListing.ts:readListingConfig readFileSync",
-  "src/adapters/ConfigObservationFile.ts:observeConfig < src/services/Engine.ts:observeNow readFileSync",
   "src/adapters/PackIndex.ts:refresh < src/adapters/PackIndex.ts:locate readdirSync",
   "src/adapters/PackWriter.ts:create < src/adapters/PackWriter.ts:open openSync",
   "src/adapters/PackWriter.ts:open < src/adapters/PackWriter.ts:append openSync",
@@ -310,6 +311,7 @@ describe("R6 errno injection", () => {
         console.log(`[ErrnoInjection] call sites reached:\n${reached.map((s) => `  ${JSON.stringify(s)},`).join("\n")}`)
       }
       assert.deepStrictEqual({ unlisted, unreached }, { unlisted: [], unreached: [] }, "CALL_SITES is the list of call sites reached")
+      assert.deepStrictEqual(CALL_SITES.filter((site, i) => CALL_SITES.indexOf(site) !== i), [], "CALL_SITES lists each site once")
 
       // the injections: per commit one code per op (in turn) plus every code at each site's first op; soak: all
       const firstOfSite = new Map<string, number>()
