@@ -4,7 +4,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Clock, Effect, Random, Result, Schema } from "effect"
 import { closeQuietly, writeAll } from "./AtomicFile.ts"
-import { describeError, errnoCode, type FsPort } from "./FsPort.ts"
+import { describeError, errnoCode, type FsPort, type FsStats } from "./FsPort.ts"
 
 /** The content of a lock file: who holds it, and enough to tell a dead holder from a live one. */
 export interface LockOwner {
@@ -108,12 +108,32 @@ export const isStale = (owner: LockOwner, host: LockHost): boolean => {
   return false
 }
 
+/**
+ * Which file a lock is: device and inode, and the size and mtime its content was written with. Compared with a `stat`
+ * of `lock`, instead of reading the file back (`stillHeld`).
+ */
+export interface LockIdentity {
+  readonly dev: number
+  readonly ino: number
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+const identityOf = (stats: FsStats): LockIdentity => ({ dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs })
+
 /** A lock this process holds. */
 export interface HeldLock {
   readonly path: string
   readonly owner: LockOwner
-  /** the lock file's exact content (the owner's JSON, nonce included): the lock is still ours while it reads so */
+  /** the lock file's exact content (the owner's JSON, nonce included) */
   readonly content: string
+  /** the file this holder linked to `lock` (see `stillHeld`) */
+  readonly identity: LockIdentity
+  /**
+   * A descriptor of that file, open until the lock is released (or given up, `forgetLock`, which sets it undefined so
+   * it is closed once): while it is open the inode cannot be freed, so no other file can get its device and inode
+   */
+  readonly descriptor: { fd: number | undefined }
 }
 
 export type LockAttempt =
@@ -194,15 +214,21 @@ export const removeOrphans = (fs: FsPort, dir: string, host: LockHost): number =
   return removed
 }
 
-const writeTemp = (fs: FsPort, path: string, content: string, tempFile: TempFile | undefined): void => {
+/** The temp file written whole, and still open (its descriptor, and what `fstat` says of it once written). */
+interface WrittenTemp {
+  readonly fd: number
+  readonly identity: LockIdentity
+}
+
+const writeTemp = (fs: FsPort, path: string, content: string, tempFile: TempFile | undefined): WrittenTemp => {
   const fd = tempFile?.(path) ?? fs.openSync(path, "wx", 0o644)
   try {
     writeAll(fs, fd, Buffer.from(content, "utf8"), 0)
+    return { fd, identity: identityOf(fs.fstatSync(fd)) }
   } catch (error) {
     closeQuietly(fs, fd)
     throw error
   }
-  fs.closeSync(fd)
 }
 
 /**
@@ -221,19 +247,24 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile
   const tmpPath = Path.join(dir, `${TMP_PREFIX}${host.pid}.${nonce}`)
   const stalePath = Path.join(dir, `${STALE_PREFIX}${nonce}`)
   const content = JSON.stringify(owner)
+  /** the temp file, written once and kept open: it becomes the lock, whose descriptor stays open while it is held */
+  let temp: WrittenTemp | undefined
+  let acquired = false
   try {
     for (let attempt = 0; attempt < 8; attempt++) {
-      try {
-        writeTemp(fs, tmpPath, content, tempFile)
-      } catch (error) {
-        if (errnoCode(error) !== "EEXIST") throw error
-      }
+      temp ??= writeTemp(fs, tmpPath, content, tempFile)
       try {
         fs.linkSync(tmpPath, lockPath)
-        return { _tag: "Acquired", lock: { path: lockPath, owner, content } }
+        acquired = true
+        return { _tag: "Acquired", lock: { path: lockPath, owner, content, identity: temp.identity, descriptor: { fd: temp.fd } } }
       } catch (error) {
         const code = errnoCode(error)
-        if (code === "ENOENT") continue // our temp file was removed under us; write it again
+        if (code === "ENOENT") {
+          // our temp file was removed under us: write a new one
+          closeQuietly(fs, temp.fd)
+          temp = undefined
+          continue
+        }
         if (code !== "EEXIST") throw error
       }
       const current = readLockContent(fs, lockPath)
@@ -262,6 +293,7 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile
     }
     return { _tag: "Busy", owner: undefined, detail: `lock ${lockPath} is contended` }
   } finally {
+    if (!acquired && temp !== undefined) closeQuietly(fs, temp.fd)
     try {
       fs.unlinkSync(tmpPath)
     } catch {
@@ -273,24 +305,48 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile
 
 /**
  * Whether the lock at `lock.path` is still the file this holder linked there (a lock whose release failed is still
- * ours). Its content is compared as written, nonce included: any other holder's file differs (another nonce), and so
- * does one that is torn or unreadable; no decoding and no stat needed (this runs at every release).
+ * ours): one `stat` (this runs at every release), where reading the content back took four calls.
+ *
+ * As safe as comparing the content (nonce included): every lock file is a temp file written whole and then link()ed,
+ * so two holders' locks are always two inodes, and the same device and inode means the very file this holder linked,
+ * whatever path it came back by (a takeover that renamed it away and linked it back restores our own lock). The
+ * inode cannot be another file's since ours was freed: the holder keeps a descriptor of it open until the release,
+ * and an inode with an open descriptor is never freed, so its number is never reused meanwhile. No step of the
+ * protocol writes a lock file in place; the size and mtime the content was written with are compared as well, so a
+ * rewrite by hand that changes either is not ours either (one that changes neither, inside the same clock tick and
+ * to the same length, is: only a tool outside the protocol could make it).
  */
 export const stillHeld = (fs: FsPort, lock: HeldLock): boolean => {
-  let raw: Buffer
+  let stats: FsStats
   try {
-    raw = fs.readFileSync(lock.path)
+    stats = fs.statSync(lock.path)
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return false
     throw error
   }
-  return raw.toString("utf8") === lock.content
+  const held = lock.identity
+  return stats.dev === held.dev && stats.ino === held.ino && stats.size === held.size && stats.mtimeMs === held.mtimeMs
 }
 
-/** Remove the lock if (and only if) it is still ours (`stillHeld`). Returns false if it was no longer ours. */
+/** Give up a lock without releasing it (it was lost, or is released some other way): closes its descriptor. */
+export const forgetLock = (fs: FsPort, lock: HeldLock): void => {
+  const fd = lock.descriptor.fd
+  lock.descriptor.fd = undefined
+  if (fd !== undefined) closeQuietly(fs, fd)
+}
+
+/**
+ * Remove the lock if (and only if) it is still ours (`stillHeld`). Returns false if it was no longer ours. Its
+ * descriptor is closed once the lock is gone (after the unlink, so the check holds until then); if the unlink fails,
+ * the lock is still held, descriptor included.
+ */
 export const releaseLock = (fs: FsPort, lock: HeldLock): boolean => {
-  if (!stillHeld(fs, lock)) return false
+  if (!stillHeld(fs, lock)) {
+    forgetLock(fs, lock)
+    return false
+  }
   ignoreMissing(() => fs.unlinkSync(lock.path))
+  forgetLock(fs, lock)
   return true
 }
 

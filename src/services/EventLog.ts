@@ -3,6 +3,7 @@ import { Clock, Context, Effect, Layer, Result, Schema, Semaphore } from "effect
 import {
   acquireLock,
   type FileLockError,
+  forgetLock,
   type HeldLock,
   type LockHost,
   makeNodeLockHost,
@@ -160,6 +161,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
     if (previous !== undefined && Result.getOrElse(Result.try(() => stillHeld(fs, previous)), () => false)) {
       return Effect.succeed(previous)
     }
+    if (previous !== undefined) forgetLock(fs, previous)
     return acquireLock({
       fs,
       dir: ledgerDir,
@@ -179,8 +181,15 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
 
   yield* runSync(() => ensureDir(fs, ledgerDir))
   const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
-  // the descriptor the log appends through is held between commands (ActiveSegment.ts): closed with the layer
-  yield* Effect.addFinalizer(() => Effect.sync(() => file.close()))
+  // the descriptor the log appends through is held between commands (ActiveSegment.ts), and a lock whose release
+  // failed keeps its own (FileLock.ts): closed with the layer
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      file.close()
+      if (unreleased !== undefined) forgetLock(fs, unreleased)
+      unreleased = undefined
+    })
+  )
 
   let refused: string | undefined
   const failIfReadOnly = Effect.suspend(() => {

@@ -10,6 +10,7 @@ import {
   makeNodeLockHost,
   parseProcStatStartTime,
   releaseLock,
+  stillHeld,
   tryAcquireLock
 } from "../../src/adapters/FileLock.ts"
 import { nodeFs } from "../../src/adapters/FsPort.ts"
@@ -186,21 +187,40 @@ describe("FileLock", () => {
       assert.deepStrictEqual(lockFiles(dir), ["lock"])
     }))
 
-  it.effect("release compares the lock file with what this holder wrote: a torn or rewritten copy is not ours", () =>
+  it.effect("release checks the lock is still the file this holder linked: another file, even with the same content, is not ours", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirScoped
       const path = Path.join(dir, "lock")
-      const lock = yield* acquireLock({ fs: nodeFs, dir, host })
-      assert.strictEqual(NodeFs.readFileSync(path, "utf8"), lock.content)
-      // the same owner with another nonce (this process, a later acquisition): not this hold
-      NodeFs.writeFileSync(path, JSON.stringify({ ...lock.owner, nonce: "other" }))
-      assert.isFalse(releaseLock(nodeFs, lock))
-      NodeFs.writeFileSync(path, lock.content.slice(0, 20))
-      assert.isFalse(releaseLock(nodeFs, lock))
-      assert.isTrue(NodeFs.existsSync(path))
+      /** another file renamed over `lock` (what any other holder's link, or a restore, puts there) */
+      const replaceWith = (content: string): void => {
+        NodeFs.writeFileSync(`${path}.other`, content)
+        NodeFs.renameSync(`${path}.other`, path)
+      }
+      for (const other of ["same", "other nonce", "torn"] as const) {
+        const lock = yield* acquireLock({ fs: nodeFs, dir, host })
+        assert.strictEqual(NodeFs.readFileSync(path, "utf8"), lock.content)
+        assert.isTrue(stillHeld(nodeFs, lock))
+        replaceWith(
+          other === "same" ? lock.content : other === "torn" ? lock.content.slice(0, 20) : JSON.stringify({ ...lock.owner, nonce: "other" })
+        )
+        assert.isFalse(stillHeld(nodeFs, lock), other)
+        assert.isFalse(releaseLock(nodeFs, lock), other)
+        assert.isTrue(NodeFs.existsSync(path), other)
+        assert.isFalse(releaseLock(nodeFs, lock), `${other}: a second release changes nothing`)
+        NodeFs.unlinkSync(path)
+      }
+      // a rewrite in place to another length is not ours either
+      const rewritten = yield* acquireLock({ fs: nodeFs, dir, host })
+      NodeFs.writeFileSync(path, `${rewritten.content} `)
+      assert.isFalse(releaseLock(nodeFs, rewritten))
       NodeFs.unlinkSync(path)
-      assert.isFalse(releaseLock(nodeFs, lock))
-      NodeFs.writeFileSync(path, lock.content)
+      // gone: not ours; our own file linked back (a takeover that found it live and restored it): ours
+      const lock = yield* acquireLock({ fs: nodeFs, dir, host })
+      NodeFs.linkSync(path, `${path}.saved`)
+      NodeFs.unlinkSync(path)
+      assert.isFalse(stillHeld(nodeFs, lock))
+      NodeFs.linkSync(`${path}.saved`, path)
+      NodeFs.unlinkSync(`${path}.saved`)
       assert.isTrue(releaseLock(nodeFs, lock))
       assert.isFalse(NodeFs.existsSync(path))
     }))

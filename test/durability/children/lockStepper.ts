@@ -8,7 +8,7 @@
  *   held             acquire returned (temp removed): holding the lock
  *   stale-renamed    taking over a dead holder's lock: renamed to lock.stale.<nonce>, not yet re-checked
  *   stale-unlinking  that stale file re-checked, before it is unlinked
- *   releasing        release: our content re-read, before `lock` is unlinked
+ *   releasing        release: `lock` checked to be still ours, before it is unlinked
  *   loop             no stop: acquire and release in a loop (prints `LOOPING` once), for kills at random times
  */
 import * as NodeFs from "node:fs"
