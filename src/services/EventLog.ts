@@ -24,6 +24,7 @@ import {
   scan,
   type TailRepair
 } from "../adapters/LogRecordFormat.ts"
+import { LockHold, nextLockHold } from "./LockHold.ts"
 
 export type { LogRecord, NewRecord, TailRepair } from "../adapters/LogRecordFormat.ts"
 
@@ -51,7 +52,7 @@ export class EventLog extends Context.Service<EventLog, {
    * The critical section: in-process semaphore + cross-process lock, catch up from disk, run
    * `decide` with all records, append what it returns (ids already recorded are skipped; only
    * the newly written records are in `appended`), fdatasync, run `afterAppend` (still under
-   * the lock), release. `decide` failing => nothing appended.
+   * the lock), release. `decide` failing => nothing appended. Both run with a `LockHold` of their own.
    */
   readonly transact: <A, E, E2 = never>(
     decide: (records: ReadonlyArray<LogRecord>) => Effect.Effect<{ readonly append: ReadonlyArray<NewRecord>; readonly value: A }, E>,
@@ -202,20 +203,22 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
     afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
   ): Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError> =>
     failIfReadOnly.pipe(
-      Effect.andThen(withLock(Effect.gen(function*() {
-        const { repair } = yield* runSync(() => file.catchUp())
-        yield* failIfReadOnly
-        if (repair !== undefined) {
-          // another process left a torn tail after our open: record the repair ourselves
-          const head = file.live().at(-1)?.seq ?? 0
-          const ts = new Date(nowMs()).toISOString()
-          yield* runSync(() => file.append([tailRepairedRecord(repair, head, ts)]))
-        }
-        const decision = yield* decide(file.live())
-        const appended = yield* runSync(() => file.append(decision.append))
-        if (afterAppend !== undefined) yield* afterAppend(appended, file.live())
-        return { value: decision.value, appended }
-      }))),
+      Effect.andThen(withLock(Effect.suspend(() =>
+        Effect.gen(function*() {
+          const { repair } = yield* runSync(() => file.catchUp())
+          yield* failIfReadOnly
+          if (repair !== undefined) {
+            // another process left a torn tail after our open: record the repair ourselves
+            const head = file.live().at(-1)?.seq ?? 0
+            const ts = new Date(nowMs()).toISOString()
+            yield* runSync(() => file.append([tailRepairedRecord(repair, head, ts)]))
+          }
+          const decision = yield* decide(file.live())
+          const appended = yield* runSync(() => file.append(decision.append))
+          if (afterAppend !== undefined) yield* afterAppend(appended, file.live())
+          return { value: decision.value, appended }
+        }).pipe(Effect.provideService(LockHold, nextLockHold()))
+      ))),
       semaphore.withPermits(1),
       Effect.withSpan("EventLog.transact")
     )
@@ -274,7 +277,11 @@ const makeMemoryEventLog = Effect.gen(function*() {
       const appended = yield* runSync(() => append(decision.append))
       if (afterAppend !== undefined) yield* afterAppend(appended, all)
       return { value: decision.value, appended }
-    }).pipe(semaphore.withPermits(1))
+    }).pipe(
+      // no other process shares a log in memory: the semaphore alone is the hold
+      (underLock) => Effect.suspend(() => Effect.provideService(underLock, LockHold, nextLockHold())),
+      semaphore.withPermits(1)
+    )
 
   return EventLog.of({
     records: Effect.sync((): ReadonlyArray<LogRecord> => Object.freeze(all.slice())),

@@ -153,7 +153,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/services/InstallPlan.ts:resolveInstallPlan realpathSync",
   "src/services/InstallPlan.ts:walkBelow < src/services/InstallPlan.ts:resolveInstallPlan lstatSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/ProjectionDurability.ts:commitChain readFileSync",
-  "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:currentCheckpoint readFileSync",
+  "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:readDisk readFileSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:diskCheckpoint readFileSync",
   "src/services/ProjectionDurability.ts:exists < src/services/ProjectionDurability.ts:commitChain statSync",
   "src/adapters/PluginTree.ts:ensureDir < src/adapters/PluginTree.ts:buildStaging lstatSync",
