@@ -2,10 +2,12 @@ import * as Path from "node:path"
 import { Clock, Context, Effect, Layer, Result, Schema, Semaphore } from "effect"
 import {
   acquireLock,
+  disposeKept,
   type FileLockError,
   forgetLock,
   type HeldLock,
   type LockHost,
+  makeKeptLockFile,
   makeNodeLockHost,
   releaseLockEffect,
   stillHeld
@@ -144,6 +146,8 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
    * ours, and tries to release it again at the end.
    */
   let unreleased: HeldLock | undefined
+  /** the lock's temp file, kept between this log's acquisitions (`KeptLockFile` in FileLock.ts) */
+  const keptLockFile = makeKeptLockFile()
   let orphansSwept = false
   const release = (lock: HeldLock) =>
     releaseLockEffect(fs, lock).pipe(
@@ -170,6 +174,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
       // orphaned lock files are removed at this process's first acquisition (and whenever the lock is busy)
       sweepOrphans: !orphansSwept,
       ...(options.spares === undefined ? {} : { tempFile: options.spares.takeFile }),
+      kept: keptLockFile,
       ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
     }).pipe(
       Effect.tap(() => Effect.sync(() => { orphansSwept = true })),
@@ -180,17 +185,18 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
   const withLock = <A, E>(use: Effect.Effect<A, E>): Effect.Effect<A, E | EventLogError> =>
     Effect.acquireUseRelease(acquire, () => use, release)
 
-  yield* runSync(() => ensureDir(fs, ledgerDir))
-  const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
-  // the descriptor the log appends through is held between commands (ActiveSegment.ts), and a lock whose release
-  // failed keeps its own (FileLock.ts): closed with the layer
+  // the lock's temp file is kept between acquisitions (FileLock.ts), and so is the descriptor the log appends through
+  // (ActiveSegment.ts): closed, and the temp file removed, with the layer (however its opening ends)
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
-      file.close()
       if (unreleased !== undefined) forgetLock(fs, unreleased)
       unreleased = undefined
+      disposeKept(fs, keptLockFile)
     })
   )
+  yield* runSync(() => ensureDir(fs, ledgerDir))
+  const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
+  yield* Effect.addFinalizer(() => Effect.sync(() => file.close()))
 
   let refused: string | undefined
   const failIfReadOnly = Effect.suspend(() => {

@@ -4,9 +4,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import {
   acquireLock,
+  disposeKept,
   isStale,
   type LockHost,
   type LockOwner,
+  makeKeptLockFile,
   makeNodeLockHost,
   parseProcStatStartTime,
   releaseLock,
@@ -185,6 +187,63 @@ describe("FileLock", () => {
       const error = yield* Effect.flip(acquireLock({ fs: nodeFs, dir, host, timeoutMs: 50, sweepOrphans: false }))
       assert.strictEqual(error.reason, "Locked")
       assert.deepStrictEqual(lockFiles(dir), ["lock"])
+    }))
+
+  it.effect("a kept temp file is rewritten in place and linked again: one inode, complete content each time, 3 calls to take the lock", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const calls: Array<string> = []
+      const fs = {
+        ...nodeFs,
+        writeSync: (...args: Parameters<typeof nodeFs.writeSync>) => {
+          calls.push("writeSync")
+          return nodeFs.writeSync(...args)
+        },
+        fstatSync: (fd: number) => {
+          calls.push("fstatSync")
+          return nodeFs.fstatSync(fd)
+        },
+        linkSync: (existing: string, to: string) => {
+          calls.push("linkSync")
+          nodeFs.linkSync(existing, to)
+        }
+      }
+      const kept = makeKeptLockFile()
+      const first = yield* acquireLock({ fs, dir, host, kept, sweepOrphans: false })
+      const [tmp] = lockFiles(dir).filter((name) => name !== "lock")
+      assert.match(tmp ?? "", new RegExp(`^lock\\.tmp\\.${process.pid}\\.`))
+      const ino = NodeFs.statSync(Path.join(dir, "lock")).ino
+      assert.isTrue(releaseLock(fs, first))
+      assert.deepStrictEqual(lockFiles(dir), [tmp], "after the release only the kept temp file is left")
+      calls.length = 0
+      const second = yield* acquireLock({ fs, dir, host, kept, sweepOrphans: false })
+      assert.deepStrictEqual(calls, ["writeSync", "fstatSync", "linkSync"])
+      assert.notStrictEqual(second.content, first.content, "a new nonce")
+      assert.strictEqual(NodeFs.readFileSync(Path.join(dir, "lock"), "utf8"), second.content)
+      assert.strictEqual(NodeFs.statSync(Path.join(dir, "lock")).ino, ino, "the same file")
+      assert.isTrue(releaseLock(fs, second))
+      // removed under us between two acquisitions: a new one is made
+      NodeFs.unlinkSync(Path.join(dir, tmp ?? ""))
+      const third = yield* acquireLock({ fs, dir, host, kept, sweepOrphans: false })
+      assert.strictEqual(NodeFs.readFileSync(Path.join(dir, "lock"), "utf8"), third.content)
+      assert.isTrue(releaseLock(fs, third))
+      disposeKept(fs, kept)
+      assert.deepStrictEqual(lockFiles(dir), [])
+    }))
+
+  it.live("a kept temp file is no orphan while its holder lives; once the holder is dead, the next sweep removes it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const pid = yield* Effect.promise(() => deadPid())
+      for (const [holder, alive] of [[process.ppid, true], [pid, false]] as const) {
+        const holderHost: LockHost = { ...host, pid: holder, startTimeOf: () => undefined }
+        const kept = makeKeptLockFile()
+        assert.isTrue(releaseLock(nodeFs, yield* acquireLock({ fs: nodeFs, dir, host: holderHost, kept, sweepOrphans: false })))
+        const lock = yield* acquireLock({ fs: nodeFs, dir, host })
+        assert.strictEqual(lockFiles(dir).some((name) => name.startsWith(`lock.tmp.${holder}.`)), alive)
+        assert.isTrue(releaseLock(nodeFs, lock))
+        disposeKept(nodeFs, kept)
+      }
     }))
 
   it.effect("release checks the lock is still the file this holder linked: another file, even with the same content, is not ours", () =>
