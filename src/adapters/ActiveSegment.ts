@@ -55,14 +55,13 @@ export interface ActiveSegment {
   readonly lost: () => void
 }
 
-/** `stat`, with a file-system error (an errno code) as undefined; anything else (a bug) is thrown. */
+/** `stat`: "ENOENT" when nothing is there, undefined for another file-system error; anything else (a bug) is thrown. */
 const statOrUndefined = (fs: FsPort, path: string): FsStats | "ENOENT" | undefined => {
   try {
-    return fs.statSync(path)
+    return fs.statIfExists(path) ?? "ENOENT"
   } catch (error) {
-    const code = errnoCode(error)
-    if (code === undefined) throw error
-    return code === "ENOENT" ? "ENOENT" : undefined
+    if (errnoCode(error) === undefined) throw error
+    return undefined
   }
 }
 

@@ -43,7 +43,7 @@ const CODES = ["ENOSPC", "EACCES", "EIO", "EROFS", "EMFILE"] as const
 const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/ActiveSegment.ts:forAppend < src/adapters/LogFile.ts:appendInternal fstatSync",
   "src/adapters/ActiveSegment.ts:forAppend < src/adapters/LogFile.ts:appendInternal openSync",
-  "src/adapters/ActiveSegment.ts:statOrUndefined < src/adapters/ActiveSegment.ts:unchanged statSync",
+  "src/adapters/ActiveSegment.ts:statOrUndefined < src/adapters/ActiveSegment.ts:unchanged statIfExists",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:fsyncPaths closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:settle closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobPack.ts:readRecord closeSync",
