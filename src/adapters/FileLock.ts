@@ -220,13 +220,17 @@ interface WrittenTemp {
   readonly path: string
   readonly fd: number
   readonly identity: LockIdentity
+  /** what it holds */
+  readonly owner: LockOwner
+  readonly content: string
 }
 
-const writeTemp = (fs: FsPort, path: string, content: string, tempFile: TempFile | undefined): WrittenTemp => {
+const writeTemp = (fs: FsPort, path: string, owner: LockOwner, tempFile: TempFile | undefined): WrittenTemp => {
+  const content = JSON.stringify(owner)
   const fd = tempFile?.(path) ?? fs.openSync(path, "wx", 0o644)
   try {
     writeAll(fs, fd, Buffer.from(content, "utf8"), 0)
-    return { path, fd, identity: identityOf(fs.fstatSync(fd)) }
+    return { path, fd, identity: identityOf(fs.fstatSync(fd)), owner, content }
   } catch (error) {
     closeQuietly(fs, fd)
     throw error
@@ -234,32 +238,25 @@ const writeTemp = (fs: FsPort, path: string, content: string, tempFile: TempFile
 }
 
 /**
- * A temp file one holder keeps between its acquisitions (an EventLog takes the lock for every command): after a
- * release it is still there under its temp name, open, and the next acquisition writes the new owner record (a new
- * nonce) over it in place and links it again, instead of making, opening, unlinking and closing a new one each time
- * (5 calls fewer per command: rename of a spare or create, open, close, unlink of the temp name, and the close).
+ * A temp file one holder keeps between its acquisitions (an EventLog takes the lock for every command): written once,
+ * kept open and under its temp name, and link()ed to `lock` again for each acquisition, so taking the lock is that one
+ * link instead of making, writing, checking, unlinking (the temp name) and closing a new file each time; the release
+ * is unchanged (it unlinks `lock`, the temp name stays).
  *
- * Why that is as safe: the file is rewritten only while it is not the lock (between a release, which unlinked `lock`,
- * and the next link), with content of the same length (or truncated to it), so the lock still only ever appears with
- * complete content; while it is not linked as `lock` nobody reads it as a lock (another holder's takeover renames only
- * `lock`, and only when its owner is dead, which we are not while we rewrite it). Its inode stays open all along, so
- * `stillHeld` keeps its guarantee. Its name carries this process's pid: while we live nobody else removes it
- * (`removeOrphans` takes only dead pids' files), once we are gone (a crash) the next process's sweep does; a clean
- * stop removes it (`disposeKept`). If it was removed under us anyway, the link fails ENOENT and a new one is made.
+ * Why that is as safe: the lock still only ever appears with complete content, written (once) before the file was
+ * first linked and never written again. That content, nonce included, names this holder rather than one acquisition:
+ * nothing needs to tell two acquisitions of one live holder apart. The release checks the file's identity (`stillHeld`),
+ * not its content, and a takeover, which compares the content it judged stale with what it moved, happens only once
+ * the holder is dead, after which the holder acquires nothing more. The file stays open all along, so `stillHeld`
+ * keeps its guarantee. Its name carries this process's pid: while we live nobody else removes it (`removeOrphans`
+ * takes only dead pids' files), once we are gone (a crash) the next process's sweep does; a clean stop removes it
+ * (`disposeKept`). If it was removed under us anyway, the link fails ENOENT and a new one is made.
  */
 export interface KeptLockFile {
   current: WrittenTemp | undefined
 }
 
 export const makeKeptLockFile = (): KeptLockFile => ({ current: undefined })
-
-/** The kept file with `content` written over the old (same length: no truncation needed, nor done). */
-const rewriteKept = (fs: FsPort, kept: WrittenTemp, content: string): WrittenTemp => {
-  const bytes = Buffer.from(content, "utf8")
-  writeAll(fs, kept.fd, bytes, 0)
-  if (bytes.length !== kept.identity.size) fs.ftruncateSync(kept.fd, bytes.length)
-  return { path: kept.path, fd: kept.fd, identity: identityOf(fs.fstatSync(kept.fd)) }
-}
 
 /** Remove the kept temp file and close it (at a clean stop, and after any failure while using it). */
 export const disposeKept = (fs: FsPort, kept: KeptLockFile): void => {
@@ -274,30 +271,29 @@ export const disposeKept = (fs: FsPort, kept: KeptLockFile): void => {
   }
 }
 
-/**
- * One attempt to take `<dir>/lock`: the full content goes to `lock.tmp.<pid>.<nonce>`, which
- * is then link()ed to `lock` (atomic, never overwrites, so the lock always has complete
- * content). A stale lock is renamed to `lock.stale.<nonce>`, re-read to check it is the same
- * dead holder (restored with link() if not), and the link retried. Throws fs errors.
- */
 /** Opens a ready-made empty file (0644 as `open` gives it) moved to `path`, for writing; undefined: create it. */
 export type TempFile = (path: string) => number | undefined
 
+/**
+ * One attempt to take `<dir>/lock`: the full content goes to `lock.tmp.<pid>.<nonce>` (or the
+ * holder's kept one is used, `KeptLockFile`), which is then link()ed to `lock` (atomic, never
+ * overwrites, so the lock always has complete content). A stale lock is renamed to
+ * `lock.stale.<nonce>`, re-read to check it is the same dead holder (restored with link() if
+ * not), and the link retried. Throws fs errors.
+ */
 export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile?: TempFile, kept?: KeptLockFile): LockAttempt => {
   const nonce = randomUUID()
   const owner = ownerFor(host, nonce)
   const lockPath = Path.join(dir, "lock")
   const tmpPath = Path.join(dir, `${TMP_PREFIX}${host.pid}.${nonce}`)
   const stalePath = Path.join(dir, `${STALE_PREFIX}${nonce}`)
-  const content = JSON.stringify(owner)
   /** the temp file, written once and kept open: it becomes the lock, whose descriptor stays open while it is held */
   let temp: WrittenTemp | undefined
   let acquired = false
   try {
     for (let attempt = 0; attempt < 8; attempt++) {
       if (temp === undefined) {
-        const previous = kept?.current
-        temp = previous === undefined ? writeTemp(fs, tmpPath, content, tempFile) : rewriteKept(fs, previous, content)
+        temp = kept?.current ?? writeTemp(fs, tmpPath, owner, tempFile)
         if (kept !== undefined) kept.current = temp
       }
       try {
@@ -305,7 +301,10 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile
         acquired = true
         // a kept file's descriptor is the keeper's: it stays open past the release, for the next acquisition
         const descriptor = { fd: kept === undefined ? temp.fd : undefined }
-        return { _tag: "Acquired", lock: { path: lockPath, owner, content, identity: temp.identity, descriptor } }
+        return {
+          _tag: "Acquired",
+          lock: { path: lockPath, owner: temp.owner, content: temp.content, identity: temp.identity, descriptor }
+        }
       } catch (error) {
         const code = errnoCode(error)
         if (code === "ENOENT") {
@@ -368,10 +367,10 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile
  * whatever path it came back by (a takeover that renamed it away and linked it back restores our own lock). The
  * inode cannot be another file's since ours was freed: the holder keeps a descriptor of it open until the release (a
  * kept file's keeper, for good), and an inode with an open descriptor is never freed, so its number is never reused
- * meanwhile. No step of the protocol writes a file in place while it is the lock (a kept file is rewritten only
- * between a release and its next link); the size and mtime the content was written with are compared as well, so a
- * rewrite by hand that changes either is not ours either (one that changes neither, inside the same clock tick and
- * to the same length, is: only a tool outside the protocol could make it).
+ * meanwhile. No step of the protocol writes a lock file once it is linked (a kept one is written once, before its
+ * first link); the size and mtime the content was written with are compared as well, so a rewrite by hand that
+ * changes either is not ours either (one that changes neither, inside the same clock tick and to the same length, is:
+ * only a tool outside the protocol could make it).
  */
 export const stillHeld = (fs: FsPort, lock: HeldLock): boolean => {
   let stats: FsStats

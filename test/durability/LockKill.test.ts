@@ -27,7 +27,7 @@ const STEPS = [
   "stale-unlinking",
   "releasing",
   "loop",
-  "kept-rewritten",
+  "kept-linking",
   "kept-held",
   "kept-loop"
 ] as const
@@ -157,7 +157,7 @@ describe("R9: the lock under SIGKILL of its holder", () => {
           } else {
             // the stopped process does not hold `lock` (yet): we may take it, but its live temp file stays
             if (exit._tag === "Failure") return assert.fail(`${context}: ${String(exit.cause)}`)
-            if (step === "tmp-opened" || step === "tmp-written" || step === "kept-rewritten") {
+            if (step === "tmp-opened" || step === "tmp-written" || step === "kept-linking") {
               assert.isTrue(lockFiles(dir).some((n) => n.startsWith(`lock.tmp.${child.pid}.`)), `${context}: a live temp file was removed`)
             }
             assert.isTrue(releaseLock(nodeFs, exit.value), context)

@@ -12,7 +12,7 @@
  *   loop             no stop: acquire and release in a loop (prints `LOOPING` once), for kills at random times
  * and the same with a temp file kept between acquisitions (`KeptLockFile`, as an EventLog does), after one acquisition
  * and release:
- *   kept-rewritten   the second acquisition rewrote the kept temp file in place, before link() to `lock`
+ *   kept-linking     the second acquisition, before it link()s the kept temp file to `lock` again
  *   kept-held        the second acquisition returned: holding the lock (`lock` and the kept temp name, one file)
  *   kept-loop        no stop: acquire and release in a loop with the kept file (prints `LOOPING` once)
  */
@@ -55,7 +55,7 @@ const fs: FsPort = {
     return nodeFs.writeSync(fd, buffer, offset, length, position)
   },
   linkSync: (existing, to) => {
-    if (isTmp(existing) && isLock(to)) stopAt(secondRound ? "kept-rewritten" : "tmp-written")
+    if (isTmp(existing) && isLock(to)) stopAt(secondRound ? "kept-linking" : "tmp-written")
     nodeFs.linkSync(existing, to)
     if (isTmp(existing) && isLock(to)) stopAt("linked")
   },
