@@ -4,7 +4,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Clock, Effect, Random, Result, Schema } from "effect"
 import { closeQuietly, writeAll } from "./AtomicFile.ts"
-import { describeError, errnoCode, type FsPort } from "./FsPort.ts"
+import { describeError, errnoCode, type FsPort, type FsStats } from "./FsPort.ts"
 
 /** The content of a lock file: who holds it, and enough to tell a dead holder from a live one. */
 export interface LockOwner {
@@ -108,12 +108,33 @@ export const isStale = (owner: LockOwner, host: LockHost): boolean => {
   return false
 }
 
+/**
+ * Which file a lock is: device and inode, and the size and mtime its content was written with. Compared with a `stat`
+ * of `lock`, instead of reading the file back (`stillHeld`).
+ */
+export interface LockIdentity {
+  readonly dev: number
+  readonly ino: number
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+const identityOf = (stats: FsStats): LockIdentity => ({ dev: stats.dev, ino: stats.ino, size: stats.size, mtimeMs: stats.mtimeMs })
+
 /** A lock this process holds. */
 export interface HeldLock {
   readonly path: string
   readonly owner: LockOwner
-  /** the lock file's exact content (the owner's JSON, nonce included): the lock is still ours while it reads so */
+  /** the lock file's exact content (the owner's JSON, nonce included) */
   readonly content: string
+  /** the file this holder linked to `lock` (see `stillHeld`) */
+  readonly identity: LockIdentity
+  /**
+   * A descriptor of that file, open until the lock is released (or given up, `forgetLock`, which sets it undefined so
+   * it is closed once): while it is open the inode cannot be freed, so no other file can get its device and inode.
+   * Undefined from the start when the file is a kept one (`KeptLockFile`): its keeper holds it open, longer still.
+   */
+  readonly descriptor: { fd: number | undefined }
 }
 
 export type LockAttempt =
@@ -194,46 +215,105 @@ export const removeOrphans = (fs: FsPort, dir: string, host: LockHost): number =
   return removed
 }
 
-const writeTemp = (fs: FsPort, path: string, content: string, tempFile: TempFile | undefined): void => {
+/** The temp file written whole, and still open (its descriptor, and what `fstat` says of it once written). */
+interface WrittenTemp {
+  readonly path: string
+  readonly fd: number
+  readonly identity: LockIdentity
+  /** what it holds */
+  readonly owner: LockOwner
+  readonly content: string
+}
+
+const writeTemp = (fs: FsPort, path: string, owner: LockOwner, tempFile: TempFile | undefined): WrittenTemp => {
+  const content = JSON.stringify(owner)
   const fd = tempFile?.(path) ?? fs.openSync(path, "wx", 0o644)
   try {
     writeAll(fs, fd, Buffer.from(content, "utf8"), 0)
+    return { path, fd, identity: identityOf(fs.fstatSync(fd)), owner, content }
   } catch (error) {
     closeQuietly(fs, fd)
     throw error
   }
-  fs.closeSync(fd)
 }
 
 /**
- * One attempt to take `<dir>/lock`: the full content goes to `lock.tmp.<pid>.<nonce>`, which
- * is then link()ed to `lock` (atomic, never overwrites, so the lock always has complete
- * content). A stale lock is renamed to `lock.stale.<nonce>`, re-read to check it is the same
- * dead holder (restored with link() if not), and the link retried. Throws fs errors.
+ * A temp file one holder keeps between its acquisitions (an EventLog takes the lock for every command): written once,
+ * kept open and under its temp name, and link()ed to `lock` again for each acquisition, so taking the lock is that one
+ * link instead of making, writing, checking, unlinking (the temp name) and closing a new file each time; the release
+ * is unchanged (it unlinks `lock`, the temp name stays).
+ *
+ * Why that is as safe: the lock still only ever appears with complete content, written (once) before the file was
+ * first linked and never written again. That content, nonce included, names this holder rather than one acquisition:
+ * nothing needs to tell two acquisitions of one live holder apart. The release checks the file's identity (`stillHeld`),
+ * not its content, and a takeover, which compares the content it judged stale with what it moved, happens only once
+ * the holder is dead, after which the holder acquires nothing more. The file stays open all along, so `stillHeld`
+ * keeps its guarantee. Its name carries this process's pid: while we live nobody else removes it (`removeOrphans`
+ * takes only dead pids' files), once we are gone (a crash) the next process's sweep does; a clean stop removes it
+ * (`disposeKept`). If it was removed under us anyway, the link fails ENOENT and a new one is made.
  */
+export interface KeptLockFile {
+  current: WrittenTemp | undefined
+}
+
+export const makeKeptLockFile = (): KeptLockFile => ({ current: undefined })
+
+/** Remove the kept temp file and close it (at a clean stop, and after any failure while using it). */
+export const disposeKept = (fs: FsPort, kept: KeptLockFile): void => {
+  const current = kept.current
+  kept.current = undefined
+  if (current === undefined) return
+  closeQuietly(fs, current.fd)
+  try {
+    fs.unlinkSync(current.path)
+  } catch {
+    // gone already, or not removable now: the next process's sweep takes it once we are gone
+  }
+}
+
 /** Opens a ready-made empty file (0644 as `open` gives it) moved to `path`, for writing; undefined: create it. */
 export type TempFile = (path: string) => number | undefined
 
-export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile?: TempFile): LockAttempt => {
+/**
+ * One attempt to take `<dir>/lock`: the full content goes to `lock.tmp.<pid>.<nonce>` (or the
+ * holder's kept one is used, `KeptLockFile`), which is then link()ed to `lock` (atomic, never
+ * overwrites, so the lock always has complete content). A stale lock is renamed to
+ * `lock.stale.<nonce>`, re-read to check it is the same dead holder (restored with link() if
+ * not), and the link retried. Throws fs errors.
+ */
+export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile?: TempFile, kept?: KeptLockFile): LockAttempt => {
   const nonce = randomUUID()
   const owner = ownerFor(host, nonce)
   const lockPath = Path.join(dir, "lock")
   const tmpPath = Path.join(dir, `${TMP_PREFIX}${host.pid}.${nonce}`)
   const stalePath = Path.join(dir, `${STALE_PREFIX}${nonce}`)
-  const content = JSON.stringify(owner)
+  /** the temp file, written once and kept open: it becomes the lock, whose descriptor stays open while it is held */
+  let temp: WrittenTemp | undefined
+  let acquired = false
   try {
     for (let attempt = 0; attempt < 8; attempt++) {
-      try {
-        writeTemp(fs, tmpPath, content, tempFile)
-      } catch (error) {
-        if (errnoCode(error) !== "EEXIST") throw error
+      if (temp === undefined) {
+        temp = kept?.current ?? writeTemp(fs, tmpPath, owner, tempFile)
+        if (kept !== undefined) kept.current = temp
       }
       try {
-        fs.linkSync(tmpPath, lockPath)
-        return { _tag: "Acquired", lock: { path: lockPath, owner, content } }
+        fs.linkSync(temp.path, lockPath)
+        acquired = true
+        // a kept file's descriptor is the keeper's: it stays open past the release, for the next acquisition
+        const descriptor = { fd: kept === undefined ? temp.fd : undefined }
+        return {
+          _tag: "Acquired",
+          lock: { path: lockPath, owner: temp.owner, content: temp.content, identity: temp.identity, descriptor }
+        }
       } catch (error) {
         const code = errnoCode(error)
-        if (code === "ENOENT") continue // our temp file was removed under us; write it again
+        if (code === "ENOENT") {
+          // our temp file was removed under us: write a new one
+          closeQuietly(fs, temp.fd)
+          if (kept !== undefined) kept.current = undefined
+          temp = undefined
+          continue
+        }
         if (code !== "EEXIST") throw error
       }
       const current = readLockContent(fs, lockPath)
@@ -261,36 +341,68 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile
       ignoreMissing(() => fs.unlinkSync(stalePath))
     }
     return { _tag: "Busy", owner: undefined, detail: `lock ${lockPath} is contended` }
+  } catch (error) {
+    // a kept file is kept for the next acquisition, unless something failed: then nothing of it is trusted again
+    if (kept !== undefined) disposeKept(fs, kept)
+    throw error
   } finally {
-    try {
-      fs.unlinkSync(tmpPath)
-    } catch {
-      // gone, or not removable now: a leftover temp file is harmless (removeOrphans takes it once we are gone), and
-      // failing here would lose a lock just taken, which nobody would then release
+    if (kept === undefined) {
+      if (!acquired && temp !== undefined) closeQuietly(fs, temp.fd)
+      try {
+        fs.unlinkSync(tmpPath)
+      } catch {
+        // gone, or not removable now: a leftover temp file is harmless (removeOrphans takes it once we are gone), and
+        // failing here would lose a lock just taken, which nobody would then release
+      }
     }
   }
 }
 
 /**
  * Whether the lock at `lock.path` is still the file this holder linked there (a lock whose release failed is still
- * ours). Its content is compared as written, nonce included: any other holder's file differs (another nonce), and so
- * does one that is torn or unreadable; no decoding and no stat needed (this runs at every release).
+ * ours): one `stat` (this runs at every release), where reading the content back took four calls.
+ *
+ * As safe as comparing the content (nonce included): every lock file is a temp file written whole and then link()ed,
+ * so two holders' locks are always two inodes, and the same device and inode means the very file this holder linked,
+ * whatever path it came back by (a takeover that renamed it away and linked it back restores our own lock). The
+ * inode cannot be another file's since ours was freed: the holder keeps a descriptor of it open until the release (a
+ * kept file's keeper, for good), and an inode with an open descriptor is never freed, so its number is never reused
+ * meanwhile. No step of the protocol writes a lock file once it is linked (a kept one is written once, before its
+ * first link); the size and mtime the content was written with are compared as well, so a rewrite by hand that
+ * changes either is not ours either (one that changes neither, inside the same clock tick and to the same length, is:
+ * only a tool outside the protocol could make it).
  */
 export const stillHeld = (fs: FsPort, lock: HeldLock): boolean => {
-  let raw: Buffer
+  let stats: FsStats
   try {
-    raw = fs.readFileSync(lock.path)
+    stats = fs.statSync(lock.path)
   } catch (error) {
     if (errnoCode(error) === "ENOENT") return false
     throw error
   }
-  return raw.toString("utf8") === lock.content
+  const held = lock.identity
+  return stats.dev === held.dev && stats.ino === held.ino && stats.size === held.size && stats.mtimeMs === held.mtimeMs
 }
 
-/** Remove the lock if (and only if) it is still ours (`stillHeld`). Returns false if it was no longer ours. */
+/** Give up a lock without releasing it (it was lost, or is released some other way): closes its descriptor. */
+export const forgetLock = (fs: FsPort, lock: HeldLock): void => {
+  const fd = lock.descriptor.fd
+  lock.descriptor.fd = undefined
+  if (fd !== undefined) closeQuietly(fs, fd)
+}
+
+/**
+ * Remove the lock if (and only if) it is still ours (`stillHeld`). Returns false if it was no longer ours. Its
+ * descriptor is closed once the lock is gone (after the unlink, so the check holds until then); if the unlink fails,
+ * the lock is still held, descriptor included.
+ */
 export const releaseLock = (fs: FsPort, lock: HeldLock): boolean => {
-  if (!stillHeld(fs, lock)) return false
+  if (!stillHeld(fs, lock)) {
+    forgetLock(fs, lock)
+    return false
+  }
   ignoreMissing(() => fs.unlinkSync(lock.path))
+  forgetLock(fs, lock)
   return true
 }
 
@@ -314,6 +426,8 @@ export interface AcquireOptions {
   readonly sweepOrphans?: boolean
   /** where the temp file comes from (a spare inode, `SparePool.ts`), if not created */
   readonly tempFile?: TempFile
+  /** the temp file kept between this holder's acquisitions (`KeptLockFile`); without, each makes and removes its own */
+  readonly kept?: KeptLockFile
 }
 
 const sync = <A>(what: string, f: () => A): Effect.Effect<A, FileLockError> =>
@@ -337,7 +451,7 @@ export const acquireLock = Effect.fn("FileLock.acquire")(function*(options: Acqu
   let swept = options.sweepOrphans === false ? false : (yield* sweep, true)
   let delay = 2
   while (true) {
-    const attempt = yield* sync("acquiring the ledger lock", () => tryAcquireLock(options.fs, options.dir, options.host, options.tempFile))
+    const attempt = yield* sync("acquiring the ledger lock", () => tryAcquireLock(options.fs, options.dir, options.host, options.tempFile, options.kept))
     if (attempt._tag === "Acquired") return attempt.lock
     if (!swept) {
       yield* sweep

@@ -2,6 +2,9 @@ import * as NodeFs from "node:fs"
 
 /** The subset of `fs.Stats` the ledger reads. */
 export interface FsStats {
+  /** the device and inode: together, which file this is (a path may come to name another one) */
+  readonly dev: number
+  readonly ino: number
   readonly size: number
   /** type and permission bits */
   readonly mode: number
@@ -36,6 +39,8 @@ export interface FsPort {
   readonly rmdirSync: (path: string) => void
   readonly readdirSync: (path: string) => ReadonlyArray<string>
   readonly statSync: (path: string) => FsStats
+  /** `statSync`, but undefined when nothing is at `path` (ENOENT), without building an error for that expected answer */
+  readonly statIfExists: (path: string) => FsStats | undefined
   readonly fstatSync: (fd: number) => FsStats
   readonly rmSync: (path: string, options: { readonly recursive: boolean; readonly force: boolean }) => void
   /**
@@ -66,6 +71,7 @@ export const nodeFs: FsPort = {
   rmdirSync: (path) => NodeFs.rmdirSync(path),
   readdirSync: (path) => NodeFs.readdirSync(path),
   statSync: (path) => NodeFs.statSync(path),
+  statIfExists: (path) => NodeFs.statSync(path, { throwIfNoEntry: false }),
   fstatSync: (fd) => NodeFs.fstatSync(fd),
   rmSync: (path, options) => NodeFs.rmSync(path, { recursive: options.recursive, force: options.force }),
   fsyncAsync: (fd) =>

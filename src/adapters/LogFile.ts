@@ -5,6 +5,7 @@
  */
 import { createHash, randomUUID } from "node:crypto"
 import * as Path from "node:path"
+import { type FileIdentity, makeActiveSegment } from "./ActiveSegment.ts"
 import { closeQuietly, fsyncDir, writeFileAtomic } from "./AtomicFile.ts"
 import { describeError, errnoCode, type FsPort } from "./FsPort.ts"
 import { segmentFirstSeq, segmentName } from "./SegmentName.ts"
@@ -38,10 +39,11 @@ const listSegments = (fs: FsPort, eventsDir: string): ReadonlyArray<Segment> =>
     })
     .sort((a, b) => a.firstSeq - b.firstSeq)
 
-const readRange = (fs: FsPort, path: string, from: number): { readonly bytes: Buffer; readonly size: number } => {
+const readRange = (fs: FsPort, path: string, from: number): { readonly bytes: Buffer; readonly size: number; readonly identity: FileIdentity } => {
   const fd = fs.openSync(path, "r")
   try {
-    const size = fs.fstatSync(fd).size
+    const stats = fs.fstatSync(fd)
+    const size = stats.size
     const bytes = Buffer.alloc(Math.max(0, size - from))
     let done = 0
     while (done < bytes.length) {
@@ -49,7 +51,7 @@ const readRange = (fs: FsPort, path: string, from: number): { readonly bytes: Bu
       if (n === 0) break
       done += n
     }
-    return { bytes: bytes.subarray(0, done), size }
+    return { bytes: bytes.subarray(0, done), size, identity: { dev: stats.dev, ino: stats.ino } }
   } finally {
     closeQuietly(fs, fd)
   }
@@ -117,6 +119,8 @@ export interface LogFile {
   readonly append: (batch: ReadonlyArray<NewRecord>) => ReadonlyArray<LogRecord>
   /** re-read every segment from disk and check hashes, chain, genesis and this process's view */
   readonly verify: () => VerifyReport
+  /** close the descriptor held for appends (a later append opens it again) */
+  readonly close: () => void
 }
 
 export interface OpenOptions {
@@ -145,6 +149,8 @@ export const openLogFile = (options: OpenOptions): LogFile => {
   let head = EMPTY_HEAD
   let active: Segment | undefined
   let offset = 0 // bytes of `active` that hold committed records
+  /** which file `active` is, and the descriptor appends go through (see ActiveSegment.ts) */
+  const held = makeActiveSegment(fs)
   let readOnly: string | undefined
   let poisoned: string | undefined
 
@@ -199,6 +205,12 @@ export const openLogFile = (options: OpenOptions): LogFile => {
   /** Read new bytes of the active segment (and any newer segments); optionally repair a torn tail. */
   const catchUpInternal = (repair: boolean): { records: ReadonlyArray<LogRecord>; repair: TailRepair | undefined } => {
     if (readOnly !== undefined) return { records: [], repair: undefined }
+    // the usual case, nothing new: two stats (ActiveSegment.ts); a sync still owed (records another process wrote,
+    // read without the lock) takes the full path, which makes it
+    const owesSync = repair && active !== undefined && (durableLength.get(active.name) ?? 0) < offset
+    if (active !== undefined && !owesSync && held.unchanged(active.path, offset, Path.join(eventsDir, segmentName(head.seq + 1)))) {
+      return { records: [], repair: undefined }
+    }
     const segments = io("listing events/", () => listSegments(fs, eventsDir))
     const start = active === undefined ? 0 : segments.findIndex((s) => s.name === active?.name)
     if (start < 0) {
@@ -211,7 +223,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
       const segment = segments[i]
       if (segment === undefined) break
       const from = segment === active || segment.name === active?.name ? offset : 0
-      const { bytes, size } = io(`reading ${segment.name}`, () => readRange(fs, segment.path, from))
+      const { bytes, size, identity } = io(`reading ${segment.name}`, () => readRange(fs, segment.path, from))
       if (size < from) {
         readOnly = `event log is corrupt at byte ${size} (seq ${head.seq + 1}): ${segment.name} shrank below ` +
           `its last committed record (byte ${from}); refusing to write; see plugin-ledger doctor`
@@ -238,6 +250,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
       head = result.head
       active = segment
       offset = from + result.committedEnd
+      held.saw(segment.path, identity)
       if (result.stop !== undefined) {
         readOnly = result.stop
         break
@@ -272,15 +285,21 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     }
     if (records.length === 0) return []
     const bytes = Buffer.concat(lines)
-    // O_APPEND: if a lock bug ever let a second writer in, its bytes and ours could not overwrite
-    // each other; the size checks before and after turn that case into a failure, never an ack.
-    const fd = io(`opening ${segment.name} for append`, () => fs.openSync(segment.path, "a"))
+    // O_APPEND: if a lock bug ever let a second writer in, its bytes and ours could not overwrite each other; the size
+    // checks before (never written at a stale offset: fstat of the held descriptor) and after (never an ack for a
+    // record landed after another writer's bytes, or in a file no longer at the segment's path: stat of the path)
+    // turn that case into a failure, never an ack.
+    const replaced = () =>
+      new LogFileError({
+        reason: "Io",
+        message: `event log ${segment.name} is no longer the file this process read (replaced under it); nothing was appended`
+      })
+    const { fd, stats } = io(`opening ${segment.name} for append`, () => held.forAppend(segment.path, replaced))
     try {
-      const size = io(`stat of ${segment.name}`, () => fs.fstatSync(fd).size)
-      if (size !== offset) {
+      if (stats.size !== offset) {
         throw new LogFileError({
           reason: "Io",
-          message: `event log ${segment.name} is ${size} bytes but its committed end is ${offset}; ` +
+          message: `event log ${segment.name} is ${stats.size} bytes but its committed end is ${offset}; ` +
             `another writer is not holding the ledger lock; nothing was appended`
         })
       }
@@ -307,14 +326,22 @@ export const openLogFile = (options: OpenOptions): LogFile => {
       } catch (error) {
         poison(`fdatasync of ${segment.name}`, error)
       }
-      const after = io(`stat of ${segment.name}`, () => fs.fstatSync(fd).size)
+      const now = io(`stat of ${segment.name}`, () => fs.statSync(segment.path))
+      if (!held.isSeen(now)) {
+        // our bytes went (durably) to the file renamed away, not to the log at the path: nothing was appended to it
+        held.lost()
+        throw replaced()
+      }
+      const after = now.size
       if (after !== offset + bytes.length) {
         poison(`append to ${segment.name}`, new Error(
           `the file is ${after} bytes, expected ${offset + bytes.length}: another process wrote without the ledger lock`
         ))
       }
-    } finally {
-      closeQuietly(fs, fd)
+    } catch (error) {
+      // whatever failed, the descriptor is not trusted again: the next append opens the path anew
+      held.drop()
+      throw error
     }
     offset += bytes.length
     durableLength.set(segment.name, offset)
@@ -396,7 +423,8 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     refresh: () => catchUpInternal(false).records,
     catchUp: () => catchUpInternal(true),
     append: appendInternal,
-    verify: verifyInternal
+    verify: verifyInternal,
+    close: held.drop
   }
 }
 

@@ -2,9 +2,12 @@ import * as Path from "node:path"
 import { Clock, Context, Effect, Layer, Result, Schema, Semaphore } from "effect"
 import {
   acquireLock,
+  disposeKept,
   type FileLockError,
+  forgetLock,
   type HeldLock,
   type LockHost,
+  makeKeptLockFile,
   makeNodeLockHost,
   releaseLockEffect,
   stillHeld
@@ -23,6 +26,7 @@ import {
   scan,
   type TailRepair
 } from "../adapters/LogRecordFormat.ts"
+import { LockHold, nextLockHold } from "./LockHold.ts"
 
 export type { LogRecord, NewRecord, TailRepair } from "../adapters/LogRecordFormat.ts"
 
@@ -50,7 +54,7 @@ export class EventLog extends Context.Service<EventLog, {
    * The critical section: in-process semaphore + cross-process lock, catch up from disk, run
    * `decide` with all records, append what it returns (ids already recorded are skipped; only
    * the newly written records are in `appended`), fdatasync, run `afterAppend` (still under
-   * the lock), release. `decide` failing => nothing appended.
+   * the lock), release. `decide` failing => nothing appended. Both run with a `LockHold` of their own.
    */
   readonly transact: <A, E, E2 = never>(
     decide: (records: ReadonlyArray<LogRecord>) => Effect.Effect<{ readonly append: ReadonlyArray<NewRecord>; readonly value: A }, E>,
@@ -142,6 +146,8 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
    * ours, and tries to release it again at the end.
    */
   let unreleased: HeldLock | undefined
+  /** the lock's temp file, kept between this log's acquisitions (`KeptLockFile` in FileLock.ts) */
+  const keptLockFile = makeKeptLockFile()
   let orphansSwept = false
   const release = (lock: HeldLock) =>
     releaseLockEffect(fs, lock).pipe(
@@ -160,6 +166,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
     if (previous !== undefined && Result.getOrElse(Result.try(() => stillHeld(fs, previous)), () => false)) {
       return Effect.succeed(previous)
     }
+    if (previous !== undefined) forgetLock(fs, previous)
     return acquireLock({
       fs,
       dir: ledgerDir,
@@ -167,6 +174,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
       // orphaned lock files are removed at this process's first acquisition (and whenever the lock is busy)
       sweepOrphans: !orphansSwept,
       ...(options.spares === undefined ? {} : { tempFile: options.spares.takeFile }),
+      kept: keptLockFile,
       ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
     }).pipe(
       Effect.tap(() => Effect.sync(() => { orphansSwept = true })),
@@ -177,8 +185,18 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
   const withLock = <A, E>(use: Effect.Effect<A, E>): Effect.Effect<A, E | EventLogError> =>
     Effect.acquireUseRelease(acquire, () => use, release)
 
+  // the lock's temp file is kept between acquisitions (FileLock.ts), and so is the descriptor the log appends through
+  // (ActiveSegment.ts): closed, and the temp file removed, with the layer (however its opening ends)
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      if (unreleased !== undefined) forgetLock(fs, unreleased)
+      unreleased = undefined
+      disposeKept(fs, keptLockFile)
+    })
+  )
   yield* runSync(() => ensureDir(fs, ledgerDir))
   const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
+  yield* Effect.addFinalizer(() => Effect.sync(() => file.close()))
 
   let refused: string | undefined
   const failIfReadOnly = Effect.suspend(() => {
@@ -191,20 +209,22 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
     afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
   ): Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError> =>
     failIfReadOnly.pipe(
-      Effect.andThen(withLock(Effect.gen(function*() {
-        const { repair } = yield* runSync(() => file.catchUp())
-        yield* failIfReadOnly
-        if (repair !== undefined) {
-          // another process left a torn tail after our open: record the repair ourselves
-          const head = file.live().at(-1)?.seq ?? 0
-          const ts = new Date(nowMs()).toISOString()
-          yield* runSync(() => file.append([tailRepairedRecord(repair, head, ts)]))
-        }
-        const decision = yield* decide(file.live())
-        const appended = yield* runSync(() => file.append(decision.append))
-        if (afterAppend !== undefined) yield* afterAppend(appended, file.live())
-        return { value: decision.value, appended }
-      }))),
+      Effect.andThen(withLock(Effect.suspend(() =>
+        Effect.gen(function*() {
+          const { repair } = yield* runSync(() => file.catchUp())
+          yield* failIfReadOnly
+          if (repair !== undefined) {
+            // another process left a torn tail after our open: record the repair ourselves
+            const head = file.live().at(-1)?.seq ?? 0
+            const ts = new Date(nowMs()).toISOString()
+            yield* runSync(() => file.append([tailRepairedRecord(repair, head, ts)]))
+          }
+          const decision = yield* decide(file.live())
+          const appended = yield* runSync(() => file.append(decision.append))
+          if (afterAppend !== undefined) yield* afterAppend(appended, file.live())
+          return { value: decision.value, appended }
+        }).pipe(Effect.provideService(LockHold, nextLockHold()))
+      ))),
       semaphore.withPermits(1),
       Effect.withSpan("EventLog.transact")
     )
@@ -263,7 +283,11 @@ const makeMemoryEventLog = Effect.gen(function*() {
       const appended = yield* runSync(() => append(decision.append))
       if (afterAppend !== undefined) yield* afterAppend(appended, all)
       return { value: decision.value, appended }
-    }).pipe(semaphore.withPermits(1))
+    }).pipe(
+      // no other process shares a log in memory: the semaphore alone is the hold
+      (underLock) => Effect.suspend(() => Effect.provideService(underLock, LockHold, nextLockHold())),
+      semaphore.withPermits(1)
+    )
 
   return EventLog.of({
     records: Effect.sync((): ReadonlyArray<LogRecord> => Object.freeze(all.slice())),

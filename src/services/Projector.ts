@@ -57,6 +57,7 @@ import { fastEventOf } from "../domain/FastEventDecode.ts"
 import { type ConfigEntryState, PluginEvent } from "../domain/Events.ts"
 import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
+import { type LockHold as Hold, LockHold } from "./LockHold.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
 import { makeProjectionDurability, SettleDelay } from "./ProjectionDurability.ts"
 import { ledgerSparePool } from "../adapters/SparePool.ts"
@@ -217,9 +218,27 @@ export class Projector extends Context.Service<Projector, {
       const versionDir = (pluginId: string, version: string) => Path.join(pluginDir(pluginId), version)
 
       const log = yield* EventLog
+      /**
+       * checkpoint.json as `checkpoint` read it under the lock hold `hold`, for the projection that comes next in the
+       * same hold (a command reads it to decide, then projects). Only lock holders write the file, and this process's
+       * only write of it (`ProjectionDurability`'s commit) comes after that projection has taken this (and emptied it),
+       * so within the hold the file still holds exactly these bytes. Taken once, at most: a read after the commit is
+       * a new one.
+       */
+      let readInHold: { readonly hold: Hold; readonly checkpoint: Checkpoint | undefined } | undefined
+      const readDisk = (hold: Hold | undefined): Checkpoint | undefined => {
+        readInHold = undefined
+        const checkpoint = readCheckpoint(fs, paths.checkpointPath)
+        readInHold = hold === undefined ? undefined : { hold, checkpoint }
+        return checkpoint
+      }
       /** the checkpoint on disk, if it names a record of this log (else absent: everything is projected again) */
-      const diskCheckpoint = (records: ReadonlyArray<LogRecord>): Checkpoint | undefined =>
-        validCheckpoint(readCheckpoint(fs, paths.checkpointPath), records)
+      const diskCheckpoint = (records: ReadonlyArray<LogRecord>, hold: Hold | undefined): Checkpoint | undefined => {
+        const known = readInHold
+        readInHold = undefined
+        const raw = hold !== undefined && known?.hold.id === hold.id ? known.checkpoint : readCheckpoint(fs, paths.checkpointPath)
+        return validCheckpoint(raw, records)
+      }
       /**
        * The text to fold the pending events into: config.toml as it is, unless it is one of the texts the fold from
        * the checkpoint's copy passes through (a projection that died before its checkpoint already wrote it): then
@@ -391,7 +410,8 @@ export class Projector extends Context.Service<Projector, {
           sweepRetired(fs, retiredDir)
           swept = true
         }
-        const disk = yield* attempt(() => diskCheckpoint(records))
+        const hold = yield* LockHold
+        const disk = yield* attempt(() => diskCheckpoint(records, hold))
         const checkpoint = durability.position(records, freshFromSeq, disk)
         const pending = recordsAfter(records, checkpoint?.seq ?? 0)
         const last = pending.at(-1)
@@ -479,7 +499,7 @@ export class Projector extends Context.Service<Projector, {
       })
 
       /** the checkpoint on disk, or this process's chain of projections since it */
-      const currentCheckpoint = (): Checkpoint | undefined => durability.latest(readCheckpoint(fs, paths.checkpointPath))
+      const currentCheckpoint = (hold: Hold | undefined): Checkpoint | undefined => durability.latest(readDisk(hold))
 
       const discardIfStaged = (staged: StagedFile | undefined): void => {
         if (staged !== undefined) discardStaged(fs, staged)
@@ -489,7 +509,8 @@ export class Projector extends Context.Service<Projector, {
         versionDir,
         pluginDir,
         prepare,
-        checkpoint: Effect.try({ try: currentCheckpoint, catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined))),
+        checkpoint: Effect.flatMap(LockHold, (hold) =>
+          Effect.try({ try: () => currentCheckpoint(hold), catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined)))),
         project: (records, freshFromSeq) =>
           projectRecords(records, freshFromSeq).pipe(
             Effect.onError(() => Effect.sync(() => {
@@ -498,6 +519,8 @@ export class Projector extends Context.Service<Projector, {
             })),
             // a command's own events are made durable after its answer; what a catch-up projected (no fresh events), at once
             Effect.flatMap((projected) => durability.afterProjection(records, projected && freshFromSeq === undefined)),
+            // whatever was read before that commit is not used after it
+            Effect.ensuring(Effect.sync(() => { readInHold = undefined })),
             Effect.mapError((error) =>
               error instanceof ProjectionError
                 ? error

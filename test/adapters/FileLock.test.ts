@@ -4,12 +4,15 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import {
   acquireLock,
+  disposeKept,
   isStale,
   type LockHost,
   type LockOwner,
+  makeKeptLockFile,
   makeNodeLockHost,
   parseProcStatStartTime,
   releaseLock,
+  stillHeld,
   tryAcquireLock
 } from "../../src/adapters/FileLock.ts"
 import { nodeFs } from "../../src/adapters/FsPort.ts"
@@ -186,21 +189,97 @@ describe("FileLock", () => {
       assert.deepStrictEqual(lockFiles(dir), ["lock"])
     }))
 
-  it.effect("release compares the lock file with what this holder wrote: a torn or rewritten copy is not ours", () =>
+  it.effect("a kept temp file is linked again for each acquisition: one inode, its complete content, one call to take the lock", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const calls: Array<string> = []
+      const fs = {
+        ...nodeFs,
+        writeSync: (...args: Parameters<typeof nodeFs.writeSync>) => {
+          calls.push("writeSync")
+          return nodeFs.writeSync(...args)
+        },
+        fstatSync: (fd: number) => {
+          calls.push("fstatSync")
+          return nodeFs.fstatSync(fd)
+        },
+        linkSync: (existing: string, to: string) => {
+          calls.push("linkSync")
+          nodeFs.linkSync(existing, to)
+        }
+      }
+      const kept = makeKeptLockFile()
+      const first = yield* acquireLock({ fs, dir, host, kept, sweepOrphans: false })
+      const [tmp] = lockFiles(dir).filter((name) => name !== "lock")
+      assert.match(tmp ?? "", new RegExp(`^lock\\.tmp\\.${process.pid}\\.`))
+      const ino = NodeFs.statSync(Path.join(dir, "lock")).ino
+      assert.isTrue(releaseLock(fs, first))
+      assert.deepStrictEqual(lockFiles(dir), [tmp], "after the release only the kept temp file is left")
+      calls.length = 0
+      const second = yield* acquireLock({ fs, dir, host, kept, sweepOrphans: false })
+      assert.deepStrictEqual(calls, ["linkSync"])
+      assert.strictEqual(second.content, first.content, "the holder's record, nonce included")
+      assert.strictEqual(NodeFs.readFileSync(Path.join(dir, "lock"), "utf8"), second.content)
+      assert.strictEqual(NodeFs.statSync(Path.join(dir, "lock")).ino, ino, "the same file")
+      assert.isTrue(releaseLock(fs, second))
+      // removed under us between two acquisitions: a new one is made
+      NodeFs.unlinkSync(Path.join(dir, tmp ?? ""))
+      const third = yield* acquireLock({ fs, dir, host, kept, sweepOrphans: false })
+      assert.strictEqual(NodeFs.readFileSync(Path.join(dir, "lock"), "utf8"), third.content)
+      assert.isTrue(releaseLock(fs, third))
+      disposeKept(fs, kept)
+      assert.deepStrictEqual(lockFiles(dir), [])
+    }))
+
+  it.live("a kept temp file is no orphan while its holder lives; once the holder is dead, the next sweep removes it", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const pid = yield* Effect.promise(() => deadPid())
+      for (const [holder, alive] of [[process.ppid, true], [pid, false]] as const) {
+        const holderHost: LockHost = { ...host, pid: holder, startTimeOf: () => undefined }
+        const kept = makeKeptLockFile()
+        assert.isTrue(releaseLock(nodeFs, yield* acquireLock({ fs: nodeFs, dir, host: holderHost, kept, sweepOrphans: false })))
+        const lock = yield* acquireLock({ fs: nodeFs, dir, host })
+        assert.strictEqual(lockFiles(dir).some((name) => name.startsWith(`lock.tmp.${holder}.`)), alive)
+        assert.isTrue(releaseLock(nodeFs, lock))
+        disposeKept(nodeFs, kept)
+      }
+    }))
+
+  it.effect("release checks the lock is still the file this holder linked: another file, even with the same content, is not ours", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirScoped
       const path = Path.join(dir, "lock")
-      const lock = yield* acquireLock({ fs: nodeFs, dir, host })
-      assert.strictEqual(NodeFs.readFileSync(path, "utf8"), lock.content)
-      // the same owner with another nonce (this process, a later acquisition): not this hold
-      NodeFs.writeFileSync(path, JSON.stringify({ ...lock.owner, nonce: "other" }))
-      assert.isFalse(releaseLock(nodeFs, lock))
-      NodeFs.writeFileSync(path, lock.content.slice(0, 20))
-      assert.isFalse(releaseLock(nodeFs, lock))
-      assert.isTrue(NodeFs.existsSync(path))
+      /** another file renamed over `lock` (what any other holder's link, or a restore, puts there) */
+      const replaceWith = (content: string): void => {
+        NodeFs.writeFileSync(`${path}.other`, content)
+        NodeFs.renameSync(`${path}.other`, path)
+      }
+      for (const other of ["same", "other nonce", "torn"] as const) {
+        const lock = yield* acquireLock({ fs: nodeFs, dir, host })
+        assert.strictEqual(NodeFs.readFileSync(path, "utf8"), lock.content)
+        assert.isTrue(stillHeld(nodeFs, lock))
+        replaceWith(
+          other === "same" ? lock.content : other === "torn" ? lock.content.slice(0, 20) : JSON.stringify({ ...lock.owner, nonce: "other" })
+        )
+        assert.isFalse(stillHeld(nodeFs, lock), other)
+        assert.isFalse(releaseLock(nodeFs, lock), other)
+        assert.isTrue(NodeFs.existsSync(path), other)
+        assert.isFalse(releaseLock(nodeFs, lock), `${other}: a second release changes nothing`)
+        NodeFs.unlinkSync(path)
+      }
+      // a rewrite in place to another length is not ours either
+      const rewritten = yield* acquireLock({ fs: nodeFs, dir, host })
+      NodeFs.writeFileSync(path, `${rewritten.content} `)
+      assert.isFalse(releaseLock(nodeFs, rewritten))
       NodeFs.unlinkSync(path)
-      assert.isFalse(releaseLock(nodeFs, lock))
-      NodeFs.writeFileSync(path, lock.content)
+      // gone: not ours; our own file linked back (a takeover that found it live and restored it): ours
+      const lock = yield* acquireLock({ fs: nodeFs, dir, host })
+      NodeFs.linkSync(path, `${path}.saved`)
+      NodeFs.unlinkSync(path)
+      assert.isFalse(stillHeld(nodeFs, lock))
+      NodeFs.linkSync(`${path}.saved`, path)
+      NodeFs.unlinkSync(`${path}.saved`)
       assert.isTrue(releaseLock(nodeFs, lock))
       assert.isFalse(NodeFs.existsSync(path))
     }))

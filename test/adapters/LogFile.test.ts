@@ -388,3 +388,123 @@ describe("LogFile: recovery", () => {
       assert.isDefined(log.readOnlyReason())
     }))
 })
+
+describe("LogFile: the active segment held between commands", () => {
+  /** nodeFs, recording the kind (and open flags) of every call */
+  const counting = (): { readonly fs: FsPort; readonly calls: Array<string> } => {
+    const calls: Array<string> = []
+    const fs: FsPort = {
+      ...nodeFs,
+      openSync: (path, flags, mode) => {
+        calls.push(`openSync ${flags}`)
+        return nodeFs.openSync(path, flags, mode)
+      },
+      closeSync: (fd) => {
+        calls.push("closeSync")
+        nodeFs.closeSync(fd)
+      },
+      statSync: (path) => {
+        calls.push("statSync")
+        return nodeFs.statSync(path)
+      },
+      statIfExists: (path) => {
+        calls.push("statIfExists")
+        return nodeFs.statIfExists(path)
+      },
+      fstatSync: (fd) => {
+        calls.push("fstatSync")
+        return nodeFs.fstatSync(fd)
+      },
+      readdirSync: (path) => {
+        calls.push("readdirSync")
+        return nodeFs.readdirSync(path)
+      },
+      writeSync: (...args) => {
+        calls.push("writeSync")
+        return nodeFs.writeSync(...args)
+      },
+      fdatasyncSync: (fd) => {
+        calls.push("fdatasyncSync")
+        nodeFs.fdatasyncSync(fd)
+      }
+    }
+    return { fs, calls }
+  }
+  const taken = (calls: Array<string>): Array<string> => calls.splice(0)
+
+  it("nothing new costs two stats (no listing, no open); appends reuse one descriptor, opened again after a failure", () =>
+    withTempDir((dir) => {
+      const { fs, calls } = counting()
+      let failWrite = false
+      const log = open(dir, {
+        ...fs,
+        writeSync: (...args) => {
+          if (failWrite) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" })
+          return fs.writeSync(...args)
+        }
+      })
+      log.catchUp()
+      log.append([rec("a")])
+      taken(calls)
+      log.catchUp()
+      assert.deepStrictEqual(taken(calls), ["statIfExists", "statIfExists"])
+      assert.deepStrictEqual(log.refresh(), [])
+      assert.deepStrictEqual(taken(calls), ["statIfExists", "statIfExists"])
+      log.append([rec("b")])
+      assert.deepStrictEqual(taken(calls), ["fstatSync", "writeSync", "fdatasyncSync", "statSync"])
+      failWrite = true
+      throwsLogFileError(() => log.append([rec("c")]), "Io")
+      assert.include(taken(calls), "closeSync") // the descriptor is dropped
+      failWrite = false
+      log.catchUp()
+      log.append([rec("c")])
+      assert.deepStrictEqual(taken(calls), ["statIfExists", "statIfExists", "openSync a", "fstatSync", "writeSync", "fdatasyncSync", "statSync"])
+      log.close()
+      assert.deepStrictEqual(taken(calls), ["closeSync"])
+      assert.deepStrictEqual(open(dir).records().map((r) => r.id).slice(1), ["a", "b", "c"])
+    }))
+
+  it("a segment another process started after the head (named by its first seq) is read, and appended to from then on", () =>
+    withTempDir((dir) => {
+      const log = open(dir)
+      log.catchUp()
+      log.append([rec("a")])
+      const head = log.records().at(-1)
+      const next = encodeRecord((head?.seq ?? 0) + 1, head?.h ?? "", rec("in-the-next-segment"))
+      const nextPath = Path.join(dir, "events", segmentName((head?.seq ?? 0) + 1))
+      NodeFs.writeFileSync(nextPath, next.line)
+      const first = fileBytes(dir)
+      assert.deepStrictEqual(log.refresh().map((r) => r.id), ["in-the-next-segment"])
+      log.catchUp()
+      log.append([rec("after")])
+      assert.deepStrictEqual(fileBytes(dir), first, "the sealed segment is left as it was")
+      assert.include(NodeFs.readFileSync(nextPath, "utf8"), `"id":"after"`)
+      assert.deepStrictEqual(open(dir).verify(), { ok: true, records: 4, problems: [] })
+    }))
+
+  it("a segment replaced under the log (another inode at its path) is read again from its path; an append that did not see it is refused", () =>
+    withTempDir((dir) => {
+      const log = open(dir)
+      log.catchUp()
+      log.append([rec("a")])
+      /** another file with the same bytes, renamed over the segment (a restore, a copy) */
+      const replace = (): void => {
+        const copy = `${segmentPath(dir)}.copy`
+        NodeFs.copyFileSync(segmentPath(dir), copy)
+        NodeFs.renameSync(copy, segmentPath(dir))
+      }
+      replace()
+      log.catchUp()
+      log.append([rec("b")])
+      // written through the file now at the path, not the one renamed away (whose inode is gone with its name)
+      assert.deepStrictEqual(open(dir).records().map((r) => r.id).slice(1), ["a", "b"])
+      replace()
+      const before = fileBytes(dir)
+      assert.include(throwsLogFileError(() => log.append([rec("c")]), "Io").message, "no longer the file this process read")
+      assert.deepStrictEqual(fileBytes(dir), before)
+      log.catchUp()
+      log.append([rec("c")])
+      assert.deepStrictEqual(open(dir).records().map((r) => r.id).slice(1), ["a", "b", "c"])
+      assert.isTrue(open(dir).verify().ok)
+    }))
+})

@@ -41,12 +41,16 @@ const CODES = ["ENOSPC", "EACCES", "EIO", "EROFS", "EMFILE"] as const
  * gets its injections); one that is no longer reached must be removed.
  */
 const CALL_SITES: ReadonlyArray<string> = [
+  "src/adapters/ActiveSegment.ts:forAppend < src/adapters/LogFile.ts:appendInternal fstatSync",
+  "src/adapters/ActiveSegment.ts:forAppend < src/adapters/LogFile.ts:appendInternal openSync",
+  "src/adapters/ActiveSegment.ts:statOrUndefined < src/adapters/ActiveSegment.ts:unchanged statIfExists",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:fsyncPaths closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/AtomicFile.ts:settle closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobPack.ts:readRecord closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobPack.ts:scanPack closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/BlobStore.ts:synced closeSync",
-  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:appendInternal closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/FileLock.ts:disposeKept closeSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/ActiveSegment.ts:drop closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:readRange closeSync",
   "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/LogFile.ts:syncSegment closeSync",
   "src/adapters/AtomicFile.ts:commitStaged < src/services/ProjectionDurability.ts:commitChain renameSync",
@@ -96,12 +100,12 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/BlobStore.ts:looseHas < src/adapters/BlobStore.ts:has statSync",
   "src/adapters/BlobStore.ts:opened < src/adapters/BlobStore.ts:synced openSync",
   "src/adapters/ConfigObservationFile.ts:observeConfig < src/services/Engine.ts:observeNow readFileSync",
+  "src/adapters/FileLock.ts:disposeKept < src/services/EventLog.ts:makeFileEventLog unlinkSync",
   "src/adapters/FileLock.ts:releaseLock < src/adapters/FileLock.ts:releaseLockEffect unlinkSync",
   "src/adapters/FileLock.ts:removeOrphans < src/adapters/FileLock.ts:acquireLock readdirSync",
-  "src/adapters/FileLock.ts:stillHeld < src/adapters/FileLock.ts:releaseLock readFileSync",
+  "src/adapters/FileLock.ts:stillHeld < src/adapters/FileLock.ts:releaseLock statSync",
   "src/adapters/FileLock.ts:tryAcquireLock < src/adapters/FileLock.ts:acquireLock linkSync",
-  "src/adapters/FileLock.ts:tryAcquireLock < src/adapters/FileLock.ts:acquireLock unlinkSync",
-  "src/adapters/FileLock.ts:writeTemp < src/adapters/FileLock.ts:tryAcquireLock closeSync",
+  "src/adapters/FileLock.ts:writeTemp < src/adapters/FileLock.ts:tryAcquireLock fstatSync",
   "src/adapters/FileLock.ts:writeTemp < src/adapters/FileLock.ts:tryAcquireLock openSync",
   "src/adapters/FsQueries.ts:isDirectory < src/services/PluginListing.ts:hasActiveVersion statSync",
   "src/adapters/FsQueries.ts:isDirectory < src/services/Engine.ts:isDirectory statSync",
@@ -109,8 +113,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/InstallPlan.ts:configText readFileSync",
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/Projector.ts:readConfig readFileSync",
   "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact fdatasyncSync",
-  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact fstatSync",
-  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact openSync",
+  "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact statSync",
   "src/adapters/LogFile.ts:appendInternal < src/services/EventLog.ts:transact writeSync",
   "src/adapters/LogFile.ts:ensureDir < src/adapters/LogFile.ts:openLogFile mkdirSync",
   "src/adapters/LogFile.ts:ensureDir < src/adapters/LogFile.ts:openLogFile statSync",
@@ -151,14 +154,13 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/TreeBlob.ts:walk < src/adapters/TreeBlob.ts:readSource lstatSync",
   "src/adapters/TreeBlob.ts:walk < src/adapters/TreeBlob.ts:readSource readdirEntriesSync",
   "src/adapters/FsQueries.ts:readTextOrEmpty < src/services/PluginListing.ts:readListingConfig readFileSync",
-  "src/adapters/ConfigObservationFile.ts:observeConfig < src/services/Engine.ts:observeNow readFileSync",
   "src/adapters/PackIndex.ts:refresh < src/adapters/PackIndex.ts:locate readdirSync",
   "src/adapters/PackWriter.ts:create < src/adapters/PackWriter.ts:open openSync",
   "src/adapters/PackWriter.ts:open < src/adapters/PackWriter.ts:append openSync",
   "src/services/InstallPlan.ts:resolveInstallPlan realpathSync",
   "src/services/InstallPlan.ts:walkBelow < src/services/InstallPlan.ts:resolveInstallPlan lstatSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/ProjectionDurability.ts:commitChain readFileSync",
-  "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:currentCheckpoint readFileSync",
+  "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:readDisk readFileSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:diskCheckpoint readFileSync",
   "src/services/ProjectionDurability.ts:exists < src/services/ProjectionDurability.ts:commitChain statSync",
   "src/adapters/PluginTree.ts:ensureDir < src/adapters/PluginTree.ts:buildStaging lstatSync",
@@ -167,7 +169,6 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/SparePool.ts:take < src/adapters/SparePool.ts:takeSpareFile renameSync",
   "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile chmodSync",
   "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile openSync",
-  "src/adapters/SparePool.ts:takeFile < src/adapters/FileLock.ts:writeTemp openSync",
   "src/adapters/SparePool.ts:makeOne lstatSync",
   "src/adapters/SparePool.ts:makeOne mkdirSync",
   "src/adapters/SparePool.ts:makeOne openSync",
@@ -317,6 +318,7 @@ describe("R6 errno injection", () => {
         console.log(`[ErrnoInjection] call sites reached:\n${reached.map((s) => `  ${JSON.stringify(s)},`).join("\n")}`)
       }
       assert.deepStrictEqual({ unlisted, unreached }, { unlisted: [], unreached: [] }, "CALL_SITES is the list of call sites reached")
+      assert.deepStrictEqual(CALL_SITES.filter((site, i) => CALL_SITES.indexOf(site) !== i), [], "CALL_SITES lists each site once")
 
       // the injections: per commit one code per op (in turn) plus every code at each site's first op; soak: all
       const firstOfSite = new Map<string, number>()

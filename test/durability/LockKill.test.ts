@@ -1,6 +1,7 @@
 /**
- * R9: a real process holding (or taking) the ledger lock is SIGKILLed at each step of the lock protocol, and at
- * random moments of an acquire/release loop; the next acquirer must get the lock within 2 s with no manual
+ * R9: a real process holding (or taking) the ledger lock is SIGKILLed at each step of the lock protocol (with a new
+ * temp file per acquisition, and with one kept between acquisitions as an EventLog does), and at random moments of an
+ * acquire/release loop; the next acquirer must get the lock within 2 s with no manual
  * cleanup, leaving no orphaned temp or stale files. While the holder is alive at those steps, the lock is never
  * taken from it. (test/adapters/FileLock.test.ts covers the rules with hand-written lock files; this suite uses
  * real processes stopped inside `acquireLock`.)
@@ -17,10 +18,23 @@ import { LineChild, sleep } from "../support/LineChild.ts"
 import { makeRandom, scaled, seedFor } from "../support/Soak.ts"
 
 const STEPPER_SOURCE = Path.join(import.meta.dirname, "children", "lockStepper.ts")
-const STEPS = ["tmp-opened", "tmp-written", "linked", "held", "stale-renamed", "stale-unlinking", "releasing", "loop"] as const
+const STEPS = [
+  "tmp-opened",
+  "tmp-written",
+  "linked",
+  "held",
+  "stale-renamed",
+  "stale-unlinking",
+  "releasing",
+  "loop",
+  "kept-linking",
+  "kept-held",
+  "kept-loop"
+] as const
 type Step = (typeof STEPS)[number]
 /** steps at which the stopped process owns `lock` */
-const HOLDS: ReadonlySet<Step> = new Set(["linked", "held", "releasing"])
+const HOLDS: ReadonlySet<Step> = new Set(["linked", "held", "releasing", "kept-held"])
+const LOOPS: ReadonlySet<Step> = new Set(["loop", "kept-loop"])
 
 const host = makeNodeLockHost()
 const lockFiles = (dir: string): Array<string> => NodeFs.readdirSync(dir).filter((n) => n.startsWith("lock")).sort()
@@ -66,7 +80,7 @@ const nextAcquirerSucceeds = async (dir: string, context: string): Promise<numbe
 
 const startStopped = async (script: string, dir: string, step: Step): Promise<LineChild> => {
   const child = new LineChild(script, [dir, step])
-  await child.waitForLine((l) => l === (step === "loop" ? "LOOPING" : `AT ${step}`), 30_000)
+  await child.waitForLine((l) => l === (LOOPS.has(step) ? "LOOPING" : `AT ${step}`), 30_000)
   return child
 }
 
@@ -92,7 +106,7 @@ describe("R9: the lock under SIGKILL of its holder", () => {
             writeDeadLock(dir, dead)
           }
           const child = await startStopped(script, dir, step)
-          if (step === "loop") await sleep(random.int(30))
+          if (LOOPS.has(step)) await sleep(random.int(30))
           const exit = await child.kill()
           assert.strictEqual(exit.signal, "SIGKILL", `${context}: ${child.stderr}`)
           latencies.push(await nextAcquirerSucceeds(dir, context))
@@ -120,7 +134,8 @@ describe("R9: the lock under SIGKILL of its holder", () => {
     try {
       let dead = await deadPid()
       for (let k = 0; k < probes; k++) {
-        const step = STEPS.filter((s) => s !== "loop")[k % (STEPS.length - 1)] ?? "held"
+        const stopped = STEPS.filter((s) => !LOOPS.has(s))
+        const step = stopped[k % stopped.length] ?? "held"
         const dir = Path.join(root, `probe-${k}`)
         NodeFs.mkdirSync(dir)
         const context = `probe ${k} at ${step} (seed ${seed})`
@@ -142,7 +157,7 @@ describe("R9: the lock under SIGKILL of its holder", () => {
           } else {
             // the stopped process does not hold `lock` (yet): we may take it, but its live temp file stays
             if (exit._tag === "Failure") return assert.fail(`${context}: ${String(exit.cause)}`)
-            if (step === "tmp-opened" || step === "tmp-written") {
+            if (step === "tmp-opened" || step === "tmp-written" || step === "kept-linking") {
               assert.isTrue(lockFiles(dir).some((n) => n.startsWith(`lock.tmp.${child.pid}.`)), `${context}: a live temp file was removed`)
             }
             assert.isTrue(releaseLock(nodeFs, exit.value), context)

@@ -218,9 +218,10 @@ const leftovers = (world: World): ReadonlyArray<string> =>
  * replaced is freed then too (`ledger/retired/`), and spare files and directories for the next tree are made right
  * after (`ledger/spare/`), so they may change under a later command that itself writes nothing.
  */
+/** CODEX_HOME without the ledger's process machinery: the lock (and the temp file a running process links it from) */
 const homeSnapshot = (world: World): ReadonlyArray<string> =>
   listTree(world.paths.codexHome).filter((line) =>
-    !line.startsWith("file ledger/lock ") && !line.startsWith("file ledger/checkpoint.json ") && !line.startsWith("file ledger/retired/") &&
+    !/^file ledger\/lock( |\.tmp\.)/.test(line) && !line.startsWith("file ledger/checkpoint.json ") && !line.startsWith("file ledger/retired/") &&
     !/^(dir|file) ledger\/spare[/ ]/.test(line)
   )
 

@@ -624,6 +624,9 @@ export class FaultFs implements TreeFs {
 
   readonly statSync = (path: string): FsStats => this.op("statSync", path, () => NodeFs.statSync(path))
 
+  readonly statIfExists = (path: string): FsStats | undefined =>
+    this.op("statIfExists", path, () => NodeFs.statSync(path, { throwIfNoEntry: false }))
+
   readonly fstatSync = (fd: number): FsStats => this.op("fstatSync", this.pathOfFd(fd), () => NodeFs.fstatSync(fd))
 
   readonly rmSync = (path: string, options: { readonly recursive: boolean; readonly force: boolean }): void => {

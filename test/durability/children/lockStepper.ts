@@ -8,13 +8,18 @@
  *   held             acquire returned (temp removed): holding the lock
  *   stale-renamed    taking over a dead holder's lock: renamed to lock.stale.<nonce>, not yet re-checked
  *   stale-unlinking  that stale file re-checked, before it is unlinked
- *   releasing        release: our content re-read, before `lock` is unlinked
+ *   releasing        release: `lock` checked to be still ours, before it is unlinked
  *   loop             no stop: acquire and release in a loop (prints `LOOPING` once), for kills at random times
+ * and the same with a temp file kept between acquisitions (`KeptLockFile`, as an EventLog does), after one acquisition
+ * and release:
+ *   kept-linking     the second acquisition, before it link()s the kept temp file to `lock` again
+ *   kept-held        the second acquisition returned: holding the lock (`lock` and the kept temp name, one file)
+ *   kept-loop        no stop: acquire and release in a loop with the kept file (prints `LOOPING` once)
  */
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { Effect } from "effect"
-import { acquireLock, makeNodeLockHost, releaseLock } from "../../../src/adapters/FileLock.ts"
+import { acquireLock, makeKeptLockFile, makeNodeLockHost, releaseLock } from "../../../src/adapters/FileLock.ts"
 import { type FsPort, nodeFs } from "../../../src/adapters/FsPort.ts"
 
 const [dir, step] = process.argv.slice(2)
@@ -35,6 +40,8 @@ const isStale = (path: string): boolean => Path.basename(path).startsWith("lock.
 const isLock = (path: string): boolean => Path.basename(path) === "lock"
 const tmpFds = new Set<number>()
 let releasing = false
+/** the kept file's second acquisition is under way */
+let secondRound = false
 
 const fs: FsPort = {
   ...nodeFs,
@@ -48,7 +55,7 @@ const fs: FsPort = {
     return nodeFs.writeSync(fd, buffer, offset, length, position)
   },
   linkSync: (existing, to) => {
-    if (isTmp(existing) && isLock(to)) stopAt("tmp-written")
+    if (isTmp(existing) && isLock(to)) stopAt(secondRound ? "kept-linking" : "tmp-written")
     nodeFs.linkSync(existing, to)
     if (isTmp(existing) && isLock(to)) stopAt("linked")
   },
@@ -64,16 +71,22 @@ const fs: FsPort = {
 }
 
 const host = makeNodeLockHost()
+const kept = step.startsWith("kept-") ? makeKeptLockFile() : undefined
+const options = { fs, dir, host, timeoutMs: 30_000, ...(kept === undefined ? {} : { kept }) }
 const program = Effect.gen(function*() {
-  if (step === "loop") {
+  if (step === "loop" || step === "kept-loop") {
     for (let round = 0; ; round++) {
-      const lock = yield* acquireLock({ fs, dir, host, timeoutMs: 30_000 })
+      const lock = yield* acquireLock(options)
       releaseLock(fs, lock)
       if (round === 0) NodeFs.writeSync(1, "LOOPING\n")
     }
   }
-  const lock = yield* acquireLock({ fs, dir, host, timeoutMs: 30_000 })
-  stopAt("held")
+  if (kept !== undefined) {
+    releaseLock(fs, yield* acquireLock(options))
+    secondRound = true
+  }
+  const lock = yield* acquireLock(options)
+  stopAt(kept === undefined ? "held" : "kept-held")
   releasing = true
   releaseLock(fs, lock)
   NodeFs.writeSync(1, `NOT STOPPED ${step}\n`)
