@@ -25,10 +25,13 @@ export interface TreeFs extends FsPort {
    * opened.
    */
   readonly openNoFollowSync: (path: string) => number
+  /** `openNoFollowSync`, following symlinks (for files that may be one: a marketplace file, the curated sha) */
+  readonly openNonBlockingSync: (path: string) => number
 }
 
 const { O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY } = NodeFs.constants
 const NO_FOLLOW_READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
+const NON_BLOCKING_READ = O_RDONLY | O_NONBLOCK | O_NOCTTY
 
 const kindOf = (entry: NodeFs.Dirent): EntryKind =>
   entry.isFile() ? "file" : entry.isDirectory() ? "dir" : entry.isSymbolicLink() ? "symlink" : "other"
@@ -41,5 +44,6 @@ export const nodeTreeFs: TreeFs = {
   realpathSync: (path) => NodeFs.realpathSync.native(path),
   // never "unknown" here: Node lstats an entry whose type the file system does not report before it answers
   readdirEntriesSync: (path) => NodeFs.readdirSync(path, { withFileTypes: true }).map((entry) => ({ name: entry.name, kind: kindOf(entry) })),
-  openNoFollowSync: (path) => NodeFs.openSync(path, NO_FOLLOW_READ)
+  openNoFollowSync: (path) => NodeFs.openSync(path, NO_FOLLOW_READ),
+  openNonBlockingSync: (path) => NodeFs.openSync(path, NON_BLOCKING_READ)
 }

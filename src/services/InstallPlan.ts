@@ -7,7 +7,7 @@
 import { Effect, Result } from "effect"
 import * as Path from "node:path"
 import { checkConfig } from "../adapters/ConfigToml.ts"
-import { errnoCode, type FsPort } from "../adapters/FsPort.ts"
+import { errnoCode } from "../adapters/FsPort.ts"
 import { isDirectory, isFile, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import type { TreeFs } from "../adapters/TreeFs.ts"
 import { readFileNoFollow, type RegularFile } from "../adapters/ReadFileNoFollow.ts"
@@ -35,7 +35,7 @@ export interface InstallPlan {
   readonly manifestFile: RegularFile | undefined
 }
 
-const readFile = (fs: FsPort, path: string): Result.Result<string, unknown> =>
+const readFile = (fs: TreeFs, path: string): Result.Result<string, unknown> =>
   Result.try({ try: () => readRegularFile(fs, path).toString("utf8"), catch: (e) => e })
 
 /** `readRegularFile` for a path known to hold no symlink: one descriptor, and a symlink put there since is not followed */

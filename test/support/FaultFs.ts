@@ -716,6 +716,14 @@ export class FaultFs implements TreeFs {
       this.fds.set(fd, { node: this.lookup(path)?.id, path, append: false, incarnation: this.incarnation, position: 0 })
       return fd
     })
+
+  /** a read, as `openNoFollowSync` */
+  readonly openNonBlockingSync = (path: string): number =>
+    this.op("openNonBlockingSync", path, () => {
+      const fd = nodeTreeFs.openNonBlockingSync(path)
+      this.fds.set(fd, { node: this.lookup(path)?.id, path, append: false, incarnation: this.incarnation, position: 0 })
+      return fd
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
