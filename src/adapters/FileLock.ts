@@ -318,6 +318,16 @@ export const tryAcquireLock = (fs: FsPort, dir: string, host: LockHost, tempFile
       }
       const current = readLockContent(fs, lockPath)
       if (current._tag === "Missing") continue
+      if (kept !== undefined && current._tag === "Owner" && current.raw === temp.content) {
+        // the lock is our own kept file (its record names this file's nonce): a release whose unlink failed left it
+        // linked. Nobody else can hold it, and nobody in this process does (acquisitions are serialized in-process),
+        // so it is ours to hold again, instead of waiting for ourselves until the timeout
+        acquired = true
+        return {
+          _tag: "Acquired",
+          lock: { path: lockPath, owner: temp.owner, content: temp.content, identity: temp.identity, descriptor: { fd: undefined } }
+        }
+      }
       if (!isStaleContent(current, host)) {
         return current._tag === "Owner"
           ? { _tag: "Busy", owner: current.owner, detail: `locked by pid ${current.owner.pid} on host ${current.owner.host}` }

@@ -231,6 +231,31 @@ describe("FileLock", () => {
       assert.deepStrictEqual(lockFiles(dir), [])
     }))
 
+  it.effect("a release whose unlink failed leaves our kept file as the lock: the next acquisition takes it instead of waiting for itself", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      let failUnlink = true
+      const fs = {
+        ...nodeFs,
+        unlinkSync: (path: string) => {
+          if (failUnlink && path === Path.join(dir, "lock")) throw Object.assign(new Error("EIO: i/o error, unlink"), { code: "EIO" })
+          nodeFs.unlinkSync(path)
+        }
+      }
+      const kept = makeKeptLockFile()
+      const first = yield* acquireLock({ fs, dir, host, kept, sweepOrphans: false })
+      assert.throws(() => releaseLock(fs, first), /EIO/)
+      assert.isTrue(NodeFs.existsSync(Path.join(dir, "lock")), "still linked")
+      failUnlink = false
+      // a short timeout: waiting for ourselves would fail with Locked
+      const second = yield* acquireLock({ fs, dir, host, kept, sweepOrphans: false, timeoutMs: 300 })
+      assert.strictEqual(second.content, first.content)
+      assert.isTrue(releaseLock(fs, second))
+      assert.isFalse(NodeFs.existsSync(Path.join(dir, "lock")))
+      disposeKept(fs, kept)
+      assert.deepStrictEqual(lockFiles(dir), [])
+    }))
+
   it.live("a kept temp file is no orphan while its holder lives; once the holder is dead, the next sweep removes it", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirScoped
