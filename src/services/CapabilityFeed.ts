@@ -10,9 +10,8 @@
  * the background; records that arrive meanwhile wait in the subscription and are folded in right after it.
  */
 import { Context, Effect, Layer, PubSub, Queue, type Scope, Stream } from "effect"
-import * as NodeFs from "node:fs"
-import * as NodePath from "node:path"
 import { type CapabilityDiff, diffCapabilities } from "../domain/CapabilityDiff.ts"
+import { makeBundleDirectories } from "./BundleDirectories.ts"
 import { CapabilitiesService, type CapabilitiesView } from "./Capabilities.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { LogTailer } from "./LogTailer.ts"
@@ -23,33 +22,6 @@ export interface CapabilitiesChanged {
   readonly seq: number
   readonly at: string | null
   readonly changes: CapabilityDiff
-}
-
-/** how deep below a skill root new skill directories are looked for (the reader's nesting is rarely deeper) */
-const SKILL_DIR_DEPTH = 4
-
-const subdirectories = (dir: string, depth: number, out: Array<string>): void => {
-  out.push(dir)
-  if (depth === 0) return
-  let entries: ReadonlyArray<NodeFs.Dirent>
-  try {
-    entries = NodeFs.readdirSync(dir, { withFileTypes: true })
-  } catch {
-    return
-  }
-  for (const entry of entries) if (entry.isDirectory()) subdirectories(NodePath.join(dir, entry.name), depth - 1, out)
-}
-
-/**
- * The directories whose entries make an active plugin's bundle: its root (manifest dir, `.mcp.json`, `.app.json`,
- * `skills/` appearing), `.codex-plugin/`, and every directory under its skill roots (a SKILL.md edited, a skill
- * added or removed).
- */
-export const bundleDirectories = (view: CapabilitiesView): ReadonlyArray<string> => {
-  const out: Array<string> = []
-  for (const plugin of view.plugins) out.push(plugin.root, NodePath.join(plugin.root, ".codex-plugin"))
-  for (const root of view.skillRoots) subdirectories(root.path, SKILL_DIR_DEPTH, out)
-  return out
 }
 
 export class CapabilityFeed extends Context.Service<CapabilityFeed, {
@@ -70,17 +42,20 @@ export class CapabilityFeed extends Context.Service<CapabilityFeed, {
       const poke = Queue.offer(triggers, undefined).pipe(Effect.asVoid)
 
       yield* watch.watch([paths.configPath], () => poke, { debounceMs: 30 })
-      const watched = new Set<string>()
-      const bundles = yield* watch.watch([], (change) => Effect.andThen(capabilities.forget(change.path), poke), { children: true })
+      const directories = makeBundleDirectories()
+      const bundles = yield* watch.watch([], (change) =>
+        Effect.sync(() => directories.touched(change.path)).pipe(
+          Effect.andThen(capabilities.forget(change.path)),
+          Effect.andThen(poke)
+        ), { children: true })
       /**
        * Watches the bundle directories of `view` not watched yet. A hand edit made after `view` was read and before
        * such a watch opened would be missed, so those plugins are read again once (the next answer has no new ones).
        */
       const watchBundles = (view: CapabilitiesView) =>
         Effect.gen(function*() {
-          const fresh = bundleDirectories(view).filter((dir) => !watched.has(dir))
+          const fresh = directories.fresh(view)
           if (fresh.length === 0) return
-          for (const dir of fresh) watched.add(dir)
           yield* bundles.add(fresh)
           yield* Effect.forEach(fresh, capabilities.forget, { discard: true })
           yield* poke
