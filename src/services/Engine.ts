@@ -461,10 +461,15 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     // config.toml agrees with the log, nothing is written and the lock is not taken.
     const repair = log.tailRepair
     const openedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
-    const atOpen = yield* log.records
     // projections made from records the log no longer has: committed records were lost (a restored or truncated
-    // ledger/events). Rebuilding silently from the shorter log would undo acknowledged changes: refuse writes instead
+    // ledger/events). Rebuilding silently from the shorter log would undo acknowledged changes: refuse writes instead.
+    // The checkpoint is read first and the log caught up after it: other processes append and only then advance the
+    // checkpoint, so it is never ahead of a log read after it unless records really are missing (read the other way
+    // round, another process's command landing in between looked like lost records). A catch-up that fails leaves
+    // the log as the open read it
     const projected = yield* projector.checkpoint
+    yield* Effect.ignore(log.refresh)
+    const atOpen = yield* log.records
     const head = atOpen.at(-1)
     if (projected !== undefined && head !== undefined && projected.seq > head.seq) {
       yield* log.refuseWrites(
