@@ -9,7 +9,7 @@ import * as Path from "node:path"
 import { attempt } from "./AtomicFile.ts"
 import { type BlobStore, sha256Hex } from "./BlobStore.ts"
 import { errnoCode } from "./FsPort.ts"
-import { readFileNoFollow, type RegularFile } from "./ReadFileNoFollow.ts"
+import { readFileOnce, type RegularFile } from "./ReadFileOnce.ts"
 import type { DirEntry, EntryKind, TreeFs } from "./TreeFs.ts"
 
 export interface TreeEntry {
@@ -80,7 +80,7 @@ const kindOfStat = (stat: Lstat): EntryKind =>
 
 /**
  * Reads `root` (not following symlinks) into a format-2 tree blob, plus the big files not yet stored. A file is
- * opened only when the listing says it is a regular file, and read through that one descriptor (`readFileNoFollow`):
+ * opened only when the listing says it is a regular file, and read through that one descriptor (`readFileOnce`):
  * a symlink or a special file swapped in meanwhile is left out like one listed as such, never followed or waited on.
  * A directory is `lstat`ed (its mode) and then listed by path: one swapped for a symlink between the two would still
  * be listed through it (Node lists no directory by descriptor), a window of two system calls.
@@ -102,7 +102,7 @@ export const readSource = (
     const known = read.get(rel)
     if (known !== undefined) return known
     try {
-      const opened = readFileNoFollow(fs, path)
+      const opened = readFileOnce(fs, path)
       return opened._tag === "Regular" ? opened.file : undefined
     } catch (error) {
       if (errnoCode(error) === "ELOOP") return undefined

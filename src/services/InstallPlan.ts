@@ -10,7 +10,7 @@ import { checkConfig } from "../adapters/ConfigToml.ts"
 import { errnoCode } from "../adapters/FsPort.ts"
 import { isDirectory, isFile, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import type { TreeFs } from "../adapters/TreeFs.ts"
-import { readFileNoFollow, type RegularFile } from "../adapters/ReadFileNoFollow.ts"
+import { readFileOnce, type RegularFile } from "../adapters/ReadFileOnce.ts"
 import { maxInputFileBytes, notRegularFile, readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { decodeManifestName, MANIFEST_PATH } from "../domain/Manifest.ts"
@@ -40,7 +40,7 @@ const readFile = (fs: TreeFs, path: string): Result.Result<string, unknown> =>
 
 /** `readRegularFile` for a path known to hold no symlink: one descriptor, and a symlink put there since is not followed */
 const readPlainFile = (fs: TreeFs, path: string): RegularFile => {
-  const read = readFileNoFollow(fs, path, maxInputFileBytes)
+  const read = readFileOnce(fs, path, { maxBytes: maxInputFileBytes })
   if (read._tag === "NotRegular") throw notRegularFile(path, read.isDirectory)
   return read.file
 }

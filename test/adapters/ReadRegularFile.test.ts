@@ -74,4 +74,11 @@ describe("readRegularFile", () => {
       const grown: TreeFs = { ...nodeTreeFs, statSync: (path) => nodeTreeFs.statSync(path === file ? small : path) }
       assert.strictEqual(failureOf(() => readRegularFile(grown, file, 10)), `file is larger than 10 bytes: ${file}`)
     }).pipe(Effect.scoped))
+
+  it("a file whose size reads as 0 (procfs) is read to its end, and no further than the limit", () => {
+    const status = "/proc/self/status"
+    assert.strictEqual(NodeFs.statSync(status).size, 0, "procfs reports no size")
+    assert.include(readRegularFile(nodeTreeFs, status).toString(), "Name:")
+    assert.strictEqual(failureOf(() => readRegularFile(nodeTreeFs, status, 10)), `file is larger than 10 bytes: ${status}`)
+  })
 })

@@ -1,7 +1,7 @@
 /**
- * A file read through one descriptor: opened without following a symlink and without blocking, `fstat`ed, read and
- * closed, so what is read is what was checked (a file swapped for a symlink meanwhile fails with ELOOP instead of
- * being followed, a FIFO opens without waiting and is not read), in four system calls.
+ * A file read through one descriptor: opened without blocking (and, unless asked to follow, without following a
+ * symlink), `fstat`ed, read and closed, so what is read is what was checked (a file swapped for a symlink meanwhile
+ * fails with ELOOP instead of being followed, a FIFO opens without waiting and is not read), in four system calls.
  */
 import { closeQuietly } from "./AtomicFile.ts"
 import type { TreeFs } from "./TreeFs.ts"
@@ -12,7 +12,7 @@ export interface RegularFile {
   readonly mode: number
 }
 
-export type NoFollowRead =
+export type OnceRead =
   | { readonly _tag: "Regular"; readonly file: RegularFile }
   /** what was opened is not a regular file (it was not read) */
   | { readonly _tag: "NotRegular"; readonly isDirectory: boolean }
@@ -21,29 +21,33 @@ export type NoFollowRead =
 const CHUNK_BYTES = 8192
 
 /**
- * Reads `path` if it is a regular file, never following a symlink at its last component (throws ELOOP) nor blocking.
- * With `maxBytes`, a bigger file is refused (as `readRegularFile` refuses it) before it is read. Throws Node-style
- * errors (`code` ENOENT, ELOOP, ...).
+ * Reads `path` if it is a regular file, never blocking, and never following a symlink at its last component (throws
+ * ELOOP) unless `follow`. With `maxBytes`, a bigger file is refused before it is read (or, when `fstat` gives its size
+ * as 0, once more than that was read). Throws Node-style errors (`code` ENOENT, ELOOP, ...).
  */
-export const readFileNoFollow = (fs: TreeFs, path: string, maxBytes?: number): NoFollowRead => {
-  const fd = fs.openNoFollowSync(path)
-  let read: NoFollowRead
+export const readFileOnce = (fs: TreeFs, path: string, options: { readonly follow?: boolean; readonly maxBytes?: number } = {}): OnceRead => {
+  const { follow = false, maxBytes } = options
+  const fd = follow ? fs.openNonBlockingSync(path) : fs.openNoFollowSync(path)
+  let read: OnceRead
   try {
     const stat = fs.fstatSync(fd)
     if (!stat.isFile()) {
       read = { _tag: "NotRegular", isDirectory: stat.isDirectory() }
     } else {
-      if (maxBytes !== undefined && stat.size > maxBytes) throw new Error(`file is larger than ${maxBytes} bytes: ${path}`)
+      if (maxBytes !== undefined && stat.size > maxBytes) throw tooLarge(path, maxBytes)
       // as `readFileSync` reads: up to the size `fstat` gave (less if it shrank meanwhile), or to the end when that
       // is 0. Inline, not a function of its own: fault injection names a call site by its two innermost functions
       let bytes: Buffer
       if (stat.size === 0) {
         const chunks: Array<Buffer> = []
+        let length = 0
         for (;;) {
           const chunk = Buffer.allocUnsafe(CHUNK_BYTES)
           const got = fs.readSync(fd, chunk, 0, CHUNK_BYTES, null)
           if (got === 0) break
           chunks.push(chunk.subarray(0, got))
+          length += got
+          if (maxBytes !== undefined && length > maxBytes) throw tooLarge(path, maxBytes)
         }
         bytes = Buffer.concat(chunks)
       } else {
@@ -65,3 +69,5 @@ export const readFileNoFollow = (fs: TreeFs, path: string, maxBytes?: number): N
   fs.closeSync(fd)
   return read
 }
+
+export const tooLarge = (path: string, maxBytes: number): Error => new Error(`file is larger than ${maxBytes} bytes: ${path}`)
