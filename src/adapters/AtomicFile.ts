@@ -51,7 +51,7 @@ export const writeAll = (fs: FsPort, fd: number, bytes: Uint8Array, position: nu
 
 /** The temp-file name used for `path`: same directory, so the rename stays on one file system. */
 export const tempPathFor = (path: string): string =>
-  Path.join(Path.dirname(path), `.${Path.basename(path)}.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
+  Path.join(Path.dirname(path), `.${Path.basename(path)}.tmp-${pidSuffix()}`)
 
 /**
  * Replace `path` atomically: temp file in the same directory, write all, fsync, close,

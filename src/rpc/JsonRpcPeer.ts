@@ -8,6 +8,7 @@
  * A request that has begun is answered even if the connection's fiber is interrupted (graceful shutdown).
  */
 import { Cause, Effect, Fiber, Schema, Stream } from "effect"
+import { EarlyAnswer } from "../services/EarlyAnswer.ts"
 import { encodeError, encodeResult, type RequestId } from "./ResponseLine.ts"
 
 export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
@@ -185,11 +186,31 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
         Effect.forkScoped({ startImmediately: true })
       )
     }
-    const answer = (request: IncomingRequest, jsonrpc: boolean, work: Effect.Effect<unknown, RpcError>) =>
-      work.pipe(
+    const answer = (request: IncomingRequest, jsonrpc: boolean, work: Effect.Effect<unknown, RpcError>) => {
+      // the result a command sent before its handler ended (EarlyAnswer): its write, started then, is awaited
+      // instead of writing a second response
+      let early: Fiber.Fiber<void> | undefined
+      const sendEarly = (value: unknown): Effect.Effect<void> =>
+        Effect.suspend(() =>
+          early !== undefined
+            ? Effect.void
+            : Effect.map(
+              Effect.forkDetach(channel.write(encodeResult(request.id, value, jsonrpc)), { startImmediately: true }),
+              (fiber) => {
+                early = fiber
+              }
+            )
+        )
+      return work.pipe(
+        Effect.provideService(EarlyAnswer, sendEarly),
         Effect.matchCauseEffect({
-          onSuccess: (result) => channel.write(encodeResult(request.id, result, jsonrpc)),
+          onSuccess: (result) => early !== undefined ? Fiber.join(early) : channel.write(encodeResult(request.id, result, jsonrpc)),
           onFailure: (cause) => {
+            if (early !== undefined) {
+              return Effect.logError("request failed after its answer was sent", { method: request.method }, cause).pipe(
+                Effect.andThen(Fiber.join(early))
+              )
+            }
             const failure = Cause.findErrorOption(cause)
             if (failure._tag === "Some") return channel.write(encodeError(request.id, failure.value, jsonrpc))
             return Effect.logError("request failed unexpectedly", { method: request.method }, cause).pipe(
@@ -202,6 +223,7 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
           }
         })
       )
+    }
     yield* channel.lines.pipe(
       Stream.runForEach((line) => {
         const frame = classify(line)

@@ -27,6 +27,7 @@ import { makeVerifier } from "./LedgerVerifier.ts"
 import { Catalog } from "./Catalog.ts"
 import { resolveInstallPlan } from "./InstallPlan.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
+import { EarlyAnswer } from "./EarlyAnswer.ts"
 import { remoteMutationError } from "./RemoteAuth.ts"
 import { Engine, EngineError, internalError, invalidRequest, type Origin } from "./EngineApi.ts"
 import { EventLog, type LogRecord, type NewRecord } from "./EventLog.ts"
@@ -208,7 +209,15 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               const replayed: ReadonlyArray<LogRecord> = []
               return { append, value: replayed }
             }),
-          (appended, all) => projectAll(all, appended)
+          (appended, all) =>
+            projectAll(all, appended).pipe(
+              // durable and projected: the answer can go now, before the lock is released (see EarlyAnswer)
+              Effect.andThen(Effect.gen(function*() {
+                const own = appended.filter((r) => r.id.startsWith(`${key}:`))
+                const early = yield* EarlyAnswer
+                if (early !== undefined && own.length > 0) yield* early(answer(own, yield* Ref.get(lastState)))
+              }))
+            )
         ).pipe(Effect.mapError(toEngineError))
         const events = result.value.length > 0 ? result.value : result.appended.filter((r) => r.id.startsWith(`${key}:`))
         return answer(events, yield* Ref.get(lastState))

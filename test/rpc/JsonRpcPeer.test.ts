@@ -16,6 +16,7 @@ import {
   servePeer
 } from "../../src/rpc/JsonRpcPeer.ts"
 import { encodeError, encodeResult } from "../../src/rpc/ResponseLine.ts"
+import { EarlyAnswer } from "../../src/services/EarlyAnswer.ts"
 import { readLines, streamChannel } from "../../src/rpc/StdioChannel.ts"
 
 const reply = (line: string): string => {
@@ -303,6 +304,53 @@ describe("servePeer", () => {
         "request die",
         "request after"
       ])
+    }))
+
+  it.live("a result sent early (EarlyAnswer) is written at once, once, and the rest of the work runs after it", () =>
+    Effect.gen(function*() {
+      const { channel, written } = memoryChannel([
+        "{\"id\":1,\"method\":\"early\"}",
+        "{\"id\":2,\"method\":\"earlyThenFail\"}",
+        "{\"id\":3,\"method\":\"next\"}"
+      ])
+      // what was on the channel when the work went on after sending (the rest of a command: lock release, ...)
+      const writtenAfterSend: Array<ReadonlyArray<string>> = []
+      const early = (value: unknown, then: Effect.Effect<unknown, RpcError>) =>
+        Effect.gen(function*() {
+          const send = yield* EarlyAnswer
+          if (send === undefined) return assert.fail("the peer provides EarlyAnswer to a request's work")
+          yield* send(value)
+          // a second send is ignored: one response per request
+          yield* send("ignored")
+          writtenAfterSend.push([...written])
+          return yield* then
+        })
+      const earlyHandlers: PeerHandlers = {
+        request: (req) => {
+          switch (req.method) {
+            case "early":
+              return Effect.succeed(early({ sent: "early" }, Effect.succeed({ sent: "late" })))
+            case "earlyThenFail":
+              return Effect.succeed(
+                early({ sent: "early" }, Effect.fail(new RpcError({ code: ErrorCode.internalError, message: "after" })))
+              )
+            default:
+              return Effect.succeed(Effect.succeed(req.method))
+          }
+        },
+        notification: () => Effect.void
+      }
+      const logged: Array<unknown> = []
+      const logger = Logger.make(({ message }) => void logged.push(message))
+      yield* servePeer(channel, earlyHandlers).pipe(Effect.provide(Logger.layer([logger])))
+      assert.deepStrictEqual(written, [
+        "{\"id\":1,\"result\":{\"sent\":\"early\"}}",
+        "{\"id\":2,\"result\":{\"sent\":\"early\"}}",
+        "{\"id\":3,\"result\":\"next\"}"
+      ])
+      assert.deepStrictEqual(writtenAfterSend.map((lines) => lines.length), [1, 2])
+      // the failure after the answer is not lost: logged (on stderr in serve), not answered a second time
+      assert.isTrue(logged.some((message) => JSON.stringify(message).includes("request failed after its answer was sent")))
     }))
 
   it.live("ends when the input ends, after the last request is answered", () =>

@@ -12,6 +12,7 @@ import { Effect, Result, Schema } from "effect"
 import { makeBlobStore, sha256Hex } from "../../src/adapters/BlobStore.ts"
 import { nodeFs } from "../../src/adapters/FsPort.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
+import { EarlyAnswer } from "../../src/services/EarlyAnswer.ts"
 import { Engine, type EngineError, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
 import { storedBlobs } from "../support/BlobPacks.ts"
@@ -244,6 +245,48 @@ const assertError = (error: EngineError, kind: EngineError["kind"], message: str
 const tableOf = (pluginId: string, enabled: boolean): string => `[plugins."${pluginId}"]\nenabled = ${enabled}\n`
 const withTables = (...tables: ReadonlyArray<string>): string =>
   tables.length === 0 ? INITIAL_CONFIG : `${INITIAL_CONFIG}${tables.map((t) => `\n${t}`).join("")}`
+
+describe("Engine commands and EarlyAnswer", () => {
+  it.live("send their answer once recorded and projected, with the ledger lock still held; retries and refusals do not", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const lockPath = Path.join(world.paths.ledgerDir, "lock")
+      const sent: Array<{ readonly value: unknown; readonly locked: boolean; readonly logged: ReadonlyArray<string>; readonly config: string; readonly cached: boolean }> = []
+      const sink = (value: unknown) =>
+        Effect.sync(() => {
+          sent.push({
+            value,
+            locked: NodeFs.existsSync(lockPath),
+            logged: readLog(world).map((r) => r.type),
+            config: readConfig(world),
+            cached: NodeFs.existsSync(versionDir(world, "alpha"))
+          })
+        })
+      const results = yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          const installed = yield* installIn(engine, world, "alpha", keyed("k-install"))
+          const retried = yield* installIn(engine, world, "alpha", keyed("k-install"))
+          const disabled = yield* engine.setEnabled({ pluginId: ALPHA, enabled: false }, origin)
+          const refused = yield* Effect.flip(engine.setEnabled({ pluginId: `nothing@${MARKET}`, enabled: true }, origin))
+          return { installed, retried, disabled, refused }
+        }).pipe(Effect.provideService(EarlyAnswer, sink)))
+      // one early answer per command that appended: the install and the disable, not the retry nor the refusal
+      assert.deepStrictEqual(sent.map((s) => s.value), [results.installed, results.disabled])
+      assert.deepStrictEqual(results.retried, results.installed)
+      assert.strictEqual(results.refused._tag, "EngineError")
+      const [install, disable] = sent
+      // at that moment: under the lock, the event in the log, config.toml and the cache projected
+      assert.isTrue(install?.locked)
+      assert.deepStrictEqual(install?.logged, ["LogCreated", "PluginInstalled"])
+      assert.strictEqual(install?.config, withTables(tableOf(ALPHA, true)))
+      assert.isTrue(install?.cached)
+      assert.isTrue(disable?.locked)
+      assert.deepStrictEqual(disable?.logged.at(-1), "PluginDisabled")
+      assert.strictEqual(disable?.config, withTables(tableOf(ALPHA, false)))
+      // and the lock is released after
+      assert.isFalse(NodeFs.existsSync(lockPath))
+    }))
+})
 
 describe("Engine.install", () => {
   it.live("copies the tree byte-identically with modes, adds the table and records one PluginInstalled", () =>
