@@ -173,7 +173,7 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
       return yield* synced
     })
 
-  const putAllStarted = Effect.fn("BlobStore.putAll")(function*(
+  const putAllStarted = Effect.fnUntraced(function*(
     blobs: ReadonlyArray<Uint8Array>,
     stored: ReadonlyArray<string> = []
   ): Effect.fn.Return<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope> {

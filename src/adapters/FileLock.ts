@@ -454,7 +454,7 @@ const sync = <A>(what: string, f: () => A): Effect.Effect<A, FileLockError> =>
  * "Locked". Only the waits between attempts are interruptible, so when this runs as the
  * (uninterruptible) acquire step of `Effect.acquireUseRelease` a taken lock is always released.
  */
-export const acquireLock = Effect.fn("FileLock.acquire")(function*(options: AcquireOptions) {
+export const acquireLock = Effect.fnUntraced(function*(options: AcquireOptions) {
   const timeoutMs = options.timeoutMs ?? 10_000
   const start = yield* Clock.currentTimeMillis
   const sweep = sync("removing orphaned lock files", () => removeOrphans(options.fs, options.dir, options.host))

@@ -225,8 +225,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
           return { value: decision.value, appended }
         }).pipe(Effect.provideService(LockHold, nextLockHold()))
       ))),
-      semaphore.withPermits(1),
-      Effect.withSpan("EventLog.transact")
+      semaphore.withPermits(1)
     )
 
   return EventLog.of({
