@@ -1,8 +1,9 @@
 import { Option, Result, Schema } from "effect"
 import { parse, TomlError, type TomlTable, type TomlValue } from "smol-toml"
 import { isTable, sameExceptPlugin, sameValue } from "./TomlCompare.ts"
-import { type Block, type Layout, layoutOf, type Line, makeNode, scanLines, type TableNode } from "./TomlLayout.ts"
-import { applySplices, splicedLines, type TomlSplice } from "./TomlSplice.ts"
+import { editBasisOf, prepareNextBasis, rememberEdit } from "./TomlEditBasis.ts"
+import { type Block, type Layout, type Line, makeNode, type TableNode } from "./TomlLayout.ts"
+import { applySplices, type TomlSplice } from "./TomlSplice.ts"
 
 export class ConfigTomlError extends Schema.TaggedError<ConfigTomlError>()("ConfigTomlError", {
   reason: Schema.Literals(["Unparsable", "UnsupportedLayout"]),
@@ -206,28 +207,6 @@ const edit = (text: string, pluginId: string, op: Op): Result.Result<string, Con
   return result
 }
 
-/**
- * The lines of the last texts edited and produced. The next edit is usually of the text the last one produced (its
- * projection writes it, the next command reads it): its lines are carried over from those of the text it was made
- * from (`splicedLines`, when the edit allows it), so config.toml is not scanned whole again for every edit.
- */
-let knownLines: ReadonlyArray<{ readonly text: string; readonly lines: () => ReadonlyArray<Line> | undefined }> = []
-
-const linesOf = (text: string): Result.Result<ReadonlyArray<Line>, string> => {
-  const carried = knownLines.find((known) => known.text === text)?.lines()
-  return carried === undefined ? scanLines(text) : Result.succeed(carried)
-}
-
-/** `lines` of `text` and, carried over when first asked for, those of `next` (made from it by `splices`). */
-const rememberLines = (text: string, lines: ReadonlyArray<Line>, splices: ReadonlyArray<TomlSplice>, next: string) => {
-  let carried: { readonly lines: ReadonlyArray<Line> | undefined } | undefined
-  const nextLines = () => {
-    carried ??= { lines: splicedLines(text, lines, splices, next) }
-    return carried.lines
-  }
-  knownLines = [{ text: next, lines: nextLines }, { text, lines: () => lines }]
-}
-
 const editUncached = (text: string, pluginId: string, op: Op): Result.Result<string, ConfigTomlError> => {
   const parsed = parseToml(text)
   if (Result.isFailure(parsed)) return Result.fail(parsed.failure)
@@ -240,13 +219,13 @@ const editUncached = (text: string, pluginId: string, op: Op): Result.Result<str
     ? { enabled: op.enabled }
     : { ...(isTable(current) ? current : {}), enabled: op.enabled }
   if (sameValue(current, entry)) return Result.succeed(text)
-  const lines = linesOf(text)
-  const layout = Result.isFailure(lines) ? Result.fail(lines.failure) : layoutOf(text, lines.success)
-  if (Result.isFailure(layout)) return Result.fail(unsupported(`cannot scan config.toml: ${layout.failure}`))
-  const pluginsNode = layout.success.root.children.get("plugins")
+  const basis = editBasisOf(text)
+  if (Result.isFailure(basis)) return Result.fail(unsupported(`cannot scan config.toml: ${basis.failure}`))
+  const { layout, lines } = basis.success
+  const pluginsNode = layout.root.children.get("plugins")
   const refused = refusal(pluginsNode, pluginsNode?.children.get(pluginId), pluginId)
   if (refused !== undefined) return Result.fail(unsupported(refused))
-  const splices = plan(text, layout.success, pluginId, op)
+  const splices = plan(text, layout, pluginId, op)
   const next = applySplices(text, splices)
   const after = parseToml(next)
   if (Result.isFailure(after)) {
@@ -263,9 +242,15 @@ const editUncached = (text: string, pluginId: string, op: Op): Result.Result<str
       unsupported(`editing plugin \`${pluginId}\` in this layout would change more than its table; refusing to write`)
     )
   }
-  if (Result.isSuccess(lines)) rememberLines(text, lines.success, splices, next)
+  rememberEdit(text, lines, splices, next)
   return Result.succeed(next)
 }
+
+/**
+ * For idle time (a long-running process, once a projection has settled): works out ahead what the next edit of the
+ * text the last edit produced needs from that text alone (`TomlEditBasis.ts`), so the next command does not.
+ */
+export const prepareNextEdit: () => void = prepareNextBasis
 
 /** Codex install: the value of `plugins."<id>"` is replaced by `{ enabled }` (extra keys and sub-tables go). */
 export const replacePluginTable = (

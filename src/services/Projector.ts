@@ -38,7 +38,13 @@ import {
   sweepTempFiles
 } from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
-import { parseConfig, removePluginTable, replacePluginTable, setPluginEnabled } from "../adapters/ConfigToml.ts"
+import {
+  parseConfig,
+  prepareNextEdit,
+  removePluginTable,
+  replacePluginTable,
+  setPluginEnabled
+} from "../adapters/ConfigToml.ts"
 import { describeError } from "../adapters/FsPort.ts"
 import { readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
@@ -395,7 +401,9 @@ export class Projector extends Context.Service<Projector, {
         paths,
         log,
         durableDirs: makeDurableDirs(paths.codexHome),
-        afterSettle: spares.refill,
+        // and what the next config.toml edit needs from the text just projected, worked out now rather than on the
+        // next command's critical path
+        afterSettle: Effect.andThen(spares.refill, Effect.sync(prepareNextEdit)),
         settleDelayMs: yield* SettleDelay
       })
 
