@@ -8,6 +8,9 @@ export const isTable = (value: TomlValue | undefined): value is TomlTable =>
  * `Object.keys`: it runs over the whole config.toml after every edit (`sameExceptPlugin`), and allocated per table.
  */
 export const sameValue = (a: TomlValue | undefined, b: TomlValue | undefined): boolean => {
+  // most values compared are leaves (a config.toml's tables end in strings and booleans): decided before the three
+  // tests of the kinds of object. A leaf never equals an object, and Object.is is what the end of this compares by
+  if (typeof a !== "object" || typeof b !== "object") return Object.is(a, b)
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
     for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false
@@ -36,13 +39,19 @@ const keysBesides = (table: TomlTable, key: string): number => {
   return count
 }
 
+/** Whether `table` has a key other than `key`: stops at the first (a `plugins` table has one per plugin). */
+const hasKeyBesides = (table: TomlTable, key: string): boolean => {
+  for (const k in table) if (k !== key) return true
+  return false
+}
+
 /**
  * Whether `doc`'s `plugins` survives when `plugins.<id>` is taken out: a table left empty counts as absent, a
  * `plugins` that is not a table stays as it is.
  */
 const keepsPlugins = (doc: TomlTable, pluginId: string): boolean => {
   const plugins = doc["plugins"]
-  return isTable(plugins) ? keysBesides(plugins, pluginId) > 0 : "plugins" in doc
+  return isTable(plugins) ? hasKeyBesides(plugins, pluginId) : "plugins" in doc
 }
 
 /**
