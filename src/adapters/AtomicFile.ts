@@ -227,15 +227,19 @@ export const fsyncBatch = (fs: FsPort, files: ReadonlyArray<number>, dirs: Itera
  * fsync the files at `files` (opened read-only by path: what is there now is what gets synced) and the directories
  * `dirs`, concurrently, `MAX_BATCH_FDS` files at a time; the directories go with the last slice. A path that is not
  * there is skipped: there is nothing of it to sync. Fails with the first error; every fd opened here is closed.
+ * `open`: files still open from their writing (spares, `SparePool.takeHeld`; a pool holds few of them), fsynced
+ * through those fds with the first slice; they stay open (the caller closes them, after this returns).
  */
 export const fsyncPaths = Effect.fnUntraced(
-  function*(fs: FsPort, files: ReadonlyArray<string>, dirs: Iterable<string>): Effect.fn.Return<void, unknown> {
+  function*(fs: FsPort, files: ReadonlyArray<string>, dirs: Iterable<string>, open: ReadonlyArray<number> = []): Effect.fn.Return<void, unknown> {
     let next = 0
     do {
       const slice = files.slice(next, next + MAX_BATCH_FDS)
+      const first = next === 0
       next += slice.length
       const fds: Array<number> = []
       const queue = makeFsyncQueue(fs)
+      if (first) for (const fd of open) queue.start(fd)
       const opened = Result.try(() => {
         for (const file of slice) {
           let fd: number

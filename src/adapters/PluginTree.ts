@@ -7,13 +7,15 @@
  * Nothing here fsyncs: the cache is derived data (rebuilt from the log and the blobs), so its durability is not
  * awaited before an answer. `materialize` and `removeTree` return a `TreeDurability`, the files and directories
  * whose fsync makes the change durable; the Projector fsyncs them after the answer and only then records the
- * projection as done (its checkpoint), so a power loss before that re-projects the event from the blobs.
+ * projection as done (its checkpoint), so a power loss before that re-projects the event from the blobs. A file
+ * made from a spare keeps the descriptor it was written through until then (`SparePool.takeHeld`): the tree owns it
+ * from the take on, and whoever ends the tree's life closes it (`discardPrepared`, a failed swap, the settle).
  */
 import * as Path from "node:path"
 import { Effect } from "effect"
 import { attempt, closeQuietly, makeDirs, ownerAlive, pidSuffix, writeAll } from "./AtomicFile.ts"
 import type { BlobStore } from "./BlobStore.ts"
-import type { SparePool } from "./SparePool.ts"
+import type { HeldFile, SparePool } from "./SparePool.ts"
 import { errnoCode } from "./FsPort.ts"
 import { type LoadedTree, loadTree } from "./TreeBlob.ts"
 import type { TreeFs } from "./TreeFs.ts"
@@ -33,6 +35,13 @@ export interface TreeDurability {
   readonly target: string
   /** every file of the tree, at its place below `target` */
   readonly files: ReadonlyArray<string>
+  /**
+   * those of `files` whose descriptor is still open (spares, written through it): fsynced through it, then closed
+   * with `close`, instead of being opened again by path
+   */
+  readonly held: ReadonlyMap<string, HeldFile>
+  /** closes the `held` descriptors (once the settle fsynced them, or when the tree is dropped); a second call does nothing */
+  readonly close: () => void
   /** the tree's directories, `target` itself and its parent (whose entry the swap changed) */
   readonly dirs: ReadonlyArray<string>
   /** the parents of directories created above the staging dir (e.g. a new marketplace dir): their entries too */
@@ -42,7 +51,9 @@ export interface TreeDurability {
 /**
  * Builds the tree in `staging` (which exists, made by `mkdir` with the default mode): directories and files created,
  * files written, each closed at once (nothing is fsynced here, see the header), and chmodded where their mode is not
- * already the one recorded. Directories are chmodded once their contents exist.
+ * already the one recorded. Directories are chmodded once their contents exist. A file from a spare is written
+ * through the spare's descriptor, chmodded through it too, and stays open: it goes into `held` (by its entry's path)
+ * before anything is written, so a failure leaves it for `discardPrepared` to close.
  *
  * Most modes come out right at creation (0644 files, 0755 dirs under the usual umask), and a chmod each (14 for a
  * small plugin) was a measurable part of an install: a file's mode is the one `open` gave it (the umask, or a default
@@ -52,7 +63,14 @@ export interface TreeDurability {
  * With `pool`, directories and files are spares moved in by rename where there are any (see `SparePool.ts`), and
  * created where there are none.
  */
-const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: string | undefined, pool: SparePool | undefined): boolean => {
+const buildStaging = (
+  fs: TreeFs,
+  tree: LoadedTree,
+  staging: string,
+  under: string | undefined,
+  pool: SparePool | undefined,
+  held: Map<string, HeldFile>
+): boolean => {
   let spared = false
   const root = under === undefined ? staging : Path.join(staging, under)
   /** the directories below the staging dir made so far, with the mode they got */
@@ -88,19 +106,25 @@ const buildStaging = (fs: TreeFs, tree: LoadedTree, staging: string, under: stri
     }
     ensureDir(Path.dirname(path))
     const bytes = tree.contentOf(entry)
-    const spare = pool?.takeFileAsMade(path)
-    spared ||= spare !== undefined
-    const fd = spare?.fd ?? fs.openSync(path, "wx", entry.mode)
+    const spare = pool?.takeHeld(path)
+    if (spare !== undefined) {
+      spared = true
+      held.set(entry.path, spare)
+      writeAll(fs, spare.fd, bytes, 0)
+      if (spare.mode !== entry.mode) fs.fchmodSync(spare.fd, entry.mode)
+      continue
+    }
+    const fd = fs.openSync(path, "wx", entry.mode)
     let created: number
     try {
       writeAll(fs, fd, bytes, 0)
-      created = spare?.mode ?? openModes.get(entry.mode) ?? fs.fstatSync(fd).mode & 0o7777
+      created = openModes.get(entry.mode) ?? fs.fstatSync(fd).mode & 0o7777
     } catch (error) {
       closeQuietly(fs, fd)
       throw error
     }
     fs.closeSync(fd)
-    if (spare === undefined) openModes.set(entry.mode, created)
+    openModes.set(entry.mode, created)
     // the umask may have narrowed the mode at open
     if (created !== entry.mode) fs.chmodSync(path, entry.mode)
   }
@@ -117,6 +141,8 @@ export interface PreparedTree {
   readonly parents: ReadonlyArray<string>
   /** the spare directory its inodes were taken from, if any (`SparePool.ts`): made durable with the tree too */
   readonly spareDirs: ReadonlyArray<string>
+  /** the descriptors of its files made from spares, by entry path: open until the tree's life ends (see the header) */
+  readonly held: ReadonlyMap<string, HeldFile>
   readonly tree: LoadedTree
   readonly under: string | undefined
 }
@@ -149,7 +175,8 @@ const buildBeside = Effect.fnUntraced(function*(
   const created: Array<string> = []
   const top = parents[0]
   for (let dir = parent; top !== undefined && dir !== top && dir !== Path.dirname(dir); dir = Path.dirname(dir)) created.push(dir)
-  const prepared: PreparedTree = { staging, created, parents, spareDirs: [], tree, under }
+  const held = new Map<string, HeldFile>()
+  const prepared: PreparedTree = { staging, created, parents, spareDirs: [], held, tree, under }
   if (!made) {
     stagingSpared = yield* attempt(() => {
       if (pool?.takeDir(staging) !== undefined) return true
@@ -159,7 +186,7 @@ const buildBeside = Effect.fnUntraced(function*(
       Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
     )
   }
-  const spared = yield* attempt(() => buildStaging(fs, tree, staging, under, pool)).pipe(
+  const spared = yield* attempt(() => buildStaging(fs, tree, staging, under, pool, held)).pipe(
     Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
   )
   return pool !== undefined && (parentSpared || stagingSpared || spared) ? { ...prepared, spareDirs: [pool.dir] } : prepared
@@ -178,8 +205,17 @@ export const prepareTree = (
   options: { readonly under?: string; readonly pool?: SparePool } = {}
 ): Effect.Effect<PreparedTree, unknown> => buildBeside(fs, tree, target, options.under, options.pool)
 
-/** Removes a prepared tree that was not swapped in, and the directories created for it if nothing else uses them. */
+/** Closes the descriptors a prepared tree holds (a second call does nothing). */
+const closeHeld = (held: ReadonlyMap<string, HeldFile>): void => {
+  for (const file of held.values()) file.close()
+}
+
+/**
+ * Removes a prepared tree that was not swapped in (its descriptors closed), and the directories created for it if
+ * nothing else uses them.
+ */
 export const discardPrepared = (fs: TreeFs, prepared: PreparedTree): void => {
+  closeHeld(prepared.held)
   removeIfPresent(fs, prepared.staging)
   for (const dir of prepared.created) {
     try {
@@ -199,21 +235,28 @@ const durabilityOf = (target: string, prepared: PreparedTree): TreeDurability =>
   // only the entries are kept for it, not the tree's content
   const { entries } = prepared.tree.manifest
   const { spareDirs, under } = prepared
-  let listed: { readonly files: ReadonlyArray<string>; readonly dirs: ReadonlyArray<string> } | undefined
+  let listed: {
+    readonly files: ReadonlyArray<string>
+    readonly dirs: ReadonlyArray<string>
+    readonly held: ReadonlyMap<string, HeldFile>
+  } | undefined
   const list = () => {
     if (listed !== undefined) return listed
     const root = under === undefined ? target : Path.join(target, under)
     const files: Array<string> = []
+    const held = new Map<string, HeldFile>()
     const dirs = new Set([Path.dirname(target), target, root])
     for (const entry of entries) {
       const path = Path.join(root, entry.path)
+      const file = prepared.held.get(entry.path)
+      if (file !== undefined) held.set(path, file)
       if (entry.type === "dir") dirs.add(path)
       else files.push(path)
       // a parent the manifest does not list exists all the same (`buildStaging` created it)
       for (let dir = Path.dirname(path); dir !== root; dir = Path.dirname(dir)) dirs.add(dir)
     }
     for (const dir of spareDirs) dirs.add(dir)
-    listed = { files, dirs: [...dirs] }
+    listed = { files, dirs: [...dirs], held }
     return listed
   }
   return {
@@ -221,6 +264,10 @@ const durabilityOf = (target: string, prepared: PreparedTree): TreeDurability =>
     get files() {
       return list().files
     },
+    get held() {
+      return list().held
+    },
+    close: () => closeHeld(prepared.held),
     get dirs() {
       return list().dirs
     },
@@ -249,6 +296,8 @@ export const materialize = Effect.fnUntraced(function*(
   const prepared = options.prepared
   const ready = prepared !== undefined && Path.dirname(prepared.staging) === parent &&
     (yield* attempt(() => isDirectory(fs, prepared.staging)))
+  // a prepared tree that is not there any more (or not beside the target) is only closed: this one is built anew
+  if (prepared !== undefined && !ready) closeHeld(prepared.held)
   const built = ready ? prepared : yield* buildBeside(fs, yield* attempt(() => loadTree(blobs, treeHash)), target, options.under, options.pool)
   yield* attempt(() => {
     let trash: string | undefined = Path.join(parent, `.trash-${Path.basename(target)}-${pidSuffix()}`)
@@ -260,7 +309,10 @@ export const materialize = Effect.fnUntraced(function*(
     }
     fs.renameSync(built.staging, target)
     if (trash !== undefined) removeIfPresent(fs, trash)
-  }).pipe(Effect.onError(() => Effect.sync(() => removeIfPresent(fs, built.staging))))
+  }).pipe(Effect.onError(() => Effect.sync(() => {
+    closeHeld(built.held)
+    removeIfPresent(fs, built.staging)
+  })))
   return durabilityOf(target, built)
 })
 
@@ -272,6 +324,8 @@ const isDirectory = (fs: TreeFs, path: string): boolean => {
     throw error
   }
 }
+
+const NONE_HELD: ReadonlyMap<string, HeldFile> = new Map()
 
 /**
  * Removes `target` (a whole plugin dir) by renaming it aside first, so it vanishes at once, then emptying it.
@@ -286,10 +340,10 @@ export const removeTree = (fs: TreeFs, target: string): TreeDurability => {
     fs.renameSync(target, trash)
   } catch (error) {
     if (errnoCode(error) !== "ENOENT") throw error
-    return { target, files: [], dirs: isDirectory(fs, parent) ? [parent] : [], created: [] }
+    return { target, files: [], held: NONE_HELD, close: () => {}, dirs: isDirectory(fs, parent) ? [parent] : [], created: [] }
   }
   removeIfPresent(fs, trash)
-  return { target, files: [], dirs: [parent], created: [] }
+  return { target, files: [], held: NONE_HELD, close: () => {}, dirs: [parent], created: [] }
 }
 
 /**

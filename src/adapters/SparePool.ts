@@ -16,12 +16,28 @@
  * not there. Spares are named `d-`/`f-` plus this process's `pidSuffix`; those of a process that is gone are removed
  * at the next process's first refill. A take that fails for any reason (none left, the spare gone, another file
  * system: EXDEV) leaves the caller to create the inode as before.
+ *
+ * Descriptors: a spare file is made with `open`, and that descriptor is kept, so taking it costs the rename alone
+ * (no second open, no close, a mode set with `fchmod`); the taker writes through it. Only the pool's own files are
+ * ever opened, by their creation. The pool holds at most `size.files` descriptors (24 by default): those of the spare
+ * files waiting plus those handed out by `takeHeld` and not yet closed (a refill makes no more than that allows).
+ * `takeFile`'s descriptor is the caller's outright, to close as one it opened itself. `close` (the end of the
+ * scope of `acquireLedgerSparePool`) closes the waiting ones; their files stay, as any spare left at exit does.
  */
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import * as Path from "node:path"
 import { closeQuietly, ownerAlive, pidSuffix } from "./AtomicFile.ts"
 import { errnoCode } from "./FsPort.ts"
 import type { TreeFs } from "./TreeFs.ts"
+
+/** A spare file moved into place with the descriptor it was made with (open for reading and writing). */
+export interface HeldFile {
+  readonly fd: number
+  /** the mode it has: the one `open` gave the spares (0644 less what the umask or a default ACL took) */
+  readonly mode: number
+  /** closes the descriptor, once: a second call does nothing (by then the number may be another file's) */
+  readonly close: () => void
+}
 
 export interface SparePool {
   /** where the spares wait: a tree built from them is durable only once this directory's entries are (see below) */
@@ -29,18 +45,21 @@ export interface SparePool {
   /** Moves a spare empty directory to `path` (which must not exist); its mode, or undefined if the caller must mkdir. */
   readonly takeDir: (path: string) => number | undefined
   /**
-   * Moves a spare empty file to `path` (which must not exist) and opens it for writing; undefined if the caller must
-   * create it. With `mode` (0644 or narrower, e.g. config.toml's temp file's 0600), the file gets that mode as
-   * `open` would have given it (the umask applied) before anything is written; without, it has the spares' mode.
+   * Moves a spare empty file to `path` (which must not exist); its descriptor, open for writing and from then on the
+   * caller's to close, or undefined if the caller must create it. With `mode` (0644 or narrower, e.g. config.toml's
+   * temp file's 0600), the file gets that mode as `open` would have given it (the umask applied) before anything is
+   * written; without, it has the spares' mode.
    */
   readonly takeFile: (path: string, mode?: number) => number | undefined
   /**
-   * `takeFile` without a mode, with the mode the file has: the one `open` gave the spares (0644 less what the umask
-   * or a default ACL took), known to the pool, so the caller need not read it back from the fd.
+   * `takeFile` without a mode, the descriptor staying counted by the pool until `close`d: for a file written now and
+   * fsynced later through the same descriptor (a tree's, by the settle after the answer).
    */
-  readonly takeFileAsMade: (path: string) => { readonly fd: number; readonly mode: number } | undefined
+  readonly takeHeld: (path: string) => HeldFile | undefined
   /** Makes spares up to the pool's size, one per turn of the event loop; best effort (a failure stops this refill). */
   readonly refill: Effect.Effect<void>
+  /** Closes the descriptors of the spare files waiting and makes no more (their files stay, like any left at exit). */
+  readonly close: () => void
 }
 
 /** enough for a typical plugin (the bench's: 8 directories with the staging dir, 8 files); a bigger one creates the rest */
@@ -48,28 +67,33 @@ const DEFAULT_SIZE = { dirs: 16, files: 24 }
 /** what spare files are made with (before the umask): a plugin's usual file mode; narrower modes are a chmod away */
 const SPARE_FILE_MODE = 0o644
 
+interface SpareFile {
+  readonly path: string
+  readonly fd: number
+}
+
 export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: number; readonly files: number } = DEFAULT_SIZE): SparePool => {
   const dirs: Array<string> = []
-  const files: Array<string> = []
+  const files: Array<SpareFile> = []
+  /** descriptors handed out by `takeHeld` and not closed yet: they count against `size.files` */
+  let held = 0
   /** the mode mkdir gave the spare directories (one lstat per refill: same process, same parent, same umask) */
   let dirMode: number | undefined
   /** the mode open gave the spare files (0644 asked): tells which bits the umask takes away */
   let fileMode: number | undefined
   let swept = false
-  /** set when a take cannot work here (EXDEV: the cache is on another file system): no more refills */
+  /** set when a take cannot work here (EXDEV: the cache is on another file system), or by `close`: no more refills */
   let disabled = false
 
-  const take = (list: Array<string>, path: string): boolean => {
-    const spare = list.pop()
-    if (spare === undefined) return false
+  /** renames `spare` to `path`; on failure, whether the spare is still good (the target's parent is missing) */
+  const moved = (spare: string, path: string): "moved" | "kept" | "lost" => {
     try {
       fs.renameSync(spare, path)
-      return true
+      return "moved"
     } catch (error) {
       if (errnoCode(error) === "EXDEV") disabled = true
       // the target's parent is missing (the caller creates it, then the inode): the spare is still good
-      if (errnoCode(error) === "ENOENT" && exists(spare)) list.push(spare)
-      return false
+      return errnoCode(error) === "ENOENT" && exists(spare) ? "kept" : "lost"
     }
   }
   const exists = (path: string): boolean => {
@@ -81,6 +105,27 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
     }
   }
 
+  const takeSpareDir = (path: string): number | undefined => {
+    const mode = dirMode
+    const spare = mode === undefined ? undefined : dirs.pop()
+    if (mode === undefined || spare === undefined) return undefined
+    const outcome = moved(spare, path)
+    if (outcome === "kept") dirs.push(spare)
+    return outcome === "moved" ? mode : undefined
+  }
+
+  /** moves a spare file to `path`: its descriptor (the caller's from here on) and mode, or undefined if none could be */
+  const takeSpareFile = (path: string): { readonly fd: number; readonly mode: number } | undefined => {
+    const mode = fileMode
+    const spare = mode === undefined ? undefined : files.pop()
+    if (mode === undefined || spare === undefined) return undefined
+    const outcome = moved(spare.path, path)
+    if (outcome === "moved") return { fd: spare.fd, mode }
+    if (outcome === "kept") files.push(spare)
+    else closeQuietly(fs, spare.fd)
+    return undefined
+  }
+
   const sweep = (): void => {
     swept = true
     let names: ReadonlyArray<string>
@@ -89,6 +134,7 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
     } catch {
       return // no spare dir yet (or unreadable: the refill reports nothing either way)
     }
+    // only removed, never opened: the descriptors kept are those of our own spares
     for (const name of names) {
       if (!ownerAlive(name)) fs.rmSync(Path.join(dir, name), { recursive: true, force: true })
     }
@@ -104,23 +150,25 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
       dirs.push(path)
       return true
     }
-    if (files.length < size.files) {
+    if (files.length + held < size.files) {
       const path = Path.join(dir, `f-${pidSuffix()}`)
-      // 0644 (before the umask): the usual mode of a plugin's files, so most need no chmod once written
-      const fd = fs.openSync(path, "wx", SPARE_FILE_MODE)
+      // 0644 (before the umask): the usual mode of a plugin's files, so most need no chmod once written; read and
+      // write, as a file opened for writing by path would be
+      const fd = fs.openSync(path, "wx+", SPARE_FILE_MODE)
       try {
         fileMode ??= fs.fstatSync(fd).mode & 0o7777
-      } finally {
-        fs.closeSync(fd)
+      } catch (error) {
+        closeQuietly(fs, fd)
+        throw error
       }
-      files.push(path)
+      files.push({ path, fd })
       return true
     }
     return false
   }
 
   const refill = Effect.suspend(() => {
-    if (disabled || (dirs.length >= size.dirs && files.length >= size.files)) return Effect.void
+    if (disabled || (dirs.length >= size.dirs && files.length + held >= size.files)) return Effect.void
     const first = Effect.try({
       try: () => {
         if (!swept) sweep()
@@ -140,64 +188,97 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
     return Effect.ignore(Effect.andThen(first, step))
   })
 
-  /** moves a spare file to `path`: the mode it has (the spares'), or undefined if none could be */
-  const takeSpareFile = (path: string): number | undefined => {
-    const mode = fileMode
-    return mode !== undefined && take(files, path) ? mode : undefined
+  const closeWaiting = (): void => {
+    disabled = true
+    for (const spare of files.splice(0)) closeQuietly(fs, spare.fd)
   }
 
   return {
     dir,
-    takeDir: (path) => (dirMode !== undefined && take(dirs, path) ? dirMode : undefined),
+    takeDir: takeSpareDir,
     takeFile: (path, mode) => {
-      const spareMode = takeSpareFile(path)
-      if (spareMode === undefined) return undefined
-      // moved in: from here on it is the caller's file (a failed open or chmod is reported as a failed creation
-      // would be; the caller removes the file as it would remove one it created)
-      const fd = fs.openSync(path, "r+")
+      const spare = takeSpareFile(path)
+      if (spare === undefined) return undefined
+      // moved in: from here on it is the caller's file (a failed chmod is reported as a failed creation would be;
+      // the caller removes the file as it would remove one it created)
       // the bits of 0644 the umask took away are taken from `mode` too, as `open` would
-      const wanted = mode === undefined ? spareMode : mode & ~(SPARE_FILE_MODE & ~spareMode)
-      if (wanted !== spareMode) {
+      const wanted = mode === undefined ? spare.mode : mode & ~(SPARE_FILE_MODE & ~spare.mode)
+      if (wanted !== spare.mode) {
         try {
-          fs.chmodSync(path, wanted)
+          fs.fchmodSync(spare.fd, wanted)
         } catch (error) {
-          closeQuietly(fs, fd)
+          closeQuietly(fs, spare.fd)
           throw error
         }
       }
-      return fd
+      return spare.fd
     },
-    takeFileAsMade: (path) => {
-      const mode = takeSpareFile(path)
-      // as in `takeFile`: a failed open is the caller's to report and clean up
-      return mode === undefined ? undefined : { fd: fs.openSync(path, "r+"), mode }
+    takeHeld: (path) => {
+      const spare = takeSpareFile(path)
+      if (spare === undefined) return undefined
+      held++
+      let open = true
+      const release = (): void => {
+        if (!open) return
+        open = false
+        held--
+        closeQuietly(fs, spare.fd)
+      }
+      return { fd: spare.fd, mode: spare.mode, close: release }
     },
-    refill
+    refill,
+    close: closeWaiting
   }
 }
 
 /**
- * The pool of `dir` for this file system, made on first use: the Projector (trees, config.toml's temp file) and the
- * EventLog (the lock's temp file) of one ledger share it, so one refill serves both.
+ * The pools in use, by file system and directory: the Projector (trees, config.toml's temp file) and the EventLog
+ * (the lock's temp file) of one ledger share one, so one refill serves both. `users` counts the scopes that
+ * acquired it; the last one to close closes it.
  */
-const pools = new WeakMap<TreeFs, Map<string, SparePool>>()
-const sparePoolFor = (fs: TreeFs, path: string): SparePool => {
+const pools = new WeakMap<TreeFs, Map<string, { readonly pool: SparePool; users: number }>>()
+const sparePoolFor = (fs: TreeFs, path: string): { readonly pool: SparePool; users: number } => {
   const dir = Path.resolve(path)
   let byDir = pools.get(fs)
   if (byDir === undefined) {
     byDir = new Map()
     pools.set(fs, byDir)
   }
-  let pool = byDir.get(dir)
-  if (pool === undefined) {
-    pool = makeSparePool(fs, dir)
-    byDir.set(dir, pool)
+  let entry = byDir.get(dir)
+  if (entry === undefined) {
+    entry = { pool: makeSparePool(fs, dir), users: 0 }
+    byDir.set(dir, entry)
   }
-  return pool
+  return entry
 }
 
+const spareDirOf = (ledgerDir: string): string => Path.join(ledgerDir, "spare")
+
 /**
- * The pool of a ledger (`<ledgerDir>/spare`) on this file system: the one place that names the spare dir, so the
- * Projector and the EventLog of one ledger always share a pool.
+ * The pool of a ledger (`<ledgerDir>/spare`) on this file system, for a user that only takes from it (the EventLog):
+ * the one place, with `acquireLedgerSparePool`, that names the spare dir, so the Projector and the EventLog of one
+ * ledger always share a pool. Once its last acquirer is gone, it is closed: takes then find no file (the caller
+ * creates one, as ever).
  */
-export const ledgerSparePool = (fs: TreeFs, ledgerDir: string): SparePool => sparePoolFor(fs, Path.join(ledgerDir, "spare"))
+export const ledgerSparePool = (fs: TreeFs, ledgerDir: string): SparePool => sparePoolFor(fs, spareDirOf(ledgerDir)).pool
+
+/**
+ * The pool of a ledger, for the user that refills it (the Projector): held until the scope closes, when the last
+ * acquirer's release closes its descriptors (and the next acquirer gets a new pool).
+ */
+export const acquireLedgerSparePool = (fs: TreeFs, ledgerDir: string): Effect.Effect<SparePool, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const entry = sparePoolFor(fs, spareDirOf(ledgerDir))
+      entry.users++
+      return entry
+    }),
+    (entry) =>
+      Effect.sync(() => {
+        entry.users--
+        if (entry.users > 0) return
+        entry.pool.close()
+        const byDir = pools.get(fs)
+        if (byDir?.get(entry.pool.dir) === entry) byDir.delete(entry.pool.dir)
+      })
+  ).pipe(Effect.map((entry) => entry.pool))

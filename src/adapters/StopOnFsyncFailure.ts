@@ -64,6 +64,7 @@ export const stopOnFsyncFailure = (fs: TreeFs): TreeFs => {
     linkSync: guarded("link", fs.linkSync),
     mkdirSync: guarded("mkdir", fs.mkdirSync),
     chmodSync: guarded("chmod", fs.chmodSync),
+    fchmodSync: guarded("chmod", fs.fchmodSync),
     fsyncSync: synced("fsync", fs.fsyncSync),
     fdatasyncSync: synced("fdatasync", fs.fdatasyncSync),
     fsyncAsync: (fd) => syncedAsync("fsync", () => fs.fsyncAsync(fd)),

@@ -16,6 +16,8 @@ export interface DirEntry {
 export interface TreeFs extends FsPort {
   readonly lstatSync: (path: string) => { readonly mode: number; readonly isFile: () => boolean; readonly isDirectory: () => boolean; readonly isSymbolicLink: () => boolean }
   readonly chmodSync: (path: string, mode: number) => void
+  /** `chmodSync` through an open descriptor: no path lookup, and it is surely the file written through that fd */
+  readonly fchmodSync: (fd: number, mode: number) => void
   readonly realpathSync: (path: string) => string
   /** the entries of a directory (unsorted), each with its type as the listing gives it */
   readonly readdirEntriesSync: (path: string) => ReadonlyArray<DirEntry>
@@ -40,6 +42,7 @@ export const nodeTreeFs: TreeFs = {
   ...nodeFs,
   lstatSync: (path) => NodeFs.lstatSync(path),
   chmodSync: (path, mode) => NodeFs.chmodSync(path, mode),
+  fchmodSync: (fd, mode) => NodeFs.fchmodSync(fd, mode),
   // realpath(3), one system call: `realpathSync` in JavaScript lstats every component of the path
   realpathSync: (path) => NodeFs.realpathSync.native(path),
   // never "unknown" here: Node lstats an entry whose type the file system does not report before it answers

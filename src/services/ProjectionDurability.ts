@@ -18,6 +18,11 @@
  * A path that is gone when the settle comes is skipped (nothing of it to sync; a file deleted from the cache by hand
  * is `verify`'s to find), except a swapped-in tree's own dir: that is a projection undone by a process that crashed
  * while projecting again, so nothing is committed and the next projection rebuilds it.
+ *
+ * A tree's files made from spares are still open from their writing (`TreeDurability.held`): the settle fsyncs them
+ * through those descriptors (the very files written, wherever they are now) instead of opening them again, and
+ * closes them. The chain owns them from `extend` on: a tree replaced in it (the same target projected again), a
+ * chain dropped, a settle that commits nothing or fails, and the chain left at the scope's end close theirs too.
  */
 import { Cause, Context, Deferred, Effect, FiberSet, type Scope } from "effect"
 import * as Path from "node:path"
@@ -45,6 +50,10 @@ import { type Checkpoint, encodeCheckpoint, readCheckpoint, recordAt, samePositi
  * meanwhile join the same settle. Closing the scope does not wait for the delay.
  */
 export const SettleDelay = Context.Reference<number>("plugin-ledger/services/SettleDelay", { defaultValue: () => 0 })
+
+const closeTrees = (trees: Iterable<TreeDurability>): void => {
+  for (const tree of trees) tree.close()
+}
 
 /** What one projection changed, to be made durable. */
 export interface ProjectionOutputs {
@@ -115,21 +124,31 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
   const afterSettle = options.afterSettle ?? Effect.void
   let chain: Chain | undefined
 
+  const latest = (disk: Checkpoint | undefined) => (chain !== undefined && samePosition(disk, chain.base) ? chain.next : disk)
+
+  /** the chain is given up: the descriptors its trees hold are closed */
+  const dropChain = (): void => {
+    const dropped = chain
+    chain = undefined
+    if (dropped !== undefined) closeTrees(dropped.trees.values())
+  }
+
   const position = (records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined, disk: Checkpoint | undefined) => {
     const current = chain
     if (current === undefined) return disk
     const before = freshFromSeq === undefined ? records.at(-1) : recordAt(records, freshFromSeq - 1)
     if (samePosition(disk, current.base) && before?.seq === current.next.seq && before.h === current.next.h) return current.next
-    chain = undefined
+    dropChain()
     return disk
   }
-
-  const latest = (disk: Checkpoint | undefined) => (chain !== undefined && samePosition(disk, chain.base) ? chain.next : disk)
 
   const extend = (disk: Checkpoint | undefined, next: Checkpoint, outputs: ProjectionOutputs): void => {
     const current = chain ?? { base: disk, next, trees: new Map(), files: new Set<string>(), dirs: new Set<string>() }
     current.next = next
     for (const tree of outputs.trees) {
+      // the earlier tree at this target is gone (swapped out): its files need no fsync, its descriptors no keeping
+      const replaced = current.trees.get(tree.target)
+      if (replaced !== undefined && replaced !== tree) replaced.close()
       current.trees.set(tree.target, tree)
       for (const dir of tree.created) current.dirs.add(dir)
     }
@@ -153,12 +172,19 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
   const freeRetired = Effect.sync(() => unlinkRetired(fs, retiredLinks.splice(0)))
 
   /** Under the lock: the chain's outputs fsynced, then its checkpoint renamed in; or the chain dropped (header). */
-  const commit = (records: ReadonlyArray<LogRecord>): Effect.Effect<void, unknown> => commitChain(records).pipe(Effect.ensuring(freeRetired))
-  const commitChain = Effect.fnUntraced(function*(records: ReadonlyArray<LogRecord>): Effect.fn.Return<void, unknown> {
-    const taken = chain
-    if (taken === undefined) return
-    // taken for good: a failure leaves it to the next projection, which starts from the checkpoint on disk
-    chain = undefined
+  const commit = (records: ReadonlyArray<LogRecord>): Effect.Effect<void, unknown> =>
+    Effect.suspend(() => {
+      const taken = chain
+      if (taken === undefined) return freeRetired
+      // taken for good: a failure leaves it to the next projection, which starts from the checkpoint on disk. Its
+      // descriptors are closed however the commit ends, only after it returned (no fsync of theirs in flight then)
+      chain = undefined
+      return commitChain(records, taken).pipe(
+        Effect.ensuring(Effect.sync(() => closeTrees(taken.trees.values()))),
+        Effect.ensuring(freeRetired)
+      )
+    })
+  const commitChain = Effect.fnUntraced(function*(records: ReadonlyArray<LogRecord>, taken: Chain): Effect.fn.Return<void, unknown> {
     const disk = yield* attempt(() => validCheckpoint(readCheckpoint(fs, paths.checkpointPath), records))
     const head = records.at(-1)
     if (!samePosition(disk, taken.base) || head?.seq !== taken.next.seq || head.h !== taken.next.h) return
@@ -166,14 +192,16 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
     // a swapped-in tree gone again (see the header): not committed
     const swapped = trees.filter((tree) => tree.files.length > 0)
     if (!(yield* attempt(() => swapped.every((tree) => exists(tree.target))))) return
-    const files = [...taken.files, ...trees.flatMap((tree) => tree.files)]
+    // a file written through a descriptor still open is fsynced through it; the others are opened by path
+    const files = [...taken.files, ...trees.flatMap((tree) => tree.files.filter((file) => !tree.held.has(file)))]
+    const open = trees.flatMap((tree) => [...tree.held.values()].map((file) => file.fd))
     const dirs = durableDirs.withAncestors([...taken.dirs, ...trees.flatMap((tree) => tree.dirs)])
     const checkpointFile: { staged?: StagedFile } = {}
     const stageCheckpoint = stageFile(fs, paths.checkpointPath, encodeCheckpoint(taken.next), 0o666).pipe(
       Effect.tap((staged) => Effect.sync(() => { checkpointFile.staged = staged }))
     )
     // the checkpoint's temp file is written and fsynced alongside the outputs, and renamed in after them
-    yield* Effect.all([fsyncPaths(fs, files, dirs), stageCheckpoint], { concurrency: 2, discard: true }).pipe(
+    yield* Effect.all([fsyncPaths(fs, files, dirs, open), stageCheckpoint], { concurrency: 2, discard: true }).pipe(
       Effect.onError(() => Effect.sync(() => (checkpointFile.staged === undefined ? undefined : discardStaged(fs, checkpointFile.staged))))
     )
     durableDirs.confirm(dirs)
@@ -217,7 +245,8 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
     Effect.suspend(() => {
       closing = true
       Deferred.doneUnsafe(closed, Effect.void)
-      return FiberSet.awaitEmpty(fibers).pipe(Effect.andThen(settle))
+      // a chain the settle could not take (no lock) is given up: the next process projects it again
+      return FiberSet.awaitEmpty(fibers).pipe(Effect.andThen(settle), Effect.ensuring(Effect.sync(dropChain)))
     })
   )
 
@@ -225,9 +254,7 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
     position,
     latest,
     extend,
-    drop: () => {
-      chain = undefined
-    },
+    drop: dropChain,
     retired: (link) => {
       retiredLinks.push(link)
     },

@@ -66,7 +66,7 @@ import { LedgerConfig } from "./LedgerConfig.ts"
 import { type LockHold as Hold, LockHold } from "./LockHold.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
 import { makeProjectionDurability, SettleDelay } from "./ProjectionDurability.ts"
-import { ledgerSparePool } from "../adapters/SparePool.ts"
+import { acquireLedgerSparePool } from "../adapters/SparePool.ts"
 
 export class ProjectionError extends Schema.TaggedError<ProjectionError>()("ProjectionError", {
   target: Schema.String,
@@ -214,8 +214,11 @@ export class Projector extends Context.Service<Projector, {
     Effect.gen(function*() {
       const paths = yield* LedgerConfig
       const fs = yield* LedgerFs
-      /** spare inodes for the trees and temp files written here, made after each settle (`SparePool.ts`) */
-      const spares = ledgerSparePool(fs, paths.ledgerDir)
+      /**
+       * spare inodes for the trees and temp files written here, made after each settle (`SparePool.ts`); their
+       * descriptors are closed with this layer's scope, after the settle its finalizer runs (added later, run first)
+       */
+      const spares = yield* acquireLedgerSparePool(fs, paths.ledgerDir)
       const blobs = makeBlobStore(fs, paths.blobsDir)
       const pluginDir = (pluginId: string) => {
         const { marketplace, plugin } = splitId(pluginId)
@@ -407,8 +410,15 @@ export class Projector extends Context.Service<Projector, {
         settleDelayMs: yield* SettleDelay
       })
 
-      /** Returns whether it projected anything (then the chain of projections to make durable grew). */
-      const projectRecords = Effect.fnUntraced(function*(records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined): Effect.fn.Return<boolean, unknown> {
+      /**
+       * Returns whether it projected anything (then the chain of projections to make durable grew). The trees it swaps
+       * in go to `produced` as they are, for the caller to close if it fails before the chain has them.
+       */
+      const projectRecords = Effect.fnUntraced(function*(
+        records: ReadonlyArray<LogRecord>,
+        freshFromSeq: number | undefined,
+        produced: Array<TreeDurability>
+      ): Effect.fn.Return<boolean, unknown> {
         const recovering = !clean
         clean = false
         if (!swept) {
@@ -464,7 +474,10 @@ export class Projector extends Context.Service<Projector, {
         const stageConfig = (
           ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))
         ).pipe(Effect.tap((staged) => Effect.sync(() => { output.staged = staged })))
-        const cache = Effect.forEach(events, projectCache)
+        // a tree swapped in holds descriptors (`TreeDurability.held`) until the chain takes it: closed if this fails first
+        const cache = Effect.forEach(events, (event) =>
+          projectCache(event).pipe(Effect.tap((tree) => Effect.sync(() => tree === undefined ? undefined : produced.push(tree))))
+        )
         // a temp file written and fsynced now: the cache trees are built meanwhile, side by side. One staged ahead by
         // `prepare` (its fsync issued long before) is only joined: first, then the trees, with no fiber forked
         const outputs = !touched
@@ -519,9 +532,11 @@ export class Projector extends Context.Service<Projector, {
         prepare,
         checkpoint: Effect.flatMap(LockHold, (hold) =>
           Effect.try({ try: () => currentCheckpoint(hold), catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined)))),
-        project: (records, freshFromSeq) =>
-          projectRecords(records, freshFromSeq).pipe(
+        project: (records, freshFromSeq) => {
+          const produced: Array<TreeDurability> = []
+          return projectRecords(records, freshFromSeq, produced).pipe(
             Effect.onError(() => Effect.sync(() => {
+              for (const tree of produced) tree.close()
               durability.drop()
               homeMade = false
             })),
@@ -535,6 +550,7 @@ export class Projector extends Context.Service<Projector, {
                 : new ProjectionError({ target: paths.codexHome, message: describeError(error) })
             )
           )
+        }
       })
     })
   )

@@ -1,12 +1,13 @@
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Exit } from "effect"
 import { makeBlobStore, sha256Hex } from "../../src/adapters/BlobStore.ts"
-import { materialize, prepareTree } from "../../src/adapters/PluginTree.ts"
+import { discardPrepared, materialize, prepareTree } from "../../src/adapters/PluginTree.ts"
 import { makeSparePool } from "../../src/adapters/SparePool.ts"
 import type { LoadedTree, TreeEntry } from "../../src/adapters/TreeBlob.ts"
 import { nodeTreeFs, type TreeFs } from "../../src/adapters/TreeFs.ts"
+import { trackFds } from "../support/TrackedFds.ts"
 import { tempDirScoped } from "./fixtures/testkit.ts"
 
 /** A tree held in memory, as `readSource` hands it to `prepareTree`. */
@@ -23,6 +24,7 @@ const treeOf = (entries: ReadonlyArray<{ readonly path: string; readonly mode: n
 
 const counting = () => {
   const chmods: Array<string> = []
+  const fchmods: Array<string> = []
   const fstats: Array<number> = []
   const fs: TreeFs = {
     ...nodeTreeFs,
@@ -30,12 +32,17 @@ const counting = () => {
       chmods.push(`${Path.basename(path)} ${mode.toString(8)}`)
       nodeTreeFs.chmodSync(path, mode)
     },
+    fchmodSync: (fd, mode) => {
+      // the file the descriptor is open on, by its name now (Linux's /proc)
+      fchmods.push(`${Path.basename(NodeFs.readlinkSync(`/proc/self/fd/${fd}`))} ${mode.toString(8)}`)
+      nodeTreeFs.fchmodSync(fd, mode)
+    },
     fstatSync: (fd) => {
       fstats.push(fd)
       return nodeTreeFs.fstatSync(fd)
     }
   }
-  return { fs, chmods, fstats }
+  return { fs, chmods, fchmods, fstats }
 }
 
 const modeOf = (path: string): number => NodeFs.lstatSync(path).mode & 0o7777
@@ -119,7 +126,8 @@ describe("PluginTree", () => {
       assert.strictEqual(created.fstats.length, 3)
       assert.deepStrictEqual([...created.chmods].sort(), chmodsDue(fileGives))
 
-      // from spares: no fstat at all; a file is chmodded where the spares' mode (0644 as open gave it) is not its own
+      // from spares: no fstat at all; a file is chmodded (through its descriptor) where the spares' mode (0644 as open
+      // gave it) is not its own
       const spared = counting()
       const pool = makeSparePool(spared.fs, Path.join(dir, "spare"), { dirs: 8, files: 8 })
       yield* pool.refill
@@ -128,7 +136,8 @@ describe("PluginTree", () => {
       check(Path.join(fromSpares.staging, "local"))
       assert.deepStrictEqual(spared.fstats, [])
       const spareMode = fileGives(0o644)
-      assert.deepStrictEqual([...spared.chmods].filter((c) => /\.md|\.sh|shared/.test(c)).sort(), chmodsDue(() => spareMode))
+      assert.deepStrictEqual([...spared.chmods].filter((c) => /\.md|\.sh|shared/.test(c)), [])
+      assert.deepStrictEqual([...spared.fchmods].sort(), chmodsDue(() => spareMode))
     }))
 
   it.effect("what makes a swapped-in tree durable names every file and directory of it, its target and that dir's parent", () =>
@@ -155,5 +164,61 @@ describe("PluginTree", () => {
       // asked again (the settle reads them more than once): the same lists
       assert.deepStrictEqual([...durability.files].sort(), [...files].sort())
       for (const path of [...durability.files, ...durability.dirs]) assert.isTrue(NodeFs.existsSync(path), path)
+    }))
+
+  it.effect("a tree from spares keeps their descriptors, written through and never reopened, until it is discarded or its durability closed", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const entries = [
+        { path: "a.md", mode: 0o644, text: "a" },
+        { path: "bin/run.sh", mode: 0o755, text: "#!/bin/sh\n" },
+        { path: "deep/er/b.md", mode: 0o644, text: "b" }
+      ]
+      const tracked = trackFds()
+      const pool = makeSparePool(tracked.fs, Path.join(dir, "spare"), { dirs: 8, files: 8 })
+      yield* pool.refill
+      const made = new Set(tracked.open.keys())
+      tracked.opens.length = 0
+      const blobs = makeBlobStore(tracked.fs, Path.join(dir, "blobs"))
+
+      // discarded: every descriptor it took is closed, the pool's others stay open
+      const discarded = yield* prepareTree(tracked.fs, treeOf(entries), Path.join(dir, "cache", "m", "gone"), { under: "local", pool })
+      assert.deepStrictEqual(tracked.opens, [], "no file opened: the spares' descriptors are written through")
+      assert.strictEqual(discarded.held.size, 3)
+      discardPrepared(tracked.fs, discarded)
+      assert.strictEqual(tracked.open.size, made.size - 3)
+      for (const file of discarded.held.values()) assert.isFalse(tracked.open.has(file.fd))
+
+      // swapped in: the durability holds them, at their paths below the target, until it is closed
+      const target = Path.join(dir, "cache", "m", "kept")
+      const prepared = yield* prepareTree(tracked.fs, treeOf(entries), target, { under: "local", pool })
+      const durability = yield* materialize(tracked.fs, blobs, "unused", target, { under: "local", prepared })
+      assert.deepStrictEqual([...durability.held.keys()].sort(), entries.map((e) => Path.join(target, "local", e.path)).sort())
+      for (const [path, file] of durability.held) {
+        assert.isTrue(made.has(file.fd))
+        assert.strictEqual(NodeFs.fstatSync(file.fd).ino, NodeFs.statSync(path).ino, path)
+      }
+      assert.strictEqual(tracked.open.size, made.size - 3)
+      durability.close()
+      assert.strictEqual(tracked.open.size, made.size - 6)
+
+      // a swap that fails closes them too
+      yield* pool.refill
+      const failing: TreeFs = {
+        ...tracked.fs,
+        renameSync: (from, to) => {
+          if (Path.basename(from).startsWith(".staging-")) throw Object.assign(new Error("EIO: injected, rename"), { code: "EIO" })
+          nodeTreeFs.renameSync(from, to)
+        }
+      }
+      const before = tracked.open.size
+      const third = Path.join(dir, "cache", "m", "failed")
+      const staged = yield* prepareTree(tracked.fs, treeOf(entries), third, { under: "local", pool })
+      const exit = yield* Effect.exit(materialize(failing, blobs, "unused", third, { under: "local", prepared: staged }))
+      assert.isTrue(Exit.isFailure(exit))
+      assert.strictEqual(tracked.open.size, before - 3)
+      pool.close()
+      assert.deepStrictEqual([...tracked.open.values()], [])
+      assert.deepStrictEqual(tracked.strayCloses, [])
     }))
 })

@@ -8,6 +8,7 @@ import { prepareTree } from "../../src/adapters/PluginTree.ts"
 import { makeSparePool } from "../../src/adapters/SparePool.ts"
 import type { LoadedTree, TreeEntry } from "../../src/adapters/TreeBlob.ts"
 import { nodeTreeFs, type TreeFs } from "../../src/adapters/TreeFs.ts"
+import { trackFds } from "../support/TrackedFds.ts"
 import { tempDirScoped } from "./fixtures/testkit.ts"
 
 const ENTRIES = [
@@ -130,18 +131,141 @@ describe("SparePool", () => {
       assertTree(Path.join(prepared.staging, "local"))
     }))
 
-  it.effect("a taken spare that cannot be opened fails the build like a failed creation, and leaves no staging dir", () =>
+  it.effect("a taken spare that cannot be written fails the build like a failed creation: no staging dir left, no descriptor open", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirScoped
       const spareDir = Path.join(dir, "spare")
       const target = Path.join(dir, "cache", "market", "plugin")
       NodeFs.mkdirSync(Path.dirname(target), { recursive: true })
-      const { fs } = instrumented((call, _path, flags) => call === "open" && flags === "r+")
+      const tracked = trackFds()
+      let writes = 0
+      const fs: TreeFs = {
+        ...tracked.fs,
+        // the third file written fails (the first two stay open in the staging tree until it is discarded)
+        writeSync: (fd, buffer, offset, length, position) => {
+          if (++writes === 3) throw Object.assign(new Error("EIO: injected, write"), { code: "EIO" })
+          return nodeTreeFs.writeSync(fd, buffer, offset, length, position)
+        }
+      }
       const pool = makeSparePool(fs, spareDir, { dirs: 8, files: 6 })
       yield* pool.refill
       const exit = yield* Effect.exit(prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool }))
       assert.isTrue(Exit.isFailure(exit))
       assert.deepStrictEqual(NodeFs.readdirSync(Path.dirname(target)), [])
+      // the three taken are closed; the three still waiting are the pool's, until it is closed
+      assert.strictEqual(tracked.open.size, 3)
+      pool.close()
+      assert.deepStrictEqual([...tracked.open.values()], [])
+      assert.deepStrictEqual(tracked.strayCloses, [])
+    }))
+
+  it.effect("a spare file comes with the descriptor it was made with: taking it is one rename (a mode: one fchmod), no open, no close", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const calls: Array<string> = []
+      const tracked = trackFds()
+      const fs: TreeFs = {
+        ...tracked.fs,
+        openSync: (path, flags, mode) => {
+          calls.push(`open ${flags}`)
+          return tracked.fs.openSync(path, flags, mode)
+        },
+        closeSync: (fd) => {
+          calls.push("close")
+          tracked.fs.closeSync(fd)
+        },
+        renameSync: (from, to) => {
+          calls.push("rename")
+          nodeTreeFs.renameSync(from, to)
+        },
+        chmodSync: (path, mode) => {
+          calls.push("chmod")
+          nodeTreeFs.chmodSync(path, mode)
+        },
+        fchmodSync: (fd, mode) => {
+          calls.push(`fchmod ${mode.toString(8)}`)
+          nodeTreeFs.fchmodSync(fd, mode)
+        }
+      }
+      const pool = makeSparePool(fs, Path.join(dir, "spare"), { dirs: 0, files: 2 })
+      yield* pool.refill
+      assert.deepStrictEqual(calls, ["open wx+", "open wx+"])
+      const made = new Set(tracked.open.keys())
+      calls.length = 0
+      const held = pool.takeHeld(Path.join(dir, "held"))
+      const fd = pool.takeFile(Path.join(dir, "secret"), 0o600)
+      assert.deepStrictEqual(calls, ["rename", "rename", `fchmod ${(0o600 & ~(0o644 & ~(held?.mode ?? 0))).toString(8)}`])
+      assert.isDefined(held)
+      assert.isDefined(fd)
+      if (held === undefined || fd === undefined) return
+      // the very descriptors made by the refill, now at the new names
+      assert.deepStrictEqual(new Set([held.fd, fd]), made)
+      assert.strictEqual(NodeFs.fstatSync(held.fd).ino, NodeFs.statSync(Path.join(dir, "held")).ino)
+      assert.strictEqual(NodeFs.fstatSync(fd).ino, NodeFs.statSync(Path.join(dir, "secret")).ino)
+      NodeFs.writeSync(held.fd, "through the spare's fd")
+      assert.strictEqual(NodeFs.readFileSync(Path.join(dir, "held"), "utf8"), "through the spare's fd")
+      held.close()
+      held.close()
+      fs.closeSync(fd)
+      assert.deepStrictEqual(calls.filter((call) => call === "close").length, 2, "a second close of a held file does nothing")
+      assert.deepStrictEqual(tracked.strayCloses, [])
+    }))
+
+  it.effect("the pool holds at most its size in descriptors, waiting and held together; `close` closes the waiting ones", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const spareDir = Path.join(dir, "spare")
+      const tracked = trackFds()
+      const pool = makeSparePool(tracked.fs, spareDir, { dirs: 0, files: 3 })
+      yield* pool.refill
+      assert.strictEqual(tracked.open.size, 3)
+      const first = pool.takeHeld(Path.join(dir, "a"))
+      const second = pool.takeHeld(Path.join(dir, "b"))
+      yield* pool.refill
+      // one waiting, two held: full
+      assert.strictEqual(tracked.open.size, 3)
+      assert.strictEqual(NodeFs.readdirSync(spareDir).length, 1)
+      first?.close()
+      yield* pool.refill
+      assert.strictEqual(tracked.open.size, 3)
+      assert.strictEqual(NodeFs.readdirSync(spareDir).length, 2)
+      pool.close()
+      assert.deepStrictEqual([...tracked.open.keys()], second === undefined ? [] : [second.fd])
+      assert.strictEqual(tracked.open.size, 1, "the held one stays open: it is its taker's to close")
+      second?.close()
+      assert.strictEqual(tracked.open.size, 0)
+      // a closed pool makes no more, and has no file to give
+      yield* pool.refill
+      assert.strictEqual(tracked.open.size, 0)
+      assert.isUndefined(pool.takeHeld(Path.join(dir, "c")))
+      assert.deepStrictEqual(tracked.strayCloses, [])
+    }))
+
+  it.effect("a spare file whose rename fails is closed with it, or kept with its descriptor when only the target's dir is missing", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const spareDir = Path.join(dir, "spare")
+      const tracked = trackFds()
+      let failing = true
+      const fs: TreeFs = {
+        ...tracked.fs,
+        renameSync: (from, to) => {
+          if (failing) throw Object.assign(new Error("EIO: injected, rename"), { code: "EIO" })
+          nodeTreeFs.renameSync(from, to)
+        }
+      }
+      const pool = makeSparePool(fs, spareDir, { dirs: 0, files: 2 })
+      yield* pool.refill
+      assert.isUndefined(pool.takeHeld(Path.join(dir, "a")))
+      assert.strictEqual(tracked.open.size, 1, "the spare that could not be moved is closed")
+      failing = false
+      assert.isUndefined(pool.takeHeld(Path.join(dir, "missing", "b")))
+      assert.strictEqual(tracked.open.size, 1, "ENOENT for the target: the spare is still good, and kept open")
+      const taken = pool.takeHeld(Path.join(dir, "c"))
+      assert.isDefined(taken)
+      taken?.close()
+      assert.strictEqual(tracked.open.size, 0)
+      assert.deepStrictEqual(tracked.strayCloses, [])
     }))
 
   it.effect("a spare file taken with a mode has it (as open gives it) before anything is written, even 0444, and stays writable", () =>

@@ -167,11 +167,10 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:diskCheckpoint readFileSync",
   "src/services/ProjectionDurability.ts:exists < src/services/ProjectionDurability.ts:commitChain statSync",
   "src/adapters/PluginTree.ts:ensureDir < src/adapters/PluginTree.ts:buildStaging lstatSync",
-  "src/adapters/SparePool.ts:makeOne closeSync",
   "src/adapters/SparePool.ts:makeOne fstatSync",
-  "src/adapters/SparePool.ts:take < src/adapters/SparePool.ts:takeSpareFile renameSync",
-  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile chmodSync",
-  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile openSync",
+  "src/adapters/SparePool.ts:moved < src/adapters/SparePool.ts:takeSpareFile renameSync",
+  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile fchmodSync",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/SparePool.ts:closeWaiting closeSync",
   "src/adapters/SparePool.ts:makeOne lstatSync",
   "src/adapters/SparePool.ts:makeOne mkdirSync",
   "src/adapters/SparePool.ts:makeOne openSync",
@@ -204,7 +203,7 @@ const SCENARIO: ReadonlyArray<Step> = [
 const siteOf = (op: OpRecord): string => `${op.site ?? "?"} ${op.kind}`
 
 const FSYNCS = new Set(["fsyncSync", "fdatasyncSync", "fsyncAsync"])
-const WRITES = new Set(["writeSync", "ftruncateSync", "renameSync", "linkSync", "mkdirSync", "chmodSync", ...FSYNCS])
+const WRITES = new Set(["writeSync", "ftruncateSync", "renameSync", "linkSync", "mkdirSync", "chmodSync", "fchmodSync", ...FSYNCS])
 const writes = (op: OpRecord): boolean =>
   WRITES.has(op.kind) || (op.kind === "openSync" && op.flags !== undefined && op.flags !== "r")
 
@@ -233,12 +232,17 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
     let firedIn: { readonly step: number; readonly ok: boolean } | undefined
     /** ops of the first process end here (the restart step starts a new one) */
     let firstProcessEnd = Number.POSITIVE_INFINITY
+    /** a closed session closed every descriptor it opened (spares' and trees' kept ones included), whatever failed */
+    const noneLeftOpen = (when: string): void => {
+      if (fs.openFds.length > 0) problems.push(`descriptors left open ${when}: ${fs.openFds.slice(0, 3).join(", ")}`)
+    }
     for (const [i, step] of SCENARIO.entries()) {
       const before = fs.fired.length
       let exit: Exit.Exit<unknown, unknown>
       if (step._tag === "Open" || step._tag === "Restart") {
         if (step._tag === "Restart") {
           if (session !== undefined) yield* session.close
+          noneLeftOpen("at the restart")
           firstProcessEnd = fs.ops
           fs.restart()
         }
@@ -262,6 +266,7 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
       if (firedIn === undefined && fs.fired.length > before) firedIn = { step: i, ok: Exit.isSuccess(exit) }
     }
     if (session !== undefined) yield* session.close
+    noneLeftOpen("at the end")
     const fired = fs.fired[0]
     // 0 fsync retries: once a failed fsync was reported, the process wrote nothing more (until the restart); an
     // fsync on the thread pool reports a turn later, and the writes issued meanwhile were already under way

@@ -28,6 +28,7 @@ import { MarketplaceDiscovery } from "../../src/services/MarketplaceDiscovery.ts
 import { SettleDelay } from "../../src/services/ProjectionDurability.ts"
 import { Projector } from "../../src/services/Projector.ts"
 import { storedBlobs } from "../support/BlobPacks.ts"
+import { fileId, trackFds } from "../support/TrackedFds.ts"
 
 const CONFIG = "# mine\n[features]\nplugins = true\n"
 const origin: Origin = { actor: "rpc", requestId: "req-1", client: "durability-test" }
@@ -233,6 +234,41 @@ describe("a damaged checkpoint", () => {
       NodeFs.writeFileSync(marker, "left alone")
       yield* withEngine(world, () => Effect.void)
       assert.isTrue(NodeFs.existsSync(marker))
+    }))
+})
+
+describe("files made from spares", () => {
+  it.live("are written through the descriptors they were made with, fsynced through them by the settle, never opened again, and closed", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      const tracked = trackFds()
+      const spareDir = Path.join(world.paths.ledgerDir, "spare")
+      const spareFiles = () => NodeFs.existsSync(spareDir) ? NodeFs.readdirSync(spareDir).filter((name) => name.startsWith("f-")).length : 0
+      const betaDir = Path.join(world.paths.cacheDir, "market", "beta")
+      const opensBefore = yield* withEngine(world, (engine) =>
+        Effect.gen(function*() {
+          yield* install(world, "alpha")(engine)
+          // the spares are made after the first settle, in the background; real time, bounded, not a timing assertion
+          const deadline = Date.now() + 5_000
+          while (spareFiles() < 8 && Date.now() < deadline) yield* Effect.sleep("5 millis")
+          assert.isAtLeast(spareFiles(), 8, "spares were made")
+          const opensBefore = tracked.opens.length
+          yield* install(world, "beta")(engine)
+          return opensBefore
+        }), tracked.fs)
+      const files = listTree(betaDir).filter((line) => line.startsWith("file ")).map((line) => Path.join(betaDir, line.split(" ")[1] ?? ""))
+      assert.strictEqual(files.length, 4)
+      const opens = tracked.opens.slice(opensBefore)
+      // neither while the tree is built nor by the settle: no open of any of its files, by any name (its directories
+      // are opened for their fsyncs, as ever)
+      const openedPath = (open: string) => open.slice(open.indexOf(" ") + 1)
+      assert.deepStrictEqual(opens.filter((open) => files.includes(openedPath(open)) || open.includes(".staging-beta")), [])
+      assert.deepStrictEqual(opens.filter((open) => open.startsWith("r") && openedPath(open).startsWith(`${spareDir}${Path.sep}`)), [])
+      const synced = new Set(tracked.fsyncs.map((sync) => sync.file))
+      for (const file of files) assert.isTrue(synced.has(fileId(NodeFs.statSync(file))), `${file} was fsynced`)
+      // and once the engine is closed, every descriptor opened through the port is closed, each once
+      assert.deepStrictEqual([...tracked.open.values()], [])
+      assert.deepStrictEqual(tracked.strayCloses, [])
     }))
 })
 

@@ -111,7 +111,7 @@ interface OpenFile {
 
 const MUTATING = new Set([
   "writeSync", "ftruncateSync", "renameSync", "linkSync", "unlinkSync", "mkdirSync", "rmdirSync", "rmSync", "chmodSync",
-  "fsyncSync", "fdatasyncSync", "fsyncAsync", "fdatasyncAsync"
+  "fchmodSync", "fsyncSync", "fdatasyncSync", "fsyncAsync", "fdatasyncAsync"
 ])
 const WRITE_FLAGS = new Set(["w", "wx", "w+", "wx+", "a", "ax", "a+", "ax+", "r+"])
 const CREATE_FLAGS = new Set(["w", "wx", "w+", "wx+", "a", "ax", "a+", "ax+"])
@@ -165,6 +165,10 @@ export class FaultFs implements TreeFs {
   /** ops counted so far (the index the next op gets) */
   get ops(): number {
     return this.opCount
+  }
+  /** the descriptors open through this file system (not closed yet), with the path each was opened at */
+  get openFds(): ReadonlyArray<string> {
+    return [...this.fds.entries()].map(([fd, open]) => `${fd} ${open.path}`)
   }
   get crashed(): boolean {
     return this.crashedAt !== undefined
@@ -477,11 +481,18 @@ export class FaultFs implements TreeFs {
       return fd
     }, { flags })
 
-  readonly closeSync = (fd: number): void =>
-    this.op("closeSync", this.pathOfFd(fd), () => {
-      NodeFs.closeSync(fd)
-      this.fds.delete(fd)
-    })
+  readonly closeSync = (fd: number): void => {
+    try {
+      this.op("closeSync", this.pathOfFd(fd), () => {
+        NodeFs.closeSync(fd)
+        this.fds.delete(fd)
+      })
+    } catch (error) {
+      // a close that fails still releases the descriptor (close(2) on Linux), so the caller never closes it again
+      if (!(error instanceof Crash) && this.fds.delete(fd)) NodeFs.closeSync(fd)
+      throw error
+    }
+  }
 
   readonly writeSync = (fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number => {
     const write = (count: number): number => {
@@ -700,6 +711,19 @@ export class FaultFs implements TreeFs {
         if (this.inside(path)) throw new Error(`FaultFs: chmod of an unmodelled path ${path}`)
         return
       }
+      node.mode = mode & 0o7777
+      node.pending.push({ type: "chmod", mode: mode & 0o7777 })
+    })
+
+  readonly fchmodSync = (fd: number, mode: number): void =>
+    this.op("fchmodSync", this.pathOfFd(fd), () => {
+      NodeFs.fchmodSync(fd, mode)
+      const open = this.openFile(fd)
+      if (open?.node === undefined) {
+        if (open !== undefined && this.inside(open.path)) throw new Error(`FaultFs: fchmod of an unmodelled file ${open.path}`)
+        return
+      }
+      const node = this.node(open.node)
       node.mode = mode & 0o7777
       node.pending.push({ type: "chmod", mode: mode & 0o7777 })
     })
