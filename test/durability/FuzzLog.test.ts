@@ -243,7 +243,9 @@ describe("R10: mutated log lines", () => {
           else assert.deepStrictEqual(dropped, [], `${context}: original records dropped`)
           if (opened.repair === undefined) {
             verdicts.set("writable", (verdicts.get("writable") ?? 0) + 1)
-            assert.deepStrictEqual(after, mutated, context)
+            // a segment truncated to nothing holds no record: the open starts the log as it starts a new ledger's
+            if (mutated.length === 0) assert.deepStrictEqual(opened.records.map((r) => r.type), ["LogCreated"], context)
+            else assert.deepStrictEqual(after, mutated, context)
           } else {
             verdicts.set("tail repaired", (verdicts.get("tail repaired") ?? 0) + 1)
             const kept = mutated.length - opened.repair.bytes
