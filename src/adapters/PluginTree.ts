@@ -300,12 +300,18 @@ export const materialize = Effect.fnUntraced(function*(
   if (prepared !== undefined && !ready) closeHeld(prepared.held)
   const built = ready ? prepared : yield* buildBeside(fs, yield* attempt(() => loadTree(blobs, treeHash)), target, options.under, options.pool)
   yield* attempt(() => {
-    let trash: string | undefined = Path.join(parent, `.trash-${Path.basename(target)}-${pidSuffix()}`)
-    try {
-      fs.renameSync(target, trash)
-    } catch (error) {
-      if (errnoCode(error) !== "ENOENT") throw error
-      trash = undefined
+    // a first install finds nothing there: asked without an exception (a failed rename's error object cost more
+    // than the lstat)
+    let trash = fs.lstatIfExists(target) === undefined
+      ? undefined
+      : Path.join(parent, `.trash-${Path.basename(target)}-${pidSuffix()}`)
+    if (trash !== undefined) {
+      try {
+        fs.renameSync(target, trash)
+      } catch (error) {
+        if (errnoCode(error) !== "ENOENT") throw error
+        trash = undefined
+      }
     }
     fs.renameSync(built.staging, target)
     if (trash !== undefined) removeIfPresent(fs, trash)

@@ -15,6 +15,8 @@ export interface DirEntry {
 /** The file-system port plus the calls that tree copies and path-containment checks need. */
 export interface TreeFs extends FsPort {
   readonly lstatSync: (path: string) => { readonly mode: number; readonly isFile: () => boolean; readonly isDirectory: () => boolean; readonly isSymbolicLink: () => boolean }
+  /** `lstatSync`, but undefined when nothing is at `path` (ENOENT), without building an error for that expected answer */
+  readonly lstatIfExists: (path: string) => ReturnType<TreeFs["lstatSync"]> | undefined
   readonly chmodSync: (path: string, mode: number) => void
   /** `chmodSync` through an open descriptor: no path lookup, and it is surely the file written through that fd */
   readonly fchmodSync: (fd: number, mode: number) => void
@@ -41,6 +43,7 @@ const kindOf = (entry: NodeFs.Dirent): EntryKind =>
 export const nodeTreeFs: TreeFs = {
   ...nodeFs,
   lstatSync: (path) => NodeFs.lstatSync(path),
+  lstatIfExists: (path) => NodeFs.lstatSync(path, { throwIfNoEntry: false }),
   chmodSync: (path, mode) => NodeFs.chmodSync(path, mode),
   fchmodSync: (fd, mode) => NodeFs.fchmodSync(fd, mode),
   // realpath(3), one system call: `realpathSync` in JavaScript lstats every component of the path

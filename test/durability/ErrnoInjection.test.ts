@@ -135,6 +135,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/PluginTree.ts:ensureDir < src/adapters/PluginTree.ts:buildStaging mkdirSync",
   "src/adapters/PluginTree.ts:isDirectory < src/adapters/PluginTree.ts:ready lstatSync",
   "src/adapters/PluginTree.ts:made mkdirSync",
+  "src/adapters/PluginTree.ts:materialize lstatIfExists",
   "src/adapters/PluginTree.ts:materialize renameSync",
   "src/adapters/PluginTree.ts:removeIfPresent < src/adapters/PluginTree.ts:materialize rmSync",
   "src/adapters/PluginTree.ts:removeIfPresent < src/adapters/PluginTree.ts:removeTree rmSync",

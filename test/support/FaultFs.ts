@@ -703,6 +703,8 @@ export class FaultFs implements TreeFs {
 
   readonly lstatSync = (path: string) => this.op("lstatSync", path, () => NodeFs.lstatSync(path))
 
+  readonly lstatIfExists = (path: string) => this.op("lstatIfExists", path, () => NodeFs.lstatSync(path, { throwIfNoEntry: false }))
+
   readonly chmodSync = (path: string, mode: number): void =>
     this.op("chmodSync", path, () => {
       NodeFs.chmodSync(path, mode)
