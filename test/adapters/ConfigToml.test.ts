@@ -10,7 +10,7 @@ import {
   setPluginEnabled
 } from "../../src/adapters/ConfigToml.ts"
 import { scaled, seedFor } from "../support/Soak.ts"
-import { tomlLayouts } from "../support/TomlLayouts.ts"
+import { editOutcome, runTomlEdit, tomlEdits, tomlLayouts } from "../support/TomlLayouts.ts"
 
 const ok = <A>(result: Result.Result<A, ConfigTomlError>): A => {
   if (Result.isFailure(result)) return assert.fail(`${result.failure.reason}: ${result.failure.message}`)
@@ -1157,20 +1157,9 @@ describe("property: random edit sequences", () => {
 })
 
 describe("property: edits of a text the last edit produced", () => {
-  type Edit = { readonly op: "replace" | "set" | "remove"; readonly id: string; readonly enabled: boolean }
-  const run = (text: string, { enabled, id, op }: Edit) =>
-    op === "replace"
-      ? replacePluginTable(text, id, enabled)
-      : op === "set"
-      ? setPluginEnabled(text, id, enabled)
-      : removePluginTable(text, id)
-  const outcome = (result: Result.Result<string, ConfigTomlError>) =>
-    Result.isSuccess(result) ? result.success : `${result.failure.reason}: ${result.failure.message}`
-  const edit = fc.record({
-    op: fc.constantFrom("replace", "set", "remove"),
-    id: fc.constantFrom("sample@debug", "alpha@market", "beta@market", "gamma@market", "bare-id", "fresh@x"),
-    enabled: fc.boolean()
-  })
+  const run = runTomlEdit
+  const outcome = editOutcome
+  const edit = tomlEdits
 
   it("(lines carried over from the edit) give what they give after a full scan, on random layouts", () => {
     fc.assert(

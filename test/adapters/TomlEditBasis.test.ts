@@ -11,7 +11,7 @@ import {
 import { type EditBasis, editBasisOf } from "../../src/adapters/TomlEditBasis.ts"
 import { type Layout, scanLayout, scanLines } from "../../src/adapters/TomlLayout.ts"
 import { scaled, seedFor } from "../support/Soak.ts"
-import { tomlLayouts } from "../support/TomlLayouts.ts"
+import { editOutcome, runTomlEdit, tomlEdits, tomlLayouts } from "../support/TomlLayouts.ts"
 
 const ok = <A>(result: Result.Result<A, ConfigTomlError>): A =>
   Result.isSuccess(result) ? result.success : assert.fail(`${result.failure.reason}: ${result.failure.message}`)
@@ -75,20 +75,9 @@ describe("the basis of the next edit, worked out ahead", () => {
 })
 
 describe("property: edits with the basis worked out ahead", () => {
-  type Edit = { readonly op: "replace" | "set" | "remove"; readonly id: string; readonly enabled: boolean }
-  const run = (text: string, { enabled, id, op }: Edit) =>
-    op === "replace"
-      ? replacePluginTable(text, id, enabled)
-      : op === "set"
-      ? setPluginEnabled(text, id, enabled)
-      : removePluginTable(text, id)
-  const outcome = (result: Result.Result<string, ConfigTomlError>) =>
-    Result.isSuccess(result) ? result.success : `${result.failure.reason}: ${result.failure.message}`
-  const edit = fc.record({
-    op: fc.constantFrom("replace", "set", "remove"),
-    id: fc.constantFrom("sample@debug", "alpha@market", "beta@market", "gamma@market", "bare-id", "fresh@x"),
-    enabled: fc.boolean()
-  })
+  const run = runTomlEdit
+  const outcome = editOutcome
+  const edit = tomlEdits
   // a hand edit between two edits: none, the same text again (a copy), or one byte changed (same length)
   const handEdit = fc.constantFrom("none", "copy", "byte")
   const byHand = (text: string, kind: string): string =>

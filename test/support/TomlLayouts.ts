@@ -1,5 +1,7 @@
+import { Result } from "effect"
 import fc from "fast-check"
 import { parse } from "smol-toml"
+import { type ConfigTomlError, removePluginTable, replacePluginTable, setPluginEnabled } from "../../src/adapters/ConfigToml.ts"
 
 /**
  * Tables config.toml files are made of, each a header and the lines it may hold (a line may be several physical
@@ -51,3 +53,27 @@ export const tomlLayouts: fc.Arbitrary<string> = fc.record({
     return false
   }
 })
+
+/** One plugin-table edit of the kinds Codex makes, on the plugin ids the layouts above hold (and two they do not). */
+export interface TomlEdit {
+  readonly op: "replace" | "set" | "remove"
+  readonly id: string
+  readonly enabled: boolean
+}
+
+export const tomlEdits: fc.Arbitrary<TomlEdit> = fc.record({
+  op: fc.constantFrom("replace", "set", "remove"),
+  id: fc.constantFrom("sample@debug", "alpha@market", "beta@market", "gamma@market", "bare-id", "fresh@x"),
+  enabled: fc.boolean()
+})
+
+export const runTomlEdit = (text: string, { enabled, id, op }: TomlEdit): Result.Result<string, ConfigTomlError> =>
+  op === "replace"
+    ? replacePluginTable(text, id, enabled)
+    : op === "set"
+    ? setPluginEnabled(text, id, enabled)
+    : removePluginTable(text, id)
+
+/** An edit's result as one comparable string: the new text, or the refusal's reason and message. */
+export const editOutcome = (result: Result.Result<string, ConfigTomlError>): string =>
+  Result.isSuccess(result) ? result.success : `${result.failure.reason}: ${result.failure.message}`
