@@ -177,7 +177,10 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
       kept: keptLockFile,
       ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
     }).pipe(
-      Effect.tap(() => Effect.sync(() => { orphansSwept = true })),
+      Effect.map((lock) => {
+        orphansSwept = true
+        return lock
+      }),
       Effect.mapError(fromLockError)
     )
   })
@@ -199,9 +202,13 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
   yield* Effect.addFinalizer(() => Effect.sync(() => file.close()))
 
   let refused: string | undefined
-  const failIfReadOnly = Effect.suspend(() => {
+  const readOnlyError = (): EventLogError | undefined => {
     const reason = file.readOnlyReason() ?? refused
-    return reason === undefined ? Effect.void : Effect.fail(new EventLogError({ reason: "ReadOnly", message: reason }))
+    return reason === undefined ? undefined : new EventLogError({ reason: "ReadOnly", message: reason })
+  }
+  const failIfReadOnly = Effect.suspend(() => {
+    const error = readOnlyError()
+    return error === undefined ? Effect.void : Effect.fail(error)
   })
 
   const transact = <A, E, E2 = never>(
@@ -212,7 +219,9 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
       Effect.andThen(withLock(Effect.suspend(() =>
         Effect.gen(function*() {
           const { repair } = yield* runSync(() => file.catchUp())
-          yield* failIfReadOnly
+          // checked in place, not as an effect of its own: a check on every command's path
+          const readOnly = readOnlyError()
+          if (readOnly !== undefined) return yield* readOnly
           if (repair !== undefined) {
             // another process left a torn tail after our open: record the repair ourselves
             const head = file.live().at(-1)?.seq ?? 0
