@@ -3,7 +3,7 @@
  * inside `EventLog.transact`, i.e. under the single-writer lock after catching up with other processes, and
  * looks at config.toml and the cache only there, so decisions see what is really on disk.
  */
-import { Clock, Effect, Layer, Ref, Result } from "effect"
+import { Clock, Effect, Layer, Result } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Path from "node:path"
 import { inspectConfig } from "../adapters/ConfigToml.ts"
@@ -75,7 +75,11 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const catalog = yield* Catalog
     const blobs = makeBlobStore(fs, paths.blobsDir)
     const fold = makeFolder()
-    const lastState = yield* Ref.make<PluginState>(initialState)
+    /**
+     * The state after the last projection, for answers. A plain variable, not a Ref: only this layer's fibers read
+     * and set it, each access a single synchronous step (an effect of its own cost a runtime op on every command)
+     */
+    let lastState: PluginState = initialState
 
     const toEngineError = (error: EngineError | { readonly message: string }): EngineError =>
       error instanceof EngineError ? error : internalError(error.message)
@@ -212,15 +216,14 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
           (appended, all) =>
             projectAll(all, appended).pipe(
               // durable and projected: the answer can go now, before the lock is released (see EarlyAnswer)
-              Effect.andThen(Effect.gen(function*() {
+              Effect.andThen(Effect.flatMap(EarlyAnswer, (early) => {
                 const own = appended.filter((r) => r.id.startsWith(`${key}:`))
-                const early = yield* EarlyAnswer
-                if (early !== undefined && own.length > 0) yield* early(answer(own, yield* Ref.get(lastState)))
+                return early !== undefined && own.length > 0 ? early(answer(own, lastState)) : Effect.void
               }))
             )
         ).pipe(Effect.mapError(toEngineError))
         const events = result.value.length > 0 ? result.value : result.appended.filter((r) => r.id.startsWith(`${key}:`))
-        return answer(events, yield* Ref.get(lastState))
+        return answer(events, lastState)
       })
 
     const pluginIdOrFail = (pluginId: string) => {
@@ -283,32 +286,34 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const install = (
       input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync?: boolean },
       origin: Origin
-    ) =>
-      Effect.gen(function*() {
-        const replayed = yield* recordedInstall(origin, input.marketplacePath, input.pluginName)
-        if (replayed !== undefined) return replayed
-        return yield* Effect.scoped(Effect.gen(function*() {
-          // the scope holds what `prepareInstall` prepared for the projection until the command is done
-          const { command, blobsDurable } = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
-          return yield* execute(
-            origin,
-            { type: "PluginInstalled", pluginId: command.pluginId },
-            "failed to persist installed plugin config",
-            () => Effect.succeed(command),
-            (): PluginInstallView => ({ authPolicy: command.authPolicy, appsNeedingAuth: [] }),
-            blobsDurable
-          )
-        }))
-      })
+    ): Effect.Effect<PluginInstallView, EngineError> => {
+      const fresh = Effect.scoped(Effect.gen(function*() {
+        // the scope holds what `prepareInstall` prepared for the projection until the command is done
+        const { command, blobsDurable } = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
+        return yield* execute(
+          origin,
+          { type: "PluginInstalled", pluginId: command.pluginId },
+          "failed to persist installed plugin config",
+          () => Effect.succeed(command),
+          (): PluginInstallView => ({ authPolicy: command.authPolicy, appsNeedingAuth: [] }),
+          blobsDurable
+        )
+      }))
+      // without a key there is nothing to look up (the common case: no effect of its own for it)
+      const key = origin.idempotencyKey
+      if (key === undefined) return fresh
+      return Effect.flatMap(
+        recordedInstall(key, input.marketplacePath, input.pluginName),
+        (replayed) => replayed !== undefined ? Effect.succeed(replayed) : fresh
+      )
+    }
 
     /**
      * A retried install (same idempotency key) answers from the log without reading the marketplace or
      * copying again; `execute` re-checks under the lock for the race where the first attempt is still running.
      */
-    const recordedInstall = (origin: Origin, marketplacePath: string, pluginName: string) =>
+    const recordedInstall = (key: string, marketplacePath: string, pluginName: string) =>
       Effect.gen(function*() {
-        const key = origin.idempotencyKey
-        if (key === undefined) return undefined
         yield* log.refresh.pipe(Effect.mapError(toEngineError))
         const previous = (yield* log.records).find((r) => r.id === `${key}:0`)
         if (previous === undefined) return undefined
@@ -421,11 +426,16 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     })
 
     /** Projects what the checkpoint does not cover; `appended` were just decided on config.toml as it is now. */
-    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = []) =>
-      projector.project(all, appended[0]?.seq).pipe(
-        Effect.andThen(Ref.set(lastState, fold(all))),
+    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = []) => {
+      // folded when the projection is built, as before (`all` is the log as the transaction left it)
+      const state = fold(all)
+      return projector.project(all, appended[0]?.seq).pipe(
+        Effect.map(() => {
+          lastState = state
+        }),
         Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
       )
+    }
 
     const verify = makeVerifier({
       fs,
@@ -489,7 +499,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     }
     const upToDate = repair === undefined && (yield* projectedUpTo(atOpen))
     if (log.readOnlyReason === undefined && upToDate) {
-      yield* Ref.set(lastState, fold(atOpen))
+      lastState = fold(atOpen)
     } else if (log.readOnlyReason === undefined) {
       yield* log.transact(
         () =>
@@ -501,11 +511,16 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               ? []
               : [newRecordOf(new LogTailRepaired({ ...repair, cause: { actor: "repair" } }), `repair:${atOpen.at(-1)?.seq ?? 0}:${repair.sha256}`, openedAt)]
           }),
-        (_, all) => projector.project(all).pipe(Effect.andThen(Ref.set(lastState, fold(all))))
+        (_, all) => {
+          const state = fold(all)
+          return projector.project(all).pipe(Effect.map(() => {
+            lastState = state
+          }))
+        }
       ).pipe(Effect.mapError((e) => internalError(`failed to open the ledger: ${e.message}`)))
     } else {
       yield* Effect.logWarning(`the ledger is read-only: ${log.readOnlyReason}`)
-      yield* Ref.set(lastState, fold(atOpen))
+      lastState = fold(atOpen)
     }
     if (log.readOnlyReason === undefined) {
       // a config.toml that cannot be read at all (EACCES) must not keep the ledger from opening
