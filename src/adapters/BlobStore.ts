@@ -178,8 +178,11 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
     stored: ReadonlyArray<string> = []
   ): Effect.fn.Return<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope> {
     const hashes = blobs.map(sha256Hex)
-    const planned = yield* attempt(() => plan(blobs, hashes, stored))
-    const appended = planned.fresh.size > 0 ? yield* attempt(() => writer.append(planned.fresh)) : undefined
+    // the plan and the pack append in one step: both synchronous, and either's failure is the call's
+    const { planned, appended } = yield* attempt(() => {
+      const planned = plan(blobs, hashes, stored)
+      return { planned, appended: planned.fresh.size > 0 ? writer.append(planned.fresh) : undefined }
+    })
     // started now: the fdatasync is issued already, the dir fsyncs are when the fiber first runs; uninterruptible,
     // so closing the scope waits for it (and every fd is closed)
     const fiber = yield* Effect.forkScoped(Effect.uninterruptible(settle(planned, appended)), { startImmediately: true })

@@ -23,7 +23,7 @@
  * over it again is not always the same (an uninstall and a reinstall move a table to the end): so the fold
  * starts from the checkpoint's copy of the text whenever config.toml is one of the texts that fold passes through.
  */
-import { Context, Effect, Exit, Fiber, Layer, Result, Schema, type Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Option, Result, Schema, type Scope } from "effect"
 import * as Path from "node:path"
 import {
   attempt,
@@ -304,13 +304,20 @@ export class Projector extends Context.Service<Projector, {
        */
       const holdUntilTaken = <A>(map: Map<string, Array<A>>, key: string, build: Effect.Effect<A, unknown>, discard: (a: A) => void) =>
         Effect.acquireRelease(
-          build.pipe(Effect.tap((built) => Effect.sync(() => pushTo(map, key, built))), Effect.option),
+          // filed in the match's own step (a tap and Effect.option were three more runtime ops on every install)
+          Effect.match(build, {
+            onFailure: () => Option.none<A>(),
+            onSuccess: (built) => {
+              pushTo(map, key, built)
+              return Option.some(built)
+            }
+          }),
           (built) => Effect.sync(() => {
             if (built._tag === "Some" && removeFrom(map, key, built.value)) discard(built.value)
           })
-        ).pipe(Effect.asVoid)
+        )
 
-      const prepareCache = (target: string, key: string, source: SourceTree, version: string): Effect.Effect<void, never, Scope.Scope> =>
+      const prepareCache = (target: string, key: string, source: SourceTree, version: string): Effect.Effect<unknown, never, Scope.Scope> =>
         holdUntilTaken(preparedTrees, key, prepareTree(fs, source.tree, target, { under: version, pool: spares }), (prepared) => discardPrepared(fs, prepared))
 
       /**
@@ -318,16 +325,17 @@ export class Projector extends Context.Service<Projector, {
        * under the text. Held by the scope like `holdUntilTaken`: untaken when the scope closes, it is waited for and
        * its temp file removed. A failure is not one: the projection that joins it stages the text itself then.
        */
-      const prepareConfig = (text: string): Effect.Effect<void, never, Scope.Scope> =>
+      const prepareConfig = (text: string): Effect.Effect<unknown, never, Scope.Scope> =>
         Effect.acquireRelease(
-          Effect.forkScoped(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares), { startImmediately: true }).pipe(
-            Effect.tap((fiber) => Effect.sync(() => pushTo(stagedConfigs, text, fiber)))
-          ),
+          Effect.map(Effect.forkScoped(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares), { startImmediately: true }), (fiber) => {
+            pushTo(stagedConfigs, text, fiber)
+            return fiber
+          }),
           (fiber) =>
             removeFrom(stagedConfigs, text, fiber)
               ? Fiber.join(fiber).pipe(Effect.flatMap((staged) => Effect.sync(() => discardStaged(fs, staged))), Effect.ignore)
               : Effect.void
-        ).pipe(Effect.asVoid)
+        )
 
       // suspended: the config.toml edit (CPU, ~0.5 ms on a config of 30 plugins) runs once the caller's blob writes
       // have their fsyncs on the way, not when the caller builds its effects
@@ -342,7 +350,7 @@ export class Projector extends Context.Service<Projector, {
         return Effect.andThen(
           config === undefined ? Effect.void : prepareConfig(config),
           prepareCache(target, preparedKey(target, source.treeHash, version), source, version)
-        )
+        ).pipe(Effect.asVoid)
       })
 
       /** Applies an event to the cache; returns what to fsync before the change counts as durable (none: no change). */
@@ -473,11 +481,21 @@ export class Projector extends Context.Service<Projector, {
         // the prepared one is joined uninterruptibly: once taken, only this projection can remove its temp file
         const stageConfig = (
           ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))
-        ).pipe(Effect.tap((staged) => Effect.sync(() => { output.staged = staged })))
-        // a tree swapped in holds descriptors (`TreeDurability.held`) until the chain takes it: closed if this fails first
-        const cache = Effect.forEach(events, (event) =>
-          projectCache(event).pipe(Effect.tap((tree) => Effect.sync(() => tree === undefined ? undefined : produced.push(tree))))
-        )
+        ).pipe(Effect.map((staged) => {
+          output.staged = staged
+        }))
+        // a tree swapped in holds descriptors (`TreeDurability.held`) until the chain takes it: closed if this fails
+        // first. One generator for the events (usually one): Effect.forEach and a tap per event cost a dozen runtime ops
+        const cache = Effect.gen(function*() {
+          const trees: Array<TreeDurability> = []
+          for (const event of events) {
+            const tree = yield* projectCache(event)
+            if (tree === undefined) continue
+            produced.push(tree)
+            trees.push(tree)
+          }
+          return trees
+        })
         // a temp file written and fsynced now: the cache trees are built meanwhile, side by side. One staged ahead by
         // `prepare` (its fsync issued long before) is only joined: first, then the trees, with no fiber forked
         const outputs = !touched
@@ -511,7 +529,7 @@ export class Projector extends Context.Service<Projector, {
           },
           configText: projected
         }, {
-          trees: trees.filter((tree) => tree !== undefined),
+          trees,
           files: resync ? [paths.configPath] : [],
           dirs: [...configDirs, ...(staged === undefined && !resync ? [] : [paths.codexHome])]
         })
