@@ -30,10 +30,19 @@ const openingTheGate = (handlers: PeerHandlers, answeredBefore: boolean) =>
     }
     const quiet = yield* Effect.sleep(QUIET_MS).pipe(Effect.andThen(open), Effect.forkScoped)
     const answered = handlers.answered
+    // once an answer has opened the gate, `quiet` is over and the gate open: later requests skip both (no effects
+    // of their own on every request)
+    let opened = false
+    const openAfter = open.pipe(Effect.andThen(Effect.sync(() => {
+      opened = true
+    })))
     return {
       ...handlers,
-      request: (request) => Fiber.interrupt(quiet).pipe(Effect.andThen(handlers.request(request))),
-      answered: (request) => (answered === undefined ? open : answered(request).pipe(Effect.andThen(open)))
+      request: (request) => opened ? handlers.request(request) : Fiber.interrupt(quiet).pipe(Effect.andThen(handlers.request(request))),
+      answered: (request) =>
+        opened
+          ? (answered === undefined ? Effect.void : answered(request))
+          : (answered === undefined ? openAfter : answered(request).pipe(Effect.andThen(openAfter)))
     } satisfies PeerHandlers
   })
 

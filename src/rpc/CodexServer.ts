@@ -168,41 +168,47 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
     }
   }
 
+  const initialize = (params: unknown) =>
+    Effect.gen(function*() {
+      if (clientName !== undefined) return yield* invalid("Already initialized")
+      const { clientInfo } = yield* withParams(InitializeParams, params, Effect.succeed)
+      clientName = clientInfo.name
+      if (options.notifications !== undefined) pending = yield* options.notifications.subscribe()
+      return Effect.succeed(initializeResult(clientInfo))
+    })
+
   const handlers: PeerHandlers = {
-    request: (request) =>
-      Effect.gen(function*() {
-        if (isProcessMethod(request.method)) {
-          if (clientName === undefined) return yield* invalid("Not initialized")
-          return runProcessMethod(processHost, request.method, request.params, origin(request, null))
-        }
-        const shape = methodParams.get(request.method)
-        if (shape === undefined) {
-          const expected = methods.map((m) => `\`${m}\``).join(", ")
-          return yield* invalid(`Invalid request: unknown variant \`${request.method}\`, expected one of ${expected}`)
-        }
-        if (request.params === undefined || request.params === null) {
-          return yield* invalid("Invalid request: missing field `params`")
-        }
-        const decoded = decodeValue(shape, request.params)
-        if (Result.isFailure(decoded)) return yield* invalid(`Invalid request: ${decoded.failure}`)
-        if (request.method === "initialize") {
-          if (clientName !== undefined) return yield* invalid("Already initialized")
-          const params = yield* withParams(InitializeParams, decoded.success, Effect.succeed)
-          clientName = params.clientInfo.name
-          if (options.notifications !== undefined) pending = yield* options.notifications.subscribe()
-          return Effect.succeed(initializeResult(params.clientInfo))
-        }
-        if (clientName === undefined) return yield* invalid("Not initialized")
-        return run(request, decoded.success)
-      }),
+    // checked at once (the peer calls this when the request's turn comes), not in a generator: every request passes
+    // here, and only `initialize` has effects of its own to run
+    request: (request) => {
+      if (isProcessMethod(request.method)) {
+        if (clientName === undefined) return Effect.fail(invalid("Not initialized"))
+        return Effect.succeed(runProcessMethod(processHost, request.method, request.params, origin(request, null)))
+      }
+      const shape = methodParams.get(request.method)
+      if (shape === undefined) {
+        const expected = methods.map((m) => `\`${m}\``).join(", ")
+        return Effect.fail(invalid(`Invalid request: unknown variant \`${request.method}\`, expected one of ${expected}`))
+      }
+      if (request.params === undefined || request.params === null) {
+        return Effect.fail(invalid("Invalid request: missing field `params`"))
+      }
+      const decoded = decodeValue(shape, request.params)
+      if (Result.isFailure(decoded)) return Effect.fail(invalid(`Invalid request: ${decoded.failure}`))
+      if (request.method === "initialize") return initialize(decoded.success)
+      if (clientName === undefined) return Effect.fail(invalid("Not initialized"))
+      return Effect.succeed(run(request, decoded.success))
+    },
     notification: () => Effect.void,
     answered: (request) =>
-      Effect.suspend(() => {
-        if (request.method !== "initialize" || pending === undefined) return Effect.void
-        const stream = pending
-        pending = undefined
-        return Deferred.succeed(subscribed, stream)
-      }),
+      request.method !== "initialize"
+        ? Effect.void
+        : Effect.suspend(() => {
+          if (pending === undefined) return Effect.void
+          const stream = pending
+          pending = undefined
+          return Deferred.succeed(subscribed, stream)
+        }),
     notifications: Stream.unwrap(Deferred.await(subscribed))
   }
   return handlers

@@ -236,7 +236,8 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
             return handlers.notification(frame.notification)
           case "Request":
             return Effect.logDebug(`request ${String(frame.request.id)} ${frame.request.method}`).pipe(
-              Effect.andThen(handlers.request(frame.request)),
+              // asked once the request's turn has come (handlers check the session state they see then)
+              Effect.andThen(() => handlers.request(frame.request)),
               Effect.matchEffect({
                 onFailure: (error) => answer(frame.request, frame.jsonrpc, Effect.fail(error)),
                 onSuccess: (work) => answer(frame.request, frame.jsonrpc, work)
