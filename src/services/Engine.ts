@@ -169,13 +169,15 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     ): Effect.Effect<A, EngineError> =>
       Effect.gen(function*() {
         const key = origin.idempotencyKey ?? randomUUID()
+        const prefix = `${key}:`
+        /** the records this command appended (ids `<key>:<index>`; adopted hand edits have ids of their own) */
+        const ownOf = (appended: ReadonlyArray<LogRecord>) => appended.filter((r) => r.id.startsWith(prefix))
         const now = new Date(yield* Clock.currentTimeMillis).toISOString()
         const result = yield* log.transact(
           (records) =>
             Effect.gen(function*() {
               // exactly `<key>:<index>`: a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>` record.
               // Looked for only with a key the client gave: a fresh one names no record yet (a scan of the whole log)
-              const prefix = `${key}:`
               const previous = origin.idempotencyKey === undefined
                 ? []
                 : records.filter((r) => r.id.startsWith(prefix) && /^\d+$/.test(r.id.slice(prefix.length)))
@@ -202,7 +204,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               if (Result.isFailure(preview)) return yield* internalError(`${configFailure}: ${preview.failure.message}`)
               const append: Array<NewRecord> = [
                 ...adoption.records,
-                ...decided.success.map((event, index) => newRecordOf(event, `${key}:${index}`, now))
+                ...decided.success.map((event, index) => newRecordOf(event, `${prefix}${index}`, now))
               ]
               // a request id, client name or key of megabytes would make a record the log refuses (a defect there)
               const tooLarge = append.find((r) => recordBytes(r) > MAX_RECORD_BYTES - 512)
@@ -217,12 +219,12 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
             projectAll(all, appended).pipe(
               // durable and projected: the answer can go now, before the lock is released (see EarlyAnswer)
               Effect.andThen(Effect.flatMap(EarlyAnswer, (early) => {
-                const own = appended.filter((r) => r.id.startsWith(`${key}:`))
+                const own = ownOf(appended)
                 return early !== undefined && own.length > 0 ? early(answer(own, lastState)) : Effect.void
               }))
             )
         ).pipe(Effect.mapError(toEngineError))
-        const events = result.value.length > 0 ? result.value : result.appended.filter((r) => r.id.startsWith(`${key}:`))
+        const events = result.value.length > 0 ? result.value : ownOf(result.appended)
         return answer(events, lastState)
       })
 
