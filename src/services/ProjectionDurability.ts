@@ -51,7 +51,8 @@ import { type Checkpoint, encodeCheckpoint, readCheckpoint, recordAt, samePositi
  */
 export const SettleDelay = Context.Reference<number>("plugin-ledger/services/SettleDelay", { defaultValue: () => 0 })
 
-const closeTrees = (trees: Iterable<TreeDurability>): void => {
+/** closes the descriptors the trees hold (`TreeDurability.close`; a second close does nothing) */
+export const closeTrees = (trees: Iterable<TreeDurability>): void => {
   for (const tree of trees) tree.close()
 }
 

@@ -65,7 +65,7 @@ import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type LockHold as Hold, LockHold } from "./LockHold.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
-import { makeProjectionDurability, SettleDelay } from "./ProjectionDurability.ts"
+import { closeTrees, makeProjectionDurability, SettleDelay } from "./ProjectionDurability.ts"
 import { acquireLedgerSparePool } from "../adapters/SparePool.ts"
 
 export class ProjectionError extends Schema.TaggedError<ProjectionError>()("ProjectionError", {
@@ -554,7 +554,7 @@ export class Projector extends Context.Service<Projector, {
           const produced: Array<TreeDurability> = []
           return projectRecords(records, freshFromSeq, produced).pipe(
             Effect.onError(() => Effect.sync(() => {
-              for (const tree of produced) tree.close()
+              closeTrees(produced)
               durability.drop()
               homeMade = false
             })),
