@@ -18,8 +18,13 @@ export interface EarlyStart {
   readonly initialized?: { readonly clientName: string; readonly mark: LogMark }
   /** the client's first `plugin/list` was answered too (EarlyList.ts); its discovery goes on in the engine */
   readonly listed?: EarlyListing
-  /** stdin from the first byte the session has not seen */
-  readonly input: AsyncIterable<unknown>
+  /** stdin from the first byte the session has not seen: bytes read already, and the stream (unless it ended) */
+  readonly input: SessionInput
+}
+
+export interface SessionInput {
+  readonly head: Buffer
+  readonly rest: Readable | undefined
 }
 
 /** `initialize` answered (or not) and the input as it stands: bytes already read, and the stream (unless it ended). */
@@ -116,12 +121,6 @@ const readFirstLine = (input: Readable, windowMs: number): Promise<FirstLine> =>
     input.once("error", onError)
   })
 
-/** The session's input: `head`, then whatever `rest` still has. */
-export async function* concat(head: Buffer, rest: AsyncIterable<unknown> | undefined): AsyncGenerator<unknown> {
-  if (head.length > 0) yield head
-  if (rest !== undefined) yield* rest
-}
-
 /**
  * Answers a plain `initialize` arriving first on `input` (within `windowMs`) on `output`, after taking the log's
  * mark; everything else read is handed on untouched.
@@ -146,5 +145,5 @@ export const answerInitialize = async (
 /** `answerInitialize`, with the input handed on as the session reads it. */
 export const startServe = async (ledgerDir: string, input: Readable, output: Writable, windowMs = 250): Promise<EarlyStart> => {
   const { initialized, head, rest } = await answerInitialize(ledgerDir, input, output, windowMs)
-  return { ...(initialized === undefined ? {} : { initialized }), input: concat(head, rest) }
+  return { ...(initialized === undefined ? {} : { initialized }), input: { head, rest } }
 }

@@ -12,7 +12,7 @@ import * as NodeFs from "node:fs"
 import type { Readable, Writable } from "node:stream"
 import { lastRecord } from "../adapters/LogMark.ts"
 import type { LedgerPaths } from "../services/LedgerPaths.ts"
-import { type AnsweredInitialize, concat, type EarlyStart } from "./EarlyInitialize.ts"
+import type { AnsweredInitialize, EarlyStart } from "./EarlyInitialize.ts"
 
 /** A `plugin/list` request the fast path may answer (its params are decoded by FirstList.ts). */
 export interface PlainList {
@@ -131,7 +131,7 @@ export const answerFirstList = async (
   const loading = import("./FirstList.ts")
   loading.catch(() => {})
   const { bytes, rest } = await readFirstRequest(answered.head, answered.rest, windowMs)
-  const unanswered: EarlyStart = { initialized: answered.initialized, input: concat(bytes, rest) }
+  const unanswered: EarlyStart = { initialized: answered.initialized, input: { head: bytes, rest } }
   const { found } = firstRequest(bytes)
   if (found === undefined || !projectionIsCurrent(paths)) return unanswered
   const { prepareFirstList } = await loading
@@ -145,5 +145,5 @@ export const answerFirstList = async (
   // from here the answer is under way: whatever fails is not for the session to answer again
   const listed = await listing.write(output)
   const remaining = Buffer.concat([bytes.subarray(0, found.start), bytes.subarray(found.end)])
-  return { initialized: answered.initialized, listed, input: concat(remaining, rest) }
+  return { initialized: answered.initialized, listed, input: { head: remaining, rest } }
 }

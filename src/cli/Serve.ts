@@ -69,7 +69,7 @@ export const serveStdio = (early?: EarlyStart) => Effect.gen(function*() {
   // waits for the first answers is not held up: this runs once the session is quiet)
   const busy = makeQuietRelease()
   busy()
-  const channel = early === undefined ? stdioChannel() : streamChannel(early.input, process.stdout)
+  const channel = early === undefined ? stdioChannel() : streamChannel(early.input.rest, process.stdout, early.input.head)
   yield* servePeer(reportingActivity(channel, busy), handlers)
   yield* Effect.logDebug("stdin closed; all requests answered")
 }).pipe(Effect.scoped)

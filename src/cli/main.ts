@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util"
 import { pathsFromEnv } from "../services/LedgerPaths.ts"
 import { cliOptions } from "./CliOptions.ts"
-import { answerInitialize, concat, type EarlyStart } from "./EarlyInitialize.ts"
+import { answerInitialize, type EarlyStart } from "./EarlyInitialize.ts"
 import { answerFirstList } from "./EarlyList.ts"
 
 const argv = process.argv.slice(2)
@@ -23,7 +23,7 @@ const early = async (): Promise<EarlyStart | undefined> => {
   const paths = pathsFromEnv(process.env, parsed.values["codex-home"])
   const answered = await answerInitialize(paths.ledgerDir, process.stdin, process.stdout)
   const { initialized } = answered
-  if (initialized === undefined) return { input: concat(answered.head, answered.rest) }
+  if (initialized === undefined) return { input: { head: answered.head, rest: answered.rest } }
   return answerFirstList(paths, { ...answered, initialized }, process.stdout)
 }
 

@@ -17,7 +17,7 @@ import {
 } from "../../src/rpc/JsonRpcPeer.ts"
 import { encodeError, encodeResult } from "../../src/rpc/ResponseLine.ts"
 import { EarlyAnswer } from "../../src/services/EarlyAnswer.ts"
-import { readLines, streamChannel } from "../../src/rpc/StdioChannel.ts"
+import { readableLines, streamChannel } from "../../src/rpc/StdioChannel.ts"
 
 const reply = (line: string): string => {
   const frame = classify(line)
@@ -176,12 +176,12 @@ describe("classify", () => {
   })
 })
 
-const collect = async (chunks: ReadonlyArray<string | Buffer>): Promise<ReadonlyArray<string>> => {
-  async function* source() {
-    for (const chunk of chunks) yield chunk
-  }
-  const lines: Array<string> = []
-  for await (const line of readLines(source())) lines.push(line)
+/** the lines `readableLines` gives for `chunks` written one by one to a stream that then ends */
+const collect = (chunks: ReadonlyArray<string | Buffer>, head = Buffer.alloc(0)): Promise<ReadonlyArray<string>> => {
+  const input = new PassThrough()
+  const lines = Effect.runPromise(Stream.runCollect(readableLines(head, input)))
+  for (const chunk of chunks) input.write(chunk)
+  input.end()
   return lines
 }
 
@@ -198,7 +198,7 @@ describe("streamChannel writes", () => {
     }))
 })
 
-describe("readLines (StdioChannel framing)", () => {
+describe("readableLines (StdioChannel framing)", () => {
   it("splits at \\n only and drops one trailing \\r, as BufRead::lines does", async () => {
     assert.deepStrictEqual(await collect(["a\nb\r\nc\r\rd\n"]), ["a", "b", "c\r\rd"])
     assert.deepStrictEqual(await collect(["{\"id\":1,\r\"method\":\"m\"}\n"]), ["{\"id\":1,\r\"method\":\"m\"}"])
@@ -220,6 +220,46 @@ describe("readLines (StdioChannel framing)", () => {
 
   it("invalid UTF-8 becomes U+FFFD", async () => {
     assert.deepStrictEqual(await collect([Buffer.from([0x61, 0xff, 0x0a])]), ["a\ufffd"])
+  })
+
+  it("reads the bytes read before it (head) first, also without a stream", async () => {
+    assert.deepStrictEqual(await collect(["b\nc"], Buffer.from("x\na")), ["x", "ab", "c"])
+    assert.deepStrictEqual(await Effect.runPromise(Stream.runCollect(readableLines(Buffer.from("x\ny"), undefined))), ["x", "y"])
+  })
+
+  it("a stream's error fails the lines, also when it came before the reader", async () => {
+    const failure = (input: PassThrough) => Effect.runPromise(Effect.flip(Stream.runCollect(readableLines(Buffer.alloc(0), input))))
+    const input = new PassThrough()
+    const failed = failure(input)
+    input.write("a\n")
+    input.destroy(new Error("broken pipe"))
+    assert.strictEqual((await failed).message, "broken pipe")
+    const errored = new PassThrough()
+    errored.on("error", () => {})
+    errored.destroy(new Error("gone"))
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.strictEqual((await failure(errored)).message, "gone")
+  })
+
+  it("pauses the stream while many lines wait for a busy reader, and resumes it once they are taken", async () => {
+    const input = new PassThrough()
+    const numbered = (from: number, count: number) => Array.from({ length: count }, (_, i) => `${from + i}\n`).join("")
+    const received: Array<string> = []
+    const lines = Effect.runPromise(readableLines(Buffer.alloc(0), input).pipe(
+      Stream.runForEach((line) => Effect.sync(() => void received.push(line)).pipe(Effect.andThen(Effect.sleep("1 millis"))))
+    ))
+    const turn = () => new Promise((resolve) => setImmediate(resolve))
+    // the reader takes the first 100 at once and works through them; the next 300 wait for it
+    input.write(numbered(0, 100))
+    await turn()
+    assert.isFalse(input.isPaused())
+    input.write(numbered(100, 300))
+    await turn()
+    assert.isTrue(input.isPaused())
+    input.end()
+    await lines
+    assert.deepStrictEqual(received, Array.from({ length: 400 }, (_, i) => String(i)))
+    assert.isFalse(input.isPaused())
   })
 
   it("a 5 MB line in 64 KiB chunks", async () => {
