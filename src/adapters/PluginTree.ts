@@ -292,14 +292,33 @@ export const materialize = Effect.fnUntraced(function*(
   target: string,
   options: { readonly under?: string; readonly prepared?: PreparedTree; readonly pool?: SparePool } = {}
 ): Effect.fn.Return<TreeDurability, unknown> {
-  const parent = Path.dirname(target)
   const prepared = options.prepared
-  const ready = prepared !== undefined && Path.dirname(prepared.staging) === parent &&
-    (yield* attempt(() => isDirectory(fs, prepared.staging)))
-  // a prepared tree that is not there any more (or not beside the target) is only closed: this one is built anew
-  if (prepared !== undefined && !ready) closeHeld(prepared.held)
-  const built = ready ? prepared : yield* buildBeside(fs, yield* attempt(() => loadTree(blobs, treeHash)), target, options.under, options.pool)
-  yield* attempt(() => {
+  const swapped = prepared === undefined ? undefined : yield* attempt(() => swapInPrepared(fs, prepared, target))
+  if (swapped !== undefined) return swapped
+  const built = yield* buildBeside(fs, yield* attempt(() => loadTree(blobs, treeHash)), target, options.under, options.pool)
+  yield* attempt(() => swapIn(fs, built, target))
+  return durabilityOf(target, built)
+})
+
+/**
+ * `materialize` of a tree prepared beside `target`, synchronously (a projection's usual case, without the runtime's
+ * steps). Undefined when the prepared tree is not there any more (or not beside the target): it is only closed
+ * then, and the caller builds the tree anew.
+ */
+export const swapInPrepared = (fs: TreeFs, prepared: PreparedTree, target: string): TreeDurability | undefined => {
+  const ready = Path.dirname(prepared.staging) === Path.dirname(target) && isDirectory(fs, prepared.staging)
+  if (!ready) {
+    closeHeld(prepared.held)
+    return undefined
+  }
+  swapIn(fs, prepared, target)
+  return durabilityOf(target, prepared)
+}
+
+/** Renames a built staging dir over `target` (the old tree renamed aside, then removed); a failure removes it. */
+const swapIn = (fs: TreeFs, built: PreparedTree, target: string): void => {
+  const parent = Path.dirname(target)
+  try {
     // a first install finds nothing there: asked without an exception (a failed rename's error object cost more
     // than the lstat)
     let trash = fs.lstatIfExists(target) === undefined
@@ -315,12 +334,12 @@ export const materialize = Effect.fnUntraced(function*(
     }
     fs.renameSync(built.staging, target)
     if (trash !== undefined) removeIfPresent(fs, trash)
-  }).pipe(Effect.onError(() => Effect.sync(() => {
+  } catch (error) {
     closeHeld(built.held)
     removeIfPresent(fs, built.staging)
-  })))
-  return durabilityOf(target, built)
-})
+    throw error
+  }
+}
 
 const isDirectory = (fs: TreeFs, path: string): boolean => {
   try {

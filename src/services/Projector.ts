@@ -23,7 +23,7 @@
  * over it again is not always the same (an uninstall and a reinstall move a table to the end): so the fold
  * starts from the checkpoint's copy of the text whenever config.toml is one of the texts that fold passes through.
  */
-import { Context, Effect, Exit, Fiber, Layer, Option, Result, Schema, type Scope } from "effect"
+import { Context, Effect, Fiber, Layer, Option, Result, Schema, type Scope } from "effect"
 import * as Path from "node:path"
 import {
   attempt,
@@ -54,6 +54,7 @@ import {
   type PreparedTree,
   prepareTree,
   removeTree,
+  swapInPrepared,
   sweepLeftovers,
   type TreeDurability
 } from "../adapters/PluginTree.ts"
@@ -74,6 +75,9 @@ export class ProjectionError extends Schema.TaggedError<ProjectionError>()("Proj
 }) {}
 
 const decodeEvent = Schema.decodeUnknownResult(PluginEvent)
+
+/** an event whose cache tree must be built from the blobs (no prepared tree to swap in) */
+const LATER = Symbol("built from the blobs")
 
 /** Decodes a record's payload as a plugin event; records of other types (genesis) yield undefined. */
 export const eventOf = (record: LogRecord): PluginEvent | undefined => {
@@ -353,30 +357,32 @@ export class Projector extends Context.Service<Projector, {
         ).pipe(Effect.asVoid)
       })
 
-      /** Applies an event to the cache; returns what to fsync before the change counts as durable (none: no change). */
-      const projectCache = (event: PluginEvent): Effect.Effect<TreeDurability | undefined, unknown> => {
+      /**
+       * Applies an event to the cache synchronously where it can (an install whose tree was prepared, an uninstall, an
+       * event without a tree): what to fsync before the change counts as durable (undefined: no change), or `LATER`
+       * when the tree must be built from the blobs first (`projectCache`).
+       */
+      const projectCacheNow = (event: PluginEvent): TreeDurability | undefined | typeof LATER => {
         switch (event._tag) {
           case "PluginInstalled": {
             // the whole <m>/<p> dir is replaced, as Codex does: version dirs of older installs go with it
             const target = pluginDir(event.pluginId)
             const prepared = takeFrom(preparedTrees, preparedKey(target, event.treeHash, event.version))
-            return materialize(fs, blobs, event.treeHash, target, {
-              under: event.version,
-              pool: spares,
-              ...(prepared === undefined ? {} : { prepared })
-            }).pipe(
+            if (prepared === undefined) return LATER
+            try {
+              // a prepared tree that is not there any more is only closed: built from the blobs then
+              return swapInPrepared(fs, prepared, target) ?? LATER
+            } catch (error) {
               // taken from the map, so no finalizer removes it any more: a failure here must
-              Effect.onError(() => Effect.sync(() => prepared === undefined ? undefined : discardPrepared(fs, prepared)))
-            )
+              discardPrepared(fs, prepared)
+              throw error
+            }
           }
           case "PluginUninstalled":
-            return attempt(() => removeTree(fs, pluginDir(event.pluginId)))
+            return removeTree(fs, pluginDir(event.pluginId))
           case "ProjectionRepaired":
-            // the tree is rebuilt from the blobs the install stored, and swapped in whole
-            return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version, pool: spares })
           case "PluginRolledBack":
-            // an earlier content version, rebuilt from its blobs and swapped in whole like an install
-            return materialize(fs, blobs, event.toTreeHash, pluginDir(event.pluginId), { under: event.version, pool: spares })
+            return LATER
           case "PluginEnabled":
           case "PluginDisabled":
           case "LogTailRepaired":
@@ -392,8 +398,55 @@ export class Projector extends Context.Service<Projector, {
           case "ProcessPluginRemoved":
           case "ProcessPluginFailed":
           case "ManifestObserved":
+            return undefined
+        }
+      }
+
+      /** An event's tree built from its blobs and swapped in (an install without a prepared tree, a repair, a rollback). */
+      const buildTree = (event: PluginEvent): Effect.Effect<TreeDurability | undefined, unknown> => {
+        switch (event._tag) {
+          case "PluginInstalled":
+          case "ProjectionRepaired":
+            return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version, pool: spares })
+          case "PluginRolledBack":
+            // an earlier content version, rebuilt from its blobs and swapped in whole like an install
+            return materialize(fs, blobs, event.toTreeHash, pluginDir(event.pluginId), { under: event.version, pool: spares })
+          default:
             return Effect.succeed(undefined)
         }
+      }
+
+      /**
+       * The events' cache changes, in order: synchronously while each can be (the usual: one install, its tree
+       * prepared), then one event at a time. Each tree swapped in goes to `produced` (closed if the projection fails).
+       */
+      const projectTrees = (events: ReadonlyArray<PluginEvent>, produced: Array<TreeDurability>): Effect.Effect<Array<TreeDurability>, unknown> => {
+        const trees: Array<TreeDurability> = []
+        const add = (tree: TreeDurability | undefined) => {
+          if (tree === undefined) return
+          produced.push(tree)
+          trees.push(tree)
+        }
+        let next = 0
+        try {
+          for (; next < events.length; next++) {
+            const done = projectCacheNow(events[next]!)
+            if (done === LATER) break
+            add(done)
+          }
+        } catch (error) {
+          return Effect.fail(error)
+        }
+        if (next === events.length) return Effect.succeed(trees)
+        const rest = events.slice(next)
+        return Effect.gen(function*() {
+          for (const [index, event] of rest.entries()) {
+            // the first of them was found to need building (its prepared tree, if any, already taken)
+            const done = index === 0 ? LATER : yield* attempt(() => projectCacheNow(event))
+            add(done === LATER ? yield* buildTree(event) : done)
+          }
+          return trees
+        })
       }
 
       /** Leftovers of crashed projections are swept once per process, at its first projection (start-up). */
@@ -418,32 +471,38 @@ export class Projector extends Context.Service<Projector, {
         settleDelayMs: yield* SettleDelay
       })
 
-      /**
-       * Returns whether it projected anything (then the chain of projections to make durable grew). The trees it swaps
-       * in go to `produced` as they are, for the caller to close if it fails before the chain has them.
-       */
-      const projectRecords = Effect.fnUntraced(function*(
-        records: ReadonlyArray<LogRecord>,
-        freshFromSeq: number | undefined,
-        produced: Array<TreeDurability>
-      ): Effect.fn.Return<boolean, unknown> {
+      /** what a projection writes, worked out before any output is touched */
+      interface ProjectionPlan {
+        readonly disk: Checkpoint | undefined
+        readonly last: LogRecord
+        readonly events: ReadonlyArray<PluginEvent>
+        /** config.toml's final text, and whether any event edited it */
+        readonly config: string
+        readonly touched: boolean
+        /** CODEX_HOME and its parents, if this projection made them */
+        readonly configDirs: ReadonlyArray<string>
+        /** no projection of this process succeeded yet, or the last one failed */
+        readonly recovering: boolean
+      }
+
+      /** Synchronous (throws): the plan, or undefined when the checkpoint covers every record. */
+      const planProjection = (records: ReadonlyArray<LogRecord>, freshFromSeq: number | undefined, hold: Hold | undefined): ProjectionPlan | undefined => {
         const recovering = !clean
         clean = false
         if (!swept) {
-          yield* attempt(() => sweepLeftovers(fs, paths.cacheDir))
+          sweepLeftovers(fs, paths.cacheDir)
           sweepTempFiles(fs, paths.configPath)
           sweepTempFiles(fs, paths.checkpointPath)
           sweepRetired(fs, retiredDir)
           swept = true
         }
-        const hold = yield* LockHold
-        const disk = yield* attempt(() => diskCheckpoint(records, hold))
+        const disk = diskCheckpoint(records, hold)
         const checkpoint = durability.position(records, freshFromSeq, disk)
         const pending = recordsAfter(records, checkpoint?.seq ?? 0)
         const last = pending.at(-1)
         if (last === undefined) {
           clean = true
-          return false
+          return undefined
         }
         const fresh = freshFromSeq ?? Number.POSITIVE_INFINITY
         const events: Array<PluginEvent> = []
@@ -457,71 +516,42 @@ export class Projector extends Context.Service<Projector, {
           else decidedNow.push(event)
         }
         // config.toml's final text is a pure fold of the events, so it is computed before any output is touched
-        const current = yield* attempt(readConfig)
+        const current = readConfig()
         let config = baseText(checkpoint, current, events)
         // written when any event edited it, even if a later one undid that: the file (mode, existence) then
         // does not depend on how the records were batched (live one by one, or a replay all at once)
         let touched = config !== current
         for (const event of [...configEditsOf(lagging, records, checkpoint?.seq ?? 0, config), ...decidedNow]) {
           const edited = editConfig(config, event)
-          if (Result.isFailure(edited)) return yield* new ProjectionError({ target: paths.configPath, message: edited.failure.message })
+          if (Result.isFailure(edited)) throw new ProjectionError({ target: paths.configPath, message: edited.failure.message })
           touched ||= edited.success !== config
           config = edited.success
         }
         // CODEX_HOME is made (if missing) once per process; after a failed projection, again
-        const configDirs = touched && !homeMade ? yield* attempt(() => makeDirs(fs, paths.codexHome)) : []
+        const configDirs = touched && !homeMade ? makeDirs(fs, paths.codexHome) : []
         homeMade ||= touched
-        // config.toml stays atomic: temp file (0600, as Codex writes it: it may hold secrets), fsync, rename. The temp
-        // file was staged by `prepare` with exactly these bytes, or is written and fsynced here while the cache trees
-        // are built; it is renamed over config.toml only after they are in place
-        const output: { staged?: StagedFile } = {}
-        const ready = touched ? takeFrom(stagedConfigs, config) : undefined
-        const text = config
-        const stageNow = Effect.suspend(() => stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares))
-        // the prepared one is joined uninterruptibly: once taken, only this projection can remove its temp file
-        const stageConfig = (
-          ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))
-        ).pipe(Effect.map((staged) => {
-          output.staged = staged
-        }))
-        // a tree swapped in holds descriptors (`TreeDurability.held`) until the chain takes it: closed if this fails
-        // first. One generator for the events (usually one): Effect.forEach and a tap per event cost a dozen runtime ops
-        const cache = Effect.gen(function*() {
-          const trees: Array<TreeDurability> = []
-          for (const event of events) {
-            const tree = yield* projectCache(event)
-            if (tree === undefined) continue
-            produced.push(tree)
-            trees.push(tree)
-          }
-          return trees
-        })
-        // a temp file written and fsynced now: the cache trees are built meanwhile, side by side. One staged ahead by
-        // `prepare` (its fsync issued long before) is only joined: first, then the trees, with no fiber forked
-        const outputs = !touched
-          ? cache
-          : ready === undefined
-          ? Effect.map(Effect.all([cache, stageConfig], { concurrency: 2 }), ([trees]) => trees)
-          : Effect.andThen(stageConfig, cache)
-        const trees = yield* outputs.pipe(
-          // one side failed: the other's staged config.toml (if any) must not be left behind
-          Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => discardIfStaged(output.staged)))
-        )
-        const staged = output.staged
+        return { disk, last, events, config, touched, configDirs, recovering }
+      }
+
+      /**
+       * Synchronous (throws), once the trees are in place: config.toml's staged temp file (if any) renamed over it, and
+       * the chain of projections to make durable extended.
+       */
+      const commitProjection = (plan: ProjectionPlan, trees: ReadonlyArray<TreeDurability>, staged: StagedFile | undefined): void => {
         if (staged !== undefined) {
           // the old config.toml keeps a second name until the settle, so this rename does not free its blocks
           const retired = retireLink(fs, paths.configPath, retiredDir)
           if (retired !== undefined) durability.retired(retired)
-          yield* attempt(() => commitStaged(fs, staged))
+          commitStaged(fs, staged)
         }
         // after a crash, config.toml may hold the projected text without it being durable yet
-        const resync = recovering && !touched && events.some((event) => event._tag !== "LogTailRepaired")
-        const projected = config
+        const resync = plan.recovering && !plan.touched && plan.events.some((event) => event._tag !== "LogTailRepaired")
+        const projected = plan.config
         let configHash: string | undefined
-        durability.extend(disk, {
+        durability.extend(plan.disk, {
           projectorVersion: PROJECTOR_VERSION,
-          seq: last.seq,
-          h: last.h,
+          seq: plan.last.seq,
+          h: plan.last.h,
           // hashed when the checkpoint is written: by the settle, after the answer
           get configHash() {
             configHash ??= sha256Hex(Buffer.from(projected, "utf8"))
@@ -531,18 +561,51 @@ export class Projector extends Context.Service<Projector, {
         }, {
           trees,
           files: resync ? [paths.configPath] : [],
-          dirs: [...configDirs, ...(staged === undefined && !resync ? [] : [paths.codexHome])]
+          dirs: [...plan.configDirs, ...(staged === undefined && !resync ? [] : [paths.codexHome])]
         })
         clean = true
-        return true
-      })
+      }
+
+      /**
+       * Returns whether it projected anything (then the chain of projections to make durable grew). The trees it swaps
+       * in go to `produced` as they are, for the caller to close if it fails before the chain has them. Synchronous
+       * but for building trees the blobs must give and waiting for config.toml's temp file: one install's projection
+       * is a dozen runtime steps, not seventy.
+       */
+      const projectRecords = (
+        records: ReadonlyArray<LogRecord>,
+        freshFromSeq: number | undefined,
+        produced: Array<TreeDurability>
+      ): Effect.Effect<boolean, unknown> =>
+        Effect.flatMap(LockHold, (hold) => {
+          let plan: ProjectionPlan | undefined
+          let trees: Effect.Effect<ReadonlyArray<TreeDurability>, unknown>
+          try {
+            plan = planProjection(records, freshFromSeq, hold)
+            if (plan === undefined) return Effect.succeed(false)
+            // the cache trees first; config.toml is renamed in only after them
+            trees = projectTrees(plan.events, produced)
+          } catch (error) {
+            return Effect.fail(error)
+          }
+          const { config, touched } = plan
+          const planned = plan
+          if (!touched) return Effect.flatMap(trees, (done) => attempt(() => commitProjection(planned, done, undefined)).pipe(Effect.as(true)))
+          // config.toml stays atomic: temp file (0600, as Codex writes it: it may hold secrets), fsync, rename. The temp
+          // file was staged by `prepare` with exactly these bytes (its fsync issued long before: only joined here), or
+          // is written and fsynced now
+          const stageNow = Effect.suspend(() => stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600, spares))
+          return Effect.flatMap(trees, (done) => {
+            // taken only now: once taken, only this projection can remove its temp file. Joined uninterruptibly
+            const ready = takeFrom(stagedConfigs, config)
+            const staged = ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))
+            return Effect.flatMap(staged, (file) => attempt(() => commitProjection(planned, done, file)).pipe(Effect.as(true)))
+          })
+        })
 
       /** the checkpoint on disk, or this process's chain of projections since it */
       const currentCheckpoint = (hold: Hold | undefined): Checkpoint | undefined => durability.latest(readDisk(hold))
 
-      const discardIfStaged = (staged: StagedFile | undefined): void => {
-        if (staged !== undefined) discardStaged(fs, staged)
-      }
 
       return Projector.of({
         versionDir,
@@ -552,21 +615,23 @@ export class Projector extends Context.Service<Projector, {
           Effect.try({ try: () => currentCheckpoint(hold), catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined)))),
         project: (records, freshFromSeq) => {
           const produced: Array<TreeDurability> = []
+          const asProjectionError = (error: unknown): ProjectionError =>
+            error instanceof ProjectionError ? error : new ProjectionError({ target: paths.codexHome, message: describeError(error) })
+          // whatever was read before the projection is not used after it. One handler for both outcomes (it runs on
+          // interruption too), where onError, ensuring and a second mapError were more runtime steps on every command
           return projectRecords(records, freshFromSeq, produced).pipe(
-            Effect.onError(() => Effect.sync(() => {
-              closeTrees(produced)
-              durability.drop()
-              homeMade = false
-            })),
+            Effect.onExit((exit) => {
+              readInHold = undefined
+              if (exit._tag === "Failure") {
+                closeTrees(produced)
+                durability.drop()
+                homeMade = false
+              }
+              return Effect.void
+            }),
             // a command's own events are made durable after its answer; what a catch-up projected (no fresh events), at once
             Effect.flatMap((projected) => durability.afterProjection(records, projected && freshFromSeq === undefined)),
-            // whatever was read before that commit is not used after it
-            Effect.ensuring(Effect.sync(() => { readInHold = undefined })),
-            Effect.mapError((error) =>
-              error instanceof ProjectionError
-                ? error
-                : new ProjectionError({ target: paths.codexHome, message: describeError(error) })
-            )
+            Effect.mapError(asProjectionError)
           )
         }
       })
