@@ -7,7 +7,7 @@
  * (`{"method","params"}` lines) come from the handlers' `notifications` stream while the connection lives.
  * A request that has begun is answered even if the connection's fiber is interrupted (graceful shutdown).
  */
-import { Cause, Effect, Fiber, Schema, Stream } from "effect"
+import { Cause, Effect, Fiber, LogLevel, Schema, Stream } from "effect"
 import { EarlyAnswer } from "../services/EarlyAnswer.ts"
 import { encodeError, encodeResult, type RequestId } from "./ResponseLine.ts"
 
@@ -224,6 +224,8 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
         })
       )
     }
+    // asked once per connection: a debug log per request is a runtime step even when nothing is logged
+    const debugging = yield* LogLevel.isEnabled("Debug")
     yield* channel.lines.pipe(
       Stream.runForEach((line) => {
         const frame = classify(line)
@@ -234,10 +236,10 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
             return channel.write(frame.line)
           case "Notification":
             return handlers.notification(frame.notification)
-          case "Request":
-            return Effect.logDebug(`request ${String(frame.request.id)} ${frame.request.method}`).pipe(
-              // asked once the request's turn has come (handlers check the session state they see then)
-              Effect.andThen(() => handlers.request(frame.request)),
+          case "Request": {
+            // asked once the request's turn has come (handlers check the session state they see then)
+            const ask = Effect.suspend(() => handlers.request(frame.request))
+            return (debugging ? Effect.andThen(Effect.logDebug(`request ${String(frame.request.id)} ${frame.request.method}`), ask) : ask).pipe(
               Effect.matchEffect({
                 onFailure: (error) => answer(frame.request, frame.jsonrpc, Effect.fail(error)),
                 onSuccess: (work) => answer(frame.request, frame.jsonrpc, work)
@@ -251,6 +253,7 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
               Effect.flatMap(Fiber.join),
               Effect.uninterruptible
             )
+          }
         }
       })
     )
