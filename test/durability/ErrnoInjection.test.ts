@@ -79,6 +79,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/AtomicFile.ts:opened < src/adapters/AtomicFile.ts:settle openSync",
   "src/adapters/AtomicFile.ts:retireLink < src/services/Projector.ts:projectRecords linkSync",
   "src/adapters/AtomicFile.ts:stageFile closeSync",
+  "src/adapters/AtomicFile.ts:stageFile fsyncAsync",
   "src/adapters/AtomicFile.ts:stageFile openSync",
   "src/adapters/AtomicFile.ts:sweepRetired < src/services/Projector.ts:projectRecords readdirSync",
   "src/adapters/AtomicFile.ts:sweepTempFiles < src/services/Projector.ts:projectRecords readdirSync",
