@@ -329,25 +329,44 @@ export interface StagedFile {
  * The first half of `writeFileAtomic`: temp file in the same directory, write all, fsync (on the thread pool,
  * so other batches can overlap it), close. `commitStaged` renames it over the target; the directory fsync
  * that makes the rename durable is then the caller's (it can share a batch with other directories).
+ *
+ * Everything up to the fsync is synchronous, so it is one step, and the fsync's promise another: each effect step
+ * is a few microseconds of the runtime, more than these calls. Uninterruptible, so whatever it opened is closed and
+ * a temp file that is not handed out is removed.
  */
-export const stageFile = Effect.fnUntraced(
-  function*(fs: FsPort, path: string, bytes: Uint8Array, mode: number, pool?: SparePool): Effect.fn.Return<StagedFile, unknown> {
+export const stageFile = (fs: FsPort, path: string, bytes: Uint8Array, mode: number, pool?: SparePool): Effect.Effect<StagedFile, unknown> =>
+  Effect.uninterruptible(Effect.suspend(() => {
     const staged: StagedFile = { path, tmp: tempPathFor(path) }
-    // a spare file (`SparePool.ts`), given `mode` before anything is written, or a new one
-    const fd = yield* attempt(() => pool?.takeFile(staged.tmp, mode) ?? fs.openSync(staged.tmp, "wx", mode)).pipe(
-      Effect.tapError(() => Effect.sync(() => discardStaged(fs, staged)))
-    )
-    const written = yield* Effect.result(attempt(() => writeAll(fs, fd, bytes, 0)).pipe(Effect.andThen(fsyncBatch(fs, [fd], []))))
-    if (Result.isFailure(written)) {
-      closeQuietly(fs, fd)
+    const failed = (error: unknown, fd?: number): Effect.Effect<never, unknown> => {
+      if (fd !== undefined) closeQuietly(fs, fd)
       discardStaged(fs, staged)
-      return yield* Effect.fail(written.failure)
+      return Effect.fail(error)
     }
-    yield* attempt(() => fs.closeSync(fd)).pipe(Effect.tapError(() => Effect.sync(() => discardStaged(fs, staged))))
-    return staged
-  },
-  Effect.uninterruptible
-)
+    let fd: number
+    try {
+      // a spare file (`SparePool.ts`), given `mode` before anything is written, or a new one
+      fd = pool?.takeFile(staged.tmp, mode) ?? fs.openSync(staged.tmp, "wx", mode)
+    } catch (error) {
+      return failed(error)
+    }
+    let fsynced: Promise<Result.Result<void, unknown>>
+    try {
+      writeAll(fs, fd, bytes, 0)
+      // never rejected: a synchronous throw of the port is a failure too
+      fsynced = new Promise<void>((resolve) => resolve(fs.fsyncAsync(fd))).then(() => Result.succeed(undefined), Result.fail)
+    } catch (error) {
+      return failed(error, fd)
+    }
+    return Effect.flatMap(Effect.promise(() => fsynced), (synced) => {
+      if (Result.isFailure(synced)) return failed(synced.failure, fd)
+      try {
+        fs.closeSync(fd)
+      } catch (error) {
+        return failed(error)
+      }
+      return Effect.succeed(staged)
+    })
+  }))
 
 /**
  * Gives the file at `path` a second name in `dir` (a hard link named with this pid), so that renaming a new file

@@ -1,7 +1,7 @@
 import { hash } from "node:crypto"
 import * as Path from "node:path"
-import { Deferred, Effect, Exit, Fiber, Result, type Scope } from "effect"
-import { attempt, closeQuietly, makeDurableDirs, makeFsyncQueue } from "./AtomicFile.ts"
+import { Deferred, Effect, Exit, Fiber, Result, Scope } from "effect"
+import { closeQuietly, makeDurableDirs, makeFsyncQueue } from "./AtomicFile.ts"
 import { readRecord } from "./BlobPack.ts"
 import { errnoCode, type FsPort } from "./FsPort.ts"
 import { makePackIndex, type Pack } from "./PackIndex.ts"
@@ -142,52 +142,75 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
     return out
   }
 
-  /** Waits for everything the batch's durability needs; then what it made durable is remembered. */
-  const settle = (planned: Plan, appended: Appended | undefined) =>
-    Effect.gen(function*() {
-      const queue = appended?.queue ?? makeFsyncQueue(fs)
-      const dirs = durableDirs.withAncestors([...planned.dirs, ...(appended?.dirs ?? [])])
-      const fds: Array<number> = appended === undefined ? [] : [appended.fd]
-      const synced = yield* Effect.exit(Effect.gen(function*() {
-        const opened = Result.try(() => {
-          for (const pack of planned.foreign.keys()) {
-            const fd = fs.openSync(pack.path, "r")
-            fds.push(fd)
-            queue.startData(fd)
-          }
-        })
-        // an fd is closed only once no fdatasync on it is running
-        const settled = Result.isFailure(opened) ? yield* Effect.as(queue.drain, opened) : yield* Effect.result(queue.settle(dirs))
-        for (const fd of fds) closeQuietly(fs, fd)
-        if (Result.isFailure(settled)) return yield* Effect.fail(settled.failure)
-        if (appended?.before !== undefined) yield* Deferred.await(appended.before)
-        for (const sync of planned.pending) yield* Deferred.await(sync)
-      }))
-      if (appended !== undefined) writer.settled(appended, synced)
-      if (Exit.isSuccess(synced)) {
-        durableDirs.confirm(dirs)
-        if (planned.dirs.has(packsDir) || (appended?.dirs.length ?? 0) > 0) packsDirSynced = true
-        for (const dir of planned.dirs) if (dir !== packsDir) durableShards.add(dir)
-        for (const [pack, end] of planned.foreign) pack.synced = Math.max(pack.synced, end)
-      }
-      return yield* synced
-    })
+  /** What the batch made durable, remembered once its durability is known (whatever the outcome: the pack's is kept). */
+  const settled = (planned: Plan, appended: Appended | undefined, dirs: ReadonlyArray<string>, synced: Exit.Exit<void, unknown>) => {
+    if (appended !== undefined) writer.settled(appended, synced)
+    if (Exit.isSuccess(synced)) {
+      durableDirs.confirm(dirs)
+      if (planned.dirs.has(packsDir) || (appended?.dirs.length ?? 0) > 0) packsDirSynced = true
+      for (const dir of planned.dirs) if (dir !== packsDir) durableShards.add(dir)
+      for (const [pack, end] of planned.foreign) pack.synced = Math.max(pack.synced, end)
+    }
+    return synced
+  }
 
-  const putAllStarted = Effect.fnUntraced(function*(
+  /**
+   * Issues the fdatasyncs of the other writers' packs the batch refers to (now), and returns what waits for
+   * everything the batch's durability needs; then what it made durable is remembered. Few runtime steps: the fsyncs
+   * are waited for in one (`FsyncQueue.settle`), the fdatasyncs of this store's earlier batches it refers to
+   * (usually done) in one more.
+   */
+  const settle = (planned: Plan, appended: Appended | undefined): Effect.Effect<void, unknown> => {
+    const queue = appended?.queue ?? makeFsyncQueue(fs)
+    const dirs = durableDirs.withAncestors([...planned.dirs, ...(appended?.dirs ?? [])])
+    const fds: Array<number> = appended === undefined ? [] : [appended.fd]
+    const opened = Result.try(() => {
+      for (const pack of planned.foreign.keys()) {
+        const fd = fs.openSync(pack.path, "r")
+        fds.push(fd)
+        queue.startData(fd)
+      }
+    })
+    // an fd is closed only once no fdatasync on it is running
+    const synced = Result.isFailure(opened) ? Effect.andThen(queue.drain, Effect.fail(opened.failure)) : queue.settle(dirs)
+    const [first, ...rest] = [...(appended?.before === undefined ? [] : [appended.before]), ...planned.pending]
+    // the usual case, one earlier batch of this pack, awaited without `forEach`'s steps
+    const earlier = first === undefined
+      ? undefined
+      : rest.length === 0
+      ? Deferred.await(first)
+      : Effect.forEach([first, ...rest], (sync) => Deferred.await(sync), { discard: true })
+    return Effect.flatMap(Effect.exit(synced), (exit) => {
+      for (const fd of fds) closeQuietly(fs, fd)
+      if (Exit.isFailure(exit) || earlier === undefined) return settled(planned, appended, dirs, exit)
+      return Effect.flatMap(Effect.exit(earlier), (awaited) => settled(planned, appended, dirs, awaited))
+    })
+  }
+
+  const putAllStarted = (
     blobs: ReadonlyArray<Uint8Array>,
     stored: ReadonlyArray<string> = []
-  ): Effect.fn.Return<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope> {
-    const hashes = blobs.map(sha256Hex)
-    // the plan and the pack append in one step: both synchronous, and either's failure is the call's
-    const { planned, appended } = yield* attempt(() => {
-      const planned = plan(blobs, hashes, stored)
-      return { planned, appended: planned.fresh.size > 0 ? writer.append(planned.fresh) : undefined }
-    })
-    // started now: the fdatasync is issued already, the dir fsyncs are when the fiber first runs; uninterruptible,
-    // so closing the scope waits for it (and every fd is closed)
-    const fiber = yield* Effect.forkScoped(Effect.uninterruptible(settle(planned, appended)), { startImmediately: true })
-    return { hashes, durable: Fiber.join(fiber) }
-  })
+  ): Effect.Effect<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope> =>
+    // uninterruptible from the append to the fork: once appended, the batch is settled whatever happens (an fd
+    // left open, a `sync` never completed would hold every later batch of the pack)
+    Effect.uninterruptible(Effect.flatMap(Scope.Scope, (scope) => {
+      const hashes = blobs.map(sha256Hex)
+      // the plan and the pack append in one step: both synchronous, and either's failure is the call's
+      let planned: Plan
+      let appended: Appended | undefined
+      try {
+        planned = plan(blobs, hashes, stored)
+        appended = planned.fresh.size > 0 ? writer.append(planned.fresh) : undefined
+      } catch (error) {
+        return Effect.fail(error)
+      }
+      // started now: the fdatasync is issued already, the dir fsyncs are when the fiber first runs; uninterruptible,
+      // so closing the scope waits for it (and every fd is closed)
+      return Effect.map(
+        Effect.forkIn(settle(planned, appended), scope, { startImmediately: true, uninterruptible: true }),
+        (fiber) => ({ hashes, durable: Fiber.join(fiber) })
+      )
+    }))
 
   const putAll = (blobs: ReadonlyArray<Uint8Array>, stored: ReadonlyArray<string> = []) =>
     Effect.scoped(Effect.flatMap(putAllStarted(blobs, stored), ({ durable, hashes }) => Effect.as(durable, hashes)))

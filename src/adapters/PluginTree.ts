@@ -147,63 +147,70 @@ export interface PreparedTree {
   readonly under: string | undefined
 }
 
-/** Builds `tree` in a new staging dir beside `target`, creating the parent if needed. On failure nothing of it is left. */
-const buildBeside = Effect.fnUntraced(function*(
+/**
+ * Builds `tree` in a new staging dir beside `target`, creating the parent if needed. On failure nothing of it is left.
+ * Synchronous, as every call it makes: its callers wrap it once (`attempt`), not each step.
+ */
+const buildBeside = (
   fs: TreeFs,
   tree: LoadedTree,
   target: string,
   under: string | undefined,
   pool: SparePool | undefined
-): Effect.fn.Return<PreparedTree, unknown> {
-  yield* attempt(() => checkVersionSegment(under))
+): PreparedTree => {
+  checkVersionSegment(under)
   const parent = Path.dirname(target)
   const staging = Path.join(parent, `.staging-${Path.basename(target)}-${pidSuffix()}`)
   // the parent (the marketplace's cache dir) is created only when the staging dir cannot be: usually it exists
-  let stagingSpared = yield* attempt(() => pool?.takeDir(staging) !== undefined)
-  const made = stagingSpared || (yield* attempt((): boolean => {
-    try {
-      fs.mkdirSync(staging, { recursive: false })
-      return true
-    } catch (error) {
-      if (errnoCode(error) !== "ENOENT") throw error
-      return false
-    }
-  }))
+  let stagingSpared = pool?.takeDir(staging) !== undefined
+  const made = stagingSpared || mkdirUnlessParentMissing(fs, staging)
   // a missing parent is a spare too when its own parent exists (a marketplace's first install)
-  const parentSpared = !made && (yield* attempt(() => pool?.takeDir(parent) !== undefined))
-  const parents = made ? [] : parentSpared ? [Path.dirname(parent)] : yield* attempt(() => makeDirs(fs, parent))
+  const parentSpared = !made && pool?.takeDir(parent) !== undefined
+  const parents = made ? [] : parentSpared ? [Path.dirname(parent)] : makeDirs(fs, parent)
   const created: Array<string> = []
   const top = parents[0]
   for (let dir = parent; top !== undefined && dir !== top && dir !== Path.dirname(dir); dir = Path.dirname(dir)) created.push(dir)
   const held = new Map<string, HeldFile>()
   const prepared: PreparedTree = { staging, created, parents, spareDirs: [], held, tree, under }
-  if (!made) {
-    stagingSpared = yield* attempt(() => {
-      if (pool?.takeDir(staging) !== undefined) return true
-      fs.mkdirSync(staging, { recursive: false })
-      return false
-    }).pipe(
-      Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
-    )
+  let spared: boolean
+  try {
+    if (!made) {
+      stagingSpared = pool?.takeDir(staging) !== undefined
+      if (!stagingSpared) fs.mkdirSync(staging, { recursive: false })
+    }
+    spared = buildStaging(fs, tree, staging, under, pool, held)
+  } catch (error) {
+    discardPrepared(fs, prepared)
+    throw error
   }
-  const spared = yield* attempt(() => buildStaging(fs, tree, staging, under, pool, held)).pipe(
-    Effect.tapError(() => Effect.sync(() => discardPrepared(fs, prepared)))
-  )
   return pool !== undefined && (parentSpared || stagingSpared || spared) ? { ...prepared, spareDirs: [pool.dir] } : prepared
-})
+}
+
+/** `mkdir dir`: false when its parent is missing (for the caller to create), any other error thrown */
+const mkdirUnlessParentMissing = (fs: TreeFs, dir: string): boolean => {
+  try {
+    fs.mkdirSync(dir, { recursive: false })
+    return true
+  } catch (error) {
+    if (errnoCode(error) !== "ENOENT") throw error
+    return false
+  }
+}
 
 /**
  * Builds the tree for `target` (at `target/<under>`) ahead of its event, in a staging dir beside the target. The
  * event's projection then only swaps it in (`materialize` with `prepared`); `discardPrepared` removes it if the
  * event is never appended. Named with this process's pid, so `sweepLeftovers` of another process leaves it alone
- * while this one lives.
+ * while this one lives. Synchronous (throws the fs error, leaving nothing behind): the caller holds it in its own
+ * step, with whatever else it prepares.
  */
 export const prepareTree = (
   fs: TreeFs,
   tree: LoadedTree,
   target: string,
   options: { readonly under?: string; readonly pool?: SparePool } = {}
-): Effect.Effect<PreparedTree, unknown> => buildBeside(fs, tree, target, options.under, options.pool)
+): PreparedTree =>
+  buildBeside(fs, tree, target, options.under, options.pool)
 
 /** Closes the descriptors a prepared tree holds (a second call does nothing). */
 const closeHeld = (held: ReadonlyMap<string, HeldFile>): void => {
@@ -295,7 +302,7 @@ export const materialize = Effect.fnUntraced(function*(
   const prepared = options.prepared
   const swapped = prepared === undefined ? undefined : yield* attempt(() => swapInPrepared(fs, prepared, target))
   if (swapped !== undefined) return swapped
-  const built = yield* buildBeside(fs, yield* attempt(() => loadTree(blobs, treeHash)), target, options.under, options.pool)
+  const built = yield* attempt(() => buildBeside(fs, loadTree(blobs, treeHash), target, options.under, options.pool))
   yield* attempt(() => swapIn(fs, built, target))
   return durabilityOf(target, built)
 })

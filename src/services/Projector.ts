@@ -23,7 +23,7 @@
  * over it again is not always the same (an uninstall and a reinstall move a table to the end): so the fold
  * starts from the checkpoint's copy of the text whenever config.toml is one of the texts that fold passes through.
  */
-import { Context, Effect, Fiber, Layer, Option, Result, Schema, type Scope } from "effect"
+import { Context, Effect, Fiber, Layer, Result, Schema, Scope } from "effect"
 import * as Path from "node:path"
 import {
   attempt,
@@ -302,60 +302,62 @@ export class Projector extends Context.Service<Projector, {
       const stagedConfigs = new Map<string, Array<Fiber.Fiber<StagedFile, unknown>>>()
 
       /**
-       * Builds something ahead of its event and files it under `key` for the projection to take; held by the scope:
-       * if no projection took it when the scope closes (the command was refused, or failed), it is discarded, so
-       * nothing stays behind. A failure to build is not one: the projection then builds it itself.
+       * Builds the cache tree ahead of its event and files it for the projection to take; returns what discards it
+       * if no projection took it. A failure to build is not one: the projection then builds it itself. Synchronous
+       * (`prepareTree` is), so it adds no runtime step to `prepare`.
        */
-      const holdUntilTaken = <A>(map: Map<string, Array<A>>, key: string, build: Effect.Effect<A, unknown>, discard: (a: A) => void) =>
-        Effect.acquireRelease(
-          // filed in the match's own step (a tap and Effect.option were three more runtime ops on every install)
-          Effect.match(build, {
-            onFailure: () => Option.none<A>(),
-            onSuccess: (built) => {
-              pushTo(map, key, built)
-              return Option.some(built)
-            }
-          }),
-          (built) => Effect.sync(() => {
-            if (built._tag === "Some" && removeFrom(map, key, built.value)) discard(built.value)
-          })
-        )
-
-      const prepareCache = (target: string, key: string, source: SourceTree, version: string): Effect.Effect<unknown, never, Scope.Scope> =>
-        holdUntilTaken(preparedTrees, key, prepareTree(fs, source.tree, target, { under: version, pool: spares }), (prepared) => discardPrepared(fs, prepared))
+      const prepareCache = (target: string, source: SourceTree, version: string): () => void => {
+        const key = preparedKey(target, source.treeHash, version)
+        const built = Result.try(() => prepareTree(fs, source.tree, target, { under: version, pool: spares }))
+        if (Result.isFailure(built)) return () => {}
+        const prepared = built.success
+        pushTo(preparedTrees, key, prepared)
+        return () => {
+          if (removeFrom(preparedTrees, key, prepared)) discardPrepared(fs, prepared)
+        }
+      }
 
       /**
-       * Stages config.toml's next text: written and its fsync issued before this returns, the rest in a fiber filed
-       * under the text. Held by the scope like `holdUntilTaken`: untaken when the scope closes, it is waited for and
-       * its temp file removed. A failure is not one: the projection that joins it stages the text itself then.
+       * Stages config.toml's next text: written and its fsync issued before this returns, the rest in a fiber of
+       * `scope` (uninterruptible: closing the scope waits for it) filed under the text. Returns what, untaken when the
+       * scope closes, waits for it and removes its temp file. A failure is not one: the projection that joins it
+       * stages the text itself then.
        */
-      const prepareConfig = (text: string): Effect.Effect<unknown, never, Scope.Scope> =>
-        Effect.acquireRelease(
-          Effect.map(Effect.forkScoped(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares), { startImmediately: true }), (fiber) => {
+      const prepareConfig = (text: string, scope: Scope.Scope): Effect.Effect<Effect.Effect<void>> =>
+        Effect.map(
+          Effect.forkIn(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares), scope, { startImmediately: true, uninterruptible: true }),
+          (fiber) => {
             pushTo(stagedConfigs, text, fiber)
-            return fiber
-          }),
-          (fiber) =>
-            removeFrom(stagedConfigs, text, fiber)
-              ? Fiber.join(fiber).pipe(Effect.flatMap((staged) => Effect.sync(() => discardStaged(fs, staged))), Effect.ignore)
-              : Effect.void
+            return Effect.suspend(() =>
+              removeFrom(stagedConfigs, text, fiber)
+                ? Fiber.join(fiber).pipe(Effect.flatMap((staged) => Effect.sync(() => discardStaged(fs, staged))), Effect.ignore)
+                : Effect.void
+            )
+          }
         )
 
       // suspended: the config.toml edit (CPU, ~0.5 ms on a config of 30 plugins) runs once the caller's blob writes
-      // have their fsyncs on the way, not when the caller builds its effects
-      const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> => Effect.suspend(() => {
-        const target = pluginDir(pluginId)
-        // what the install's projection will write, if config.toml does not change before it
-        const edited = replacePluginTable(configText, pluginId, true)
-        const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
-        // config.toml's temp file first, so its fsync is on its way while the tree is built, the lock taken and the
-        // command decided (in a CODEX_HOME that does not exist yet the temp file cannot be made: the projection
-        // creates the dir and writes it then). One after the other: the first returns once its fsync is issued
-        return Effect.andThen(
-          config === undefined ? Effect.void : prepareConfig(config),
-          prepareCache(target, preparedKey(target, source.treeHash, version), source, version)
-        ).pipe(Effect.asVoid)
-      })
+      // have their fsyncs on the way, not when the caller builds its effects. Held by the scope through one finalizer
+      // that discards whatever no projection took (added uninterruptibly with what it undoes, as `acquireRelease`
+      // would, at a third of its runtime steps)
+      const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> =>
+        Effect.uninterruptible(Effect.flatMap(Scope.Scope, (scope) => {
+          const target = pluginDir(pluginId)
+          // what the install's projection will write, if config.toml does not change before it
+          const edited = replacePluginTable(configText, pluginId, true)
+          const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
+          const hold = (unstage: Effect.Effect<void>) => {
+            const uncache = prepareCache(target, source, version)
+            return Scope.addFinalizer(scope, Effect.suspend(() => {
+              uncache()
+              return unstage
+            }))
+          }
+          // config.toml's temp file first, so its fsync is on its way while the tree is built, the lock taken and the
+          // command decided (in a CODEX_HOME that does not exist yet the temp file cannot be made: the projection
+          // creates the dir and writes it then). One after the other: the first returns once its fsync is issued
+          return config === undefined ? hold(Effect.void) : Effect.flatMap(prepareConfig(config, scope), hold)
+        }))
 
       /**
        * Applies an event to the cache synchronously where it can (an install whose tree was prepared, an uninstall, an

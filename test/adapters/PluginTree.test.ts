@@ -78,7 +78,7 @@ describe("PluginTree", () => {
       const { fs, chmods } = counting()
       const target = Path.join(dir, "cache", "market", "plugin")
       const tree = treeOf(entries)
-      const prepared = yield* prepareTree(fs, tree, target, { under: "local" })
+      const prepared = prepareTree(fs, tree, target, { under: "local" })
       yield* materialize(fs, makeBlobStore(fs, Path.join(dir, "blobs")), "unused", target, { under: "local", prepared })
       for (const entry of entries) {
         assert.strictEqual(modeOf(Path.join(target, "local", entry.path)).toString(8), entry.mode.toString(8), entry.path)
@@ -121,7 +121,7 @@ describe("PluginTree", () => {
 
       // created: one fstat per mode (644, 755, 666), whatever the directory
       const created = counting()
-      const prepared = yield* prepareTree(created.fs, treeOf(entries), Path.join(dir, "cache", "m", "created"), { under: "local" })
+      const prepared = prepareTree(created.fs, treeOf(entries), Path.join(dir, "cache", "m", "created"), { under: "local" })
       check(Path.join(prepared.staging, "local"))
       assert.strictEqual(created.fstats.length, 3)
       assert.deepStrictEqual([...created.chmods].sort(), chmodsDue(fileGives))
@@ -132,7 +132,7 @@ describe("PluginTree", () => {
       const pool = makeSparePool(spared.fs, Path.join(dir, "spare"), { dirs: 8, files: 8 })
       yield* pool.refill
       spared.fstats.length = 0
-      const fromSpares = yield* prepareTree(spared.fs, treeOf(entries), Path.join(dir, "cache", "m", "spared"), { under: "local", pool })
+      const fromSpares = prepareTree(spared.fs, treeOf(entries), Path.join(dir, "cache", "m", "spared"), { under: "local", pool })
       check(Path.join(fromSpares.staging, "local"))
       assert.deepStrictEqual(spared.fstats, [])
       const spareMode = fileGives(0o644)
@@ -151,7 +151,7 @@ describe("PluginTree", () => {
         { path: "sub/b.txt", mode: 0o644, text: "b" },
         { path: "deep/er/c.txt", mode: 0o644, text: "c" }
       ])
-      const prepared = yield* prepareTree(nodeTreeFs, tree, target, { under: "local" })
+      const prepared = prepareTree(nodeTreeFs, tree, target, { under: "local" })
       const durability = yield* materialize(nodeTreeFs, makeBlobStore(nodeTreeFs, Path.join(dir, "blobs")), "unused", target, {
         under: "local",
         prepared
@@ -182,7 +182,7 @@ describe("PluginTree", () => {
       const blobs = makeBlobStore(tracked.fs, Path.join(dir, "blobs"))
 
       // discarded: every descriptor it took is closed, the pool's others stay open
-      const discarded = yield* prepareTree(tracked.fs, treeOf(entries), Path.join(dir, "cache", "m", "gone"), { under: "local", pool })
+      const discarded = prepareTree(tracked.fs, treeOf(entries), Path.join(dir, "cache", "m", "gone"), { under: "local", pool })
       assert.deepStrictEqual(tracked.opens, [], "no file opened: the spares' descriptors are written through")
       assert.strictEqual(discarded.held.size, 3)
       discardPrepared(tracked.fs, discarded)
@@ -191,7 +191,7 @@ describe("PluginTree", () => {
 
       // swapped in: the durability holds them, at their paths below the target, until it is closed
       const target = Path.join(dir, "cache", "m", "kept")
-      const prepared = yield* prepareTree(tracked.fs, treeOf(entries), target, { under: "local", pool })
+      const prepared = prepareTree(tracked.fs, treeOf(entries), target, { under: "local", pool })
       const durability = yield* materialize(tracked.fs, blobs, "unused", target, { under: "local", prepared })
       assert.deepStrictEqual([...durability.held.keys()].sort(), entries.map((e) => Path.join(target, "local", e.path)).sort())
       for (const [path, file] of durability.held) {
@@ -213,7 +213,7 @@ describe("PluginTree", () => {
       }
       const before = tracked.open.size
       const third = Path.join(dir, "cache", "m", "failed")
-      const staged = yield* prepareTree(tracked.fs, treeOf(entries), third, { under: "local", pool })
+      const staged = prepareTree(tracked.fs, treeOf(entries), third, { under: "local", pool })
       const exit = yield* Effect.exit(materialize(failing, blobs, "unused", third, { under: "local", prepared: staged }))
       assert.isTrue(Exit.isFailure(exit))
       assert.strictEqual(tracked.open.size, before - 3)

@@ -1,7 +1,7 @@
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Result } from "effect"
 import { sha256Hex } from "../../src/adapters/BlobStore.ts"
 import { makeNodeLockHost, releaseLock, tryAcquireLock } from "../../src/adapters/FileLock.ts"
 import { prepareTree } from "../../src/adapters/PluginTree.ts"
@@ -89,7 +89,7 @@ describe("SparePool", () => {
       created.length = 0
       const target = Path.join(dir, "cache", "market", "plugin")
       NodeFs.mkdirSync(Path.dirname(target), { recursive: true })
-      const prepared = yield* prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool })
+      const prepared = prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool })
       // the staging dir, local/ and 5 dirs below it, 5 files: all spares
       assert.deepStrictEqual(created, [])
       assertTree(Path.join(prepared.staging, "local"))
@@ -104,11 +104,11 @@ describe("SparePool", () => {
       NodeFs.mkdirSync(Path.dirname(target), { recursive: true })
       const { fs, created } = instrumented()
       const pool = makeSparePool(fs, spareDir, { dirs: 2, files: 2 })
-      const empty = yield* prepareTree(fs, treeOf(ENTRIES), Path.join(Path.dirname(target), "other"), { under: "local", pool })
+      const empty = prepareTree(fs, treeOf(ENTRIES), Path.join(Path.dirname(target), "other"), { under: "local", pool })
       assertTree(Path.join(empty.staging, "local"))
       yield* pool.refill
       created.length = 0
-      const prepared = yield* prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool })
+      const prepared = prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool })
       assertTree(Path.join(prepared.staging, "local"))
       // 7 directories and 5 files in all, 2 of each from spares
       assert.strictEqual(created.length, 12 - 4)
@@ -126,7 +126,7 @@ describe("SparePool", () => {
       yield* pool.refill
       // removed behind the pool's back
       for (const name of NodeFs.readdirSync(spareDir)) if (name.startsWith("d-")) NodeFs.rmdirSync(Path.join(spareDir, name))
-      const prepared = yield* prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool })
+      const prepared = prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool })
       failing = false
       assertTree(Path.join(prepared.staging, "local"))
     }))
@@ -149,8 +149,8 @@ describe("SparePool", () => {
       }
       const pool = makeSparePool(fs, spareDir, { dirs: 8, files: 6 })
       yield* pool.refill
-      const exit = yield* Effect.exit(prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool }))
-      assert.isTrue(Exit.isFailure(exit))
+      const built = Result.try(() => prepareTree(fs, treeOf(ENTRIES), target, { under: "local", pool }))
+      assert.isTrue(Result.isFailure(built))
       assert.deepStrictEqual(NodeFs.readdirSync(Path.dirname(target)), [])
       // the three taken are closed; the three still waiting are the pool's, until it is closed
       assert.strictEqual(tracked.open.size, 3)
