@@ -118,8 +118,10 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
             { marketplacePath: p.marketplacePath, pluginName: p.pluginName, forceRemoteSync: p.forceRemoteSync },
             origin(request, p.idempotencyKey)
           )
+          // the marketplace is watched once the command is done (its answer out), as it looked before the install
+          // read it: a change in between is reported all the same
           const used = options.notifications?.marketplaceUsed(p.marketplacePath)
-          return used === undefined ? install : Effect.andThen(used, install)
+          return used === undefined ? install : Effect.flatMap(used, (watch) => Effect.ensuring(install, watch))
         }).pipe(Effect.mapError(fromEngine))
       case "plugin/uninstall":
         return withParams(UninstallParams, params, (p) =>

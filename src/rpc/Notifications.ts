@@ -59,8 +59,11 @@ export interface SessionNotifications {
    * and with `afterSeq`, every record appended after that seq (the session began before the log was open).
    */
   readonly subscribe: (afterSeq?: number) => Effect.Effect<Stream.Stream<OutgoingNotification>>
-  /** the client used this marketplace file (e.g. installed from it): watch it too */
-  readonly marketplaceUsed: (marketplacePath: string) => Effect.Effect<void>
+  /**
+   * the client uses this marketplace file (e.g. installs from it): watch it too. Its look is taken now; the returned
+   * effect adds the watch (run it once the command is done)
+   */
+  readonly marketplaceUsed: (marketplacePath: string) => Effect.Effect<Effect.Effect<void>>
 }
 
 /** One connection's notifications; the subscriptions end with the connection's scope. */

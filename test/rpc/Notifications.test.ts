@@ -88,7 +88,7 @@ describe("a session's notifications", () => {
       const subscribed = yield* Deferred.make<void>()
       const notifications: SessionNotifications = {
         subscribe: () => Deferred.succeed(subscribed, undefined).pipe(Effect.as(Stream.fromQueue(published))),
-        marketplaceUsed: () => Effect.void
+        marketplaceUsed: () => Effect.succeed(Effect.void)
       }
       const input = yield* Queue.unbounded<string, Cause.Done>()
       const written: Array<string> = []

@@ -67,6 +67,24 @@ describe("MarketplaceWatcher", () => {
       }).pipe(Effect.provide(watcherLayer(root)))
     }))
 
+  it.live("given a marketplace file a client uses when it changes between the look and the watch then that change is published, and later ones too", () =>
+    Effect.gen(function*() {
+      const root = yield* sandbox
+      const file = Path.join(root, "elsewhere", "deep", "marketplace.json")
+      write(file, marketplace("used", ["alpha"]))
+      yield* Effect.gen(function*() {
+        const watcher = yield* MarketplaceWatcher
+        const subscription = yield* watcher.subscribe
+        // the look is taken, then the install reads the file and answers; the watch comes after
+        const addWatch = yield* watcher.watchFile(file)
+        write(file, marketplace("used", ["alpha", "beta-and-longer"]))
+        yield* addWatch
+        assert.deepStrictEqual(yield* nextChange(subscription), { marketplacePath: file, kind: "changed" })
+        NodeFs.rmSync(file)
+        assert.deepStrictEqual(yield* nextChange(subscription), { marketplacePath: file, kind: "deleted" })
+      }).pipe(Effect.provide(watcherLayer(root)))
+    }))
+
   it.live("given $HOME's marketplace created later then it is published without any client having asked", () =>
     Effect.gen(function*() {
       const root = yield* sandbox
