@@ -440,46 +440,72 @@ export interface AcquireOptions {
   readonly kept?: KeptLockFile
 }
 
-const sync = <A>(what: string, f: () => A): Effect.Effect<A, FileLockError> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed(f())
-    } catch (error) {
-      return Effect.fail(new FileLockError({ reason: "Io", message: `${what}: ${describeError(error)}` }))
-    }
-  })
+const sync = <A>(what: string, f: () => A): Result.Result<A, FileLockError> => {
+  try {
+    return Result.succeed(f())
+  } catch (error) {
+    return Result.fail(new FileLockError({ reason: "Io", message: `${what}: ${describeError(error)}` }))
+  }
+}
+
+const sweep = (options: AcquireOptions): Result.Result<number, FileLockError> =>
+  sync("removing orphaned lock files", () => removeOrphans(options.fs, options.dir, options.host))
+
+const tryOnce = (options: AcquireOptions): Result.Result<LockAttempt, FileLockError> =>
+  sync("acquiring the ledger lock", () => tryAcquireLock(options.fs, options.dir, options.host, options.tempFile, options.kept))
 
 /**
- * Acquire the lock with jittered, backed-off retries until `timeoutMs`, then fail with reason
- * "Locked". Only the waits between attempts are interruptible, so when this runs as the
- * (uninterruptible) acquire step of `Effect.acquireUseRelease` a taken lock is always released.
+ * The first attempt, synchronously (orphans swept before it when asked, and after it when the lock is busy, before
+ * any wait): a free lock, the common case, is taken with no effect of its own, so a caller can take it inside a step
+ * it runs anyway (`EventLog.transact`). Busy: `waitForLock` goes on from there.
  */
-export const acquireLock = Effect.fnUntraced(function*(options: AcquireOptions) {
+export const firstLockAttempt = (options: AcquireOptions): Result.Result<LockAttempt, FileLockError> => {
+  const swept = options.sweepOrphans !== false
+  if (swept) {
+    const removed = sweep(options)
+    if (Result.isFailure(removed)) return Result.fail(removed.failure)
+  }
+  const first = tryOnce(options)
+  if (swept || Result.isFailure(first) || first.success._tag === "Acquired") return first
+  const removed = sweep(options)
+  return Result.isFailure(removed) ? Result.fail(removed.failure) : first
+}
+
+/**
+ * After a busy first attempt (`firstLockAttempt`): jittered, backed-off retries until `timeoutMs` from now, then a
+ * failure with reason "Locked". Only the waits between attempts are interruptible, so when this runs in an
+ * uninterruptible region whose lock is released by a finalizer (`Effect.acquireUseRelease`), a taken lock is always
+ * released.
+ */
+export const waitForLock = Effect.fnUntraced(function*(options: AcquireOptions, busy: LockAttempt) {
   const timeoutMs = options.timeoutMs ?? 10_000
   const start = yield* Clock.currentTimeMillis
-  const sweep = sync("removing orphaned lock files", () => removeOrphans(options.fs, options.dir, options.host))
-  let swept = options.sweepOrphans === false ? false : (yield* sweep, true)
+  let last = busy
   let delay = 2
-  while (true) {
-    const attempt = yield* sync("acquiring the ledger lock", () => tryAcquireLock(options.fs, options.dir, options.host, options.tempFile, options.kept))
-    if (attempt._tag === "Acquired") return attempt.lock
-    if (!swept) {
-      yield* sweep
-      swept = true
-    }
+  while (last._tag === "Busy") {
     const elapsed = (yield* Clock.currentTimeMillis) - start
     if (elapsed >= timeoutMs) {
-      const holder = attempt.owner === undefined
-        ? attempt.detail
-        : `ledger is locked by pid ${attempt.owner.pid} on host ${attempt.owner.host}`
+      const holder = last.owner === undefined
+        ? last.detail
+        : `ledger is locked by pid ${last.owner.pid} on host ${last.owner.host}`
       return yield* new FileLockError({ reason: "Locked", message: `${holder} (waited ${timeoutMs} ms)` })
     }
     const jitter = yield* Random.nextBetween(0.5, 1.5)
     yield* Effect.interruptible(Effect.sleep(Math.max(1, Math.min(timeoutMs - elapsed, Math.round(delay * jitter)))))
     delay = Math.min(delay * 2, 100)
+    last = yield* Effect.fromResult(tryOnce(options))
   }
+  return last.lock
 })
 
+/** Acquire the lock: `firstLockAttempt`, then `waitForLock` if it was busy (only its waits are interruptible). */
+export const acquireLock = (options: AcquireOptions): Effect.Effect<HeldLock, FileLockError> =>
+  Effect.suspend(() => {
+    const first = firstLockAttempt(options)
+    if (Result.isFailure(first)) return Effect.fail(first.failure)
+    return first.success._tag === "Acquired" ? Effect.succeed(first.success.lock) : waitForLock(options, first.success)
+  })
+
 /** Release, mapping fs failures to FileLockError. */
-export const releaseLockEffect = (fs: FsPort, lock: HeldLock): Effect.Effect<boolean, FileLockError> =>
+export const releaseLockResult = (fs: FsPort, lock: HeldLock): Result.Result<boolean, FileLockError> =>
   sync("releasing the ledger lock", () => releaseLock(fs, lock))

@@ -33,6 +33,7 @@ import { Engine, EngineError, internalError, invalidRequest, type Origin } from 
 import { EventLog, type LogRecord, type NewRecord } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { applyConfigEdits, eventOf, Projector } from "./Projector.ts"
+import type { Checkpoint } from "./ProjectionCheckpoint.ts"
 import { observeConfig, observeConfigBytes } from "../adapters/ConfigObservationFile.ts"
 import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
@@ -92,14 +93,17 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
      */
     const readConfigUnderLock = (): Result.Result<Buffer, unknown> =>
       Result.try({ try: () => readBytesOrEmpty(fs, paths.configPath), catch: (e) => e })
-    const configTextOf = (read: Result.Result<Buffer, unknown>, failure: string): Effect.Effect<string, EngineError> =>
-      Effect.try({
+    /** config.toml's text as read, synchronously (in a step the caller runs anyway) */
+    const configTextResult = (read: Result.Result<Buffer, unknown>, failure: string): Result.Result<string, EngineError> =>
+      Result.try({
         try: () => {
           if (Result.isFailure(read)) throw read.failure
           return decodeUtf8Strict(read.success)
         },
         catch: (e) => internalError(`${failure}: ${rustIoError(e)}`)
       })
+    const configTextOf = (read: Result.Result<Buffer, unknown>, failure: string): Effect.Effect<string, EngineError> =>
+      Effect.suspend(() => Effect.fromResult(configTextResult(read, failure)))
 
     /** What config.toml (as read under the lock) and the cache say about a plugin; fails when config.toml is unreadable. */
     const observe = (pluginId: string, failure: string, checkTypes: boolean, read: Result.Result<Buffer, unknown>): Effect.Effect<Observed, EngineError> =>
@@ -123,11 +127,12 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       )
 
     /** Whether config.toml and the cache already reflect every record (else a hand edit cannot be told from a lag). */
+    const isProjectedUpTo = (checkpoint: Checkpoint | undefined, records: ReadonlyArray<LogRecord>): boolean => {
+      const head = records.at(-1)
+      return head !== undefined && checkpoint?.seq === head.seq && checkpoint.h === head.h
+    }
     const projectedUpTo = (records: ReadonlyArray<LogRecord>): Effect.Effect<boolean> =>
-      Effect.map(projector.checkpoint, (checkpoint) => {
-        const head = records.at(-1)
-        return head !== undefined && checkpoint?.seq === head.seq && checkpoint.h === head.h
-      })
+      Effect.map(projector.checkpoint, (checkpoint) => isProjectedUpTo(checkpoint, records))
 
     /**
      * The adoption of config.toml as it is now, when Codex can read it and the projection is current (commands
@@ -138,9 +143,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       records: ReadonlyArray<LogRecord>,
       read: Result.Result<Buffer, unknown> = readConfigUnderLock()
     ): Effect.Effect<Adoption> =>
-      Effect.map(projectedUpTo(records), (current) => {
+      Effect.map(projector.checkpoint, (checkpoint) => {
         const none: Adoption = { records: [], state }
-        if (!current) return none
+        if (!isProjectedUpTo(checkpoint, records)) return none
         // the command's own observation reports a read failure
         if (Result.isFailure(read)) return none
         let observation: ConfigObservation
@@ -167,13 +172,14 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       /** awaited under the lock right before the events are appended (an install: its blobs made durable) */
       beforeAppend: Effect.Effect<void, EngineError> = Effect.void
     ): Effect.Effect<A, EngineError> =>
-      Effect.gen(function*() {
+      // a suspension, not a generator, and the layer's clock read in place: each effect is a runtime op per command
+      Effect.suspend(() => {
         const key = origin.idempotencyKey ?? randomUUID()
         const prefix = `${key}:`
         /** the records this command appended (ids `<key>:<index>`; adopted hand edits have ids of their own) */
         const ownOf = (appended: ReadonlyArray<LogRecord>) => appended.filter((r) => r.id.startsWith(prefix))
-        const now = new Date(yield* Clock.currentTimeMillis).toISOString()
-        const result = yield* log.transact(
+        const now = new Date(clock.currentTimeMillisUnsafe()).toISOString()
+        return log.transact(
           (records) =>
             Effect.gen(function*() {
               // exactly `<key>:<index>`: a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>` record.
@@ -199,7 +205,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               const decided = decide(state, command)
               if (Result.isFailure(decided)) return yield* invalidRequest(decided.failure.message)
               // the projection must be able to write config.toml before anything is recorded
-              const configText = yield* configTextOf(configRead, configFailure)
+              const configText = yield* Effect.fromResult(configTextResult(configRead, configFailure))
               const preview = applyConfigEdits(configText, decided.success)
               if (Result.isFailure(preview)) return yield* internalError(`${configFailure}: ${preview.failure.message}`)
               const append: Array<NewRecord> = [
@@ -223,9 +229,13 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
                 return early !== undefined && own.length > 0 ? early(answer(own, lastState)) : Effect.void
               }))
             )
-        ).pipe(Effect.mapError(toEngineError))
-        const events = result.value.length > 0 ? result.value : ownOf(result.appended)
-        return answer(events, lastState)
+        ).pipe(Effect.matchEffect({
+          onFailure: (error) => Effect.fail(toEngineError(error)),
+          onSuccess: (result) => {
+            const events = result.value.length > 0 ? result.value : ownOf(result.appended)
+            return Effect.succeed(answer(events, lastState))
+          }
+        }))
       })
 
     const pluginIdOrFail = (pluginId: string) => {

@@ -1,16 +1,18 @@
 import * as Path from "node:path"
 import { Clock, Context, Effect, Layer, Result, Schema, Semaphore } from "effect"
 import {
-  acquireLock,
+  type AcquireOptions,
   disposeKept,
+  firstLockAttempt,
   type FileLockError,
   forgetLock,
   type HeldLock,
   type LockHost,
   makeKeptLockFile,
   makeNodeLockHost,
-  releaseLockEffect,
-  stillHeld
+  releaseLockResult,
+  stillHeld,
+  waitForLock
 } from "../adapters/FileLock.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
@@ -111,19 +113,24 @@ export const recordsAfter = (records: ReadonlyArray<LogRecord>, seq: number): Re
 const fromLogFileError = (error: LogFileError): EventLogError => new EventLogError({ reason: error.reason, message: error.message })
 const fromLockError = (error: FileLockError): EventLogError => new EventLogError({ reason: error.reason, message: error.message })
 
-/** Run a step of the synchronous core: LogFileError and fs errors are typed failures, anything else a defect. */
-const runSync = <A>(f: () => A): Effect.Effect<A, EventLogError> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed(f())
-    } catch (error) {
-      if (error instanceof LogFileError) return Effect.fail(fromLogFileError(error))
-      if (errnoCode(error) !== undefined) {
-        return Effect.fail(new EventLogError({ reason: "Io", message: `event log: ${describeError(error)}` }))
-      }
-      return Effect.die(error)
+/**
+ * Run a step of the synchronous core, inside a step of an effect: LogFileError and fs errors are typed failures,
+ * anything else is thrown on (the effect running it dies of it).
+ */
+const trySync = <A>(f: () => A): Result.Result<A, EventLogError> => {
+  try {
+    return Result.succeed(f())
+  } catch (error) {
+    if (error instanceof LogFileError) return Result.fail(fromLogFileError(error))
+    if (errnoCode(error) !== undefined) {
+      return Result.fail(new EventLogError({ reason: "Io", message: `event log: ${describeError(error)}` }))
     }
-  })
+    throw error
+  }
+}
+
+/** `trySync` as an effect of its own. */
+const runSync = <A>(f: () => A): Effect.Effect<A, EventLogError> => Effect.suspend(() => Effect.fromResult(trySync(f)))
 
 const tailRepairedRecord = (repair: TailRepair, afterSeq: number, ts: string): NewRecord => ({
   id: `LogTailRepaired:${afterSeq}:${repair.sha256.slice(0, 32)}`,
@@ -149,44 +156,65 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
   /** the lock's temp file, kept between this log's acquisitions (`KeptLockFile` in FileLock.ts) */
   const keptLockFile = makeKeptLockFile()
   let orphansSwept = false
-  const release = (lock: HeldLock) =>
-    releaseLockEffect(fs, lock).pipe(
-      Effect.flatMap((wasOurs) =>
-        wasOurs ? Effect.void : Effect.logWarning(`ledger lock ${lock.path} was no longer ours at release`)
-      ),
-      Effect.catch((error) =>
-        Effect.sync(() => {
-          unreleased = lock
-        }).pipe(Effect.andThen(Effect.logWarning(`could not release the ledger lock: ${error.message}`)))
-      )
-    )
-  const acquire = Effect.suspend(() => {
+  const lockOptions: AcquireOptions = {
+    fs,
+    dir: ledgerDir,
+    host,
+    // orphaned lock files are removed at this process's first acquisition (and whenever the lock is busy)
+    sweepOrphans: false,
+    ...(options.spares === undefined ? {} : { tempFile: options.spares.takeFile }),
+    kept: keptLockFile,
+    ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
+  }
+  const sweepingLockOptions: AcquireOptions = { ...lockOptions, sweepOrphans: true }
+  /** Give the lock back, however the hold ended; a failed release is only logged, and retried (`unreleased`). */
+  const release = (lock: HeldLock): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const released = releaseLockResult(fs, lock)
+      if (Result.isFailure(released)) {
+        unreleased = lock
+        return Effect.logWarning(`could not release the ledger lock: ${released.failure.message}`)
+      }
+      return released.success ? Effect.void : Effect.logWarning(`ledger lock ${lock.path} was no longer ours at release`)
+    })
+  const taken = (lock: HeldLock): HeldLock => {
+    orphansSwept = true
+    return lock
+  }
+  /**
+   * The lock, taken synchronously when it is free (the common case: a step of the caller's, no effect of its own),
+   * else the effect that waits for it (or fails).
+   */
+  const acquireNow = (): HeldLock | Effect.Effect<HeldLock, EventLogError> => {
     const previous = unreleased
     unreleased = undefined
-    if (previous !== undefined && Result.getOrElse(Result.try(() => stillHeld(fs, previous)), () => false)) {
-      return Effect.succeed(previous)
-    }
+    if (previous !== undefined && Result.getOrElse(Result.try(() => stillHeld(fs, previous)), () => false)) return previous
     if (previous !== undefined) forgetLock(fs, previous)
-    return acquireLock({
-      fs,
-      dir: ledgerDir,
-      host,
-      // orphaned lock files are removed at this process's first acquisition (and whenever the lock is busy)
-      sweepOrphans: !orphansSwept,
-      ...(options.spares === undefined ? {} : { tempFile: options.spares.takeFile }),
-      kept: keptLockFile,
-      ...(options.lockTimeoutMs === undefined ? {} : { timeoutMs: options.lockTimeoutMs })
-    }).pipe(
-      Effect.map((lock) => {
-        orphansSwept = true
-        return lock
-      }),
-      Effect.mapError(fromLockError)
+    const options = orphansSwept ? lockOptions : sweepingLockOptions
+    const first = firstLockAttempt(options)
+    if (Result.isFailure(first)) return Effect.fail(fromLockError(first.failure))
+    if (first.success._tag === "Acquired") return taken(first.success.lock)
+    return waitForLock(options, first.success).pipe(Effect.map(taken), Effect.mapError(fromLockError))
+  }
+  /**
+   * Hold the cross-process lock around `use` (called once the lock is taken), refused first if `refuse` says so:
+   * the lock is released however `use` ends. Taking the lock and installing its release are one uninterruptible
+   * step when the lock is free (only the waits for a busy one are interruptible, see `waitForLock`); `use` runs
+   * interruptibly. (`Effect.acquireUseRelease`, with the acquisition a step of its own only when it has to wait.)
+   */
+  const withLock = <A, E>(
+    use: () => Effect.Effect<A, E>,
+    refuse?: () => EventLogError | undefined
+  ): Effect.Effect<A, E | EventLogError> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        const refused = refuse?.()
+        if (refused !== undefined) return Effect.fail(refused)
+        const held = (lock: HeldLock) => Effect.onExit(restore(use()), () => release(lock))
+        const lock = acquireNow()
+        return Effect.isEffect(lock) ? Effect.flatMap(lock, held) : held(lock)
+      })
     )
-  })
-  /** Hold the cross-process lock around `use`; the lock is released however `use` ends. */
-  const withLock = <A, E>(use: Effect.Effect<A, E>): Effect.Effect<A, E | EventLogError> =>
-    Effect.acquireUseRelease(acquire, () => use, release)
 
   // the lock's temp file is kept between acquisitions (FileLock.ts), and so is the descriptor the log appends through
   // (ActiveSegment.ts): closed, and the temp file removed, with the layer (however its opening ends)
@@ -198,7 +226,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
     })
   )
   yield* runSync(() => ensureDir(fs, ledgerDir))
-  const file = yield* withLock(runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
+  const file = yield* withLock(() => runSync(() => openLogFile({ fs, ledgerDir, nowMs })))
   yield* Effect.addFinalizer(() => Effect.sync(() => file.close()))
 
   let refused: string | undefined
@@ -206,36 +234,45 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
     const reason = file.readOnlyReason() ?? refused
     return reason === undefined ? undefined : new EventLogError({ reason: "ReadOnly", message: reason })
   }
-  const failIfReadOnly = Effect.suspend(() => {
-    const error = readOnlyError()
-    return error === undefined ? Effect.void : Effect.fail(error)
-  })
 
+  /**
+   * Under the lock, before `decide`: catch up with what other processes appended, refuse if that made the log
+   * read-only, and record the repair of a torn tail another process left after our open.
+   */
+  const catchUpUnderLock = (): Result.Result<void, EventLogError> => {
+    const caughtUp = trySync(() => file.catchUp())
+    if (Result.isFailure(caughtUp)) return Result.fail(caughtUp.failure)
+    const readOnly = readOnlyError()
+    if (readOnly !== undefined) return Result.fail(readOnly)
+    const { repair } = caughtUp.success
+    if (repair === undefined) return Result.void
+    const head = file.live().at(-1)?.seq ?? 0
+    const ts = new Date(nowMs()).toISOString()
+    return trySync(() => {
+      file.append([tailRepairedRecord(repair, head, ts)])
+    })
+  }
+
+  type Transacted<A> = { readonly value: A; readonly appended: ReadonlyArray<LogRecord> }
   const transact = <A, E, E2 = never>(
     decide: (records: ReadonlyArray<LogRecord>) => Effect.Effect<{ readonly append: ReadonlyArray<NewRecord>; readonly value: A }, E>,
     afterAppend?: (appended: ReadonlyArray<LogRecord>, all: ReadonlyArray<LogRecord>) => Effect.Effect<void, E2>
-  ): Effect.Effect<{ readonly value: A; readonly appended: ReadonlyArray<LogRecord> }, E | E2 | EventLogError> =>
-    failIfReadOnly.pipe(
-      Effect.andThen(withLock(Effect.suspend(() =>
-        Effect.gen(function*() {
-          const { repair } = yield* runSync(() => file.catchUp())
-          // checked in place, not as an effect of its own: a check on every command's path
-          const readOnly = readOnlyError()
-          if (readOnly !== undefined) return yield* readOnly
-          if (repair !== undefined) {
-            // another process left a torn tail after our open: record the repair ourselves
-            const head = file.live().at(-1)?.seq ?? 0
-            const ts = new Date(nowMs()).toISOString()
-            yield* runSync(() => file.append([tailRepairedRecord(repair, head, ts)]))
-          }
-          const decision = yield* decide(file.live())
-          const appended = yield* runSync(() => file.append(decision.append))
-          if (afterAppend !== undefined) yield* afterAppend(appended, file.live())
-          return { value: decision.value, appended }
-        }).pipe(Effect.provideService(LockHold, nextLockHold()))
-      ))),
-      semaphore.withPermits(1)
-    )
+  ): Effect.Effect<Transacted<A>, E | E2 | EventLogError> => {
+    // the synchronous steps (catch-up, append) run inside the steps around `decide` and `afterAppend`, instead of
+    // as effects of their own: every effect here is a runtime op on every command's path
+    const underLock = Effect.suspend(() => {
+      const ready = catchUpUnderLock()
+      if (Result.isFailure(ready)) return Effect.fail(ready.failure)
+      return Effect.flatMap(decide(file.live()), (decision): Effect.Effect<Transacted<A>, E2 | EventLogError> => {
+        const appended = trySync(() => file.append(decision.append))
+        if (Result.isFailure(appended)) return Effect.fail(appended.failure)
+        const result = { value: decision.value, appended: appended.success }
+        return afterAppend === undefined ? Effect.succeed(result) : Effect.as(afterAppend(appended.success, file.live()), result)
+      })
+    })
+    // a new hold for every run of the returned effect (a transaction can be run more than once)
+    return withLock(() => Effect.provideService(underLock, LockHold, nextLockHold()), readOnlyError).pipe(semaphore.withPermits(1))
+  }
 
   return EventLog.of({
     records: Effect.sync(() => file.records()),
@@ -248,7 +285,7 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
       return file.readOnlyReason() ?? refused
     },
     refuseWrites: (reason) => Effect.sync(() => { refused ??= reason }),
-    verify: withLock(runSync(() => file.verify())).pipe(semaphore.withPermits(1))
+    verify: withLock(() => runSync(() => file.verify())).pipe(semaphore.withPermits(1))
   })
 })
 

@@ -4,9 +4,9 @@
  * run while the daemon is up) when a watch on the log's directory reports a write and `refresh` reads them.
  * Records that were in the log when the tailer started are history, not news: they are not published.
  */
-import { Context, Effect, Layer, PubSub, type Scope, Semaphore, Stream } from "effect"
+import { Context, Effect, Layer, PubSub, type Scope, Stream } from "effect"
 import * as NodePath from "node:path"
-import { EventLog, type LogRecord } from "./EventLog.ts"
+import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { PathWatch } from "./PathWatch.ts"
 import { whenStarted } from "./StartupGate.ts"
@@ -32,16 +32,18 @@ export class LogTailer extends Context.Service<LogTailer, {
       const paths = yield* LedgerConfig
       const watch = yield* PathWatch
       const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<LogRecord>(), PubSub.shutdown)
-      const lock = yield* Semaphore.make(1)
       let published = (yield* log.records).at(-1)?.seq ?? 0
 
-      /** Publishes the records after `published`, under a lock so that two callers cannot interleave them. */
-      const publishNew = Effect.gen(function*() {
-        const fresh = yield* log.recordsAfter(published)
+      /**
+       * Publishes the records after `published`: one synchronous step (the PubSub is unbounded, so a publication never
+       * waits), so two callers cannot interleave them, without a lock (a lock's effects ran on every command)
+       */
+      const publishNew = Effect.map(log.live, (records) => {
+        const fresh = recordsAfter(records, published)
         if (fresh.length === 0) return
         published = fresh.at(-1)?.seq ?? published
-        yield* PubSub.publishAll(pubsub, fresh)
-      }).pipe(lock.withPermits(1))
+        for (const record of fresh) PubSub.publishUnsafe(pubsub, record)
+      })
 
       const catchUp = log.refresh.pipe(
         Effect.catch((error) => Effect.logWarning(`could not read the log's new records: ${error.message}`)),
@@ -69,14 +71,19 @@ export class LogTailer extends Context.Service<LogTailer, {
         refuseWrites: log.refuseWrites,
         verify: log.verify
       })
-      // under the publishing lock, so no record is both read back and delivered, nor missed between the two
+      // no record is both read back and delivered, nor missed between the two: what was published by the time the
+      // subscription exists is read back (up to `upTo`, read after subscribing), and the subscription delivers only
+      // what comes after it (a publication between the subscription and that read reaches both: read back only)
       const subscribeAfter = (seq: number) =>
         Effect.gen(function*() {
           const subscription = yield* PubSub.subscribe(pubsub)
           const upTo = published
           const missed = (yield* log.recordsAfter(seq)).filter((record) => record.seq <= upTo)
-          return Stream.concat(Stream.fromIterable(missed), Stream.fromSubscription(subscription))
-        }).pipe(lock.withPermits(1))
+          return Stream.concat(
+            Stream.fromIterable(missed),
+            Stream.fromSubscription(subscription).pipe(Stream.filter((record) => record.seq > upTo))
+          )
+        })
 
       const tailer = LogTailer.of({
         subscribe: PubSub.subscribe(pubsub),
