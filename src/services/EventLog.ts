@@ -267,7 +267,8 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
         const appended = trySync(() => file.append(decision.append))
         if (Result.isFailure(appended)) return Effect.fail(appended.failure)
         const result = { value: decision.value, appended: appended.success }
-        return afterAppend === undefined ? Effect.succeed(result) : Effect.as(afterAppend(appended.success, file.live()), result)
+        // a map, not `as` (whose value is a step of its own)
+        return afterAppend === undefined ? Effect.succeed(result) : Effect.map(afterAppend(appended.success, file.live()), () => result)
       })
     })
     // a new hold for every run of the returned effect (a transaction can be run more than once)

@@ -100,9 +100,11 @@ export interface ProjectionDurability {
    * lock). The settle fsyncs the chain's outputs and commits its checkpoint, under the lock (see the header); it
    * waits for the lock, so it runs after the transaction that projected, i.e. after the answer. With `now` (a
    * catch-up: start-up, records of other processes; no answer waits for it), and once the scope is closing (a
-   * request answered during a shutdown), the chain is settled right here instead, the lock being held.
+   * request answered during a shutdown), the chain is settled right here instead, the lock being held. Decides when
+   * called (in a step the projection runs anyway: a suspension of its own was runtime steps on every command) and
+   * returns what to run then, or `undefined` when there is nothing to (the usual: a settle is scheduled).
    */
-  readonly afterProjection: (records: ReadonlyArray<LogRecord>, now: boolean) => Effect.Effect<void, unknown>
+  readonly afterProjection: (records: ReadonlyArray<LogRecord>, now: boolean) => Effect.Effect<void, unknown> | undefined
 }
 
 /**
@@ -266,15 +268,14 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
     retired: (link) => {
       retiredLinks.push(link)
     },
-    afterProjection: (records, now) =>
-      Effect.suspend(() => {
-        if (chain === undefined) return Effect.void
-        if (now || closing) return commit(records)
-        if (scheduled) return Effect.void
-        scheduled = true
-        if (settleDelayMs <= 0) return Effect.asVoid(FiberSet.run(fibers, settle))
-        delay = setTimeout(startSettle, settleDelayMs)
-        return Effect.void
-      })
+    afterProjection: (records, now) => {
+      if (chain === undefined) return undefined
+      if (now || closing) return commit(records)
+      if (scheduled) return undefined
+      scheduled = true
+      if (settleDelayMs <= 0) return Effect.asVoid(FiberSet.run(fibers, settle))
+      delay = setTimeout(startSettle, settleDelayMs)
+      return undefined
+    }
   }
 })

@@ -23,7 +23,7 @@
  * over it again is not always the same (an uninstall and a reinstall move a table to the end): so the fold
  * starts from the checkpoint's copy of the text whenever config.toml is one of the texts that fold passes through.
  */
-import { Context, Effect, Fiber, Layer, Result, Schema, Scope } from "effect"
+import { Cause, Context, Effect, Fiber, Layer, Result, Schema, Scope } from "effect"
 import * as Path from "node:path"
 import {
   attempt,
@@ -420,9 +420,13 @@ export class Projector extends Context.Service<Projector, {
 
       /**
        * The events' cache changes, in order: synchronously while each can be (the usual: one install, its tree
-       * prepared), then one event at a time. Each tree swapped in goes to `produced` (closed if the projection fails).
+       * prepared: then the trees themselves, no effect), then one event at a time. Each tree swapped in goes to
+       * `produced` (closed if the projection fails). Throws what the synchronous part throws.
        */
-      const projectTrees = (events: ReadonlyArray<PluginEvent>, produced: Array<TreeDurability>): Effect.Effect<Array<TreeDurability>, unknown> => {
+      const projectTrees = (
+        events: ReadonlyArray<PluginEvent>,
+        produced: Array<TreeDurability>
+      ): Array<TreeDurability> | Effect.Effect<Array<TreeDurability>, unknown> => {
         const trees: Array<TreeDurability> = []
         const add = (tree: TreeDurability | undefined) => {
           if (tree === undefined) return
@@ -430,16 +434,12 @@ export class Projector extends Context.Service<Projector, {
           trees.push(tree)
         }
         let next = 0
-        try {
-          for (; next < events.length; next++) {
-            const done = projectCacheNow(events[next]!)
-            if (done === LATER) break
-            add(done)
-          }
-        } catch (error) {
-          return Effect.fail(error)
+        for (; next < events.length; next++) {
+          const done = projectCacheNow(events[next]!)
+          if (done === LATER) break
+          add(done)
         }
-        if (next === events.length) return Effect.succeed(trees)
+        if (next === events.length) return trees
         const rest = events.slice(next)
         return Effect.gen(function*() {
           for (const [index, event] of rest.entries()) {
@@ -579,30 +579,44 @@ export class Projector extends Context.Service<Projector, {
         freshFromSeq: number | undefined,
         produced: Array<TreeDurability>
       ): Effect.Effect<boolean, unknown> =>
-        Effect.flatMap(LockHold, (hold) => {
+        Effect.withFiber((fiber) => {
           let plan: ProjectionPlan | undefined
-          let trees: Effect.Effect<ReadonlyArray<TreeDurability>, unknown>
+          let trees: ReadonlyArray<TreeDurability> | Effect.Effect<ReadonlyArray<TreeDurability>, unknown>
           try {
-            plan = planProjection(records, freshFromSeq, hold)
+            plan = planProjection(records, freshFromSeq, fiber.getRef(LockHold))
             if (plan === undefined) return Effect.succeed(false)
             // the cache trees first; config.toml is renamed in only after them
             trees = projectTrees(plan.events, produced)
           } catch (error) {
             return Effect.fail(error)
           }
-          const { config, touched } = plan
           const planned = plan
-          if (!touched) return Effect.flatMap(trees, (done) => attempt(() => commitProjection(planned, done, undefined)).pipe(Effect.as(true)))
-          // config.toml stays atomic: temp file (0600, as Codex writes it: it may hold secrets), fsync, rename. The temp
-          // file was staged by `prepare` with exactly these bytes (its fsync issued long before: only joined here), or
-          // is written and fsynced now
-          const stageNow = Effect.suspend(() => stageFile(fs, paths.configPath, Buffer.from(config, "utf8"), 0o600, spares))
-          return Effect.flatMap(trees, (done) => {
+          const commit = (done: ReadonlyArray<TreeDurability>, staged: StagedFile | undefined): Effect.Effect<boolean, unknown> => {
+            try {
+              commitProjection(planned, done, staged)
+              return Effect.succeed(true)
+            } catch (error) {
+              return Effect.fail(error)
+            }
+          }
+          const afterTrees = (done: ReadonlyArray<TreeDurability>): Effect.Effect<boolean, unknown> => {
+            if (!planned.touched) return commit(done, undefined)
+            // config.toml stays atomic: temp file (0600, as Codex writes it: it may hold secrets), fsync, rename. The
+            // temp file was staged by `prepare` with exactly these bytes (its fsync issued long before: only joined
+            // here), or is written and fsynced now
+            const stageNow = Effect.flatMap(
+              Effect.suspend(() => stageFile(fs, paths.configPath, Buffer.from(planned.config, "utf8"), 0o600, spares)),
+              (staged) => commit(done, staged)
+            )
             // taken only now: once taken, only this projection can remove its temp file. Joined uninterruptibly
-            const ready = takeFrom(stagedConfigs, config)
-            const staged = ready === undefined ? stageNow : Effect.uninterruptible(Fiber.join(ready)).pipe(Effect.catch(() => stageNow))
-            return Effect.flatMap(staged, (file) => attempt(() => commitProjection(planned, done, file)).pipe(Effect.as(true)))
-          })
+            const ready = takeFrom(stagedConfigs, planned.config)
+            if (ready === undefined) return stageNow
+            return Effect.matchEffect(Effect.uninterruptible(Fiber.join(ready)), {
+              onSuccess: (staged) => commit(done, staged),
+              onFailure: () => stageNow
+            })
+          }
+          return Effect.isEffect(trees) ? Effect.flatMap(trees, afterTrees) : afterTrees(trees)
         })
 
       /** the checkpoint on disk, or this process's chain of projections since it */
@@ -619,22 +633,25 @@ export class Projector extends Context.Service<Projector, {
           const produced: Array<TreeDurability> = []
           const asProjectionError = (error: unknown): ProjectionError =>
             error instanceof ProjectionError ? error : new ProjectionError({ target: paths.codexHome, message: describeError(error) })
-          // whatever was read before the projection is not used after it. One handler for both outcomes (it runs on
-          // interruption too), where onError, ensuring and a second mapError were more runtime steps on every command
-          return projectRecords(records, freshFromSeq, produced).pipe(
-            Effect.onExit((exit) => {
+          // whatever was read before the projection is not used after it. One step for both outcomes (the failure's
+          // runs on interruption too, synchronously), where onExit, a flatMap and a second mapError were more runtime
+          // steps on every command
+          return Effect.matchCauseEffect(projectRecords(records, freshFromSeq, produced), {
+            onFailure: (cause) => {
               readInHold = undefined
-              if (exit._tag === "Failure") {
-                closeTrees(produced)
-                durability.drop()
-                homeMade = false
-              }
-              return Effect.void
-            }),
-            // a command's own events are made durable after its answer; what a catch-up projected (no fresh events), at once
-            Effect.flatMap((projected) => durability.afterProjection(records, projected && freshFromSeq === undefined)),
-            Effect.mapError(asProjectionError)
-          )
+              closeTrees(produced)
+              durability.drop()
+              homeMade = false
+              return Effect.failCause(Cause.map(cause, asProjectionError))
+            },
+            onSuccess: (projected) => {
+              readInHold = undefined
+              // a command's own events are made durable after its answer; what a catch-up projected (no fresh
+              // events), at once
+              const after = durability.afterProjection(records, projected && freshFromSeq === undefined)
+              return after === undefined ? Effect.void : Effect.mapError(after, asProjectionError)
+            }
+          })
         }
       })
     })
