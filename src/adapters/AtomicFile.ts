@@ -180,12 +180,14 @@ export const makeFsyncQueue = (fs: FsPort): FsyncQueue => {
     inflight = []
     return Promise.all(all)
   })
-  const settle = Effect.fnUntraced(function*(
-    dirs: Iterable<string> = [],
-    options: { readonly skipMissing?: boolean } = {}
-  ): Effect.fn.Return<void, unknown> {
-    const pending = [...new Set(dirs)]
-    do {
+  /**
+   * One slice of the directories opened and their fsyncs issued, then everything in flight waited for, in one
+   * callback (the outcomes checked where they arrive): a generator, a promise and a step per slice were more runtime
+   * steps on every install's blob settle.
+   */
+  const settleSlice = (dirs: Iterable<string>, skipMissing: boolean, rest?: Array<string>): Effect.Effect<void, unknown> =>
+    Effect.callback<void, unknown>((resume) => {
+      const pending = rest ?? [...new Set(dirs)]
       const dirFds: Array<number> = []
       const opened = Result.try(() => {
         for (const dir of pending.splice(0, MAX_BATCH_FDS)) {
@@ -193,35 +195,30 @@ export const makeFsyncQueue = (fs: FsPort): FsyncQueue => {
           try {
             fd = fs.openSync(dir, "r")
           } catch (error) {
-            if (ignorableDirSyncError(error) || (options.skipMissing === true && errnoCode(error) === "ENOENT")) continue
+            if (ignorableDirSyncError(error) || (skipMissing && errnoCode(error) === "ENOENT")) continue
             throw error
           }
           dirFds.push(fd)
           issue(fd, true)
         }
       })
-      const outcomes = yield* takeAll
-      for (const fd of dirFds) closeQuietly(fs, fd)
-      if (Result.isFailure(opened)) return yield* Effect.fail(opened.failure)
-      for (const outcome of outcomes) {
-        // a directory fsync fails closed, as in `fsyncDir`: only Windows' refusals are tolerated
-        if (outcome !== undefined && !(outcome.dir && ignorableDirSyncError(outcome.error))) return yield* Effect.fail(outcome.error)
-      }
-    } while (pending.length > 0)
-  }, Effect.uninterruptible)
+      const all = inflight
+      inflight = []
+      // resumed from a promise job of its own, not from the check (the fiber goes on in the caller of `resume`)
+      void Promise.all(all).then((outcomes): Effect.Effect<void, unknown> => {
+        for (const fd of dirFds) closeQuietly(fs, fd)
+        if (Result.isFailure(opened)) return Effect.fail(opened.failure)
+        for (const outcome of outcomes) {
+          // a directory fsync fails closed, as in `fsyncDir`: only Windows' refusals are tolerated
+          if (outcome !== undefined && !(outcome.dir && ignorableDirSyncError(outcome.error))) return Effect.fail(outcome.error)
+        }
+        return pending.length > 0 ? settleSlice([], skipMissing, pending) : Effect.void
+      }).then(resume, (defect: unknown) => resume(Effect.die(defect)))
+    })
+  const settle = (dirs: Iterable<string> = [], options: { readonly skipMissing?: boolean } = {}): Effect.Effect<void, unknown> =>
+    Effect.uninterruptible(settleSlice(dirs, options.skipMissing === true))
   return { start: (fd) => issue(fd, false), startData: (fd) => issue(fd, false, true), settle, drain: Effect.asVoid(takeAll) }
 }
-
-/**
- * fsync the open files `files` and the directories `dirs` concurrently, and wait for all of them (see
- * `FsyncQueue`). File fds stay open (the caller closes them); directory fds are opened and closed here.
- */
-export const fsyncBatch = (fs: FsPort, files: ReadonlyArray<number>, dirs: Iterable<string>): Effect.Effect<void, unknown> =>
-  Effect.suspend(() => {
-    const queue = makeFsyncQueue(fs)
-    for (const fd of files) queue.start(fd)
-    return queue.settle(dirs)
-  })
 
 /**
  * fsync the files at `files` (opened read-only by path: what is there now is what gets synced) and the directories
@@ -265,7 +262,7 @@ export const fsyncPaths = Effect.fnUntraced(
 
 /**
  * Create `dir` and any missing parents, without fsyncing anything: returns the parents of the directories
- * it created, which must be fsynced (e.g. in one `fsyncBatch`) before anything relies on those entries.
+ * it created, which must be fsynced (e.g. by an `FsyncQueue`'s `settle`) before anything relies on those entries.
  */
 export const makeDirs = (fs: FsPort, dir: string): ReadonlyArray<string> => {
   try {

@@ -44,7 +44,7 @@ export interface FsPort {
   readonly fstatSync: (fd: number) => FsStats
   readonly rmSync: (path: string, options: { readonly recursive: boolean; readonly force: boolean }) => void
   /**
-   * fsync on the libuv thread pool, so that several can be in flight at once (see `fsyncBatch` in
+   * fsync on the libuv thread pool, so that several can be in flight at once (see `FsyncQueue` in
    * AtomicFile.ts); rejects with the Node-style error. Same guarantee as `fsyncSync`.
    */
   readonly fsyncAsync: (fd: number) => Promise<void>
