@@ -1,6 +1,6 @@
 import { hash } from "node:crypto"
 import * as Path from "node:path"
-import { Deferred, Effect, Exit, Fiber, Result, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Result, Scope } from "effect"
 import { closeQuietly, makeDurableDirs, makeFsyncQueue } from "./AtomicFile.ts"
 import { readRecord } from "./BlobPack.ts"
 import { errnoCode, type FsPort } from "./FsPort.ts"
@@ -40,6 +40,17 @@ export interface BlobStore {
     blobs: ReadonlyArray<Uint8Array>,
     stored?: ReadonlyArray<string>
   ) => Effect.Effect<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope>
+  /**
+   * `putAllStarted` as a plain function, for a step the caller runs anyway (an install's, in `Effect.withFiber`):
+   * throws what the plan or the append throws; the rest runs in an uninterruptible fiber made with `context` and
+   * held by `scope` (closing it waits for that fiber).
+   */
+  readonly startPutAll: (
+    blobs: ReadonlyArray<Uint8Array>,
+    stored: ReadonlyArray<string>,
+    scope: Scope.Scope,
+    context: Context.Context<never>
+  ) => { readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }
   /** the blob's bytes, checked; throws when it is not there (code ENOENT) or no copy of it is intact */
   readonly get: (hash: string) => Buffer
   readonly has: (hash: string) => boolean
@@ -180,40 +191,58 @@ export const makeBlobStore = (fs: FsPort, blobsDir: string): BlobStore => {
       : rest.length === 0
       ? Deferred.await(first)
       : Effect.forEach([first, ...rest], (sync) => Deferred.await(sync), { discard: true })
-    return Effect.flatMap(Effect.exit(synced), (exit) => {
+    // an Exit's outcome handled in one step each (`Effect.exit` and a flatMap were two)
+    const afterEarlier = (exit: Exit.Exit<void, unknown>): Effect.Effect<void, unknown> =>
+      Effect.matchCauseEffect(earlier ?? Effect.void, {
+        onSuccess: () => settled(planned, appended, dirs, exit),
+        onFailure: (cause) => settled(planned, appended, dirs, Exit.failCause(cause))
+      })
+    const afterSync = (exit: Exit.Exit<void, unknown>): Effect.Effect<void, unknown> => {
       for (const fd of fds) closeQuietly(fs, fd)
       if (Exit.isFailure(exit) || earlier === undefined) return settled(planned, appended, dirs, exit)
-      return Effect.flatMap(Effect.exit(earlier), (awaited) => settled(planned, appended, dirs, awaited))
+      return afterEarlier(exit)
+    }
+    return Effect.matchCauseEffect(synced, {
+      onSuccess: () => afterSync(Exit.void),
+      onFailure: (cause) => afterSync(Exit.failCause(cause))
     })
+  }
+
+  /**
+   * The plan and the pack append, synchronous (either's failure is thrown), then the settle started: forked at once,
+   * uninterruptible, in the scope (`Fiber.runIn`), so closing the scope waits for it (and every fd is closed). All in
+   * the caller's step: nothing can interrupt it between the append and the fork (once appended, the batch is settled
+   * whatever happens: an fd left open, a `sync` never completed would hold every later batch of the pack).
+   */
+  const startPutAll = (
+    blobs: ReadonlyArray<Uint8Array>,
+    stored: ReadonlyArray<string>,
+    scope: Scope.Scope,
+    context: Context.Context<never>
+  ): { readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> } => {
+    const hashes = blobs.map(sha256Hex)
+    const planned = plan(blobs, hashes, stored)
+    const appended = planned.fresh.size > 0 ? writer.append(planned.fresh) : undefined
+    // started now: the fdatasync is issued already, the dir fsyncs are when the fiber first runs (at once)
+    const fiber = Fiber.runIn(Effect.runForkWith(context)(settle(planned, appended), { uninterruptible: true }), scope)
+    return { hashes, durable: Fiber.join(fiber) }
   }
 
   const putAllStarted = (
     blobs: ReadonlyArray<Uint8Array>,
     stored: ReadonlyArray<string> = []
   ): Effect.Effect<{ readonly hashes: ReadonlyArray<string>; readonly durable: Effect.Effect<void, unknown> }, unknown, Scope.Scope> =>
-    // uninterruptible from the append to the fork: once appended, the batch is settled whatever happens (an fd
-    // left open, a `sync` never completed would hold every later batch of the pack)
-    Effect.uninterruptible(Effect.flatMap(Scope.Scope, (scope) => {
-      const hashes = blobs.map(sha256Hex)
-      // the plan and the pack append in one step: both synchronous, and either's failure is the call's
-      let planned: Plan
-      let appended: Appended | undefined
-      try {
-        planned = plan(blobs, hashes, stored)
-        appended = planned.fresh.size > 0 ? writer.append(planned.fresh) : undefined
-      } catch (error) {
-        return Effect.fail(error)
-      }
-      // started now: the fdatasync is issued already, the dir fsyncs are when the fiber first runs; uninterruptible,
-      // so closing the scope waits for it (and every fd is closed)
-      return Effect.map(
-        Effect.forkIn(settle(planned, appended), scope, { startImmediately: true, uninterruptible: true }),
-        (fiber) => ({ hashes, durable: Fiber.join(fiber) })
-      )
-    }))
+    Effect.flatMap(Scope.Scope, (scope) =>
+      Effect.withFiber((fiber) => {
+        try {
+          return Effect.succeed(startPutAll(blobs, stored, scope, fiber.context))
+        } catch (error) {
+          return Effect.fail(error)
+        }
+      }))
 
   const putAll = (blobs: ReadonlyArray<Uint8Array>, stored: ReadonlyArray<string> = []) =>
     Effect.scoped(Effect.flatMap(putAllStarted(blobs, stored), ({ durable, hashes }) => Effect.as(durable, hashes)))
 
-  return { has, get, putAll, putAllStarted }
+  return { has, get, putAll, putAllStarted, startPutAll }
 }

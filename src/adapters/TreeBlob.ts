@@ -4,7 +4,7 @@
  * of their own. `readSource` reads a dir (never following symlinks), `storeSource` makes it durable, `loadTree`
  * reads it back verified (format 1 trees, manifest-only, still load).
  */
-import { Effect, type Scope } from "effect"
+import { type Context, Effect, type Scope } from "effect"
 import * as Path from "node:path"
 import { attempt } from "./AtomicFile.ts"
 import { type BlobStore, sha256Hex } from "./BlobStore.ts"
@@ -176,12 +176,16 @@ export const storeSource = (blobs: BlobStore, source: SourceTree): Effect.Effect
   Effect.asVoid(blobs.putAll([...source.separate, source.encoded], source.stored))
 
 /**
- * `storeSource` in two halves (`BlobStore.putAllStarted`): the new blobs are appended and their fdatasync issued when
- * it returns; `durable` completes once that (and whatever else they need) is done, and must be awaited before the
- * tree hash is recorded.
+ * `storeSource` in two halves (`BlobStore.startPutAll`, synchronous: it throws the fs error): the new blobs are
+ * appended and their fdatasync issued when it returns; the returned effect completes once that (and whatever else
+ * they need) is done, and must be awaited before the tree hash is recorded. The rest is held by `scope`.
  */
-export const storeSourceStarted = (blobs: BlobStore, source: SourceTree): Effect.Effect<Effect.Effect<void, unknown>, unknown, Scope.Scope> =>
-  Effect.map(blobs.putAllStarted([...source.separate, source.encoded], source.stored), ({ durable }) => durable)
+export const storeSourceStarted = (
+  blobs: BlobStore,
+  source: SourceTree,
+  scope: Scope.Scope,
+  context: Context.Context<never>
+): Effect.Effect<void, unknown> => blobs.startPutAll([...source.separate, source.encoded], source.stored, scope, context).durable
 
 /**
  * Stores the regular files and directories below `root` (not following symlinks) as one tree blob (small files

@@ -3,16 +3,16 @@
  * inside `EventLog.transact`, i.e. under the single-writer lock after catching up with other processes, and
  * looks at config.toml and the cache only there, so decisions see what is really on disk.
  */
-import { Clock, Effect, Layer, Result } from "effect"
+import { Clock, Context, Effect, Layer, Result, Scope } from "effect"
 import { randomUUID } from "node:crypto"
 import * as Path from "node:path"
 import { inspectConfig } from "../adapters/ConfigToml.ts"
-import { attempt, pidSuffix } from "../adapters/AtomicFile.ts"
+import { pidSuffix } from "../adapters/AtomicFile.ts"
 import { describeError } from "../adapters/FsPort.ts"
 import { decodeUtf8Strict, isDirectory as isDirectoryAt, readBytesOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
-import { readSource, storeSourceStarted } from "../adapters/TreeBlob.ts"
+import { readSource, type SourceTree, storeSourceStarted } from "../adapters/TreeBlob.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { MAX_RECORD_BYTES } from "../adapters/LogRecordFormat.ts"
 import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
@@ -244,72 +244,90 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     }
 
     /**
-     * Resolves and validates what to install, then stores its tree; nothing is recorded yet. Returns the command and
+     * Resolves and validates what to install, reads its tree and starts storing its blobs (held by `scope`, their
+     * settle forked with `context`); nothing is recorded yet. Synchronous: it runs inside the install's step (a
+     * generator of attempts was a runtime op per stage). Returns the command, what the projection is to stage, and
      * `blobsDurable`, to await before its event is appended.
      */
-    const prepareInstall = (marketplacePath: string, pluginName: string, forceRemoteSync: boolean, origin: Origin) =>
-      Effect.gen(function*() {
-        const { entry, pluginId, version, configText, manifestFile } = yield* resolveInstallPlan(fs, paths, {
-          marketplacePath,
-          pluginName,
-          forceRemoteSync
-        })
-        // a cache dir the file system cannot create would fail the projection after the event is recorded, and
-        // every later one with it: refuse it first, as the reference's copy fails (the tree is built in a
-        // `.staging-<name>-<pid>-<hex>` sibling, a longer name than the dir itself)
-        const target = projector.pluginDir(pluginId.id)
-        const staging = Path.join(Path.dirname(target), `.staging-${Path.basename(target)}-${pidSuffix()}`)
-        if (tooLongForTheFileSystem(Path.join(target, version)) || tooLongForTheFileSystem(staging)) {
-          return yield* internalError(`failed to install plugin: ${rustIoError({ code: "ENAMETOOLONG" })}`)
-        }
-        // the manifest as the plan read it: the tree's copy is the one validated, and the file is not read twice
-        const read = manifestFile === undefined ? undefined : new Map([[MANIFEST_PATH, manifestFile]])
-        const tree = yield* attempt(() => readSource(fs, blobs, entry.sourceDir, read)).pipe(
-          Effect.mapError((e) => internalError(`failed to install plugin: ${describeError(e)}`))
-        )
-        const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)
-        // the blobs are durable before anything can record the tree hash (a replay needs them): appended to the blob
-        // pack here, its fdatasync issued; the wait for it overlaps building the tree, taking the lock and deciding,
-        // and is awaited right before the append. One after the other, not forked side by side: both return once
-        // their writes are issued
-        const stored = yield* storeSourceStarted(blobs, tree).pipe(Effect.mapError(failed))
-        // meanwhile the cache tree is built in a staging dir beside its target, and config.toml's temp file written
-        // (its fsync joined by the projection), for the projection to rename in after the append; nothing reads them
-        // before, and if no event takes them they are removed with the scope
-        yield* projector.prepare(pluginId.id, version, tree, configText)
-        for (const skipped of tree.skipped) {
-          yield* Effect.logWarning(`not copying ${skipped} of ${pluginId.id}: symlinks and special files stay out of the cache`)
-        }
-        const command = new InstallPlugin({
-          pluginId: pluginId.id,
-          pluginName: entry.name,
-          marketplaceName: pluginId.marketplaceName,
-          marketplacePath,
-          sourcePath: entry.sourceDir,
-          version,
-          treeHash: tree.treeHash,
-          installPolicy: entry.installPolicy,
-          authPolicy: entry.authPolicy,
-          cause: causeOf(origin)
-        })
-        return { command, blobsDurable: stored.pipe(Effect.mapError(failed)) }
+    const prepareInstall = (
+      marketplacePath: string,
+      pluginName: string,
+      forceRemoteSync: boolean,
+      origin: Origin,
+      scope: Scope.Scope,
+      context: Context.Context<never>
+    ): Result.Result<{
+      readonly command: InstallPlugin
+      readonly tree: SourceTree
+      readonly configText: string
+      readonly blobsDurable: Effect.Effect<void, EngineError>
+    }, EngineError> => {
+      const plan = resolveInstallPlan(fs, paths, { marketplacePath, pluginName, forceRemoteSync })
+      if (Result.isFailure(plan)) return Result.fail(plan.failure)
+      const { entry, pluginId, version, configText, manifestFile } = plan.success
+      // a cache dir the file system cannot create would fail the projection after the event is recorded, and
+      // every later one with it: refuse it first, as the reference's copy fails (the tree is built in a
+      // `.staging-<name>-<pid>-<hex>` sibling, a longer name than the dir itself)
+      const target = projector.pluginDir(pluginId.id)
+      const staging = Path.join(Path.dirname(target), `.staging-${Path.basename(target)}-${pidSuffix()}`)
+      if (tooLongForTheFileSystem(Path.join(target, version)) || tooLongForTheFileSystem(staging)) {
+        return Result.fail(internalError(`failed to install plugin: ${rustIoError({ code: "ENAMETOOLONG" })}`))
+      }
+      // the manifest as the plan read it: the tree's copy is the one validated, and the file is not read twice
+      const read = manifestFile === undefined ? undefined : new Map([[MANIFEST_PATH, manifestFile]])
+      const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)
+      const started = Result.try({
+        try: () => {
+          const tree = readSource(fs, blobs, entry.sourceDir, read)
+          // the blobs are durable before anything can record the tree hash (a replay needs them): appended to the blob
+          // pack here, its fdatasync issued; the wait for it overlaps building the tree, taking the lock and deciding,
+          // and is awaited right before the append
+          return { tree, stored: storeSourceStarted(blobs, tree, scope, context) }
+        },
+        catch: failed
       })
+      if (Result.isFailure(started)) return Result.fail(started.failure)
+      const { tree, stored } = started.success
+      const command = new InstallPlugin({
+        pluginId: pluginId.id,
+        pluginName: entry.name,
+        marketplaceName: pluginId.marketplaceName,
+        marketplacePath,
+        sourcePath: entry.sourceDir,
+        version,
+        treeHash: tree.treeHash,
+        installPolicy: entry.installPolicy,
+        authPolicy: entry.authPolicy,
+        cause: causeOf(origin)
+      })
+      return Result.succeed({ command, tree, configText, blobsDurable: Effect.mapError(stored, failed) })
+    }
 
     const install = (
       input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync?: boolean },
       origin: Origin
     ): Effect.Effect<PluginInstallView, EngineError> => {
-      const fresh = Effect.scoped(Effect.gen(function*() {
-        // the scope holds what `prepareInstall` prepared for the projection until the command is done
-        const { command, blobsDurable } = yield* prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin)
-        return yield* execute(
+      // the synchronous part (plan, source, blobs started) in one step; the scope holds what is prepared for the
+      // projection until the command is done
+      const fresh = Effect.scoped(Effect.withFiber((fiber) => {
+        const scope = Context.getUnsafe(fiber.context, Scope.Scope)
+        const prepared = prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin, scope, fiber.context)
+        if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
+        const { command, tree, configText, blobsDurable } = prepared.success
+        // meanwhile the cache tree is built in a staging dir beside its target, and config.toml's temp file written
+        // (its fsync joined by the projection), for the projection to rename in after the append; nothing reads them
+        // before, and if no event takes them they are removed with the scope
+        const staged = projector.prepare(command.pluginId, command.version, tree, configText)
+        const warned = tree.skipped.length === 0 ? staged : Effect.andThen(staged, Effect.forEach(tree.skipped, (skipped) =>
+          Effect.logWarning(`not copying ${skipped} of ${command.pluginId}: symlinks and special files stay out of the cache`), { discard: true }))
+        return Effect.andThen(warned, execute(
           origin,
           { type: "PluginInstalled", pluginId: command.pluginId },
           "failed to persist installed plugin config",
           () => Effect.succeed(command),
           (): PluginInstallView => ({ authPolicy: command.authPolicy, appsNeedingAuth: [] }),
           blobsDurable
-        )
+        ))
       }))
       // without a key there is nothing to look up (the common case: no effect of its own for it)
       const key = origin.idempotencyKey

@@ -4,7 +4,7 @@
  * dir (and that it does not leave the marketplace root through a symlink), manifest and its name, and a
  * config.toml Codex could load. Failures carry the reference's codes and texts.
  */
-import { Effect, Result } from "effect"
+import { Result } from "effect"
 import * as Path from "node:path"
 import { checkConfig } from "../adapters/ConfigToml.ts"
 import { errnoCode } from "../adapters/FsPort.ts"
@@ -111,89 +111,90 @@ const walkBelow = (fs: TreeFs, root: string, path: string): Walk => {
   return last
 }
 
+/** Synchronous (a `Result`): the Engine runs it inside a step of the install it takes anyway. */
 export const resolveInstallPlan = (
   fs: TreeFs,
   paths: LedgerPaths,
   input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync: boolean }
-): Effect.Effect<InstallPlan, EngineError> =>
-  Effect.gen(function*() {
-    const { marketplacePath, pluginName, forceRemoteSync } = input
-    const text = readFile(fs, marketplacePath)
-    if (Result.isFailure(text)) {
-      if (errnoCode(text.failure) === "ENOENT") return yield* invalidRequest(`marketplace file \`${marketplacePath}\` does not exist`)
-      return yield* internalError(`failed to install plugin: failed to read marketplace file: ${rustIoError(text.failure)}`)
+): Result.Result<InstallPlan, EngineError> => {
+  const { marketplacePath, pluginName, forceRemoteSync } = input
+  const text = readFile(fs, marketplacePath)
+  if (Result.isFailure(text)) {
+    if (errnoCode(text.failure) === "ENOENT") return Result.fail(invalidRequest(`marketplace file \`${marketplacePath}\` does not exist`))
+    return Result.fail(internalError(`failed to install plugin: failed to read marketplace file: ${rustIoError(text.failure)}`))
+  }
+  const file = decodeMarketplace(marketplacePath, text.success)
+  if (Result.isFailure(file)) return Result.fail(invalidRequest(file.failure.message))
+  const target = resolveInstallTarget(file.success, pluginName)
+  if (Result.isFailure(target)) return Result.fail(invalidRequest(target.failure.message))
+  const { entry, pluginId } = target.success
+  if (forceRemoteSync) return Result.fail(internalError(remoteMutationError(fs, paths, "enable")))
+  let version = "local"
+  if (pluginId.marketplaceName === "openai-curated") {
+    const sha = readFile(fs, paths.curatedShaPath)
+    // the sha names the version dir: only a plain path segment (Codex's version-segment rule) is usable
+    const trimmed = Result.isFailure(sha) ? "" : sha.success.trim()
+    if (!/^[A-Za-z0-9.+_-]+$/.test(trimmed) || trimmed === "." || trimmed === "..") {
+      return Result.fail(invalidRequest("local curated marketplace sha is not available"))
     }
-    const file = decodeMarketplace(marketplacePath, text.success)
-    if (Result.isFailure(file)) return yield* invalidRequest(file.failure.message)
-    const target = resolveInstallTarget(file.success, pluginName)
-    if (Result.isFailure(target)) return yield* invalidRequest(target.failure.message)
-    const { entry, pluginId } = target.success
-    if (forceRemoteSync) return yield* internalError(remoteMutationError(fs, paths, "enable"))
-    let version = "local"
-    if (pluginId.marketplaceName === "openai-curated") {
-      const sha = readFile(fs, paths.curatedShaPath)
-      // the sha names the version dir: only a plain path segment (Codex's version-segment rule) is usable
-      const trimmed = Result.isFailure(sha) ? "" : sha.success.trim()
-      if (!/^[A-Za-z0-9.+_-]+$/.test(trimmed) || trimmed === "." || trimmed === "..") {
-        return yield* invalidRequest("local curated marketplace sha is not available")
-      }
-      version = trimmed
-    }
-    const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
-    const source = walkBelow(fs, root, entry.sourceDir)
-    if (source._tag === "Plain" ? !source.isDirectory : !isDirectory(fs, entry.sourceDir)) {
-      return yield* invalidRequest(`plugin source path is not a directory: ${entry.sourceDir}`)
-    }
-    // the path rules are lexical; a symlinked source dir must not lead out of the marketplace root
-    const realRoot = Result.try(() => fs.realpathSync(root))
-    const realSource = source._tag === "Plain" && Result.isSuccess(realRoot)
-      ? Result.succeed(Path.join(realRoot.success, Path.relative(root, entry.sourceDir)))
-      : Result.try(() => fs.realpathSync(entry.sourceDir))
-    if (Result.isFailure(realRoot) || Result.isFailure(realSource) || !isInside(realRoot.success, realSource.success)) {
-      return yield* invalidRequest(
-        `invalid marketplace file \`${marketplacePath}\`: local plugin source path must stay within the marketplace root`
+    version = trimmed
+  }
+  const root = Path.dirname(Path.dirname(Path.dirname(marketplacePath)))
+  const source = walkBelow(fs, root, entry.sourceDir)
+  if (source._tag === "Plain" ? !source.isDirectory : !isDirectory(fs, entry.sourceDir)) {
+    return Result.fail(invalidRequest(`plugin source path is not a directory: ${entry.sourceDir}`))
+  }
+  // the path rules are lexical; a symlinked source dir must not lead out of the marketplace root
+  const realRoot = Result.try(() => fs.realpathSync(root))
+  const realSource = source._tag === "Plain" && Result.isSuccess(realRoot)
+    ? Result.succeed(Path.join(realRoot.success, Path.relative(root, entry.sourceDir)))
+    : Result.try(() => fs.realpathSync(entry.sourceDir))
+  if (Result.isFailure(realRoot) || Result.isFailure(realSource) || !isInside(realRoot.success, realSource.success)) {
+    return Result.fail(invalidRequest(
+      `invalid marketplace file \`${marketplacePath}\`: local plugin source path must stay within the marketplace root`
+    ))
+  }
+  const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
+  // a manifest (or `.codex-plugin`) linked from outside the plugin is not the plugin's: the copy would not have it
+  const manifestWalk = source._tag === "Plain" ? walkBelow(fs, entry.sourceDir, manifestPath) : OTHER
+  if (
+    manifestWalk._tag === "Plain"
+      ? !manifestWalk.isFile
+      : !isFile(fs, manifestPath) || !resolvesInside(fs, realSource.success, manifestPath)
+  ) {
+    return Result.fail(invalidRequest(`missing plugin manifest: ${manifestPath}`))
+  }
+  // where the walk saw no symlink, read without following one, and the bytes are the tree's too; else through them
+  const manifestRead: Result.Result<{ readonly text: string; readonly file: RegularFile | undefined }, unknown> =
+    manifestWalk._tag === "Plain"
+      ? Result.try({ try: () => readPlainFile(fs, manifestPath), catch: (e) => e }).pipe(
+        Result.map((file) => ({ text: file.bytes.toString("utf8"), file }))
       )
-    }
-    const manifestPath = Path.join(entry.sourceDir, MANIFEST_PATH)
-    // a manifest (or `.codex-plugin`) linked from outside the plugin is not the plugin's: the copy would not have it
-    const manifestWalk = source._tag === "Plain" ? walkBelow(fs, entry.sourceDir, manifestPath) : OTHER
-    if (
-      manifestWalk._tag === "Plain"
-        ? !manifestWalk.isFile
-        : !isFile(fs, manifestPath) || !resolvesInside(fs, realSource.success, manifestPath)
-    ) {
-      return yield* invalidRequest(`missing plugin manifest: ${manifestPath}`)
-    }
-    // where the walk saw no symlink, read without following one, and the bytes are the tree's too; else through them
-    const manifestRead: Result.Result<{ readonly text: string; readonly file: RegularFile | undefined }, unknown> =
-      manifestWalk._tag === "Plain"
-        ? Result.try({ try: () => readPlainFile(fs, manifestPath), catch: (e) => e }).pipe(
-          Result.map((file) => ({ text: file.bytes.toString("utf8"), file }))
-        )
-        : Result.map(readFile(fs, manifestPath), (text) => ({ text, file: undefined }))
-    if (Result.isFailure(manifestRead)) {
-      return yield* internalError(`failed to install plugin: ${rustIoError(manifestRead.failure)}`)
-    }
-    const manifest = decodeManifestName(manifestRead.success.text, entry.sourceDir)
-    if (Result.isFailure(manifest)) return yield* invalidRequest(`missing or invalid plugin manifest: ${manifestPath}`)
-    // the reference validates the manifest's name as an id segment before comparing it with the entry
-    const manifestName = manifest.success
-    const validName = validateSegment("plugin name", manifestName)
-    if (Result.isFailure(validName)) return yield* invalidRequest(validName.failure)
-    if (manifestName !== entry.name) {
-      return yield* invalidRequest(
-        `plugin manifest name \`${manifestName}\` does not match marketplace plugin name \`${entry.name}\``
-      )
-    }
-    const configText = yield* Effect.try({
-      try: () => readTextOrEmpty(fs, paths.configPath),
-      catch: (e) => internalError(`failed to persist installed plugin config: ${rustIoError(e)}`)
-    })
-    const problem = checkConfig(configText)
-    if (problem !== undefined) {
-      return yield* internalError(
-        `failed to persist installed plugin config: ${describeConfigProblem(problem, paths.configPath, "load")}`
-      )
-    }
-    return { entry, pluginId, version, configText, manifestFile: manifestRead.success.file }
+      : Result.map(readFile(fs, manifestPath), (text) => ({ text, file: undefined }))
+  if (Result.isFailure(manifestRead)) {
+    return Result.fail(internalError(`failed to install plugin: ${rustIoError(manifestRead.failure)}`))
+  }
+  const manifest = decodeManifestName(manifestRead.success.text, entry.sourceDir)
+  if (Result.isFailure(manifest)) return Result.fail(invalidRequest(`missing or invalid plugin manifest: ${manifestPath}`))
+  // the reference validates the manifest's name as an id segment before comparing it with the entry
+  const manifestName = manifest.success
+  const validName = validateSegment("plugin name", manifestName)
+  if (Result.isFailure(validName)) return Result.fail(invalidRequest(validName.failure))
+  if (manifestName !== entry.name) {
+    return Result.fail(invalidRequest(
+      `plugin manifest name \`${manifestName}\` does not match marketplace plugin name \`${entry.name}\``
+    ))
+  }
+  const configText = Result.try({
+    try: () => readTextOrEmpty(fs, paths.configPath),
+    catch: (e) => internalError(`failed to persist installed plugin config: ${rustIoError(e)}`)
   })
+  if (Result.isFailure(configText)) return Result.fail(configText.failure)
+  const problem = checkConfig(configText.success)
+  if (problem !== undefined) {
+    return Result.fail(internalError(
+      `failed to persist installed plugin config: ${describeConfigProblem(problem, paths.configPath, "load")}`
+    ))
+  }
+  return Result.succeed({ entry, pluginId, version, configText: configText.success, manifestFile: manifestRead.success.file })
+}
