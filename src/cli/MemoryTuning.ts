@@ -108,5 +108,10 @@ export const reportingActivity = (channel: LineChannel, busy: () => void): LineC
     busy()
     return lines
   }),
-  write: (line) => Effect.andThen(Effect.sync(busy), channel.write(line))
+  // one step before the write's own (a sync and an andThen were two)
+  write: (line) =>
+    Effect.suspend(() => {
+      busy()
+      return channel.write(line)
+    })
 })

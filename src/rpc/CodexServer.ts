@@ -176,7 +176,7 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
       const { clientInfo } = yield* withParams(InitializeParams, params, Effect.succeed)
       clientName = clientInfo.name
       if (options.notifications !== undefined) pending = yield* options.notifications.subscribe()
-      return Effect.succeed(initializeResult(clientInfo))
+      return initializeResult(clientInfo)
     })
 
   const handlers: PeerHandlers = {
@@ -185,7 +185,7 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
     request: (request) => {
       if (isProcessMethod(request.method)) {
         if (clientName === undefined) return Effect.fail(invalid("Not initialized"))
-        return Effect.succeed(runProcessMethod(processHost, request.method, request.params, origin(request, null)))
+        return runProcessMethod(processHost, request.method, request.params, origin(request, null))
       }
       const shape = methodParams.get(request.method)
       if (shape === undefined) {
@@ -199,7 +199,7 @@ export const makeCodexSession = Effect.fn("makeCodexSession")(function*(options:
       if (Result.isFailure(decoded)) return Effect.fail(invalid(`Invalid request: ${decoded.failure}`))
       if (request.method === "initialize") return initialize(decoded.success)
       if (clientName === undefined) return Effect.fail(invalid("Not initialized"))
-      return Effect.succeed(run(request, decoded.success))
+      return run(request, decoded.success)
     },
     notification: () => Effect.void,
     answered: (request) =>

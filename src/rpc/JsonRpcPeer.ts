@@ -7,7 +7,7 @@
  * (`{"method","params"}` lines) come from the handlers' `notifications` stream while the connection lives.
  * A request that has begun is answered even if the connection's fiber is interrupted (graceful shutdown).
  */
-import { Cause, Effect, Fiber, LogLevel, Schema, Stream } from "effect"
+import { Cause, Context, Effect, Fiber, LogLevel, Schema, Stream } from "effect"
 import { EarlyAnswer } from "../services/EarlyAnswer.ts"
 import { encodeError, encodeResult, type RequestId } from "./ResponseLine.ts"
 
@@ -51,8 +51,11 @@ export interface OutgoingNotification {
 }
 
 export interface PeerHandlers {
-  /** Session checks (such as `initialize`) and decoding; the returned effect is the request's work. */
-  readonly request: (request: IncomingRequest) => Effect.Effect<Effect.Effect<unknown, RpcError>, RpcError>
+  /**
+   * The request's work, asked for when the request's turn has come (so session checks such as `initialize` and
+   * decoding may be done in the call, on the state seen then); a failure of either is the request's error answer.
+   */
+  readonly request: (request: IncomingRequest) => Effect.Effect<unknown, RpcError>
   readonly notification: (notification: IncomingNotification) => Effect.Effect<void>
   /** runs after a request's answer line was written */
   readonly answered?: (request: IncomingRequest) => Effect.Effect<void>
@@ -186,44 +189,64 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
         Effect.forkScoped({ startImmediately: true })
       )
     }
-    const answer = (request: IncomingRequest, jsonrpc: boolean, work: Effect.Effect<unknown, RpcError>) => {
-      // the result a command sent before its handler ended (EarlyAnswer): its write, started then, is awaited
-      // instead of writing a second response
-      let early: Fiber.Fiber<void> | undefined
-      const sendEarly = (value: unknown): Effect.Effect<void> =>
-        Effect.suspend(() =>
-          early !== undefined
-            ? Effect.void
-            : Effect.map(
-              Effect.forkDetach(channel.write(encodeResult(request.id, value, jsonrpc)), { startImmediately: true }),
-              (fiber) => {
-                early = fiber
-              }
-            )
-        )
-      return work.pipe(
-        Effect.provideService(EarlyAnswer, sendEarly),
-        Effect.matchCauseEffect({
-          onSuccess: (result) => early !== undefined ? Fiber.join(early) : channel.write(encodeResult(request.id, result, jsonrpc)),
-          onFailure: (cause) => {
-            if (early !== undefined) {
-              return Effect.logError("request failed after its answer was sent", { method: request.method }, cause).pipe(
-                Effect.andThen(Fiber.join(early))
-              )
-            }
-            const failure = Cause.findErrorOption(cause)
-            if (failure._tag === "Some") return channel.write(encodeError(request.id, failure.value, jsonrpc))
-            return Effect.logError("request failed unexpectedly", { method: request.method }, cause).pipe(
-              Effect.andThen(channel.write(encodeError(
-                request.id,
-                new RpcError({ code: ErrorCode.internalError, message: "Internal error" }),
-                jsonrpc
-              )))
-            )
+    /**
+     * The request's work, answered: its result, or its error (a defect is logged and answered as an internal error).
+     * `early` is the write of a result the work sent before it ended (EarlyAnswer): it is awaited instead of writing
+     * a second response, and a failure after it is only logged. Then `answered`.
+     */
+    const answer = (request: IncomingRequest, jsonrpc: boolean, work: Effect.Effect<unknown, RpcError>, early: () => Fiber.Fiber<void> | undefined) => {
+      const then = (written: Effect.Effect<void>) =>
+        handlers.answered === undefined ? written : Effect.andThen(written, handlers.answered(request))
+      return Effect.matchCauseEffect(work, {
+        onSuccess: (result) => {
+          const sent = early()
+          return then(sent !== undefined ? Fiber.join(sent) : channel.write(encodeResult(request.id, result, jsonrpc)))
+        },
+        onFailure: (cause) => {
+          const sent = early()
+          if (sent !== undefined) {
+            return then(Effect.logError("request failed after its answer was sent", { method: request.method }, cause).pipe(
+              Effect.andThen(Fiber.join(sent))
+            ))
           }
-        })
-      )
+          const failure = Cause.findErrorOption(cause)
+          if (failure._tag === "Some") return then(channel.write(encodeError(request.id, failure.value, jsonrpc)))
+          return then(Effect.logError("request failed unexpectedly", { method: request.method }, cause).pipe(
+            Effect.andThen(channel.write(encodeError(
+              request.id,
+              new RpcError({ code: ErrorCode.internalError, message: "Internal error" }),
+              jsonrpc
+            )))
+          ))
+        }
+      })
     }
+    /**
+     * A request that has begun runs to its answer even when the connection is interrupted: in a fiber of its own,
+     * which nothing interrupts (parts of it, like waiting for the ledger lock, are interruptible regions of their
+     * own), started at once (not on the scheduler's next turn of the event loop) and awaited without interruption.
+     * Forked with `runForkWith` in one step of the connection's fiber, with EarlyAnswer in its context: a fork, a
+     * provide and a flatMap of their own were runtime steps on every request.
+     */
+    const serveRequest = (request: IncomingRequest, jsonrpc: boolean, debugging: boolean): Effect.Effect<void> =>
+      Effect.uninterruptible(Effect.withFiber((connection) => {
+        // the result a command sends before its handler ends: its write is started at once, in a fiber of its own
+        // (the command goes on meanwhile), and only the first one (one response per request)
+        let early: Fiber.Fiber<void> | undefined
+        const sendEarly = (value: unknown): void => {
+          early ??= Effect.runForkWith(connection.context)(channel.write(encodeResult(request.id, value, jsonrpc)))
+        }
+        // asked now that the request's turn has come; a handler that throws fails this request, not the connection
+        let work: Effect.Effect<unknown, RpcError>
+        try {
+          work = handlers.request(request)
+        } catch (defect) {
+          work = Effect.die(defect)
+        }
+        if (debugging) work = Effect.andThen(Effect.logDebug(`request ${String(request.id)} ${request.method}`), work)
+        const context = Context.add(connection.context, EarlyAnswer, sendEarly)
+        return Fiber.join(Effect.runForkWith(context)(answer(request, jsonrpc, work, () => early)))
+      }))
     // asked once per connection: a debug log per request is a runtime step even when nothing is logged
     const debugging = yield* LogLevel.isEnabled("Debug")
     yield* channel.lines.pipe(
@@ -236,24 +259,8 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
             return channel.write(frame.line)
           case "Notification":
             return handlers.notification(frame.notification)
-          case "Request": {
-            // asked once the request's turn has come (handlers check the session state they see then)
-            const ask = Effect.suspend(() => handlers.request(frame.request))
-            return (debugging ? Effect.andThen(Effect.logDebug(`request ${String(frame.request.id)} ${frame.request.method}`), ask) : ask).pipe(
-              Effect.matchEffect({
-                onFailure: (error) => answer(frame.request, frame.jsonrpc, Effect.fail(error)),
-                onSuccess: (work) => answer(frame.request, frame.jsonrpc, work)
-              }),
-              Effect.andThen(handlers.answered === undefined ? Effect.void : handlers.answered(frame.request)),
-              // a request that has begun runs to its answer even when the connection is interrupted: in its own
-              // fiber, which nothing interrupts (parts of it, like waiting for the ledger lock, are
-              // interruptible regions of their own), awaited without interruption. Started at once, not on the
-              // scheduler's next turn of the event loop (a setImmediate before every request's first step)
-              Effect.forkDetach({ startImmediately: true }),
-              Effect.flatMap(Fiber.join),
-              Effect.uninterruptible
-            )
-          }
+          case "Request":
+            return serveRequest(frame.request, frame.jsonrpc, debugging)
         }
       })
     )

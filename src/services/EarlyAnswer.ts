@@ -1,4 +1,4 @@
-import { Context, type Effect } from "effect"
+import { Context } from "effect"
 
 /**
  * Where a command sends its answer the moment it is known: once its events are fsynced and projected, while the
@@ -11,8 +11,11 @@ import { Context, type Effect } from "effect"
  * the engine): the answer is then the handler's result, as before. Only `Engine`'s commands use it, and only when
  * they appended their own events (a retried idempotent command answers from the log at the end). The methods that
  * reach those commands answer with the command's result unchanged; a method that reshapes it must not pass this on.
+ *
+ * A plain function, called in a step the command runs anyway: it only starts the write (the peer awaits it when the
+ * handler ends), and an effect of its own to look up and run was several runtime steps on every command.
  */
-export const EarlyAnswer = Context.Reference<((value: unknown) => Effect.Effect<void>) | undefined>(
+export const EarlyAnswer = Context.Reference<((value: unknown) => void) | undefined>(
   "plugin-ledger/services/EarlyAnswer",
   { defaultValue: () => undefined }
 )

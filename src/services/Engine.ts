@@ -172,8 +172,10 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       /** awaited under the lock right before the events are appended (an install: its blobs made durable) */
       beforeAppend: Effect.Effect<void, EngineError> = Effect.void
     ): Effect.Effect<A, EngineError> =>
-      // a suspension, not a generator, and the layer's clock read in place: each effect is a runtime op per command
-      Effect.suspend(() => {
+      // one step, not a generator, and the layer's clock read in place: each effect is a runtime op per command. The
+      // fiber's EarlyAnswer is read here too (a lookup of its own was more)
+      Effect.withFiber((fiber) => {
+        const early = fiber.getRef(EarlyAnswer)
         const key = origin.idempotencyKey ?? randomUUID()
         const prefix = `${key}:`
         /** the records this command appended (ids `<key>:<index>`; adopted hand edits have ids of their own) */
@@ -222,13 +224,11 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
               return { append, value: replayed }
             }),
           (appended, all) =>
-            projectAll(all, appended).pipe(
+            projectAll(all, appended, () => {
               // durable and projected: the answer can go now, before the lock is released (see EarlyAnswer)
-              Effect.andThen(Effect.flatMap(EarlyAnswer, (early) => {
-                const own = ownOf(appended)
-                return early !== undefined && own.length > 0 ? early(answer(own, lastState)) : Effect.void
-              }))
-            )
+              const own = ownOf(appended)
+              if (early !== undefined && own.length > 0) early(answer(own, lastState))
+            })
         ).pipe(Effect.matchEffect({
           onFailure: (error) => Effect.fail(toEngineError(error)),
           onSuccess: (result) => {
@@ -455,13 +455,17 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       catch: (e) => internalError(`failed to read ${paths.configPath}: ${rustIoError(e)}`)
     })
 
-    /** Projects what the checkpoint does not cover; `appended` were just decided on config.toml as it is now. */
-    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = []) => {
+    /**
+     * Projects what the checkpoint does not cover; `appended` were just decided on config.toml as it is now. `then`
+     * runs once it is projected, in the same step (a command's early answer).
+     */
+    const projectAll = (all: ReadonlyArray<LogRecord>, appended: ReadonlyArray<LogRecord> = [], then?: () => void) => {
       // folded when the projection is built, as before (`all` is the log as the transaction left it)
       const state = fold(all)
       return projector.project(all, appended[0]?.seq).pipe(
         Effect.map(() => {
           lastState = state
+          then?.()
         }),
         Effect.mapError((e) => internalError(`failed to project the ledger: ${e.message}`))
       )

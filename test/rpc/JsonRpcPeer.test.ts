@@ -288,17 +288,17 @@ const handlers = (seen: Array<string>): PeerHandlers => ({
     seen.push(`request ${req.method}`)
     switch (req.method) {
       case "echo":
-        return Effect.succeed(Effect.succeed({ params: req.params ?? null }))
+        return Effect.succeed({ params: req.params ?? null })
       case "reject":
         return Effect.fail(new RpcError({ code: ErrorCode.invalidRequest, message: "Not initialized" }))
       case "fail":
-        return Effect.succeed(Effect.fail(new RpcError({ code: ErrorCode.invalidRequest, message: "work failed" })))
+        return Effect.fail(new RpcError({ code: ErrorCode.invalidRequest, message: "work failed" }))
       case "die":
-        return Effect.succeed(Effect.die(new Error("boom")))
+        return Effect.die(new Error("boom"))
       case "slow":
-        return Effect.succeed(Effect.sleep("20 millis").pipe(Effect.as("slow done")))
+        return Effect.sleep("20 millis").pipe(Effect.as("slow done"))
       default:
-        return Effect.succeed(Effect.succeed(req.method))
+        return Effect.succeed(req.method)
     }
   },
   notification: (n) => Effect.sync(() => void seen.push(`notification ${n.method}`))
@@ -359,9 +359,9 @@ describe("servePeer", () => {
         Effect.gen(function*() {
           const send = yield* EarlyAnswer
           if (send === undefined) return assert.fail("the peer provides EarlyAnswer to a request's work")
-          yield* send(value)
+          send(value)
           // a second send is ignored: one response per request
-          yield* send("ignored")
+          send("ignored")
           writtenAfterSend.push([...written])
           return yield* then
         })
@@ -369,13 +369,11 @@ describe("servePeer", () => {
         request: (req) => {
           switch (req.method) {
             case "early":
-              return Effect.succeed(early({ sent: "early" }, Effect.succeed({ sent: "late" })))
+              return early({ sent: "early" }, Effect.succeed({ sent: "late" }))
             case "earlyThenFail":
-              return Effect.succeed(
-                early({ sent: "early" }, Effect.fail(new RpcError({ code: ErrorCode.internalError, message: "after" })))
-              )
+              return early({ sent: "early" }, Effect.fail(new RpcError({ code: ErrorCode.internalError, message: "after" })))
             default:
-              return Effect.succeed(Effect.succeed(req.method))
+              return Effect.succeed(req.method)
           }
         },
         notification: () => Effect.void

@@ -252,16 +252,15 @@ describe("Engine commands and EarlyAnswer", () => {
       const world = yield* worldScoped
       const lockPath = Path.join(world.paths.ledgerDir, "lock")
       const sent: Array<{ readonly value: unknown; readonly locked: boolean; readonly logged: ReadonlyArray<string>; readonly config: string; readonly cached: boolean }> = []
-      const sink = (value: unknown) =>
-        Effect.sync(() => {
-          sent.push({
-            value,
-            locked: NodeFs.existsSync(lockPath),
-            logged: readLog(world).map((r) => r.type),
-            config: readConfig(world),
-            cached: NodeFs.existsSync(versionDir(world, "alpha"))
-          })
+      const sink = (value: unknown): void => {
+        sent.push({
+          value,
+          locked: NodeFs.existsSync(lockPath),
+          logged: readLog(world).map((r) => r.type),
+          config: readConfig(world),
+          cached: NodeFs.existsSync(versionDir(world, "alpha"))
         })
+      }
       const results = yield* withEngine(world, (engine) =>
         Effect.gen(function*() {
           const installed = yield* installIn(engine, world, "alpha", keyed("k-install"))
