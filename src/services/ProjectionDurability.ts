@@ -103,6 +103,12 @@ export interface ProjectionDurability {
    * request answered during a shutdown), the chain is settled right here instead, the lock being held.
    */
   readonly afterProjection: (records: ReadonlyArray<LogRecord>, now: boolean) => Effect.Effect<void, unknown>
+  /**
+   * Waits until no settle is waiting or under way, nor the work after it (`afterSettle`: spare inodes made); one
+   * waiting out its delay starts at once. Never fails (a settle's failure is logged, as ever). For tests that must
+   * know the pool is refilled before their next step without sleeping; nothing calls it otherwise.
+   */
+  readonly settled: Effect.Effect<void>
 }
 
 /**
@@ -275,6 +281,13 @@ export const makeProjectionDurability = Effect.fnUntraced(function*(options: {
         if (settleDelayMs <= 0) return Effect.asVoid(FiberSet.run(fibers, settle))
         delay = setTimeout(startSettle, settleDelayMs)
         return Effect.void
-      })
+      }),
+    settled: Effect.suspend(() => {
+      if (delay !== undefined) {
+        clearTimeout(delay)
+        startSettle()
+      }
+      return FiberSet.awaitEmpty(fibers)
+    })
   }
 })
