@@ -2,7 +2,11 @@
  * R6, errors from the disk. A scenario (open, install, install of a plugin with a big file, disable, enable, list,
  * history, uninstall, restart, reinstall of both) runs on FaultFs; every file-system call it makes is attributed to its call
  * site (`file:function` plus the call), and the sites are listed below: the coverage check fails when a new one
- * appears or a listed one is no longer reached. Then the scenario runs again with one ENOSPC, EACCES, EIO, EROFS or
+ * appears or a listed one is no longer reached. Before the second install of each process the scenario waits for the
+ * background settle and the spare inodes made after it (`Projector.settled`, no sleep), so that install builds its
+ * tree and config.toml's temp file from spares: their renames, writes, chmods, the settle's fsyncs through the
+ * spares' descriptors and their closes are sites too (the other commands run back to back, racing the refill as a
+ * client's would). Then the scenario runs again with one ENOSPC, EACCES, EIO, EROFS or
  * EMFILE injected (ENOSPC on a write lands half the bytes first). Per commit, every op index gets one code (in turn)
  * and every call site gets all five; under soak every op index gets all five.
  *
@@ -171,13 +175,23 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/PluginTree.ts:sweepLeftovers < src/services/Projector.ts:planProjection readdirSync",
   "src/adapters/SparePool.ts:makeOne fstatSync",
   "src/adapters/SparePool.ts:moved < src/adapters/SparePool.ts:takeSpareFile renameSync",
-  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile fchmodSync",
-  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/SparePool.ts:closeWaiting closeSync",
+  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile fchmodSync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/SparePool.ts:closeWaiting closeSync (a spare's descriptor)",
   "src/adapters/SparePool.ts:makeOne lstatSync",
   "src/adapters/SparePool.ts:makeOne mkdirSync",
   "src/adapters/SparePool.ts:makeOne openSync",
   "src/adapters/SparePool.ts:sweep < src/adapters/SparePool.ts:try readdirSync",
-  "src/adapters/SparePool.ts:try mkdirSync"
+  "src/adapters/SparePool.ts:try mkdirSync",
+  // built from spares (the scenario's Settle steps): a spare directory moved in, a spare file written, chmodded,
+  // fsynced by the settle and closed through the descriptor it was made with
+  "src/adapters/SparePool.ts:moved < src/adapters/SparePool.ts:takeSpareDir renameSync",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/PluginTree.ts:buildStaging writeSync (a spare's descriptor)",
+  "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside fchmodSync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:issue < src/adapters/AtomicFile.ts:makeFsyncQueue fsyncAsync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/SparePool.ts:release closeSync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/AtomicFile.ts:stageFile writeSync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:stageFile fsyncAsync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:stageFile closeSync (a spare's descriptor)"
 ]
 
 type Step =
@@ -185,11 +199,15 @@ type Step =
   | { readonly _tag: "Restart" }
   | { readonly _tag: "List" }
   | { readonly _tag: "History" }
+  /** waits for the background settle and the spare inodes made after it: the next install builds from spares */
+  | { readonly _tag: "Settle" }
   | { readonly _tag: "Command"; readonly command: Command; readonly key: string }
 
 const SCENARIO: ReadonlyArray<Step> = [
   { _tag: "Open" },
   { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-install-alpha" },
+  // gamma's tree (staging dir, dirs, files, its big file too), config.toml's and the lock's temp files from spares
+  { _tag: "Settle" },
   { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-install-gamma" },
   { _tag: "Command", command: { _tag: "Disable", plugin: "alpha" }, key: "k-disable-alpha" },
   { _tag: "Command", command: { _tag: "Enable", plugin: "alpha" }, key: "k-enable-alpha" },
@@ -197,12 +215,25 @@ const SCENARIO: ReadonlyArray<Step> = [
   { _tag: "History" },
   { _tag: "Command", command: { _tag: "Uninstall", plugin: "gamma" }, key: "k-uninstall-gamma" },
   { _tag: "Restart" },
-  { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-reinstall-alpha" },
   // its big file is in the first process's pack: found by a scan, made durable by an fsync of that pack
-  { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-reinstall-gamma" }
+  { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-reinstall-gamma" },
+  // the new process's own spares: alpha's tree replaces the old one, built from them (its executable and its 0750
+  // dir chmodded through the spare's descriptor and by path)
+  { _tag: "Settle" },
+  { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-reinstall-alpha" }
 ]
 
-const siteOf = (op: OpRecord): string => `${op.site ?? "?"} ${op.kind}`
+/**
+ * A spare file is written, chmodded, fsynced and closed through the descriptor it was made with (`SparePool.ts`),
+ * by the same code that does so for files opened by path: those ops are sites of their own (what fails is another
+ * file's descriptor, held across the answer until the settle).
+ */
+const SPARE_FILE = /[\\/]ledger[\\/]spare[\\/]f-[^\\/]*$/
+const THROUGH_DESCRIPTOR = new Set(["writeSync", "fchmodSync", "fsyncAsync", "closeSync"])
+const siteOf = (op: OpRecord): string => {
+  const spare = THROUGH_DESCRIPTOR.has(op.kind) && op.path !== undefined && SPARE_FILE.test(op.path)
+  return `${op.site ?? "?"} ${op.kind}${spare ? " (a spare's descriptor)" : ""}`
+}
 
 const FSYNCS = new Set(["fsyncSync", "fdatasyncSync", "fsyncAsync"])
 const WRITES = new Set(["writeSync", "ftruncateSync", "renameSync", "linkSync", "mkdirSync", "chmodSync", "fchmodSync", ...FSYNCS])
@@ -257,6 +288,8 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
         exit = yield* Effect.exit(session.engine.list({ cwds: [Path.join(world.root, "repo")], forceRemoteSync: false }))
       } else if (step._tag === "History") {
         exit = yield* Effect.exit(session.engine.history({}))
+      } else if (step._tag === "Settle") {
+        exit = yield* Effect.exit(session.settled)
       } else {
         exit = yield* Effect.exit(runCommand(session.engine, world, step.command, step.key))
         if (Exit.isSuccess(exit)) acked.push({ key: step.key, recorded: appendedNow(world.paths, step.key) })
@@ -354,7 +387,7 @@ describe("R6 errno injection", () => {
         const where = `${code} at op ${index} (${trace[index] === undefined ? "?" : siteOf(trace[index])})`
         if (outcome.fired === undefined) failures.push(`${where}: never fired (the scenario is not deterministic)`)
         else {
-          const site = `${outcome.fired.site ?? "?"} ${outcome.fired.kind}`
+          const site = siteOf(outcome.fired)
           if (trace[index] !== undefined && site !== siteOf(trace[index])) failures.push(`${where}: fired at ${site} instead`)
           covered.set(site, (covered.get(site) ?? new Set()).add(code))
           if (outcome.absorbed) absorbedAt.add(site)
