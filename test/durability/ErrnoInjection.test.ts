@@ -1,12 +1,12 @@
 /**
- * R6, errors from the disk. A scenario (open, install, install of a plugin with a big file, disable, enable, list,
- * history, uninstall, restart, reinstall of both) runs on FaultFs; every file-system call it makes is attributed to its call
+ * R6, errors from the disk. A scenario (open, install, install of a plugin with a big file, install from a second
+ * marketplace, disable, enable, list, history, uninstall, restart, reinstall of both) runs on FaultFs; every file-system call it makes is attributed to its call
  * site (`file:function` plus the call), and the sites are listed below: the coverage check fails when a new one
  * appears or a listed one is no longer reached. Before the second install of each process the scenario waits for the
  * background settle and the spare inodes made after it (`Projector.settled`, no sleep), so that install builds its
  * tree and config.toml's temp file from spares: their renames, writes, chmods, the settle's fsyncs through the
- * spares' descriptors and their closes are sites too (the other commands run back to back, racing the refill as a
- * client's would). Then the scenario runs again with one ENOSPC, EACCES, EIO, EROFS or
+ * spares' descriptors and their closes are sites too, and so is a marketplace's first install (its cache dir made
+ * from a spare) with the spares left; the other commands run back to back, racing the refill as a client's would. Then the scenario runs again with one ENOSPC, EACCES, EIO, EROFS or
  * EMFILE injected (ENOSPC on a write lands half the bytes first). Per commit, every op index gets one code (in turn)
  * and every call site gets all five; under soak every op index gets all five.
  *
@@ -16,6 +16,7 @@
  * finds a log that verifies (no partial record accepted), every acknowledged command's event in it, and projections
  * equal to a fresh replay; retrying the failed command with its key records it at most once.
  */
+import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
@@ -185,6 +186,8 @@ const CALL_SITES: ReadonlyArray<string> = [
   // built from spares (the scenario's Settle steps): a spare directory moved in, a spare file written, chmodded,
   // fsynced by the settle and closed through the descriptor it was made with
   "src/adapters/SparePool.ts:moved < src/adapters/SparePool.ts:takeSpareDir renameSync",
+  // a spare dir moved where there is no parent yet: kept if still there
+  "src/adapters/SparePool.ts:exists < src/adapters/SparePool.ts:moved lstatSync",
   "src/adapters/AtomicFile.ts:writeAll < src/adapters/PluginTree.ts:buildStaging writeSync (a spare's descriptor)",
   "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside fchmodSync (a spare's descriptor)",
   "src/adapters/AtomicFile.ts:issue < src/adapters/AtomicFile.ts:makeFsyncQueue fsyncAsync (a spare's descriptor)",
@@ -201,7 +204,8 @@ type Step =
   | { readonly _tag: "History" }
   /** waits for the background settle and the spare inodes made after it: the next install builds from spares */
   | { readonly _tag: "Settle" }
-  | { readonly _tag: "Command"; readonly command: Command; readonly key: string }
+  /** `elsewhere`: from a second marketplace (`other`), whose cache dir does not exist before */
+  | { readonly _tag: "Command"; readonly command: Command; readonly key: string; readonly elsewhere?: true }
 
 const SCENARIO: ReadonlyArray<Step> = [
   { _tag: "Open" },
@@ -209,6 +213,9 @@ const SCENARIO: ReadonlyArray<Step> = [
   // gamma's tree (staging dir, dirs, files, its big file too), config.toml's and the lock's temp files from spares
   { _tag: "Settle" },
   { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-install-gamma" },
+  // a marketplace's first install, spares left: the staging dir's spare cannot go there yet (no parent), so it is
+  // kept and the marketplace dir itself taken from the spares
+  { _tag: "Command", command: { _tag: "Install", plugin: "beta" }, key: "k-install-beta-other", elsewhere: true },
   { _tag: "Command", command: { _tag: "Disable", plugin: "alpha" }, key: "k-disable-alpha" },
   { _tag: "Command", command: { _tag: "Enable", plugin: "alpha" }, key: "k-enable-alpha" },
   { _tag: "List" },
@@ -256,11 +263,27 @@ const isTyped = (cause: Cause.Cause<unknown>): boolean =>
   })
 
 /** Runs the scenario on `fs` (fault armed or not); returns the problems found. */
+/** `makeWorld`, plus a second marketplace (`other`, beside the repo) offering beta */
+const makeScenarioWorld = (dir: string): World => {
+  const world = makeWorld(dir)
+  const root = Path.join(world.root, "other")
+  const beta = Path.join(root, "plugins", "beta")
+  NodeFs.cpSync(Path.join(world.root, "repo", "plugins", "beta"), beta, { recursive: true })
+  NodeFs.mkdirSync(Path.join(root, ".agents", "plugins"), { recursive: true })
+  NodeFs.writeFileSync(Path.join(root, ".agents", "plugins", "marketplace.json"), JSON.stringify({
+    name: "other",
+    plugins: [{ name: "beta", source: { source: "local", path: "./plugins/beta" } }]
+  }))
+  return world
+}
+const worldOf = (world: World, step: { readonly elsewhere?: true }): World =>
+  step.elsewhere === true ? { ...world, marketplacePath: Path.join(world.root, "other", ".agents", "plugins", "marketplace.json") } : world
+
 const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown> =>
   Effect.gen(function*() {
     const problems: Array<string> = []
     const acked: Array<{ readonly key: string; readonly recorded: boolean }> = []
-    let failedCommand: { readonly command: Command; readonly key: string } | undefined
+    let failedCommand: { readonly command: Command; readonly key: string; readonly world: World } | undefined
     let session: Session | undefined
     let firedIn: { readonly step: number; readonly ok: boolean } | undefined
     /** ops of the first process end here (the restart step starts a new one) */
@@ -291,9 +314,9 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
       } else if (step._tag === "Settle") {
         exit = yield* Effect.exit(session.settled)
       } else {
-        exit = yield* Effect.exit(runCommand(session.engine, world, step.command, step.key))
+        exit = yield* Effect.exit(runCommand(session.engine, worldOf(world, step), step.command, step.key))
         if (Exit.isSuccess(exit)) acked.push({ key: step.key, recorded: appendedNow(world.paths, step.key) })
-        else failedCommand ??= { command: step.command, key: step.key }
+        else failedCommand ??= { command: step.command, key: step.key, world: worldOf(world, step) }
       }
       if (Exit.isFailure(exit) && !isTyped(exit.cause)) {
         problems.push(`step ${i} (${step._tag}) failed untyped: ${Cause.pretty(exit.cause).split("\n").slice(0, 3).join(" / ")}`)
@@ -335,7 +358,7 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
     if (failedCommand !== undefined) {
       const retry = yield* Effect.exit(openSession(world.paths, nodeTreeFs))
       if (Exit.isFailure(retry)) return { problems: [...problems, "reopen for the retry failed"], absorbed: false, fired }
-      const exit = yield* Effect.exit(runCommand(retry.value.engine, world, failedCommand.command, failedCommand.key))
+      const exit = yield* Effect.exit(runCommand(retry.value.engine, failedCommand.world, failedCommand.command, failedCommand.key))
       yield* retry.value.close
       if (Exit.isFailure(exit) && !isTyped(exit.cause)) problems.push(`retry of ${failedCommand.key} failed untyped`)
       const after = readLog(world.paths)
@@ -349,7 +372,7 @@ describe("R6 errno injection", () => {
     Effect.gen(function*() {
       const dir = yield* scratchDir("errno")
       // the dry run: every op, with its call site
-      const world = makeWorld(dir)
+      const world = makeScenarioWorld(dir)
       const dry = new FaultFs({ root: world.paths.codexHome, recordSites: true })
       const clean = yield* runScenario(world, dry)
       assert.deepStrictEqual(clean.problems, [], "the scenario passes without faults")
@@ -378,7 +401,7 @@ describe("R6 errno injection", () => {
       /** a run that waits (for the lock, say) is a finding too */
       const slow: Array<string> = []
       for (const { index, code } of plan) {
-        const run = makeWorld(dir)
+        const run = makeScenarioWorld(dir)
         const fs = new FaultFs({ root: run.paths.codexHome, recordTrace: true })
         fs.failAt(index, code)
         const started = Date.now()
