@@ -28,5 +28,6 @@ export const appLayer = (paths: LedgerPaths, options: { readonly fs?: TreeFs; re
     Layer.provide(Layer.mergeAll(MarketplaceDiscovery.layer, PluginBundle.layer)),
     Layer.provide(base)
   )
-  return EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
+  // the Projector is in the output too (the same one the Engine uses): tests wait on its `settled`
+  return EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, catalog, base)), Layer.provideMerge(projector))
 }

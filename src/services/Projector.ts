@@ -212,6 +212,12 @@ export class Projector extends Context.Service<Projector, {
     /** config.toml as read for the command: its edited text is staged too (renamed in only if still the same) */
     configText: string
   ) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Waits for the background settle of this process's projections (see the header) and for the spare inodes made
+   * after it (`SparePool.refill`), if one is waiting or under way. For tests: installs after it take spares
+   * deterministically, where racing the refill they would take some or none. Costs nothing unless called.
+   */
+  readonly settled: Effect.Effect<void>
 }>()("plugin-ledger/services/Projector") {
   static readonly layer: Layer.Layer<Projector, never, LedgerConfig | LedgerFs | EventLog> = Layer.effect(
     Projector,
@@ -627,6 +633,7 @@ export class Projector extends Context.Service<Projector, {
         versionDir,
         pluginDir,
         prepare,
+        settled: durability.settled,
         checkpoint: Effect.flatMap(LockHold, (hold) =>
           Effect.try({ try: () => currentCheckpoint(hold), catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined)))),
         project: (records, freshFromSeq) => {

@@ -1,8 +1,12 @@
 /**
- * R6, errors from the disk. A scenario (open, install, install of a plugin with a big file, disable, enable, list,
- * history, uninstall, restart, reinstall of both) runs on FaultFs; every file-system call it makes is attributed to its call
+ * R6, errors from the disk. A scenario (open, install, install of a plugin with a big file, install from a second
+ * marketplace, disable, enable, list, history, uninstall, restart, reinstall of both) runs on FaultFs; every file-system call it makes is attributed to its call
  * site (`file:function` plus the call), and the sites are listed below: the coverage check fails when a new one
- * appears or a listed one is no longer reached. Then the scenario runs again with one ENOSPC, EACCES, EIO, EROFS or
+ * appears or a listed one is no longer reached. Before the second install of each process the scenario waits for the
+ * background settle and the spare inodes made after it (`Projector.settled`, no sleep), so that install builds its
+ * tree and config.toml's temp file from spares: their renames, writes, chmods, the settle's fsyncs through the
+ * spares' descriptors and their closes are sites too, and so is a marketplace's first install (its cache dir made
+ * from a spare) with the spares left; the other commands run back to back, racing the refill as a client's would. Then the scenario runs again with one ENOSPC, EACCES, EIO, EROFS or
  * EMFILE injected (ENOSPC on a write lands half the bytes first). Per commit, every op index gets one code (in turn)
  * and every call site gets all five; under soak every op index gets all five.
  *
@@ -12,6 +16,7 @@
  * finds a log that verifies (no partial record accepted), every acknowledged command's event in it, and projections
  * equal to a fresh replay; retrying the failed command with its key records it at most once.
  */
+import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
@@ -171,13 +176,25 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/PluginTree.ts:sweepLeftovers < src/services/Projector.ts:planProjection readdirSync",
   "src/adapters/SparePool.ts:makeOne fstatSync",
   "src/adapters/SparePool.ts:moved < src/adapters/SparePool.ts:takeSpareFile renameSync",
-  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile fchmodSync",
-  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/SparePool.ts:closeWaiting closeSync",
+  "src/adapters/SparePool.ts:takeFile < src/adapters/AtomicFile.ts:stageFile fchmodSync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/SparePool.ts:closeWaiting closeSync (a spare's descriptor)",
   "src/adapters/SparePool.ts:makeOne lstatSync",
   "src/adapters/SparePool.ts:makeOne mkdirSync",
   "src/adapters/SparePool.ts:makeOne openSync",
   "src/adapters/SparePool.ts:sweep < src/adapters/SparePool.ts:try readdirSync",
-  "src/adapters/SparePool.ts:try mkdirSync"
+  "src/adapters/SparePool.ts:try mkdirSync",
+  // built from spares (the scenario's Settle steps): a spare directory moved in, a spare file written, chmodded,
+  // fsynced by the settle and closed through the descriptor it was made with
+  "src/adapters/SparePool.ts:moved < src/adapters/SparePool.ts:takeSpareDir renameSync",
+  // a spare dir moved where there is no parent yet: kept if still there
+  "src/adapters/SparePool.ts:exists < src/adapters/SparePool.ts:moved lstatSync",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/PluginTree.ts:buildStaging writeSync (a spare's descriptor)",
+  "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside fchmodSync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:issue < src/adapters/AtomicFile.ts:makeFsyncQueue fsyncAsync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:closeQuietly < src/adapters/SparePool.ts:release closeSync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:writeAll < src/adapters/AtomicFile.ts:stageFile writeSync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:stageFile fsyncAsync (a spare's descriptor)",
+  "src/adapters/AtomicFile.ts:stageFile closeSync (a spare's descriptor)"
 ]
 
 type Step =
@@ -185,24 +202,45 @@ type Step =
   | { readonly _tag: "Restart" }
   | { readonly _tag: "List" }
   | { readonly _tag: "History" }
-  | { readonly _tag: "Command"; readonly command: Command; readonly key: string }
+  /** waits for the background settle and the spare inodes made after it: the next install builds from spares */
+  | { readonly _tag: "Settle" }
+  /** `elsewhere`: from a second marketplace (`other`), whose cache dir does not exist before */
+  | { readonly _tag: "Command"; readonly command: Command; readonly key: string; readonly elsewhere?: true }
 
 const SCENARIO: ReadonlyArray<Step> = [
   { _tag: "Open" },
   { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-install-alpha" },
+  // gamma's tree (staging dir, dirs, files, its big file too), config.toml's and the lock's temp files from spares
+  { _tag: "Settle" },
   { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-install-gamma" },
+  // a marketplace's first install, spares left: the staging dir's spare cannot go there yet (no parent), so it is
+  // kept and the marketplace dir itself taken from the spares
+  { _tag: "Command", command: { _tag: "Install", plugin: "beta" }, key: "k-install-beta-other", elsewhere: true },
   { _tag: "Command", command: { _tag: "Disable", plugin: "alpha" }, key: "k-disable-alpha" },
   { _tag: "Command", command: { _tag: "Enable", plugin: "alpha" }, key: "k-enable-alpha" },
   { _tag: "List" },
   { _tag: "History" },
   { _tag: "Command", command: { _tag: "Uninstall", plugin: "gamma" }, key: "k-uninstall-gamma" },
   { _tag: "Restart" },
-  { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-reinstall-alpha" },
   // its big file is in the first process's pack: found by a scan, made durable by an fsync of that pack
-  { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-reinstall-gamma" }
+  { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-reinstall-gamma" },
+  // the new process's own spares: alpha's tree replaces the old one, built from them (its executable and its 0750
+  // dir chmodded through the spare's descriptor and by path)
+  { _tag: "Settle" },
+  { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-reinstall-alpha" }
 ]
 
-const siteOf = (op: OpRecord): string => `${op.site ?? "?"} ${op.kind}`
+/**
+ * A spare file is written, chmodded, fsynced and closed through the descriptor it was made with (`SparePool.ts`),
+ * by the same code that does so for files opened by path: those ops are sites of their own (what fails is another
+ * file's descriptor, held across the answer until the settle).
+ */
+const SPARE_FILE = /[\\/]ledger[\\/]spare[\\/]f-[^\\/]*$/
+const THROUGH_DESCRIPTOR = new Set(["writeSync", "fchmodSync", "fsyncAsync", "closeSync"])
+const siteOf = (op: OpRecord): string => {
+  const spare = THROUGH_DESCRIPTOR.has(op.kind) && op.path !== undefined && SPARE_FILE.test(op.path)
+  return `${op.site ?? "?"} ${op.kind}${spare ? " (a spare's descriptor)" : ""}`
+}
 
 const FSYNCS = new Set(["fsyncSync", "fdatasyncSync", "fsyncAsync"])
 const WRITES = new Set(["writeSync", "ftruncateSync", "renameSync", "linkSync", "mkdirSync", "chmodSync", "fchmodSync", ...FSYNCS])
@@ -225,11 +263,27 @@ const isTyped = (cause: Cause.Cause<unknown>): boolean =>
   })
 
 /** Runs the scenario on `fs` (fault armed or not); returns the problems found. */
+/** `makeWorld`, plus a second marketplace (`other`, beside the repo) offering beta */
+const makeScenarioWorld = (dir: string): World => {
+  const world = makeWorld(dir)
+  const root = Path.join(world.root, "other")
+  const beta = Path.join(root, "plugins", "beta")
+  NodeFs.cpSync(Path.join(world.root, "repo", "plugins", "beta"), beta, { recursive: true })
+  NodeFs.mkdirSync(Path.join(root, ".agents", "plugins"), { recursive: true })
+  NodeFs.writeFileSync(Path.join(root, ".agents", "plugins", "marketplace.json"), JSON.stringify({
+    name: "other",
+    plugins: [{ name: "beta", source: { source: "local", path: "./plugins/beta" } }]
+  }))
+  return world
+}
+const worldOf = (world: World, step: { readonly elsewhere?: true }): World =>
+  step.elsewhere === true ? { ...world, marketplacePath: Path.join(world.root, "other", ".agents", "plugins", "marketplace.json") } : world
+
 const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown> =>
   Effect.gen(function*() {
     const problems: Array<string> = []
     const acked: Array<{ readonly key: string; readonly recorded: boolean }> = []
-    let failedCommand: { readonly command: Command; readonly key: string } | undefined
+    let failedCommand: { readonly command: Command; readonly key: string; readonly world: World } | undefined
     let session: Session | undefined
     let firedIn: { readonly step: number; readonly ok: boolean } | undefined
     /** ops of the first process end here (the restart step starts a new one) */
@@ -257,10 +311,12 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
         exit = yield* Effect.exit(session.engine.list({ cwds: [Path.join(world.root, "repo")], forceRemoteSync: false }))
       } else if (step._tag === "History") {
         exit = yield* Effect.exit(session.engine.history({}))
+      } else if (step._tag === "Settle") {
+        exit = yield* Effect.exit(session.settled)
       } else {
-        exit = yield* Effect.exit(runCommand(session.engine, world, step.command, step.key))
+        exit = yield* Effect.exit(runCommand(session.engine, worldOf(world, step), step.command, step.key))
         if (Exit.isSuccess(exit)) acked.push({ key: step.key, recorded: appendedNow(world.paths, step.key) })
-        else failedCommand ??= { command: step.command, key: step.key }
+        else failedCommand ??= { command: step.command, key: step.key, world: worldOf(world, step) }
       }
       if (Exit.isFailure(exit) && !isTyped(exit.cause)) {
         problems.push(`step ${i} (${step._tag}) failed untyped: ${Cause.pretty(exit.cause).split("\n").slice(0, 3).join(" / ")}`)
@@ -302,7 +358,7 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
     if (failedCommand !== undefined) {
       const retry = yield* Effect.exit(openSession(world.paths, nodeTreeFs))
       if (Exit.isFailure(retry)) return { problems: [...problems, "reopen for the retry failed"], absorbed: false, fired }
-      const exit = yield* Effect.exit(runCommand(retry.value.engine, world, failedCommand.command, failedCommand.key))
+      const exit = yield* Effect.exit(runCommand(retry.value.engine, failedCommand.world, failedCommand.command, failedCommand.key))
       yield* retry.value.close
       if (Exit.isFailure(exit) && !isTyped(exit.cause)) problems.push(`retry of ${failedCommand.key} failed untyped`)
       const after = readLog(world.paths)
@@ -316,7 +372,7 @@ describe("R6 errno injection", () => {
     Effect.gen(function*() {
       const dir = yield* scratchDir("errno")
       // the dry run: every op, with its call site
-      const world = makeWorld(dir)
+      const world = makeScenarioWorld(dir)
       const dry = new FaultFs({ root: world.paths.codexHome, recordSites: true })
       const clean = yield* runScenario(world, dry)
       assert.deepStrictEqual(clean.problems, [], "the scenario passes without faults")
@@ -345,7 +401,7 @@ describe("R6 errno injection", () => {
       /** a run that waits (for the lock, say) is a finding too */
       const slow: Array<string> = []
       for (const { index, code } of plan) {
-        const run = makeWorld(dir)
+        const run = makeScenarioWorld(dir)
         const fs = new FaultFs({ root: run.paths.codexHome, recordTrace: true })
         fs.failAt(index, code)
         const started = Date.now()
@@ -354,7 +410,7 @@ describe("R6 errno injection", () => {
         const where = `${code} at op ${index} (${trace[index] === undefined ? "?" : siteOf(trace[index])})`
         if (outcome.fired === undefined) failures.push(`${where}: never fired (the scenario is not deterministic)`)
         else {
-          const site = `${outcome.fired.site ?? "?"} ${outcome.fired.kind}`
+          const site = siteOf(outcome.fired)
           if (trace[index] !== undefined && site !== siteOf(trace[index])) failures.push(`${where}: fired at ${site} instead`)
           covered.set(site, (covered.get(site) ?? new Set()).add(code))
           if (outcome.absorbed) absorbedAt.add(site)

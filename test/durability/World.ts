@@ -16,6 +16,7 @@ import { nodeTreeFs, type TreeFs } from "../../src/adapters/TreeFs.ts"
 import { appLayer } from "../../src/cli/AppLayer.ts"
 import { Engine, type EngineShape, type Origin } from "../../src/services/EngineApi.ts"
 import { type LedgerPaths, makeLedgerPaths } from "../../src/services/LedgerPaths.ts"
+import { Projector } from "../../src/services/Projector.ts"
 
 /** tmpfs when there is one: the real-fs reopen and replay fsync everything, which on a disk costs minutes here. */
 export const TMP_BASE = (() => {
@@ -128,6 +129,8 @@ export const reboot = (): void => {
 
 export interface Session {
   readonly engine: EngineShape
+  /** waits for the settle after the answers so far and the spare inodes made after it (`Projector.settled`) */
+  readonly settled: Effect.Effect<void>
   readonly close: Effect.Effect<void>
 }
 
@@ -138,7 +141,11 @@ export const openSession = (paths: LedgerPaths, fs: TreeFs, host: LockHost = new
     const context = yield* Layer.buildWithScope(appLayer(paths, { fs, lockHost: host }), scope).pipe(
       Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, Exit.void)))
     )
-    return { engine: Context.get(context, Engine), close: Effect.ignore(Scope.close(scope, Exit.void)) }
+    return {
+      engine: Context.get(context, Engine),
+      settled: Context.get(context, Projector).settled,
+      close: Effect.ignore(Scope.close(scope, Exit.void))
+    }
   })
 
 /** Silences the engine's warnings (a crashed process logs a lot). */

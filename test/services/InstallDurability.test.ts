@@ -81,11 +81,30 @@ const layerWith = (paths: LedgerPaths, fs: TreeFs, settleDelayMs = 0) => {
     Layer.provide(Layer.mergeAll(MarketplaceDiscovery.layer, PluginBundle.layer)),
     Layer.provide(base)
   )
-  return EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, projector, catalog, base)))
+  // the Projector too, as `appLayer` gives it: tests wait on its `settled`
+  return EngineLayer.pipe(Layer.provide(Layer.mergeAll(log, catalog, base)), Layer.provideMerge(projector))
 }
 
 const withEngine = <A, E>(world: World, f: (engine: EngineShape) => Effect.Effect<A, E>, fs: TreeFs = nodeTreeFs, settleDelayMs = 0) =>
   Engine.use(f).pipe(Effect.provide(layerWith(world.paths, fs, settleDelayMs)))
+
+/** `withEngine`, with the Projector's `settled` (the background settle and the spares made after it, awaited) */
+const withSettled = <A, E>(
+  world: World,
+  f: (engine: EngineShape, settled: Effect.Effect<void>) => Effect.Effect<A, E>,
+  fs: TreeFs = nodeTreeFs,
+  settleDelayMs = 0
+) =>
+  Effect.gen(function*() {
+    const projector = yield* Projector
+    return yield* Engine.use((engine) => f(engine, projector.settled))
+  }).pipe(Effect.provide(layerWith(world.paths, fs, settleDelayMs)))
+
+const sparesIn = (world: World): { readonly dirs: number; readonly files: number } => {
+  const dir = Path.join(world.paths.ledgerDir, "spare")
+  const names = NodeFs.existsSync(dir) ? NodeFs.readdirSync(dir) : []
+  return { dirs: names.filter((name) => name.startsWith("d-")).length, files: names.filter((name) => name.startsWith("f-")).length }
+}
 
 const install = (world: World, pluginName: string) => (engine: EngineShape) =>
   engine.install({ marketplacePath: world.marketplacePath, pluginName }, origin)
@@ -226,6 +245,26 @@ describe("a damaged checkpoint", () => {
       assert.deepStrictEqual(NodeFs.readdirSync(Path.join(world.paths.ledgerDir, "retired")), [])
     }))
 
+  it.live("`settled` starts a settle waiting out its delay, and returns once it and the spares after it are made", () =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      // an hour: the delay never passes during the test, so only `settled` can have started the settle
+      const seen = yield* withSettled(world, (engine, settled) =>
+        Effect.gen(function*() {
+          // nothing projected by a command yet: returns at once, and makes no spares (only a settle's end does)
+          yield* settled
+          const before = sparesIn(world)
+          yield* install(world, "alpha")(engine)
+          const atAnswer = checkpointSeqOf(world)
+          yield* settled
+          return { before, atAnswer, settled: checkpointSeqOf(world), head: logLines(world).length, spares: sparesIn(world) }
+        }), nodeTreeFs, 60 * 60 * 1000)
+      assert.deepStrictEqual(seen.before, { dirs: 0, files: 0 })
+      assert.isBelow(Number(seen.atAnswer), seen.head, "not settled at the answer")
+      assert.strictEqual(seen.settled, seen.head, "settled when `settled` returned")
+      assert.deepStrictEqual(seen.spares, { dirs: 16, files: 24 }, "and the pool refilled")
+    }))
+
   it.live("an intact checkpoint is trusted: nothing is projected again at start-up", () =>
     Effect.gen(function*() {
       const world = yield* worldScoped
@@ -243,15 +282,13 @@ describe("files made from spares", () => {
       const world = yield* worldScoped
       const tracked = trackFds()
       const spareDir = Path.join(world.paths.ledgerDir, "spare")
-      const spareFiles = () => NodeFs.existsSync(spareDir) ? NodeFs.readdirSync(spareDir).filter((name) => name.startsWith("f-")).length : 0
       const betaDir = Path.join(world.paths.cacheDir, "market", "beta")
-      const opensBefore = yield* withEngine(world, (engine) =>
+      const opensBefore = yield* withSettled(world, (engine, settled) =>
         Effect.gen(function*() {
           yield* install(world, "alpha")(engine)
-          // the spares are made after the first settle, in the background; real time, bounded, not a timing assertion
-          const deadline = Date.now() + 5_000
-          while (spareFiles() < 8 && Date.now() < deadline) yield* Effect.sleep("5 millis")
-          assert.isAtLeast(spareFiles(), 8, "spares were made")
+          // the spares are made after the first settle, in the background
+          yield* settled
+          assert.deepStrictEqual(sparesIn(world), { dirs: 16, files: 24 }, "spares were made")
           const opensBefore = tracked.opens.length
           yield* install(world, "beta")(engine)
           return opensBefore
