@@ -9,6 +9,7 @@
  */
 import { Cause, Context, Effect, Fiber, LogLevel, Schema, Stream } from "effect"
 import { EarlyAnswer } from "../services/EarlyAnswer.ts"
+import { giveWay } from "./GiveWay.ts"
 import { encodeError, encodeResult, type RequestId } from "./ResponseLine.ts"
 
 export class RpcError extends Schema.TaggedError<RpcError>()("RpcError", {
@@ -234,7 +235,10 @@ export const servePeer = (channel: LineChannel, handlers: PeerHandlers): Effect.
         // (the command goes on meanwhile), and only the first one (one response per request)
         let early: Fiber.Fiber<void> | undefined
         const sendEarly = (value: unknown): void => {
-          early ??= Effect.runForkWith(connection.context)(channel.write(encodeResult(request.id, value, jsonrpc)))
+          if (early !== undefined) return
+          early = Effect.runForkWith(connection.context)(channel.write(encodeResult(request.id, value, jsonrpc)))
+          // the client reads its answer before the command's remaining work (GiveWay.ts)
+          giveWay()
         }
         // asked now that the request's turn has come; a handler that throws fails this request, not the connection
         let work: Effect.Effect<unknown, RpcError>
