@@ -14,6 +14,7 @@ import { cliOptions } from "./CliOptions.ts"
 import { daemonLayer } from "./DaemonLayer.ts"
 import type { EarlyStart } from "./EarlyInitialize.ts"
 import { loggingLayer } from "./Logging.ts"
+import { tuneJitForServe } from "./JitTuning.ts"
 import { tuneHeapForLongRunning } from "./MemoryTuning.ts"
 import { serveStdio } from "./Serve.ts"
 
@@ -74,6 +75,7 @@ const main = (argv: ReadonlyArray<string>, early: EarlyStart | undefined) => Eff
   const logging = loggingLayer({ level: parsed.values["log-level"], file: parsed.values["log-file"] })
   // before their services are built, which is when the young generation would grow (see MemoryTuning)
   if (command === "serve" || command === "daemon") tuneHeapForLongRunning()
+  if (command === "serve") tuneJitForServe()
   if (command === "serve") {
     // what the first request does not need waits for its answer (StartupGate.ts)
     const layer = daemonLayer(paths, early?.listed).pipe(Layer.provideMerge(StartupGate.layer))
