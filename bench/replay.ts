@@ -26,9 +26,8 @@ import { type EventCause, PluginDisabled, PluginEnabled, type PluginEvent, Plugi
 import { evolve, initialState } from "../src/domain/PluginState.ts"
 import { Engine } from "../src/services/EngineApi.ts"
 import { EventLog } from "../src/services/EventLog.ts"
-import { newRecordOf } from "../src/services/EventRecords.ts"
+import { eventOf, newRecordOf } from "../src/services/EventRecords.ts"
 import { makeLedgerPaths } from "../src/services/LedgerPaths.ts"
-import { eventOf } from "../src/services/Projector.ts"
 import { foldRecords } from "../src/services/RecordFold.ts"
 import { envInt } from "./stats.ts"
 

@@ -8,7 +8,7 @@ import { evolve, initialState } from "../domain/PluginState.ts"
 import type { SyncDecisions } from "../domain/RemoteSync.ts"
 import type { HistoryEntryView, HistoryQuery, PluginWhyView } from "../domain/PluginViews.ts"
 import type { LogRecord } from "./EventLog.ts"
-import { eventOf, readEventOf } from "./Projector.ts"
+import { eventOf, readEventOf } from "./EventRecords.ts"
 
 export const pluginIdOf = (event: PluginEvent): string | null =>
   "pluginId" in event ? event.pluginId : "processPlugin" in event ? `process:${event.processPlugin}` : null

@@ -28,9 +28,9 @@ import type { Adoption } from "./ConfigAdopter.ts"
 import { activeVersion, loadCuratedMarketplace, observeCurated, parsedConfigOf, storeCuratedInstall, usableSha } from "./CuratedLocal.ts"
 import type { EngineError, Origin } from "./EngineApi.ts"
 import type { EventLog, LogRecord, NewRecord } from "./EventLog.ts"
-import { newRecordOf } from "./EventRecords.ts"
+import { eventOf, newRecordOf } from "./EventRecords.ts"
 import type { LedgerPaths } from "./LedgerPaths.ts"
-import { applyConfigEdits, eventOf } from "./Projector.ts"
+import { applyConfigEdits } from "./ConfigEdits.ts"
 
 export const DEFAULT_CHATGPT_BASE_URL = "https://chatgpt.com/backend-api/"
 

@@ -9,7 +9,7 @@ import type { BlobStore } from "../adapters/BlobStore.ts"
 import { describeError } from "../adapters/FsPort.ts"
 import { decodeRemoteResponse, reconcileRemoteSync, type SyncDecisions } from "../domain/RemoteSync.ts"
 import type { LogRecord } from "./EventLog.ts"
-import { eventOf } from "./Projector.ts"
+import { eventOf } from "./EventRecords.ts"
 
 export interface DecisionCheck {
   readonly seq: number

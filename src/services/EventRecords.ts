@@ -1,11 +1,27 @@
-import { Schema } from "effect"
+import { Result, Schema } from "effect"
 import { PluginEvent } from "../domain/Events.ts"
-import type { NewRecord } from "./EventLog.ts"
+import { fastEventOf } from "../domain/FastEventDecode.ts"
+import type { LogRecord, NewRecord } from "./EventLog.ts"
 
 const encodeEvent = Schema.encodeSync(PluginEvent)
+const decodeEvent = Schema.decodeUnknownResult(PluginEvent)
 
 /** A domain event as a log record: its tag is the record type, the rest its data. */
 export const newRecordOf = (event: PluginEvent, id: string, ts: string): NewRecord => {
   const { _tag, ...data } = encodeEvent(event)
   return { id, ts, type: _tag, data }
 }
+
+/** Decodes a record's payload as a plugin event; records of other types (genesis) yield undefined. */
+export const eventOf = (record: LogRecord): PluginEvent | undefined => {
+  if (typeof record.data !== "object" || record.data === null) return undefined
+  const decoded = decodeEvent({ ...record.data, _tag: record.type })
+  return Result.isSuccess(decoded) ? decoded.success : undefined
+}
+
+/**
+ * `eventOf` through the hand check of the common events first (`fastEventOf`): the same fields, as plain objects
+ * rather than class instances, for code that reads events (folds, projections, history entries), never encodes them.
+ */
+export const readEventOf = (record: LogRecord): PluginEvent | undefined =>
+  fastEventOf(record.type, record.data) ?? eventOf(record)

@@ -16,7 +16,7 @@ import type { LedgerVerifyView } from "../domain/PluginViews.ts"
 import type { EngineError, Origin } from "./EngineApi.ts"
 import type { EventLog, LogRecord } from "./EventLog.ts"
 import { newRecordOf } from "./EventRecords.ts"
-import { eventOf } from "./Projector.ts"
+import { eventOf } from "./EventRecords.ts"
 
 interface TreeCheck {
   readonly pluginId: string

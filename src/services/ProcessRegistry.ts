@@ -17,7 +17,8 @@ import { type EngineError, internalError, invalidRequest, type Origin } from "./
 import type { EventLog, LogRecord } from "./EventLog.ts"
 import { newRecordOf } from "./EventRecords.ts"
 import type { ProcessStorage } from "./ProcessStorage.ts"
-import { eventOf, type Projector } from "./Projector.ts"
+import { eventOf } from "./EventRecords.ts"
+import type { Projector } from "./Projector.ts"
 
 /** A process plugin to register: how to start it, and its own call timeout and rate limit (absent: the host's). */
 export interface ProcessAddInput {

@@ -38,13 +38,7 @@ import {
   sweepTempFiles
 } from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
-import {
-  parseConfig,
-  prepareNextEdit,
-  removePluginTable,
-  replacePluginTable,
-  setPluginEnabled
-} from "../adapters/ConfigToml.ts"
+import { prepareNextEdit, replacePluginTable } from "../adapters/ConfigToml.ts"
 import { describeError } from "../adapters/FsPort.ts"
 import { readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
@@ -59,10 +53,10 @@ import {
   type TreeDurability
 } from "../adapters/PluginTree.ts"
 import type { SourceTree } from "../adapters/TreeBlob.ts"
-import { configEditsToApply, tableAfter } from "../domain/ConfigCatchUp.ts"
-import { fastEventOf } from "../domain/FastEventDecode.ts"
-import { type ConfigEntryState, PluginEvent } from "../domain/Events.ts"
+import type { PluginEvent } from "../domain/Events.ts"
+import { configEditsOf, editConfig } from "./ConfigEdits.ts"
 import { EventLog, type LogRecord, recordsAfter } from "./EventLog.ts"
+import { readEventOf } from "./EventRecords.ts"
 import { LedgerConfig } from "./LedgerConfig.ts"
 import { type LockHold as Hold, LockHold } from "./LockHold.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
@@ -74,114 +68,12 @@ export class ProjectionError extends Schema.TaggedError<ProjectionError>()("Proj
   message: Schema.String
 }) {}
 
-const decodeEvent = Schema.decodeUnknownResult(PluginEvent)
-
 /** an event whose cache tree must be built from the blobs (no prepared tree to swap in) */
 const LATER = Symbol("built from the blobs")
-
-/** Decodes a record's payload as a plugin event; records of other types (genesis) yield undefined. */
-export const eventOf = (record: LogRecord): PluginEvent | undefined => {
-  if (typeof record.data !== "object" || record.data === null) return undefined
-  const decoded = decodeEvent({ ...record.data, _tag: record.type })
-  return Result.isSuccess(decoded) ? decoded.success : undefined
-}
-
-/**
- * `eventOf` through the hand check of the common events first (`fastEventOf`): the same fields, as plain objects
- * rather than class instances, for code that reads events (folds, projections, history entries), never encodes them.
- */
-export const readEventOf = (record: LogRecord): PluginEvent | undefined =>
-  fastEventOf(record.type, record.data) ?? eventOf(record)
 
 const splitId = (pluginId: string) => {
   const at = pluginId.lastIndexOf("@")
   return { plugin: pluginId.slice(0, at), marketplace: pluginId.slice(at + 1) }
-}
-
-/** The config.toml edit an event projects to (Codex's semantics: install replaces the table, uninstall clears it). */
-export const editConfig = (text: string, event: PluginEvent): Result.Result<string, { readonly message: string }> => {
-  switch (event._tag) {
-    case "PluginInstalled":
-      return replacePluginTable(text, event.pluginId, true)
-    case "PluginEnabled":
-      return setPluginEnabled(text, event.pluginId, true)
-    case "PluginDisabled":
-      return setPluginEnabled(text, event.pluginId, false)
-    case "PluginUninstalled":
-      return removePluginTable(text, event.pluginId)
-    case "PluginStateChangedExternally":
-      // live, the file already says this (a no-op edit, so nothing is rewritten); a replay writes it. A table
-      // without a boolean `enabled` is kept as it is (our editor does not create bare tables)
-      if (!event.after.configured) return removePluginTable(text, event.pluginId)
-      return event.after.enabled === null ? Result.succeed(text) : setPluginEnabled(text, event.pluginId, event.after.enabled)
-    case "LogTailRepaired":
-    case "ConfigUnreadable":
-    case "ProjectionRepaired":
-    case "RemoteSyncRecorded":
-    case "CuratedMirrorUpdated":
-    case "PluginRolledBack":
-    case "ProcessPluginAdded":
-    case "ProcessPluginConfigured":
-    case "ProcessPluginCredentialsSet":
-    case "ProcessPluginEnabled":
-    case "ProcessPluginDisabled":
-    case "ProcessPluginRemoved":
-    case "ProcessPluginFailed":
-    case "ManifestObserved":
-      return Result.succeed(text)
-  }
-}
-
-/** Applies the edits of several events in order; the first refusal wins. Used to check before appending. */
-export const applyConfigEdits = (
-  text: string,
-  events: ReadonlyArray<PluginEvent>
-): Result.Result<string, { readonly message: string }> => {
-  let current = text
-  for (const event of events) {
-    const edited = editConfig(current, event)
-    if (Result.isFailure(edited)) return edited
-    current = edited.success
-  }
-  return Result.succeed(current)
-}
-
-const pluginIdOfRecord = (record: LogRecord): unknown =>
-  typeof record.data === "object" && record.data !== null && "pluginId" in record.data ? record.data.pluginId : undefined
-
-/**
- * The pending events whose config.toml edits are made (see `configEditsToApply`): a table the user edited since
- * the projection lagged behind is not overwritten by re-applying older events. An unparsable file gets them all
- * (the edit then fails with the parser's message).
- */
-const configEditsOf = (
-  pending: ReadonlyArray<PluginEvent>,
-  records: ReadonlyArray<LogRecord>,
-  projectedSeq: number,
-  text: string
-): ReadonlyArray<PluginEvent> => {
-  // the live path has no lagging events: nothing to compare, so config.toml is not parsed for it
-  if (pending.length === 0) return pending
-  const parsed = parseConfig(text)
-  if (Result.isFailure(parsed)) return pending
-  const tables = parsed.success.plugins
-  return configEditsToApply(
-    pending,
-    (pluginId) => {
-      let table: ConfigEntryState = { configured: false, enabled: null }
-      for (const record of records) {
-        if (record.seq > projectedSeq) break
-        if (pluginIdOfRecord(record) !== pluginId) continue
-        const event = readEventOf(record)
-        table = (event === undefined ? undefined : tableAfter(event)) ?? table
-      }
-      return table
-    },
-    (pluginId) => {
-      const entry = tables.get(pluginId)
-      return entry === undefined ? { configured: false, enabled: null } : { configured: true, enabled: entry.enabled ?? null }
-    }
-  )
 }
 
 export class Projector extends Context.Service<Projector, {

@@ -1,6 +1,6 @@
 import { foldEvents, type PluginState } from "../domain/PluginState.ts"
 import { indexAfter, type LogRecord } from "./EventLog.ts"
-import { readEventOf } from "./Projector.ts"
+import { readEventOf } from "./EventRecords.ts"
 
 /**
  * The records after `afterSeq` folded into `state`, fast: decoded by hand where possible, one map copy in all.

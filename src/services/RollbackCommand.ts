@@ -7,7 +7,7 @@ import type { EventCause, PluginEvent } from "../domain/Events.ts"
 import type { PluginState } from "../domain/PluginState.ts"
 import { chooseRollbackTarget, type PluginRollbackView } from "../domain/Rollback.ts"
 import type { LogRecord } from "./EventLog.ts"
-import { eventOf } from "./Projector.ts"
+import { eventOf } from "./EventRecords.ts"
 
 const pluginIdOf = (record: LogRecord): unknown =>
   typeof record.data === "object" && record.data !== null ? Reflect.get(record.data, "pluginId") : undefined
