@@ -23,7 +23,7 @@
  * over it again is not always the same (an uninstall and a reinstall move a table to the end): so the fold
  * starts from the checkpoint's copy of the text whenever config.toml is one of the texts that fold passes through.
  */
-import { Cause, Context, Effect, Fiber, Layer, Result, Schema, Scope } from "effect"
+import { Context, Effect, Fiber, Layer, Result, Schema, Scope } from "effect"
 import * as Path from "node:path"
 import {
   attempt,
@@ -260,7 +260,7 @@ export class Projector extends Context.Service<Projector, {
       /**
        * Applies an event to the cache synchronously where it can (an install whose tree was prepared, an uninstall, an
        * event without a tree): what to fsync before the change counts as durable (undefined: no change), or `LATER`
-       * when the tree must be built from the blobs first (`projectCache`).
+       * when the tree must be built from the blobs first (`buildTree`).
        */
       const projectCacheNow = (event: PluginEvent): TreeDurability | undefined | typeof LATER => {
         switch (event._tag) {
@@ -532,25 +532,24 @@ export class Projector extends Context.Service<Projector, {
           const produced: Array<TreeDurability> = []
           const asProjectionError = (error: unknown): ProjectionError =>
             error instanceof ProjectionError ? error : new ProjectionError({ target: paths.codexHome, message: describeError(error) })
-          // whatever was read before the projection is not used after it. One step for both outcomes (the failure's
-          // runs on interruption too, synchronously), where onExit, a flatMap and a second mapError were more runtime
-          // steps on every command
-          return Effect.matchCauseEffect(projectRecords(records, freshFromSeq, produced), {
-            onFailure: (cause) => {
+          return projectRecords(records, freshFromSeq, produced).pipe(
+            // whatever was read before the projection is not used after it. An exit handler, not a match: a
+            // projection interrupted between its steps (a CLI command's Ctrl-C while a tree is built from the blobs)
+            // must close its trees and drop the chain too, and a match's failure branch is skipped on interruption
+            Effect.onExit((exit) => {
               readInHold = undefined
-              closeTrees(produced)
-              durability.drop()
-              homeMade = false
-              return Effect.failCause(Cause.map(cause, asProjectionError))
-            },
-            onSuccess: (projected) => {
-              readInHold = undefined
-              // a command's own events are made durable after its answer; what a catch-up projected (no fresh
-              // events), at once
-              const after = durability.afterProjection(records, projected && freshFromSeq === undefined)
-              return after === undefined ? Effect.void : Effect.mapError(after, asProjectionError)
-            }
-          })
+              if (exit._tag === "Failure") {
+                closeTrees(produced)
+                durability.drop()
+                homeMade = false
+              }
+              return Effect.void
+            }),
+            // a command's own events are made durable after its answer; what a catch-up projected (no fresh
+            // events), at once
+            Effect.flatMap((projected) => durability.afterProjection(records, projected && freshFromSeq === undefined) ?? Effect.void),
+            Effect.mapError(asProjectionError)
+          )
         }
       })
     })
