@@ -121,6 +121,8 @@ export class Projector extends Context.Service<Projector, {
        * descriptors are closed with this layer's scope, after the settle its finalizer runs (added later, run first)
        */
       const spares = yield* acquireLedgerSparePool(fs, paths.ledgerDir)
+      /** the marketplace cache dirs this projector built trees in (see `BuildOptions`) */
+      const cacheParents = new Set<string>()
       const blobs = makeBlobStore(fs, paths.blobsDir)
       const pluginDir = (pluginId: string) => {
         const { marketplace, plugin } = splitId(pluginId)
@@ -206,7 +208,7 @@ export class Projector extends Context.Service<Projector, {
        */
       const prepareCache = (target: string, source: SourceTree, version: string): () => void => {
         const key = preparedKey(target, source.treeHash, version)
-        const built = Result.try(() => prepareTree(fs, source.tree, target, { under: version, pool: spares }))
+        const built = Result.try(() => prepareTree(fs, source.tree, target, { under: version, pool: spares, knownParents: cacheParents }))
         if (Result.isFailure(built)) return () => {}
         const prepared = built.success
         pushTo(preparedTrees, key, prepared)
@@ -307,10 +309,10 @@ export class Projector extends Context.Service<Projector, {
         switch (event._tag) {
           case "PluginInstalled":
           case "ProjectionRepaired":
-            return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version, pool: spares })
+            return materialize(fs, blobs, event.treeHash, pluginDir(event.pluginId), { under: event.version, pool: spares, knownParents: cacheParents })
           case "PluginRolledBack":
             // an earlier content version, rebuilt from its blobs and swapped in whole like an install
-            return materialize(fs, blobs, event.toTreeHash, pluginDir(event.pluginId), { under: event.version, pool: spares })
+            return materialize(fs, blobs, event.toTreeHash, pluginDir(event.pluginId), { under: event.version, pool: spares, knownParents: cacheParents })
           default:
             return Effect.succeed(undefined)
         }

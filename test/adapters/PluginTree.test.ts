@@ -140,6 +140,59 @@ describe("PluginTree", () => {
       assert.deepStrictEqual([...spared.fchmods].sort(), chmodsDue(() => spareMode))
     }))
 
+  it.effect("a marketplace's first tree: its missing cache dir is found out before any take or mkdir fails there", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      NodeFs.mkdirSync(Path.join(dir, "cache"))
+      const failed: Array<string> = []
+      const looked: Array<string> = []
+      const recorded = <A extends ReadonlyArray<unknown>, R>(name: string, call: (path: string, ...rest: A) => R) =>
+        (path: string, ...rest: A): R => {
+          try {
+            return call(path, ...rest)
+          } catch (error) {
+            failed.push(`${name} ${Path.relative(dir, path)}`)
+            throw error
+          }
+        }
+      const fs: TreeFs = {
+        ...nodeTreeFs,
+        renameSync: recorded("rename", nodeTreeFs.renameSync),
+        mkdirSync: recorded("mkdir", nodeTreeFs.mkdirSync),
+        lstatIfExists: (path) => {
+          looked.push(Path.relative(dir, path))
+          return nodeTreeFs.lstatIfExists(path)
+        }
+      }
+      const pool = makeSparePool(fs, Path.join(dir, "spare"), { dirs: 8, files: 8 })
+      yield* pool.refill
+      const knownParents = new Set<string>()
+      const entries = [{ path: "a.md", mode: 0o644, text: "a" }, { path: "sub", mode: 0o755 }, { path: "sub/b.md", mode: 0o644, text: "b" }]
+
+      // given no cache dir for marketplace m, when its first tree is prepared
+      const first = prepareTree(fs, treeOf(entries), Path.join(dir, "cache", "m", "one"), { under: "local", pool, knownParents })
+      // then the dir was looked at once, nothing failed, and it is known from then on
+      assert.deepStrictEqual(looked, [Path.join("cache", "m")])
+      assert.deepStrictEqual(failed, [])
+      assert.strictEqual(NodeFs.readFileSync(Path.join(first.staging, "local", "sub", "b.md"), "utf8"), "b")
+      assert.deepStrictEqual(first.created, [Path.join(dir, "cache", "m")])
+      assert.isTrue(knownParents.has(Path.join(dir, "cache", "m")))
+
+      // when the next tree of m is prepared, the dir is not looked at again
+      const second = prepareTree(fs, treeOf(entries), Path.join(dir, "cache", "m", "two"), { under: "local", pool, knownParents })
+      assert.deepStrictEqual(looked, [Path.join("cache", "m")])
+      assert.deepStrictEqual(failed, [])
+      assert.deepStrictEqual(second.created, [])
+
+      // when m's cache dir was removed since (by hand), the build fails over to making it, as before
+      discardPrepared(fs, first)
+      discardPrepared(fs, second)
+      NodeFs.rmSync(Path.join(dir, "cache", "m"), { recursive: true, force: true })
+      const third = prepareTree(fs, treeOf(entries), Path.join(dir, "cache", "m", "three"), { under: "local", pool, knownParents })
+      assert.strictEqual(NodeFs.readFileSync(Path.join(third.staging, "local", "a.md"), "utf8"), "a")
+      assert.isTrue(failed.length > 0, "the take into the removed dir failed and was recovered from")
+    }))
+
   it.effect("what makes a swapped-in tree durable names every file and directory of it, its target and that dir's parent", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirScoped

@@ -1,6 +1,7 @@
 /**
  * R6, errors from the disk. A scenario (open, install, install of a plugin with a big file, install from a second
- * marketplace, disable, enable, list, history, uninstall, restart, reinstall of both) runs on FaultFs; every file-system call it makes is attributed to its call
+ * marketplace, disable, enable, list, history, uninstall, restart, reinstall of both, the second with the spare its
+ * staging dir would be removed by hand) runs on FaultFs; every file-system call it makes is attributed to its call
  * site (`file:function` plus the call), and the sites are listed below: the coverage check fails when a new one
  * appears or a listed one is no longer reached. Before the second install of each process the scenario waits for the
  * background settle and the spare inodes made after it (`Projector.settled`, no sleep), so that install builds its
@@ -127,6 +128,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/LogFile.ts:readRange < src/adapters/LogFile.ts:catchUpInternal readSync",
   "src/adapters/LogFile.ts:syncSegment < src/adapters/LogFile.ts:catchUpInternal fsyncSync",
   "src/adapters/LogFile.ts:syncSegment < src/adapters/LogFile.ts:catchUpInternal openSync",
+  "src/adapters/PluginTree.ts:buildBeside < src/adapters/PluginTree.ts:prepareTree lstatIfExists",
   "src/adapters/PluginTree.ts:buildBeside < src/adapters/PluginTree.ts:prepareTree mkdirSync",
   "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside chmodSync",
   "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside closeSync",
@@ -186,7 +188,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   // built from spares (the scenario's Settle steps): a spare directory moved in, a spare file written, chmodded,
   // fsynced by the settle and closed through the descriptor it was made with
   "src/adapters/SparePool.ts:moved < src/adapters/SparePool.ts:takeSpareDir renameSync",
-  // a spare dir moved where there is no parent yet: kept if still there
+  // a spare dir that is gone (removed by hand): the take looks whether it is still there
   "src/adapters/SparePool.ts:exists < src/adapters/SparePool.ts:moved lstatSync",
   "src/adapters/AtomicFile.ts:writeAll < src/adapters/PluginTree.ts:buildStaging writeSync (a spare's descriptor)",
   "src/adapters/PluginTree.ts:buildStaging < src/adapters/PluginTree.ts:buildBeside fchmodSync (a spare's descriptor)",
@@ -204,6 +206,8 @@ type Step =
   | { readonly _tag: "History" }
   /** waits for the background settle and the spare inodes made after it: the next install builds from spares */
   | { readonly _tag: "Settle" }
+  /** removes the spare directory the next take picks (the newest), as a hand clean-up of `ledger/spare` would */
+  | { readonly _tag: "DropSpare" }
   /** `elsewhere`: from a second marketplace (`other`), whose cache dir does not exist before */
   | { readonly _tag: "Command"; readonly command: Command; readonly key: string; readonly elsewhere?: true }
 
@@ -213,8 +217,7 @@ const SCENARIO: ReadonlyArray<Step> = [
   // gamma's tree (staging dir, dirs, files, its big file too), config.toml's and the lock's temp files from spares
   { _tag: "Settle" },
   { _tag: "Command", command: { _tag: "Install", plugin: "gamma" }, key: "k-install-gamma" },
-  // a marketplace's first install, spares left: the staging dir's spare cannot go there yet (no parent), so it is
-  // kept and the marketplace dir itself taken from the spares
+  // a marketplace's first install, spares left: its cache dir is found missing first, and taken from the spares
   { _tag: "Command", command: { _tag: "Install", plugin: "beta" }, key: "k-install-beta-other", elsewhere: true },
   { _tag: "Command", command: { _tag: "Disable", plugin: "alpha" }, key: "k-disable-alpha" },
   { _tag: "Command", command: { _tag: "Enable", plugin: "alpha" }, key: "k-enable-alpha" },
@@ -227,6 +230,8 @@ const SCENARIO: ReadonlyArray<Step> = [
   // the new process's own spares: alpha's tree replaces the old one, built from them (its executable and its 0750
   // dir chmodded through the spare's descriptor and by path)
   { _tag: "Settle" },
+  // the spare its staging dir would be is gone: the take finds that out, and the dir is made instead
+  { _tag: "DropSpare" },
   { _tag: "Command", command: { _tag: "Install", plugin: "alpha" }, key: "k-reinstall-alpha" }
 ]
 
@@ -313,6 +318,12 @@ const runScenario = (world: World, fs: FaultFs): Effect.Effect<Outcome, unknown>
         exit = yield* Effect.exit(session.engine.history({}))
       } else if (step._tag === "Settle") {
         exit = yield* Effect.exit(session.settled)
+      } else if (step._tag === "DropSpare") {
+        const spareDir = Path.join(world.paths.ledgerDir, "spare")
+        const newest = NodeFs.readdirSync(spareDir).filter((name) => name.startsWith("d-")).sort().at(-1)
+        if (newest === undefined) problems.push(`step ${i}: no spare directory to remove`)
+        else NodeFs.rmdirSync(Path.join(spareDir, newest))
+        continue
       } else {
         exit = yield* Effect.exit(runCommand(session.engine, worldOf(world, step), step.command, step.key))
         if (Exit.isSuccess(exit)) acked.push({ key: step.key, recorded: appendedNow(world.paths, step.key) })
