@@ -82,6 +82,11 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
   /** the mode open gave the spare files (0644 asked): tells which bits the umask takes away */
   let fileMode: number | undefined
   let swept = false
+  /**
+   * whether `dir` is known to be there: made (or found) by the first refill, and looked for again only after a spare
+   * could not be made in it (ENOENT: removed since). A mkdir at every refill failed with EEXIST, a thrown error each
+   */
+  let dirThere = false
   /** set when a take cannot work here (EXDEV: the cache is on another file system), or by `close`: no more refills */
   let disabled = false
 
@@ -172,16 +177,24 @@ export const makeSparePool = (fs: TreeFs, dir: string, size: { readonly dirs: nu
     const first = Effect.try({
       try: () => {
         if (!swept) sweep()
+        if (dirThere) return
         try {
           fs.mkdirSync(dir, { recursive: false })
         } catch (error) {
           if (errnoCode(error) !== "EEXIST") throw error
         }
+        dirThere = true
       },
       catch: (e) => e
     })
     const step: Effect.Effect<void, unknown> = Effect.suspend(() =>
-      Effect.try({ try: makeOne, catch: (e) => e }).pipe(
+      Effect.try({
+        try: makeOne,
+        catch: (e) => {
+          if (errnoCode(e) === "ENOENT") dirThere = false
+          return e
+        }
+      }).pipe(
         Effect.flatMap((made) => (made ? Effect.andThen(Effect.yieldNow, step) : Effect.void))
       )
     )

@@ -96,6 +96,31 @@ describe("SparePool", () => {
       assert.strictEqual(NodeFs.readdirSync(spareDir).length, 14 - 12)
     }))
 
+  it.effect("only the first refill makes the pool's dir; one removed by hand is made again by the refill after", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const spareDir = Path.join(dir, "spare")
+      const { fs, created } = instrumented()
+      const pool = makeSparePool(fs, spareDir, { dirs: 1, files: 1 })
+      const madeDir = () => created.filter((path) => path === spareDir).length
+      // given a first refill (which makes the dir), when spares are taken and the pool refilled
+      yield* pool.refill
+      assert.strictEqual(madeDir(), 1)
+      const target = Path.join(dir, "taken")
+      NodeFs.mkdirSync(target)
+      assert.isDefined(pool.takeDir(Path.join(target, "d")))
+      yield* pool.refill
+      // then the refill does not try to make the dir again
+      assert.strictEqual(madeDir(), 1)
+      // when the dir is removed by hand, the next refill finds that out and the one after makes it again
+      assert.isDefined(pool.takeDir(Path.join(target, "e")))
+      NodeFs.rmSync(spareDir, { recursive: true, force: true })
+      yield* pool.refill
+      yield* pool.refill
+      assert.strictEqual(madeDir(), 2)
+      assert.isDefined(pool.takeDir(Path.join(target, "f")), "a spare again")
+    }))
+
   it.effect("with too few spares, or none at all, the rest is created", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirScoped
