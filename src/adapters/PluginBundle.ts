@@ -118,7 +118,10 @@ const make = Effect.gen(function*() {
         if (entry.type !== "File" || entry.name !== "SKILL.md") continue
         const contents = yield* readUtf8(full)
         if (Option.isNone(contents)) continue
-        const yamlText = yield* readText(realRoot, path.join(dir, "agents", "openai.yaml"))
+        // looked for only when the listing has `agents` (a failed lookup is a thrown error, per skill and per read)
+        const yamlText = entries.some((e) => e.name.toLowerCase() === "agents")
+          ? yield* readText(realRoot, path.join(dir, "agents", "openai.yaml"))
+          : Option.none<string>()
         const skill = parseSkill(contents.value, full, namespace, Option.getOrNull(yamlText), warnings)
         if (Result.isFailure(skill)) warnings.push(`failed to load skill ${full}: ${skill.failure}`)
         else found.push(skill.success)
@@ -132,20 +135,32 @@ const make = Effect.gen(function*() {
     const { decoded, realRoot } = yield* rootOf(root)
     const { manifest } = decoded
     const warnings = [...decoded.warnings]
-    const scanRoots = [path.join(realRoot, "skills"), ...(manifest.skills === null ? [] : [manifest.skills])]
+    // the default files and `skills` dir are looked for only when the root's listing has them: a lookup of a missing
+    // one is a failed system call and a thrown error, and most plugins lack some (this runs after every install).
+    // Names compared without case, so a case-insensitive file system (macOS) still finds what a lookup would
+    const listed = new Set((yield* fs.readDirectoryEntries(root).pipe(Effect.orElseSucceed(() => []))).map((e) => e.name.toLowerCase()))
+    const byDefault = (name: string) => (listed.has(name) ? [path.join(root, name)] : [])
+    const scanRoots = [
+      ...(listed.has("skills") ? [path.join(realRoot, "skills")] : []),
+      ...(manifest.skills === null ? [] : [manifest.skills])
+    ]
     const scanned = (yield* Effect.forEach(scanRoots, (r) => scanSkills(realRoot, r, manifest.name, warnings))).flat()
     // a SKILL.md reached twice (both roots, or through a symlink) is listed once; then by name, then path
     const unique = new Map(scanned.map((s) => [s.path, s] as const).reverse())
     const skills = [...unique.values()].sort((a, b) => compareUtf8(a.name, b.name) || comparePaths(a.path, b.path))
     // the manifest file wins; the default is read only when the manifest gives no (valid) path
-    const mcpFile = manifest.mcpServers ?? path.join(root, ".mcp.json")
-    const mcpText = yield* readText(realRoot, mcpFile)
-    const mcpServerConfigs = Option.isSome(mcpText) ? normalizedMcpServers(mcpText.value, mcpFile, root, warnings) : []
+    const mcpFile = manifest.mcpServers ?? byDefault(".mcp.json")[0]
+    const mcpText = mcpFile === undefined ? Option.none<string>() : yield* readText(realRoot, mcpFile)
+    const mcpServerConfigs = Option.isSome(mcpText) && mcpFile !== undefined
+      ? normalizedMcpServers(mcpText.value, mcpFile, root, warnings)
+      : []
     const mcpServers = mcpServerConfigs.map((s) => s.name)
-    const appText = yield* readText(realRoot, manifest.apps ?? path.join(root, ".app.json"))
+    const appFile = manifest.apps ?? byDefault(".app.json")[0]
+    const appText = appFile === undefined ? Option.none<string>() : yield* readText(realRoot, appFile)
     const apps = Option.isSome(appText) ? appSummaries(appText.value, warnings) : []
     const defaultSkills = path.join(root, "skills")
-    const skillsDir = yield* fs.stat(defaultSkills).pipe(Effect.map((i) => i.type === "Directory"), Effect.orElseSucceed(() => false))
+    const skillsDir = listed.has("skills") &&
+      (yield* fs.stat(defaultSkills).pipe(Effect.map((i) => i.type === "Directory"), Effect.orElseSucceed(() => false)))
     const skillRoots = [...new Set([...(skillsDir ? [defaultSkills] : []), ...(manifest.skills === null ? [] : [manifest.skills])])]
       .sort(comparePaths)
     return { root, manifest, warnings, skills, mcpServers, mcpServerConfigs, skillRoots, apps }

@@ -185,6 +185,34 @@ describe("PluginBundle.read", () => {
     assert.deepStrictEqual(m5.skills.map((s) => s.name), ["m5:a"])
   }))
 
+  bundleTest("given a plugin without default files, skills or agents dirs then it is read without a failed lookup", Effect.gen(function*() {
+    const root = yield* materialize({
+      files: {
+        "plain/.codex-plugin/plugin.json": '{"name":"plain"}',
+        "plain/README.md": "r",
+        "skilled/.codex-plugin/plugin.json": '{"name":"skilled"}',
+        "skilled/skills/a/SKILL.md": "---\nname: a\ndescription: d\n---\n"
+      }
+    })
+    const real = yield* FileSystem.FileSystem
+    const failed: Array<string> = []
+    const noted = <A, E>(call: string, path: string, effect: Effect.Effect<A, E>) =>
+      Effect.tapError(effect, () => Effect.sync(() => failed.push(`${call} ${path.slice(root.length)}`)))
+    const recording: FileSystem.FileSystem = {
+      ...real,
+      realPath: (path) => noted("realPath", path, real.realPath(path)),
+      stat: (path) => noted("stat", path, real.stat(path)),
+      readFile: (path) => noted("readFile", path, real.readFile(path)),
+      readDirectoryEntries: (path) => noted("readDirectoryEntries", path, real.readDirectoryEntries(path))
+    }
+    const bundle = yield* PluginBundle.make.pipe(Effect.provideService(FileSystem.FileSystem, recording))
+    const plain = yield* bundle.read(`${root}/plain`)
+    const skilled = yield* bundle.read(`${root}/skilled`)
+    assert.deepStrictEqual([plain.skills, plain.mcpServers, plain.apps, plain.skillRoots], [[], [], [], []])
+    assert.deepStrictEqual(skilled.skills.map((s) => s.name), ["skilled:a"])
+    assert.deepStrictEqual(failed, [])
+  }))
+
   bundleTest("readManifest resolves asset paths against the given root", Effect.gen(function*() {
     const root = yield* materialize({ files: { "p/.codex-plugin/plugin.json": '{"interface":{"logo":"./l.png"}}' } })
     const decoded = yield* (yield* PluginBundle).readManifest(`${root}/p`)
