@@ -82,9 +82,11 @@ const make = Effect.gen(function*() {
     realRoot: string,
     skillRoot: string,
     namespace: string,
-    warnings: Array<string>
+    warnings: Array<string>,
+    /** `skillRoot` is a real path inside the root already (a directory the root's listing has) */
+    knownReal = false
   ) {
-    const start = yield* inside(realRoot, skillRoot)
+    const start = knownReal ? Option.some(skillRoot) : yield* inside(realRoot, skillRoot)
     if (Option.isNone(start)) return []
     const found: Array<SkillSummary> = []
     const visited = new Set([start.value])
@@ -107,7 +109,12 @@ const make = Effect.gen(function*() {
       for (const entry of entries) {
         if (entry.name.startsWith(".")) continue
         const full = path.join(dir, entry.name)
-        if (entry.type === "SymbolicLink" || entry.type === "Directory") {
+        // `dir` is a real path inside the root: so is a directory in it (no realpath walk, no stat, per directory)
+        if (entry.type === "Directory") {
+          enqueue(full, depth + 1)
+          continue
+        }
+        if (entry.type === "SymbolicLink") {
           // followed only while the target stays inside the plugin root; symlinked SKILL.md files are skipped
           const real = yield* inside(realRoot, full)
           if (Option.isNone(real)) continue
@@ -138,29 +145,40 @@ const make = Effect.gen(function*() {
     // the default files and `skills` dir are looked for only when the root's listing has them: a lookup of a missing
     // one is a failed system call and a thrown error, and most plugins lack some (this runs after every install).
     // Names compared without case, so a case-insensitive file system (macOS) still finds what a lookup would
-    const listed = new Set((yield* fs.readDirectoryEntries(root).pipe(Effect.orElseSucceed(() => []))).map((e) => e.name.toLowerCase()))
+    const rootEntries = yield* fs.readDirectoryEntries(root).pipe(Effect.orElseSucceed(() => []))
+    const listed = new Set(rootEntries.map((e) => e.name.toLowerCase()))
+    // a plain file or directory of the root, listed under exactly this name: its real path is the root's joined with
+    // it, with no realpath walk (a lookup per path component) or stat of its own
+    const plain = (name: string, type: "File" | "Directory") => rootEntries.some((e) => e.name === name && e.type === type)
     const byDefault = (name: string) => (listed.has(name) ? [path.join(root, name)] : [])
-    const scanRoots = [
-      ...(listed.has("skills") ? [path.join(realRoot, "skills")] : []),
-      ...(manifest.skills === null ? [] : [manifest.skills])
+    const skillsPlain = plain("skills", "Directory")
+    const scanRoots: Array<readonly [string, boolean]> = [
+      ...(listed.has("skills") ? [[path.join(realRoot, "skills"), skillsPlain] as const] : []),
+      ...(manifest.skills === null ? [] : [[manifest.skills, false] as const])
     ]
-    const scanned = (yield* Effect.forEach(scanRoots, (r) => scanSkills(realRoot, r, manifest.name, warnings))).flat()
+    const scanned = (yield* Effect.forEach(scanRoots, ([r, known]) => scanSkills(realRoot, r, manifest.name, warnings, known))).flat()
     // a SKILL.md reached twice (both roots, or through a symlink) is listed once; then by name, then path
     const unique = new Map(scanned.map((s) => [s.path, s] as const).reverse())
     const skills = [...unique.values()].sort((a, b) => compareUtf8(a.name, b.name) || comparePaths(a.path, b.path))
     // the manifest file wins; the default is read only when the manifest gives no (valid) path
+    const readDefault = (name: string, file: string) =>
+      plain(name, "File") ? readUtf8(path.join(realRoot, name)) : readText(realRoot, file)
     const mcpFile = manifest.mcpServers ?? byDefault(".mcp.json")[0]
-    const mcpText = mcpFile === undefined ? Option.none<string>() : yield* readText(realRoot, mcpFile)
+    const mcpText = mcpFile === undefined
+      ? Option.none<string>()
+      : yield* (manifest.mcpServers === null ? readDefault(".mcp.json", mcpFile) : readText(realRoot, mcpFile))
     const mcpServerConfigs = Option.isSome(mcpText) && mcpFile !== undefined
       ? normalizedMcpServers(mcpText.value, mcpFile, root, warnings)
       : []
     const mcpServers = mcpServerConfigs.map((s) => s.name)
     const appFile = manifest.apps ?? byDefault(".app.json")[0]
-    const appText = appFile === undefined ? Option.none<string>() : yield* readText(realRoot, appFile)
+    const appText = appFile === undefined
+      ? Option.none<string>()
+      : yield* (manifest.apps === null ? readDefault(".app.json", appFile) : readText(realRoot, appFile))
     const apps = Option.isSome(appText) ? appSummaries(appText.value, warnings) : []
     const defaultSkills = path.join(root, "skills")
-    const skillsDir = listed.has("skills") &&
-      (yield* fs.stat(defaultSkills).pipe(Effect.map((i) => i.type === "Directory"), Effect.orElseSucceed(() => false)))
+    const skillsDir = skillsPlain || (listed.has("skills") &&
+      (yield* fs.stat(defaultSkills).pipe(Effect.map((i) => i.type === "Directory"), Effect.orElseSucceed(() => false))))
     const skillRoots = [...new Set([...(skillsDir ? [defaultSkills] : []), ...(manifest.skills === null ? [] : [manifest.skills])])]
       .sort(comparePaths)
     return { root, manifest, warnings, skills, mcpServers, mcpServerConfigs, skillRoots, apps }

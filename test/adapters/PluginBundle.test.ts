@@ -185,19 +185,24 @@ describe("PluginBundle.read", () => {
     assert.deepStrictEqual(m5.skills.map((s) => s.name), ["m5:a"])
   }))
 
-  bundleTest("given a plugin without default files, skills or agents dirs then it is read without a failed lookup", Effect.gen(function*() {
+  bundleTest("given plain trees then they are read without a failed lookup, a realpath walk past the root's or a stat", Effect.gen(function*() {
     const root = yield* materialize({
       files: {
         "plain/.codex-plugin/plugin.json": '{"name":"plain"}',
         "plain/README.md": "r",
         "skilled/.codex-plugin/plugin.json": '{"name":"skilled"}',
-        "skilled/skills/a/SKILL.md": "---\nname: a\ndescription: d\n---\n"
+        "skilled/skills/a/SKILL.md": "---\nname: a\ndescription: d\n---\n",
+        "skilled/skills/nested/b/SKILL.md": "---\nname: b\ndescription: d\n---\n",
+        "skilled/.mcp.json": '{"mcpServers":{"m":{"command":"x"}}}'
       }
     })
     const real = yield* FileSystem.FileSystem
     const failed: Array<string> = []
-    const noted = <A, E>(call: string, path: string, effect: Effect.Effect<A, E>) =>
-      Effect.tapError(effect, () => Effect.sync(() => failed.push(`${call} ${path.slice(root.length)}`)))
+    const looked: Array<string> = []
+    const noted = <A, E>(call: string, path: string, effect: Effect.Effect<A, E>) => {
+      if (call !== "readFile" && call !== "readDirectoryEntries") looked.push(`${call} ${path.slice(root.length)}`)
+      return Effect.tapError(effect, () => Effect.sync(() => failed.push(`${call} ${path.slice(root.length)}`)))
+    }
     const recording: FileSystem.FileSystem = {
       ...real,
       realPath: (path) => noted("realPath", path, real.realPath(path)),
@@ -209,8 +214,11 @@ describe("PluginBundle.read", () => {
     const plain = yield* bundle.read(`${root}/plain`)
     const skilled = yield* bundle.read(`${root}/skilled`)
     assert.deepStrictEqual([plain.skills, plain.mcpServers, plain.apps, plain.skillRoots], [[], [], [], []])
-    assert.deepStrictEqual(skilled.skills.map((s) => s.name), ["skilled:a"])
+    assert.deepStrictEqual(skilled.skills.map((s) => s.name), ["skilled:a", "skilled:b"])
+    assert.deepStrictEqual([skilled.mcpServers, skilled.skillRoots], [["m"], [`${root}/skilled/skills`]])
     assert.deepStrictEqual(failed, [])
+    // the roots' own real paths, nothing else
+    assert.deepStrictEqual(looked, ["realPath /plain", "realPath /skilled"])
   }))
 
   bundleTest("readManifest resolves asset paths against the given root", Effect.gen(function*() {
