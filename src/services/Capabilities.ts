@@ -125,7 +125,7 @@ export const capabilitiesOf = Effect.fn("Capabilities.of")(function*(
       const known = memo?.get(key)
       if (known !== undefined) return Effect.succeed(known)
       return readAt(root, (x) => x).pipe(Effect.tap((load) => Effect.sync(() => memo?.set(key, load))))
-    })
+    }, { concurrency: 8 })
     if (memo !== undefined) {
       // only the keys of this state stay, so the memo never outgrows the plugins the log knows
       const live = new Set(plugins.map((p) => `${p.pluginId}\u0000${p.lastSeq}\u0000${cacheRoot(p)}`))
