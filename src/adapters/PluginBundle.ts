@@ -1,4 +1,5 @@
 import { Context, Effect, FileSystem, Layer, Option, Path, Result, Schema } from "effect"
+import * as NodeFs from "node:fs"
 import { type DecodedManifest } from "../domain/Manifest.ts"
 import { compareUtf8, comparePaths, isWithin } from "../domain/PathRules.ts"
 import { readManifestSync } from "./ManifestFile.ts"
@@ -46,7 +47,9 @@ const make = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
   const path = yield* Path.Path
 
-  const realPath = (p: string) => fs.realPath(p).pipe(Effect.option)
+  // realpath(3), one request on the thread pool: the platform's `realPath` is Node's callback `fs.realpath`, which on
+  // Linux walks the path in JavaScript with an async `lstat` per component (~12 for a bundle in the cache)
+  const realPath = (p: string) => Effect.tryPromise(() => NodeFs.promises.realpath(p)).pipe(Effect.option)
   // Rust `read_to_string`: strict UTF-8 and a BOM is kept (serde then rejects it), unlike `readFileString`
   const readUtf8 = (p: string) =>
     fs.readFile(p).pipe(Effect.flatMap((bytes) => Effect.try(() => STRICT_UTF8.decode(bytes))), Effect.option)

@@ -185,7 +185,7 @@ describe("PluginBundle.read", () => {
     assert.deepStrictEqual(m5.skills.map((s) => s.name), ["m5:a"])
   }))
 
-  bundleTest("given plain trees then they are read without a failed lookup, a realpath walk past the root's or a stat", Effect.gen(function*() {
+  bundleTest("given plain trees then they are read without a failed lookup, a realpath walk or a stat", Effect.gen(function*() {
     const root = yield* materialize({
       files: {
         "plain/.codex-plugin/plugin.json": '{"name":"plain"}',
@@ -217,8 +217,8 @@ describe("PluginBundle.read", () => {
     assert.deepStrictEqual(skilled.skills.map((s) => s.name), ["skilled:a", "skilled:b"])
     assert.deepStrictEqual([skilled.mcpServers, skilled.skillRoots], [["m"], [`${root}/skilled/skills`]])
     assert.deepStrictEqual(failed, [])
-    // the roots' own real paths, nothing else
-    assert.deepStrictEqual(looked, ["realPath /plain", "realPath /skilled"])
+    // no realpath walk through the platform's file system (the roots' real paths are one realpath(3) each), no stat
+    assert.deepStrictEqual(looked, [])
   }))
 
   bundleTest("readManifest resolves asset paths against the given root", Effect.gen(function*() {
