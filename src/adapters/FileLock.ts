@@ -459,7 +459,7 @@ const tryOnce = (options: AcquireOptions): Result.Result<LockAttempt, FileLockEr
  * any wait): a free lock, the common case, is taken with no effect of its own, so a caller can take it inside a step
  * it runs anyway (`EventLog.transact`). Busy: `waitForLock` goes on from there.
  */
-export const firstLockAttempt = (options: AcquireOptions): Result.Result<LockAttempt, FileLockError> => {
+const firstLockAttempt = (options: AcquireOptions): Result.Result<LockAttempt, FileLockError> => {
   const swept = options.sweepOrphans !== false
   if (swept) {
     const removed = sweep(options)
@@ -477,7 +477,7 @@ export const firstLockAttempt = (options: AcquireOptions): Result.Result<LockAtt
  * uninterruptible region whose lock is released by a finalizer (`Effect.acquireUseRelease`), a taken lock is always
  * released.
  */
-export const waitForLock = Effect.fnUntraced(function*(options: AcquireOptions, busy: LockAttempt) {
+const waitForLock = Effect.fnUntraced(function*(options: AcquireOptions, busy: LockAttempt) {
   const timeoutMs = options.timeoutMs ?? 10_000
   const start = yield* Clock.currentTimeMillis
   let last = busy
@@ -498,12 +498,21 @@ export const waitForLock = Effect.fnUntraced(function*(options: AcquireOptions, 
   return last.lock
 })
 
-/** Acquire the lock: `firstLockAttempt`, then `waitForLock` if it was busy (only its waits are interruptible). */
+/**
+ * `firstLockAttempt`, then `waitForLock` if it was busy: a free lock is returned as it is (taken in the caller's own
+ * step), else the effect that waits for it or fails (only its waits are interruptible).
+ */
+export const takeLock = (options: AcquireOptions): HeldLock | Effect.Effect<HeldLock, FileLockError> => {
+  const first = firstLockAttempt(options)
+  if (Result.isFailure(first)) return Effect.fail(first.failure)
+  return first.success._tag === "Acquired" ? first.success.lock : waitForLock(options, first.success)
+}
+
+/** Acquire the lock (`takeLock` as an effect). */
 export const acquireLock = (options: AcquireOptions): Effect.Effect<HeldLock, FileLockError> =>
   Effect.suspend(() => {
-    const first = firstLockAttempt(options)
-    if (Result.isFailure(first)) return Effect.fail(first.failure)
-    return first.success._tag === "Acquired" ? Effect.succeed(first.success.lock) : waitForLock(options, first.success)
+    const lock = takeLock(options)
+    return Effect.isEffect(lock) ? lock : Effect.succeed(lock)
   })
 
 /** Release, mapping fs failures to FileLockError. */

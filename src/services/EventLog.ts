@@ -3,7 +3,6 @@ import { Clock, Context, Effect, Layer, Result, Schema, Semaphore } from "effect
 import {
   type AcquireOptions,
   disposeKept,
-  firstLockAttempt,
   type FileLockError,
   forgetLock,
   type HeldLock,
@@ -12,7 +11,7 @@ import {
   makeNodeLockHost,
   releaseLockResult,
   stillHeld,
-  waitForLock
+  takeLock
 } from "../adapters/FileLock.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
@@ -190,11 +189,8 @@ const makeFileEventLog = Effect.fn("EventLog.open")(function*(options: EventLogO
     unreleased = undefined
     if (previous !== undefined && Result.getOrElse(Result.try(() => stillHeld(fs, previous)), () => false)) return previous
     if (previous !== undefined) forgetLock(fs, previous)
-    const options = orphansSwept ? lockOptions : sweepingLockOptions
-    const first = firstLockAttempt(options)
-    if (Result.isFailure(first)) return Effect.fail(fromLockError(first.failure))
-    if (first.success._tag === "Acquired") return taken(first.success.lock)
-    return waitForLock(options, first.success).pipe(Effect.map(taken), Effect.mapError(fromLockError))
+    const lock = takeLock(orphansSwept ? lockOptions : sweepingLockOptions)
+    return Effect.isEffect(lock) ? lock.pipe(Effect.map(taken), Effect.mapError(fromLockError)) : taken(lock)
   }
   /**
    * Hold the cross-process lock around `use` (called once the lock is taken), refused first if `refuse` says so:
