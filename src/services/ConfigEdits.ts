@@ -7,7 +7,7 @@ import { parseConfig, removePluginTable, replacePluginTable, setPluginEnabled } 
 import { configEditsToApply, tableAfter } from "../domain/ConfigCatchUp.ts"
 import type { ConfigEntryState, PluginEvent } from "../domain/Events.ts"
 import type { LogRecord } from "./EventLog.ts"
-import { readEventOf } from "./EventRecords.ts"
+import { readEventOf, recordPluginId } from "./EventRecords.ts"
 
 /** The config.toml edit an event projects to (Codex's semantics: install replaces the table, uninstall clears it). */
 export const editConfig = (text: string, event: PluginEvent): Result.Result<string, { readonly message: string }> => {
@@ -57,9 +57,6 @@ export const applyConfigEdits = (
   return Result.succeed(current)
 }
 
-const pluginIdOfRecord = (record: LogRecord): unknown =>
-  typeof record.data === "object" && record.data !== null && "pluginId" in record.data ? record.data.pluginId : undefined
-
 /**
  * The pending events whose config.toml edits are made (see `configEditsToApply`): a table the user edited since
  * the projection lagged behind is not overwritten by re-applying older events. An unparsable file gets them all
@@ -82,7 +79,7 @@ export const configEditsOf = (
       let table: ConfigEntryState = { configured: false, enabled: null }
       for (const record of records) {
         if (record.seq > projectedSeq) break
-        if (pluginIdOfRecord(record) !== pluginId) continue
+        if (recordPluginId(record) !== pluginId) continue
         const event = readEventOf(record)
         table = (event === undefined ? undefined : tableAfter(event)) ?? table
       }

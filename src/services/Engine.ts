@@ -38,7 +38,7 @@ import type { Checkpoint } from "./ProjectionCheckpoint.ts"
 import { observeConfig, observeConfigBytes } from "../adapters/ConfigObservationFile.ts"
 import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
-import { eventOf, newRecordOf } from "./EventRecords.ts"
+import { eventOf, newRecordOf, recordPluginId } from "./EventRecords.ts"
 import { makeCuratedSync } from "./CuratedSync.ts"
 import { foldRecords } from "./RecordFold.ts"
 import { rollbackCommand, rollbackView } from "./RollbackCommand.ts"
@@ -191,10 +191,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
                 ? []
                 : records.filter((r) => r.id.startsWith(prefix) && /^\d+$/.test(r.id.slice(prefix.length)))
               if (previous.length > 0) {
-                const sameCommand = previous.every((r) =>
-                  r.type === intent.type && typeof r.data === "object" && r.data !== null &&
-                  Reflect.get(r.data, "pluginId") === intent.pluginId
-                )
+                const sameCommand = previous.every((r) => r.type === intent.type && recordPluginId(r) === intent.pluginId)
                 if (!sameCommand) {
                   return yield* invalidRequest(`idempotency key \`${key}\` was already used for a different command`)
                 }

@@ -19,6 +19,10 @@ export const eventOf = (record: LogRecord): PluginEvent | undefined => {
   return Result.isSuccess(decoded) ? decoded.success : undefined
 }
 
+/** The `pluginId` a record's payload names (unchecked: compared, never trusted), or undefined. */
+export const recordPluginId = (record: LogRecord): unknown =>
+  typeof record.data === "object" && record.data !== null ? Reflect.get(record.data, "pluginId") : undefined
+
 /**
  * `eventOf` through the hand check of the common events first (`fastEventOf`): the same fields, as plain objects
  * rather than class instances, for code that reads events (folds, projections, history entries), never encodes them.

@@ -7,16 +7,13 @@ import type { EventCause, PluginEvent } from "../domain/Events.ts"
 import type { PluginState } from "../domain/PluginState.ts"
 import { chooseRollbackTarget, type PluginRollbackView } from "../domain/Rollback.ts"
 import type { LogRecord } from "./EventLog.ts"
-import { eventOf } from "./EventRecords.ts"
-
-const pluginIdOf = (record: LogRecord): unknown =>
-  typeof record.data === "object" && record.data !== null ? Reflect.get(record.data, "pluginId") : undefined
+import { eventOf, recordPluginId } from "./EventRecords.ts"
 
 /** The plugin's own events, in log order. */
 const eventsOf = (records: ReadonlyArray<LogRecord>, pluginId: string) => {
   const mine: Array<{ readonly seq: number; readonly event: PluginEvent }> = []
   for (const record of records) {
-    if (pluginIdOf(record) !== pluginId) continue
+    if (recordPluginId(record) !== pluginId) continue
     const event = eventOf(record)
     if (event !== undefined) mine.push({ seq: record.seq, event })
   }
