@@ -153,7 +153,6 @@ const make = Effect.gen(function*() {
     // a plain file or directory of the root, listed under exactly this name: its real path is the root's joined with
     // it, with no realpath walk (a lookup per path component) or stat of its own
     const plain = (name: string, type: "File" | "Directory") => rootEntries.some((e) => e.name === name && e.type === type)
-    const byDefault = (name: string) => (listed.has(name) ? [path.join(root, name)] : [])
     const skillsPlain = plain("skills", "Directory")
     const scanRoots: Array<readonly [string, boolean]> = [
       ...(listed.has("skills") ? [[path.join(realRoot, "skills"), skillsPlain] as const] : []),
@@ -164,20 +163,17 @@ const make = Effect.gen(function*() {
     const unique = new Map(scanned.map((s) => [s.path, s] as const).reverse())
     const skills = [...unique.values()].sort((a, b) => compareUtf8(a.name, b.name) || comparePaths(a.path, b.path))
     // the manifest file wins; the default is read only when the manifest gives no (valid) path
-    const readDefault = (name: string, file: string) =>
-      plain(name, "File") ? readUtf8(path.join(realRoot, name)) : readText(realRoot, file)
-    const mcpFile = manifest.mcpServers ?? byDefault(".mcp.json")[0]
-    const mcpText = mcpFile === undefined
-      ? Option.none<string>()
-      : yield* (manifest.mcpServers === null ? readDefault(".mcp.json", mcpFile) : readText(realRoot, mcpFile))
-    const mcpServerConfigs = Option.isSome(mcpText) && mcpFile !== undefined
-      ? normalizedMcpServers(mcpText.value, mcpFile, root, warnings)
-      : []
+    const readDefault = (name: string) =>
+      !listed.has(name)
+        ? Effect.succeed(Option.none<string>())
+        : plain(name, "File")
+        ? readUtf8(path.join(realRoot, name))
+        : readText(realRoot, path.join(root, name))
+    const mcpFile = manifest.mcpServers ?? path.join(root, ".mcp.json")
+    const mcpText = yield* (manifest.mcpServers === null ? readDefault(".mcp.json") : readText(realRoot, mcpFile))
+    const mcpServerConfigs = Option.isSome(mcpText) ? normalizedMcpServers(mcpText.value, mcpFile, root, warnings) : []
     const mcpServers = mcpServerConfigs.map((s) => s.name)
-    const appFile = manifest.apps ?? byDefault(".app.json")[0]
-    const appText = appFile === undefined
-      ? Option.none<string>()
-      : yield* (manifest.apps === null ? readDefault(".app.json", appFile) : readText(realRoot, appFile))
+    const appText = yield* (manifest.apps === null ? readDefault(".app.json") : readText(realRoot, manifest.apps))
     const apps = Option.isSome(appText) ? appSummaries(appText.value, warnings) : []
     const defaultSkills = path.join(root, "skills")
     const skillsDir = skillsPlain || (listed.has("skills") &&
