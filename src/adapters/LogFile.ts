@@ -106,6 +106,8 @@ export interface LogFile {
    * section, where a copy per append would make every event cost O(log size); do not hold it across an append.
    */
   readonly live: () => ReadonlyArray<LogRecord>
+  /** the record with this id among `live` (the first, should a tampered log hold two) */
+  readonly recordById: (id: string) => LogRecord | undefined
   readonly readOnlyReason: () => string | undefined
   /** the torn tail removed when the log was opened */
   readonly openRepair: TailRepair | undefined
@@ -144,7 +146,8 @@ export const openLogFile = (options: OpenOptions): LogFile => {
 
   const all: Array<LogRecord> = []
   let snapshot: ReadonlyArray<LogRecord> | undefined
-  const ids = new Set<string>()
+  /** `all` by record id: idempotency keys are looked up per command, never scanned for */
+  const byId = new Map<string, LogRecord>()
   const skipped: Array<string> = []
   let head = EMPTY_HEAD
   let active: Segment | undefined
@@ -158,7 +161,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     for (const r of records) {
       all.push(r)
       snapshot = undefined
-      ids.add(r.id)
+      if (!byId.has(r.id)) byId.set(r.id, r)
     }
   }
 
@@ -276,7 +279,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     const seen = new Set<string>()
     let prev = head
     for (const r of batch) {
-      if (ids.has(r.id) || seen.has(r.id)) continue
+      if (byId.has(r.id) || seen.has(r.id)) continue
       seen.add(r.id)
       const encoded = encodeRecord(prev.seq + 1, prev.h, r)
       lines.push(encoded.line)
@@ -417,6 +420,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     ledgerDir,
     records: () => (snapshot ??= Object.freeze(all.slice())),
     live: () => all,
+    recordById: (id) => byId.get(id),
     readOnlyReason: () => readOnly,
     openRepair,
     skipped: () => skipped.slice(),

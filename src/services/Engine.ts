@@ -38,7 +38,7 @@ import type { Checkpoint } from "./ProjectionCheckpoint.ts"
 import { observeConfig, observeConfigBytes } from "../adapters/ConfigObservationFile.ts"
 import type { ConfigObservation } from "../domain/ConfigAdoption.ts"
 import { type Adoption, adoptionOf } from "./ConfigAdopter.ts"
-import { eventOf, newRecordOf, recordPluginId } from "./EventRecords.ts"
+import { eventOf, newRecordOf, recordPluginId, recordsOfKey } from "./EventRecords.ts"
 import { makeCuratedSync } from "./CuratedSync.ts"
 import { foldRecords } from "./RecordFold.ts"
 import { rollbackCommand, rollbackView } from "./RollbackCommand.ts"
@@ -185,11 +185,9 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         return log.transact(
           (records) =>
             Effect.gen(function*() {
-              // exactly `<key>:<index>`: a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>` record.
-              // Looked for only with a key the client gave: a fresh one names no record yet (a scan of the whole log)
-              const previous = origin.idempotencyKey === undefined
-                ? []
-                : records.filter((r) => r.id.startsWith(prefix) && /^\d+$/.test(r.id.slice(prefix.length)))
+              // exactly `<key>:<index>` (a prefix match would take `k` for `k:0`, or `repair` for a `repair:<sha>`
+              // record), looked up by id. Only with a key the client gave: a fresh one names no record yet
+              const previous = origin.idempotencyKey === undefined ? [] : recordsOfKey(log.recordById, key)
               if (previous.length > 0) {
                 const sameCommand = previous.every((r) => r.type === intent.type && recordPluginId(r) === intent.pluginId)
                 if (!sameCommand) {
@@ -343,7 +341,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const recordedInstall = (key: string, marketplacePath: string, pluginName: string) =>
       Effect.gen(function*() {
         yield* log.refresh.pipe(Effect.mapError(toEngineError))
-        const previous = (yield* log.records).find((r) => r.id === `${key}:0`)
+        const previous = log.recordById(`${key}:0`)
         if (previous === undefined) return undefined
         const event = eventOf(previous)
         if (event?._tag !== "PluginInstalled" || event.pluginName !== pluginName || event.marketplacePath !== marketplacePath) {

@@ -29,3 +29,17 @@ export const recordPluginId = (record: LogRecord): unknown =>
  */
 export const readEventOf = (record: LogRecord): PluginEvent | undefined =>
   fastEventOf(record.type, record.data) ?? eventOf(record)
+
+/**
+ * The records a command with idempotency key `key` appended: `<key>:0`, `<key>:1`, ... A command appends its events
+ * in one batch, numbered from 0 (`<key>:<index>`), so they are looked up one id at a time until the first missing
+ * one, never by scanning the log for the prefix.
+ */
+export const recordsOfKey = (recordById: (id: string) => LogRecord | undefined, key: string): ReadonlyArray<LogRecord> => {
+  const found: Array<LogRecord> = []
+  for (let index = 0; ; index++) {
+    const record = recordById(`${key}:${index}`)
+    if (record === undefined) return found
+    found.push(record)
+  }
+}

@@ -61,6 +61,7 @@ export class LogTailer extends Context.Service<LogTailer, {
       const wrapped = EventLog.of({
         records: log.records,
         live: log.live,
+        recordById: log.recordById,
         recordsAfter: log.recordsAfter,
         refresh: log.refresh.pipe(Effect.tap(() => publishNew)),
         transact: (decide, afterAppend) => log.transact(decide, afterAppend).pipe(Effect.ensuring(publishNew)),

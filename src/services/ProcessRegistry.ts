@@ -15,9 +15,8 @@ import { decideProcess, evolveProcess, FAILURE_THRESHOLD, initialProcessState, t
 import { type Manifest, requiresAuthentication } from "../domain/ProcessProtocol.ts"
 import { type EngineError, internalError, invalidRequest, type Origin } from "./EngineApi.ts"
 import type { EventLog, LogRecord } from "./EventLog.ts"
-import { newRecordOf } from "./EventRecords.ts"
+import { eventOf, newRecordOf, recordsOfKey } from "./EventRecords.ts"
 import type { ProcessStorage } from "./ProcessStorage.ts"
-import { eventOf } from "./EventRecords.ts"
 import type { Projector } from "./Projector.ts"
 
 /** A process plugin to register: how to start it, and its own call timeout and rate limit (absent: the host's). */
@@ -55,8 +54,8 @@ const commandEventType: Record<ProcessCommand["_tag"], string> = {
 }
 
 /** The records of an earlier request with this idempotency key (`<key>:<index>`), as the Engine keys them. */
-const previousOf = (records: ReadonlyArray<LogRecord>, key: string | undefined): ReadonlyArray<LogRecord> =>
-  key === undefined ? [] : records.filter((r) => r.id.startsWith(`${key}:`) && /^\d+$/.test(r.id.slice(key.length + 1)))
+const previousOf = (recordById: (id: string) => LogRecord | undefined, key: string | undefined): ReadonlyArray<LogRecord> =>
+  key === undefined ? [] : recordsOfKey(recordById, key)
 
 /** A command's path checked against the allowlist; `node` is the node running the ledger (no PATH lookup). */
 export const makeCommandResolver = (folders: ReadonlyArray<string>) => (cmd: string): Result.Result<string, string> => {
@@ -104,13 +103,13 @@ export const makeProcessRegistry = (deps: {
   /** Appends what `build` decides on the current state, under the log's lock; projections follow. */
   const record = (
     key: string,
-    build: (state: ProcessState, nowMs: number, records: ReadonlyArray<LogRecord>) => Result.Result<ReadonlyArray<PluginEvent>, string>
+    build: (state: ProcessState, nowMs: number) => Result.Result<ReadonlyArray<PluginEvent>, string>
   ): Effect.Effect<ReadonlyArray<LogRecord>, EngineError> =>
     Effect.gen(function*() {
       const nowMs = yield* Clock.currentTimeMillis
       const result = yield* log.transact(
         (records) => {
-          const decided = build(fold(records), nowMs, records)
+          const decided = build(fold(records), nowMs)
           if (Result.isFailure(decided)) return Effect.fail(invalidRequest(decided.failure))
           const ts = new Date(nowMs).toISOString()
           return Effect.succeed({ append: decided.success.map((e, i) => newRecordOf(e, `${key}:${i}`, ts)), value: undefined })
@@ -127,14 +126,14 @@ export const makeProcessRegistry = (deps: {
   const isRetry = (origin: Origin) =>
     origin.idempotencyKey === undefined
       ? Effect.succeed(false)
-      : current.pipe(Effect.andThen(log.live), Effect.map((records) => previousOf(records, origin.idempotencyKey).length > 0))
+      : current.pipe(Effect.map(() => previousOf(log.recordById, origin.idempotencyKey).length > 0))
 
   const command = (origin: Origin, cmd: ProcessCommand, stop: boolean) =>
     Effect.gen(function*() {
       let replayed: ReadonlyArray<LogRecord> = []
-      const appended = yield* record(origin.idempotencyKey ?? randomUUID(), (state, _nowMs, records) => {
+      const appended = yield* record(origin.idempotencyKey ?? randomUUID(), (state) => {
         // a retried request answers from the log; the same key on another command is refused
-        const previous = previousOf(records, origin.idempotencyKey)
+        const previous = previousOf(log.recordById, origin.idempotencyKey)
         if (previous.length === 0) return Result.mapError(decideProcess(state, cmd, causeOf(origin)), (e) => e.message)
         if (!previous.every((r) => r.type === commandEventType[cmd._tag] && typeof r.data === "object" && r.data !== null && Reflect.get(r.data, "processPlugin") === cmd.name)) {
           return Result.fail(`idempotency key \`${origin.idempotencyKey}\` was already used for a different command`)

@@ -74,6 +74,30 @@ const contract = (name: string, makeLayer: (dir: string) => Layer.Layer<EventLog
         })
       ))
 
+    it.live("recordById finds a committed record by its id, the first one kept when an id is retried", () =>
+      run((log) =>
+        Effect.gen(function*() {
+          assert.isUndefined(log.recordById("k:0"), "nothing yet")
+          yield* append(log, [rec("k:0"), rec("k:1")])
+          yield* append(log, [rec("k:1", "retried payload"), rec("other")])
+          const all = yield* log.records
+          for (const record of all) assert.strictEqual(log.recordById(record.id), record)
+          assert.deepStrictEqual(log.recordById("k:1")?.data, { id: "k:1" })
+          assert.strictEqual(log.recordById("k:1")?.seq, 3)
+          // ids are exact: no prefix of one, no id that was only decided and refused
+          assert.isUndefined(log.recordById("k"))
+          assert.isUndefined(log.recordById("k:"))
+          yield* Effect.flip(log.transact(() => Effect.fail(new DecideRejected({ why: "no" }))))
+          // inside decide it answers for the records decide is given
+          yield* log.transact((records) =>
+            Effect.sync(() => {
+              assert.strictEqual(log.recordById("other"), records.at(-1))
+              return { append: [], value: undefined }
+            })
+          )
+        })
+      ))
+
     it.live("decide failing => nothing appended; afterAppend gets the appended and all records", () =>
       run((log) =>
         Effect.gen(function*() {
@@ -167,6 +191,27 @@ describe("EventLog.layer: durability, recovery, locking", () => {
       assertChain(fromA)
       assert.deepStrictEqual(yield* b.records, fromA)
       assert.isTrue((yield* b.verify).ok)
+    }))
+
+  it.live("recordById sees what another instance appended once caught up, and what a reopened log read", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const a = Context.get(yield* Layer.build(EventLog.layer({ ledgerDir: dir })), EventLog)
+      const b = Context.get(yield* Layer.build(EventLog.layer({ ledgerDir: dir })), EventLog)
+      yield* append(a, [rec("key:0"), rec("key:1")])
+      assert.isUndefined(b.recordById("key:0"), "not read by b yet")
+      yield* b.refresh
+      assert.strictEqual(b.recordById("key:0")?.seq, 2)
+      // a transaction catches up before it decides: a's next record is known to b's decide
+      yield* append(a, [rec("late")])
+      yield* b.transact(() =>
+        Effect.sync(() => {
+          assert.strictEqual(b.recordById("late")?.seq, 4)
+          return { append: [rec("from-b")], value: undefined }
+        })
+      )
+      const reopened = yield* withLog(dir, (log) => Effect.succeed(["key:0", "key:1", "late", "from-b"].map((id) => log.recordById(id)?.seq)))
+      assert.deepStrictEqual(reopened, [2, 3, 4, 5])
     }))
 
   it.live("a torn tail found at open is truncated, quarantined and reported as tailRepair", () =>
