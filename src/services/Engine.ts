@@ -5,27 +5,22 @@
  */
 import { Clock, Context, Effect, Layer, Result, Scope } from "effect"
 import { randomUUID } from "node:crypto"
-import * as Path from "node:path"
 import { inspectConfig } from "../adapters/ConfigToml.ts"
-import { pidSuffix } from "../adapters/AtomicFile.ts"
-import { describeError } from "../adapters/FsPort.ts"
 import { decodeUtf8Strict, isDirectory as isDirectoryAt, readBytesOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { makeBlobStore } from "../adapters/BlobStore.ts"
-import { readSource, type SourceTree, storeSourceStarted } from "../adapters/TreeBlob.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { MAX_RECORD_BYTES } from "../adapters/LogRecordFormat.ts"
-import { DisablePlugin, EnablePlugin, InstallPlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
+import { DisablePlugin, EnablePlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
 import { decide } from "../domain/decide.ts"
 import { type EventCause, LogTailRepaired } from "../domain/Events.ts"
-import { MANIFEST_PATH } from "../domain/Manifest.ts"
 import { parsePluginId } from "../domain/PluginId.ts"
 import { initialState, type PluginState } from "../domain/PluginState.ts"
 import type { HistoryQuery, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
 import { explain, historyEntryOf, queryHistory } from "./Audit.ts"
 import { makeVerifier } from "./LedgerVerifier.ts"
 import { Catalog } from "./Catalog.ts"
-import { resolveInstallPlan } from "./InstallPlan.ts"
+import { prepareInstall } from "./InstallPreparation.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
 import { EarlyAnswer } from "./EarlyAnswer.ts"
 import { remoteMutationError } from "./RemoteAuth.ts"
@@ -45,9 +40,6 @@ import { rollbackCommand, rollbackView } from "./RollbackCommand.ts"
 import { replayLedger, type ReplayOptions } from "./Replay.ts"
 
 const recordBytes = (record: NewRecord): number => Buffer.byteLength(JSON.stringify(record))
-/** Linux NAME_MAX (255 bytes a component) and PATH_MAX (4096 bytes with the NUL). */
-const tooLongForTheFileSystem = (path: string): boolean =>
-  Buffer.byteLength(path) >= 4096 || path.split(Path.sep).some((part) => Buffer.byteLength(part) > 255)
 
 const causeOf = (origin: Origin): EventCause => ({
   actor: origin.actor,
@@ -77,6 +69,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const catalog = yield* Catalog
     const blobs = makeBlobStore(fs, paths.blobsDir)
     const fold = makeFolder()
+    const preparation = { fs, paths, blobs, pluginDir: projector.pluginDir }
     /**
      * The state after the last projection, for answers. A plain variable, not a Ref: only this layer's fibers read
      * and set it, each access a single synchronous step (an effect of its own cost a runtime op on every command)
@@ -239,66 +232,6 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       return Result.isFailure(parsed) ? Effect.fail(invalidRequest(parsed.failure.message)) : Effect.succeed(parsed.success)
     }
 
-    /**
-     * Resolves and validates what to install, reads its tree and starts storing its blobs (held by `scope`, their
-     * settle forked with `context`); nothing is recorded yet. Synchronous: it runs inside the install's step (a
-     * generator of attempts was a runtime op per stage). Returns the command, what the projection is to stage, and
-     * `blobsDurable`, to await before its event is appended.
-     */
-    const prepareInstall = (
-      marketplacePath: string,
-      pluginName: string,
-      forceRemoteSync: boolean,
-      origin: Origin,
-      scope: Scope.Scope,
-      context: Context.Context<never>
-    ): Result.Result<{
-      readonly command: InstallPlugin
-      readonly tree: SourceTree
-      readonly configText: string
-      readonly blobsDurable: Effect.Effect<void, EngineError>
-    }, EngineError> => {
-      const plan = resolveInstallPlan(fs, paths, { marketplacePath, pluginName, forceRemoteSync })
-      if (Result.isFailure(plan)) return Result.fail(plan.failure)
-      const { entry, pluginId, version, configText, manifestFile } = plan.success
-      // a cache dir the file system cannot create would fail the projection after the event is recorded, and
-      // every later one with it: refuse it first, as the reference's copy fails (the tree is built in a
-      // `.staging-<name>-<pid>-<hex>` sibling, a longer name than the dir itself)
-      const target = projector.pluginDir(pluginId.id)
-      const staging = Path.join(Path.dirname(target), `.staging-${Path.basename(target)}-${pidSuffix()}`)
-      if (tooLongForTheFileSystem(Path.join(target, version)) || tooLongForTheFileSystem(staging)) {
-        return Result.fail(internalError(`failed to install plugin: ${rustIoError({ code: "ENAMETOOLONG" })}`))
-      }
-      // the manifest as the plan read it: the tree's copy is the one validated, and the file is not read twice
-      const read = manifestFile === undefined ? undefined : new Map([[MANIFEST_PATH, manifestFile]])
-      const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)
-      const started = Result.try({
-        try: () => {
-          const tree = readSource(fs, blobs, entry.sourceDir, read)
-          // the blobs are durable before anything can record the tree hash (a replay needs them): appended to the blob
-          // pack here, its fdatasync issued; the wait for it overlaps building the tree, taking the lock and deciding,
-          // and is awaited right before the append
-          return { tree, stored: storeSourceStarted(blobs, tree, scope, context) }
-        },
-        catch: failed
-      })
-      if (Result.isFailure(started)) return Result.fail(started.failure)
-      const { tree, stored } = started.success
-      const command = new InstallPlugin({
-        pluginId: pluginId.id,
-        pluginName: entry.name,
-        marketplaceName: pluginId.marketplaceName,
-        marketplacePath,
-        sourcePath: entry.sourceDir,
-        version,
-        treeHash: tree.treeHash,
-        installPolicy: entry.installPolicy,
-        authPolicy: entry.authPolicy,
-        cause: causeOf(origin)
-      })
-      return Result.succeed({ command, tree, configText, blobsDurable: Effect.mapError(stored, failed) })
-    }
-
     const install = (
       input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync?: boolean },
       origin: Origin
@@ -307,7 +240,13 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
       // projection until the command is done
       const fresh = Effect.scoped(Effect.withFiber((fiber) => {
         const scope = Context.getUnsafe(fiber.context, Scope.Scope)
-        const prepared = prepareInstall(input.marketplacePath, input.pluginName, input.forceRemoteSync === true, origin, scope, fiber.context)
+        const prepared = prepareInstall(
+          preparation,
+          { marketplacePath: input.marketplacePath, pluginName: input.pluginName, forceRemoteSync: input.forceRemoteSync === true },
+          causeOf(origin),
+          scope,
+          fiber.context
+        )
         if (Result.isFailure(prepared)) return Effect.fail(prepared.failure)
         const { command, tree, configText, blobsDurable } = prepared.success
         // meanwhile the cache tree is built in a staging dir beside its target, and config.toml's temp file written

@@ -157,7 +157,7 @@ const CALL_SITES: ReadonlyArray<string> = [
   "src/adapters/PackIndex.ts:refresh < src/adapters/PackIndex.ts:locate readdirSync",
   "src/adapters/PackWriter.ts:create < src/adapters/PackWriter.ts:open openSync",
   "src/adapters/PackWriter.ts:open < src/adapters/PackWriter.ts:append openSync",
-  "src/services/InstallPlan.ts:resolveInstallPlan < src/services/Engine.ts:prepareInstall realpathSync",
+  "src/services/InstallPlan.ts:resolveInstallPlan < src/services/InstallPreparation.ts:prepareInstall realpathSync",
   "src/services/InstallPlan.ts:walkBelow < src/services/InstallPlan.ts:resolveInstallPlan lstatSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/ProjectionDurability.ts:commitChain readFileSync",
   "src/services/ProjectionCheckpoint.ts:readCheckpoint < src/services/Projector.ts:readDisk readFileSync",
