@@ -1,7 +1,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import { Layer } from "effect"
-import type { LockHost } from "../adapters/FileLock.ts"
+import type { LockHost } from "../adapters/LockOwner.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { PluginBundle } from "../adapters/PluginBundle.ts"
 import { nodeTreeFs, type TreeFs } from "../adapters/TreeFs.ts"

@@ -6,13 +6,12 @@ import {
   type FileLockError,
   forgetLock,
   type HeldLock,
-  type LockHost,
   makeKeptLockFile,
-  makeNodeLockHost,
   releaseLockResult,
   stillHeld,
   takeLock
 } from "../adapters/FileLock.ts"
+import { type LockHost, makeNodeLockHost } from "../adapters/LockOwner.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import { ledgerSparePool, type SparePool } from "../adapters/SparePool.ts"

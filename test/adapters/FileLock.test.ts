@@ -5,16 +5,18 @@ import { Effect } from "effect"
 import {
   acquireLock,
   disposeKept,
-  isStale,
-  type LockHost,
-  type LockOwner,
   makeKeptLockFile,
-  makeNodeLockHost,
-  parseProcStatStartTime,
   releaseLock,
   stillHeld,
   tryAcquireLock
 } from "../../src/adapters/FileLock.ts"
+import {
+  isStale,
+  type LockHost,
+  type LockOwner,
+  makeNodeLockHost,
+  parseProcStatStartTime
+} from "../../src/adapters/LockOwner.ts"
 import { nodeFs } from "../../src/adapters/FsPort.ts"
 import { deadPid, tempDirScoped } from "./fixtures/testkit.ts"
 
