@@ -28,7 +28,6 @@ import * as Path from "node:path"
 import {
   attempt,
   commitStaged,
-  discardStaged,
   makeDirs,
   makeDurableDirs,
   retireLink,
@@ -38,15 +37,13 @@ import {
   sweepTempFiles
 } from "../adapters/AtomicFile.ts"
 import { makeBlobStore, sha256Hex } from "../adapters/BlobStore.ts"
-import { prepareNextEdit, replacePluginTable } from "../adapters/ConfigToml.ts"
+import { prepareNextEdit } from "../adapters/ConfigToml.ts"
 import { describeError } from "../adapters/FsPort.ts"
 import { readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
 import {
   discardPrepared,
   materialize,
-  type PreparedTree,
-  prepareTree,
   removeTree,
   swapInPrepared,
   sweepLeftovers,
@@ -62,6 +59,7 @@ import { type LockHold as Hold, LockHold } from "./LockHold.ts"
 import { type Checkpoint, PROJECTOR_VERSION, readCheckpoint, validCheckpoint } from "./ProjectionCheckpoint.ts"
 import { closeTrees, makeProjectionDurability, SettleDelay } from "./ProjectionDurability.ts"
 import { acquireLedgerSparePool } from "../adapters/SparePool.ts"
+import { makeStagedOutputs } from "./StagedOutputs.ts"
 
 export class ProjectionError extends Schema.TaggedError<ProjectionError>()("ProjectionError", {
   target: Schema.String,
@@ -171,93 +169,8 @@ export class Projector extends Context.Service<Projector, {
       }
       const readConfig = (): string => readTextOrEmpty(fs, paths.configPath)
 
-      /** Trees built ahead of their events, by target, tree hash and version (identical content: any will do). */
-      const preparedTrees = new Map<string, Array<PreparedTree>>()
-      const preparedKey = (target: string, treeHash: string, version: string) => `${target}\n${treeHash}\n${version}`
-      const pushTo = <A>(map: Map<string, Array<A>>, key: string, value: A): void => {
-        map.set(key, [...(map.get(key) ?? []), value])
-      }
-      /** takes one entry (any: they are interchangeable) out of the map */
-      const takeFrom = <A>(map: Map<string, Array<A>>, key: string): A | undefined => {
-        const list = map.get(key)
-        const taken = list?.shift()
-        if (list !== undefined && list.length === 0) map.delete(key)
-        return taken
-      }
-      /** removes this entry if still in the map (not taken): true if it was */
-      const removeFrom = <A>(map: Map<string, Array<A>>, key: string, value: A): boolean => {
-        const list = map.get(key)
-        const index = list?.indexOf(value) ?? -1
-        if (list === undefined || index === -1) return false
-        list.splice(index, 1)
-        if (list.length === 0) map.delete(key)
-        return true
-      }
-
-      /**
-       * config.toml texts staged ahead of their events, by text: the fiber writing the temp file and fsyncing it. The
-       * command does not wait for that fsync before it takes the lock and decides; the projection joins it, as it
-       * renames the file in only once the fsync is through.
-       */
-      const stagedConfigs = new Map<string, Array<Fiber.Fiber<StagedFile, unknown>>>()
-
-      /**
-       * Builds the cache tree ahead of its event and files it for the projection to take; returns what discards it
-       * if no projection took it. A failure to build is not one: the projection then builds it itself. Synchronous
-       * (`prepareTree` is), so it adds no runtime step to `prepare`.
-       */
-      const prepareCache = (target: string, source: SourceTree, version: string): () => void => {
-        const key = preparedKey(target, source.treeHash, version)
-        const built = Result.try(() => prepareTree(fs, source.tree, target, { under: version, pool: spares, knownParents: cacheParents }))
-        if (Result.isFailure(built)) return () => {}
-        const prepared = built.success
-        pushTo(preparedTrees, key, prepared)
-        return () => {
-          if (removeFrom(preparedTrees, key, prepared)) discardPrepared(fs, prepared)
-        }
-      }
-
-      /**
-       * Stages config.toml's next text: written and its fsync issued before this returns, the rest in a fiber of
-       * `scope` (uninterruptible: closing the scope waits for it) filed under the text. Returns what, untaken when the
-       * scope closes, waits for it and removes its temp file. A failure is not one: the projection that joins it
-       * stages the text itself then.
-       */
-      const prepareConfig = (text: string, scope: Scope.Scope): Effect.Effect<Effect.Effect<void>> =>
-        Effect.map(
-          Effect.forkIn(stageFile(fs, paths.configPath, Buffer.from(text, "utf8"), 0o600, spares), scope, { startImmediately: true, uninterruptible: true }),
-          (fiber) => {
-            pushTo(stagedConfigs, text, fiber)
-            return Effect.suspend(() =>
-              removeFrom(stagedConfigs, text, fiber)
-                ? Fiber.join(fiber).pipe(Effect.flatMap((staged) => Effect.sync(() => discardStaged(fs, staged))), Effect.ignore)
-                : Effect.void
-            )
-          }
-        )
-
-      // suspended: the config.toml edit (CPU, ~0.5 ms on a config of 30 plugins) runs once the caller's blob writes
-      // have their fsyncs on the way, not when the caller builds its effects. Held by the scope through one finalizer
-      // that discards whatever no projection took (added uninterruptibly with what it undoes, as `acquireRelease`
-      // would, at a third of its runtime steps)
-      const prepare = (pluginId: string, version: string, source: SourceTree, configText: string): Effect.Effect<void, never, Scope.Scope> =>
-        Effect.uninterruptible(Effect.flatMap(Scope.Scope, (scope) => {
-          const target = pluginDir(pluginId)
-          // what the install's projection will write, if config.toml does not change before it
-          const edited = replacePluginTable(configText, pluginId, true)
-          const config = Result.isSuccess(edited) && edited.success !== configText ? edited.success : undefined
-          const hold = (unstage: Effect.Effect<void>) => {
-            const uncache = prepareCache(target, source, version)
-            return Scope.addFinalizer(scope, Effect.suspend(() => {
-              uncache()
-              return unstage
-            }))
-          }
-          // config.toml's temp file first, so its fsync is on its way while the tree is built, the lock taken and the
-          // command decided (in a CODEX_HOME that does not exist yet the temp file cannot be made: the projection
-          // creates the dir and writes it then). One after the other: the first returns once its fsync is issued
-          return config === undefined ? hold(Effect.void) : Effect.flatMap(prepareConfig(config, scope), hold)
-        }))
+      /** what an install builds and stages ahead of its event, for the projection to take */
+      const staged = makeStagedOutputs({ fs, configPath: paths.configPath, spares, cacheParents, pluginDir })
 
       /**
        * Applies an event to the cache synchronously where it can (an install whose tree was prepared, an uninstall, an
@@ -269,7 +182,7 @@ export class Projector extends Context.Service<Projector, {
           case "PluginInstalled": {
             // the whole <m>/<p> dir is replaced, as Codex does: version dirs of older installs go with it
             const target = pluginDir(event.pluginId)
-            const prepared = takeFrom(preparedTrees, preparedKey(target, event.treeHash, event.version))
+            const prepared = staged.takeTree(target, event.treeHash, event.version)
             if (prepared === undefined) return LATER
             try {
               // a prepared tree that is not there any more is only closed: built from the blobs then
@@ -509,7 +422,7 @@ export class Projector extends Context.Service<Projector, {
               (staged) => commit(done, staged)
             )
             // taken only now: once taken, only this projection can remove its temp file. Joined uninterruptibly
-            const ready = takeFrom(stagedConfigs, planned.config)
+            const ready = staged.takeConfig(planned.config)
             if (ready === undefined) return stageNow
             return Effect.matchEffect(Effect.uninterruptible(Fiber.join(ready)), {
               onSuccess: (staged) => commit(done, staged),
@@ -526,7 +439,7 @@ export class Projector extends Context.Service<Projector, {
       return Projector.of({
         versionDir,
         pluginDir,
-        prepare,
+        prepare: staged.prepare,
         settled: durability.settled,
         checkpoint: Effect.flatMap(LockHold, (hold) =>
           Effect.try({ try: () => currentCheckpoint(hold), catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined)))),
