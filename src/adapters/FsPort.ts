@@ -44,8 +44,8 @@ export interface FsPort {
   readonly fstatSync: (fd: number) => FsStats
   readonly rmSync: (path: string, options: { readonly recursive: boolean; readonly force: boolean }) => void
   /**
-   * fsync on the libuv thread pool, so that several can be in flight at once (see `FsyncQueue` in
-   * AtomicFile.ts); rejects with the Node-style error. Same guarantee as `fsyncSync`.
+   * fsync on the libuv thread pool, so that several can be in flight at once (see
+   * FsyncQueue.ts); rejects with the Node-style error. Same guarantee as `fsyncSync`.
    */
   readonly fsyncAsync: (fd: number) => Promise<void>
   /** `fdatasync` on the thread pool, as `fsyncAsync` (an append to a blob pack: its data and its size) */

@@ -6,7 +6,8 @@
  */
 import * as Path from "node:path"
 import { Deferred, Exit } from "effect"
-import { closeQuietly, type FsyncQueue, makeDirs, makeFsyncQueue, writeAll } from "./AtomicFile.ts"
+import { closeQuietly, makeDirs, writeAll } from "./AtomicFile.ts"
+import { type FsyncQueue, makeFsyncQueue } from "./FsyncQueue.ts"
 import { encodeRecord, newPackName, PACK_MAGIC, type PackRecord } from "./BlobPack.ts"
 import { errnoCode, type FsPort } from "./FsPort.ts"
 import type { Pack, PackIndex } from "./PackIndex.ts"

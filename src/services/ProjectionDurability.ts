@@ -32,11 +32,11 @@ import {
   discardStaged,
   type DurableDirs,
   fsyncDir,
-  fsyncPaths,
   type StagedFile,
   stageFile,
   unlinkRetired
 } from "../adapters/AtomicFile.ts"
+import { fsyncPaths } from "../adapters/FsyncQueue.ts"
 import { errnoCode, type FsPort } from "../adapters/FsPort.ts"
 import type { TreeDurability } from "../adapters/PluginTree.ts"
 import type { EventLog, LogRecord } from "./EventLog.ts"
