@@ -1,14 +1,17 @@
 /**
  * The event log on disk: segment files under `events/`, opened and recovered under the lock (torn tails
  * truncated into `quarantine/`, breaks make it read-only), appended with one write and an fdatasync.
- * The line format and chain scan are in `LogRecordFormat.ts`.
+ * The line format and chain scan are in `LogRecordFormat.ts`, the segment files in `LogSegments.ts`, the
+ * verification in `LogVerify.ts`.
  */
 import { createHash, randomUUID } from "node:crypto"
 import * as Path from "node:path"
-import { type FileIdentity, makeActiveSegment } from "./ActiveSegment.ts"
+import { makeActiveSegment } from "./ActiveSegment.ts"
 import { closeQuietly, fsyncDir, writeFileAtomic } from "./AtomicFile.ts"
 import { describeError, errnoCode, type FsPort } from "./FsPort.ts"
-import { segmentFirstSeq, segmentName } from "./SegmentName.ts"
+import { segmentName } from "./SegmentName.ts"
+import { io, listSegments, readRange, type Segment } from "./LogSegments.ts"
+import { verifySegments, type VerifyReport } from "./LogVerify.ts"
 import {
   EMPTY_HEAD,
   encodeRecord,
@@ -20,52 +23,6 @@ import {
   type TailRepair,
   ZERO_HASH
 } from "./LogRecordFormat.ts"
-
-// ---------------------------------------------------------------------------------------------
-// Segments
-
-
-interface Segment {
-  readonly firstSeq: number
-  readonly name: string
-  readonly path: string
-}
-
-const listSegments = (fs: FsPort, eventsDir: string): ReadonlyArray<Segment> =>
-  fs.readdirSync(eventsDir)
-    .flatMap((name) => {
-      const firstSeq = segmentFirstSeq(name)
-      return firstSeq === undefined ? [] : [{ firstSeq, name, path: Path.join(eventsDir, name) }]
-    })
-    .sort((a, b) => a.firstSeq - b.firstSeq)
-
-const readRange = (fs: FsPort, path: string, from: number): { readonly bytes: Buffer; readonly size: number; readonly identity: FileIdentity } => {
-  const fd = fs.openSync(path, "r")
-  try {
-    const stats = fs.fstatSync(fd)
-    const size = stats.size
-    const bytes = Buffer.alloc(Math.max(0, size - from))
-    let done = 0
-    while (done < bytes.length) {
-      const n = fs.readSync(fd, bytes, done, bytes.length - done, from + done)
-      if (n === 0) break
-      done += n
-    }
-    return { bytes: bytes.subarray(0, done), size, identity: { dev: stats.dev, ino: stats.ino } }
-  } finally {
-    closeQuietly(fs, fd)
-  }
-}
-
-/** Rethrow file-system errors (those with an errno code) as LogFileError "Io"; bugs stay defects. */
-const io = <A>(what: string, f: () => A): A => {
-  try {
-    return f()
-  } catch (error) {
-    if (error instanceof LogFileError || errnoCode(error) === undefined) throw error
-    throw new LogFileError({ reason: "Io", message: `event log: ${what}: ${describeError(error)}` })
-  }
-}
 
 /** Create a directory (and parents) if missing, fsyncing the parent of each directory created. */
 export const ensureDir = (fs: FsPort, dir: string): void => {
@@ -90,12 +47,6 @@ export const ensureDir = (fs: FsPort, dir: string): void => {
 
 // ---------------------------------------------------------------------------------------------
 // The log
-
-export interface VerifyReport {
-  readonly ok: boolean
-  readonly records: number
-  readonly problems: ReadonlyArray<string>
-}
 
 export interface LogFile {
   readonly ledgerDir: string
@@ -353,47 +304,6 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     return records
   }
 
-  const verifyInternal = (): VerifyReport => {
-    const problems: Array<string> = []
-    const found: Array<LogRecord> = []
-    let vhead = EMPTY_HEAD
-    const segments = io("listing events/", () => listSegments(fs, eventsDir))
-    if (segments.length === 0) problems.push("events/ has no segment")
-    for (const [i, segment] of segments.entries()) {
-      const { bytes } = io(`reading ${segment.name}`, () => readRange(fs, segment.path, 0))
-      const result = scan(bytes, 0, vhead, `events/${segment.name}`)
-      const first = result.committed[0]
-      if (first !== undefined && first.seq !== segment.firstSeq) {
-        problems.push(`segment ${segment.name} starts with seq ${first.seq}`)
-      }
-      for (const record of result.committed) found.push(record)
-      problems.push(...result.skipped)
-      vhead = result.head
-      if (result.stop !== undefined) {
-        problems.push(result.stop)
-        break
-      }
-      if (result.tail.length > 0) {
-        const where = i === segments.length - 1 ? "torn tail" : "trailing bytes in a sealed segment"
-        problems.push(`events/${segment.name}: ${where} of ${bytes.length - result.committedEnd} bytes after seq ${vhead.seq}: ${result.tail.join("; ")}`)
-      }
-    }
-    const genesis = found[0]
-    if (genesis !== undefined && genesis.type !== "LogCreated") {
-      problems.push(`seq 1 is a ${genesis.type}, not the LogCreated genesis record`)
-    }
-    const idCounts = new Map<string, number>()
-    for (const r of found) idCounts.set(r.id, (idCounts.get(r.id) ?? 0) + 1)
-    for (const [id, count] of idCounts) if (count > 1) problems.push(`id ${id} is recorded ${count} times`)
-    for (const r of all) {
-      const onDisk = found[r.seq - 1]
-      if (onDisk === undefined) problems.push(`seq ${r.seq}, known to this process, is no longer committed on disk`)
-      else if (onDisk.h !== r.h) problems.push(`seq ${r.seq} on disk differs from the record this process read`)
-    }
-    if (readOnly !== undefined && !problems.includes(readOnly)) problems.push(readOnly)
-    return { ok: problems.length === 0, records: found.length, problems }
-  }
-
   // --- open: create the directory and first segment if needed, then recover
   io("creating events/", () => ensureDir(fs, eventsDir))
   const existing = io("listing events/", () => listSegments(fs, eventsDir))
@@ -427,7 +337,7 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     refresh: () => catchUpInternal(false).records,
     catchUp: () => catchUpInternal(true),
     append: appendInternal,
-    verify: verifyInternal,
+    verify: () => verifySegments(fs, eventsDir, all, readOnly),
     close: held.drop
   }
 }
