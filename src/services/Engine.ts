@@ -13,7 +13,7 @@ import { rustIoError } from "../adapters/RustIoError.ts"
 import { MAX_RECORD_BYTES } from "../adapters/LogRecordFormat.ts"
 import { DisablePlugin, EnablePlugin, type Observed, type PluginCommand, UninstallPlugin } from "../domain/Commands.ts"
 import { decide } from "../domain/decide.ts"
-import { type EventCause, LogTailRepaired } from "../domain/Events.ts"
+import type { EventCause } from "../domain/Events.ts"
 import { parsePluginId } from "../domain/PluginId.ts"
 import { initialState, type PluginState } from "../domain/PluginState.ts"
 import type { HistoryQuery, PluginInstallView, PluginToggleView } from "../domain/PluginViews.ts"
@@ -38,6 +38,7 @@ import { makeCuratedSync } from "./CuratedSync.ts"
 import { foldRecords } from "./RecordFold.ts"
 import { rollbackCommand, rollbackView } from "./RollbackCommand.ts"
 import { replayLedger, type ReplayOptions } from "./Replay.ts"
+import { openLedger } from "./EngineStartup.ts"
 
 const recordBytes = (record: NewRecord): number => Buffer.byteLength(JSON.stringify(record))
 
@@ -444,53 +445,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
         )
         : catalog.list(input)
 
-    // Start-up: record a tail repair found at open and let projections catch up with the log, then adopt hand
-    // edits of config.toml made while no process was running. When the checkpoint already names the log's head and
-    // config.toml agrees with the log, nothing is written and the lock is not taken.
-    const repair = log.tailRepair
-    const openedAt = new Date(yield* Clock.currentTimeMillis).toISOString()
-    // projections made from records the log no longer has: committed records were lost (a restored or truncated
-    // ledger/events). Rebuilding silently from the shorter log would undo acknowledged changes: refuse writes instead.
-    // The checkpoint is read first and the log caught up after it: other processes append and only then advance the
-    // checkpoint, so it is never ahead of a log read after it unless records really are missing (read the other way
-    // round, another process's command landing in between looked like lost records). A catch-up that fails leaves
-    // the log as the open read it
-    const projected = yield* projector.checkpoint
-    yield* Effect.ignore(log.refresh)
-    const atOpen = yield* log.records
-    const head = atOpen.at(-1)
-    if (projected !== undefined && head !== undefined && projected.seq > head.seq) {
-      yield* log.refuseWrites(
-        `the log ends at seq ${head.seq}, but config.toml and the plugin cache were projected from records up to seq ` +
-          `${projected.seq}: committed records are missing from ${paths.ledgerDir}/events. Nothing is written until they ` +
-          `are restored (to accept the shorter log instead, remove ${paths.checkpointPath})`
-      )
-    }
-    const upToDate = repair === undefined && (yield* projectedUpTo(atOpen))
-    if (log.readOnlyReason === undefined && upToDate) {
-      lastState = fold(atOpen)
-    } else if (log.readOnlyReason === undefined) {
-      yield* log.transact(
-        () =>
-          Effect.succeed({
-            value: undefined,
-            // named by where the tail was cut and what was cut: the same garbage torn again later is a new repair,
-            // while two processes recording this one append it once (record ids are idempotency keys)
-            append: repair === undefined
-              ? []
-              : [newRecordOf(new LogTailRepaired({ ...repair, cause: { actor: "repair" } }), `repair:${atOpen.at(-1)?.seq ?? 0}:${repair.sha256}`, openedAt)]
-          }),
-        (_, all) => {
-          const state = fold(all)
-          return projector.project(all).pipe(Effect.map(() => {
-            lastState = state
-          }))
-        }
-      ).pipe(Effect.mapError((e) => internalError(`failed to open the ledger: ${e.message}`)))
-    } else {
-      yield* Effect.logWarning(`the ledger is read-only: ${log.readOnlyReason}`)
-      lastState = fold(atOpen)
-    }
+    lastState = yield* openLedger({ log, projector, paths, fold, projectedUpTo })
     if (log.readOnlyReason === undefined) {
       // a config.toml that cannot be read at all (EACCES) must not keep the ledger from opening
       yield* adoptConfigEdits.pipe(
