@@ -126,7 +126,10 @@ export const makeProcessRegistry = (deps: {
   const isRetry = (origin: Origin) =>
     origin.idempotencyKey === undefined
       ? Effect.succeed(false)
-      : current.pipe(Effect.map(() => previousOf(log.recordById, origin.idempotencyKey).length > 0))
+      : log.refresh.pipe(
+        Effect.map(() => previousOf(log.recordById, origin.idempotencyKey).length > 0),
+        Effect.mapError((e) => internalError(e.message))
+      )
 
   const command = (origin: Origin, cmd: ProcessCommand, stop: boolean) =>
     Effect.gen(function*() {

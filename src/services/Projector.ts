@@ -170,7 +170,7 @@ export class Projector extends Context.Service<Projector, {
       const readConfig = (): string => readTextOrEmpty(fs, paths.configPath)
 
       /** what an install builds and stages ahead of its event, for the projection to take */
-      const staged = makeStagedOutputs({ fs, configPath: paths.configPath, spares, cacheParents, pluginDir })
+      const ahead = makeStagedOutputs({ fs, configPath: paths.configPath, spares, cacheParents, pluginDir })
 
       /**
        * Applies an event to the cache synchronously where it can (an install whose tree was prepared, an uninstall, an
@@ -182,7 +182,7 @@ export class Projector extends Context.Service<Projector, {
           case "PluginInstalled": {
             // the whole <m>/<p> dir is replaced, as Codex does: version dirs of older installs go with it
             const target = pluginDir(event.pluginId)
-            const prepared = staged.takeTree(target, event.treeHash, event.version)
+            const prepared = ahead.takeTree(target, event.treeHash, event.version)
             if (prepared === undefined) return LATER
             try {
               // a prepared tree that is not there any more is only closed: built from the blobs then
@@ -422,7 +422,7 @@ export class Projector extends Context.Service<Projector, {
               (staged) => commit(done, staged)
             )
             // taken only now: once taken, only this projection can remove its temp file. Joined uninterruptibly
-            const ready = staged.takeConfig(planned.config)
+            const ready = ahead.takeConfig(planned.config)
             if (ready === undefined) return stageNow
             return Effect.matchEffect(Effect.uninterruptible(Fiber.join(ready)), {
               onSuccess: (staged) => commit(done, staged),
@@ -439,7 +439,7 @@ export class Projector extends Context.Service<Projector, {
       return Projector.of({
         versionDir,
         pluginDir,
-        prepare: staged.prepare,
+        prepare: ahead.prepare,
         settled: durability.settled,
         checkpoint: Effect.flatMap(LockHold, (hold) =>
           Effect.try({ try: () => currentCheckpoint(hold), catch: () => undefined }).pipe(Effect.catch(() => Effect.succeed(undefined)))),

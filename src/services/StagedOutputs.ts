@@ -13,12 +13,7 @@ import type { SourceTree } from "../adapters/TreeBlob.ts"
 import type { TreeFs } from "../adapters/TreeFs.ts"
 
 export interface StagedOutputs {
-  /**
-   * Builds the cache tree an install will project, and its config.toml temp file, before its event is appended.
-   * Returns once the tree is built and the temp file written: its fsync goes on meanwhile and is joined by the
-   * projection. Held by the scope: removed when the scope closes if no projection took them. Never fails (the
-   * projection writes them itself then).
-   */
+  /** `Projector.prepare`, which is this (its contract is documented there) */
   readonly prepare: (pluginId: string, version: string, source: SourceTree, configText: string) => Effect.Effect<void, never, Scope.Scope>
   /** a tree built for this target, tree hash and version, taken: from now on only the taker may remove it */
   readonly takeTree: (target: string, treeHash: string, version: string) => PreparedTree | undefined
