@@ -14,15 +14,17 @@ import { io, listSegments, readRange, type Segment } from "./LogSegments.ts"
 import { verifySegments, type VerifyReport } from "./LogVerify.ts"
 import {
   EMPTY_HEAD,
+  encodeBatch,
   encodeRecord,
   FORMAT_VERSION,
   LogFileError,
   type LogRecord,
+  newRecordsOf,
   type NewRecord,
-  scan,
   type TailRepair,
   ZERO_HASH
 } from "./LogRecordFormat.ts"
+import { scan } from "./LogScan.ts"
 
 /** Create a directory (and parents) if missing, fsyncing the parent of each directory created. */
 export const ensureDir = (fs: FsPort, dir: string): void => {
@@ -225,20 +227,10 @@ export const openLogFile = (options: OpenOptions): LogFile => {
     if (poisoned !== undefined) throw new LogFileError({ reason: "Io", message: poisoned })
     const segment = active
     if (segment === undefined) throw new LogFileError({ reason: "Io", message: "event log has no segment" })
-    const lines: Array<Buffer> = []
-    const records: Array<LogRecord> = []
-    const seen = new Set<string>()
-    let prev = head
-    for (const r of batch) {
-      if (byId.has(r.id) || seen.has(r.id)) continue
-      seen.add(r.id)
-      const encoded = encodeRecord(prev.seq + 1, prev.h, r)
-      lines.push(encoded.line)
-      records.push(encoded.record)
-      prev = { seq: encoded.record.seq, h: encoded.record.h }
-    }
-    if (records.length === 0) return []
-    const bytes = Buffer.concat(lines)
+    const fresh = newRecordsOf(batch, (id) => byId.has(id))
+    if (fresh.length === 0) return []
+    // one batch: its last record closes it, so a write cut short leaves no part of it committed (LogScan.ts)
+    const { bytes, records, head: prev } = encodeBatch(head, fresh)
     // O_APPEND: if a lock bug ever let a second writer in, its bytes and ours could not overwrite each other; the size
     // checks before (never written at a stale offset: fstat of the held descriptor) and after (never an ack for a
     // record landed after another writer's bytes, or in a file no longer at the segment's path: stat of the path)

@@ -6,7 +6,8 @@
 import { Schema } from "effect"
 import * as Path from "node:path"
 import { errnoCode, type FsPort } from "./FsPort.ts"
-import { EMPTY_HEAD, type LogRecord, scan } from "./LogRecordFormat.ts"
+import { EMPTY_HEAD, type LogRecord } from "./LogRecordFormat.ts"
+import { scan } from "./LogScan.ts"
 
 const SEGMENT_RE = /^(\d{20})\.jsonl$/
 

@@ -1,7 +1,13 @@
 /**
- * One line of the event log: the record format (`{"v","seq","id","ts","type","data","prev","h"}`), its 128-bit
- * hash over the line's own bytes, and the scan that checks a byte range against the hash chain (committed
- * records, torn tails, benign fragments, orphans, breaks).
+ * One line of the event log: the record format (`{"v","seq","id","ts","type","data","more"?,"prev","h"}`), its
+ * 128-bit hash over the line's own bytes, and the scan that checks a byte range against the hash chain (committed
+ * records, torn tails, incomplete batches, benign fragments, orphans, breaks: `LogScan.ts`).
+ *
+ * A command's records are appended as one batch. Every record of a batch but the last carries `more`: how many
+ * records of the same batch follow it. A batch is committed only when its last record is there, so a write cut
+ * short between two records (a SIGKILL stops a `write` at a page boundary; a power loss keeps some pages of an
+ * unsynced write) leaves a tail that is cut off whole, never a command recorded in part. Logs written before
+ * `more` existed have none: each record is a batch of its own, as those versions read it.
  */
 import { hash } from "node:crypto"
 import { Result, Schema } from "effect"
@@ -15,6 +21,8 @@ export interface LogRecord {
   readonly data: unknown
   readonly prev: string
   readonly h: string
+  /** records of the same batch that follow this one; absent on a batch's last record */
+  readonly more?: number
 }
 
 /** What a writer supplies; `id` is the idempotency key. */
@@ -42,7 +50,6 @@ export const ZERO_HASH = "0".repeat(32)
 /** Larger payloads belong in a content-addressed blob, referenced from the record. */
 export const MAX_RECORD_BYTES = 1024 * 1024
 const HASH_MARKER = Buffer.from(`,"h":"`, "utf8")
-const NEWLINE = 0x0a
 
 /** First 128 bits of SHA-256, as 32 lower-case hex characters. */
 export const hash128 = (bytes: Uint8Array | string): string => hash("sha256", bytes, "hex").slice(0, 32)
@@ -50,12 +57,21 @@ export const hash128 = (bytes: Uint8Array | string): string => hash("sha256", by
 // ---------------------------------------------------------------------------------------------
 // Encoding and parsing of one line
 
-/** Serialise one record with keys in the fixed order; `h` covers the bytes before `,"h":"`. */
-export const encodeRecord = (seq: number, prev: string, record: NewRecord): { readonly line: Buffer; readonly record: LogRecord } => {
+/**
+ * Serialise one record with keys in the fixed order; `h` covers the bytes before `,"h":"`. `more`: records of the
+ * same batch written after this one (0 for a batch's last record, which carries no `more`).
+ */
+export const encodeRecord = (
+  seq: number,
+  prev: string,
+  record: NewRecord,
+  more = 0
+): { readonly line: Buffer; readonly record: LogRecord } => {
   const dataJson = JSON.stringify(record.data)
   if (dataJson === undefined) throw new TypeError(`event log: record ${record.id} has no JSON-serialisable data`)
+  if (!Number.isSafeInteger(more) || more < 0) throw new RangeError(`event log: record ${record.id} has more = ${more}`)
   const body = `{"v":${FORMAT_VERSION},"seq":${seq},"id":${JSON.stringify(record.id)},"ts":${JSON.stringify(record.ts)},` +
-    `"type":${JSON.stringify(record.type)},"data":${dataJson},"prev":"${prev}"`
+    `"type":${JSON.stringify(record.type)},"data":${dataJson}${more > 0 ? `,"more":${more}` : ""},"prev":"${prev}"`
   const h = hash128(body)
   const line = Buffer.from(`${body},"h":"${h}"}\n`, "utf8")
   if (line.length > MAX_RECORD_BYTES) {
@@ -63,7 +79,35 @@ export const encodeRecord = (seq: number, prev: string, record: NewRecord): { re
   }
   // parse the data back so the in-memory record equals what a reader of the file gets
   const parsedData: unknown = JSON.parse(dataJson)
-  return { line, record: { seq, id: record.id, ts: record.ts, type: record.type, data: parsedData, prev, h } }
+  const encoded: LogRecord = { seq, id: record.id, ts: record.ts, type: record.type, data: parsedData, prev, h }
+  return { line, record: more > 0 ? { ...encoded, more } : encoded }
+}
+
+/** The records of `batch` to append: those whose id is not `known`, each id once (its first record). */
+export const newRecordsOf = (batch: ReadonlyArray<NewRecord>, known: (id: string) => boolean): ReadonlyArray<NewRecord> => {
+  const seen = new Set<string>()
+  return batch.filter((r) => {
+    if (known(r.id) || seen.has(r.id)) return false
+    seen.add(r.id)
+    return true
+  })
+}
+
+/** A batch's lines, in one buffer for one write: each record chained to the one before, `more` counting down. */
+export const encodeBatch = (
+  head: Head,
+  batch: ReadonlyArray<NewRecord>
+): { readonly bytes: Buffer; readonly records: ReadonlyArray<LogRecord>; readonly head: Head } => {
+  const lines: Array<Buffer> = []
+  const records: Array<LogRecord> = []
+  let prev = head
+  for (const [i, r] of batch.entries()) {
+    const encoded = encodeRecord(prev.seq + 1, prev.h, r, batch.length - 1 - i)
+    lines.push(encoded.line)
+    records.push(encoded.record)
+    prev = { seq: encoded.record.seq, h: encoded.record.h }
+  }
+  return { bytes: Buffer.concat(lines), records, head: prev }
 }
 
 const Hex32 = Schema.String.check(Schema.isPattern(/^[0-9a-f]{32}$/))
@@ -76,6 +120,7 @@ const decodeRecordV1 = Schema.decodeUnknownResult(Schema.Struct({
   ts: Schema.String,
   type: Schema.String,
   data: Schema.Unknown,
+  more: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(1))),
   prev: Hex32,
   h: Hex32
 }))
@@ -126,7 +171,10 @@ const fastRecord = (line: Buffer, h: string): LogRecord | undefined => {
   if (get("v") !== 1 || typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) return undefined
   if (typeof id !== "string" || typeof ts !== "string" || typeof type !== "string") return undefined
   if (typeof prev !== "string" || !HEX32.test(prev) || !Object.hasOwn(record, "data") || get("h") !== h) return undefined
-  return { seq, id, ts, type, data: get("data"), prev, h }
+  if (!Object.hasOwn(record, "more")) return { seq, id, ts, type, data: get("data"), prev, h }
+  const more = get("more")
+  if (typeof more !== "number" || !Number.isSafeInteger(more) || more < 1) return undefined
+  return { seq, id, ts, type, data: get("data"), prev, h, more }
 }
 
 /** A line whose hash verifies, decoded with the Schema decoders (exported for the test of `fastRecord`). */
@@ -140,79 +188,13 @@ export const parseVerifiedLine = (line: Buffer, h: string): ParsedLine => {
   if (Result.isFailure(decoded)) return { _tag: "Invalid", reason: `hash verifies but the record is malformed (${decoded.failure.message})` }
   const r = decoded.success
   if (r.h !== h) return { _tag: "Invalid", reason: "h field does not match the framed hash" }
-  return { _tag: "Valid", record: { seq: r.seq, id: r.id, ts: r.ts, type: r.type, data: r.data, prev: r.prev, h: r.h } }
+  const record: LogRecord = { seq: r.seq, id: r.id, ts: r.ts, type: r.type, data: r.data, prev: r.prev, h: r.h }
+  return { _tag: "Valid", record: r.more === undefined ? record : { ...record, more: r.more } }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Scanning a byte range against the chain
-
+/** The last record a writer chains to: its seq and hash. */
 export interface Head {
   readonly seq: number
   readonly h: string
 }
 export const EMPTY_HEAD: Head = { seq: 0, h: ZERO_HASH }
-
-export interface ScanResult {
-  readonly committed: ReadonlyArray<LogRecord>
-  /** offset in the scanned buffer just past the last committed record */
-  readonly committedEnd: number
-  readonly head: Head
-  /** benign fragments and orphans that were followed by committed records */
-  readonly skipped: ReadonlyArray<string>
-  /** set when nothing may be written: a chain break (committed data missing) or a newer format */
-  readonly stop: string | undefined
-  /** what the bytes after `committedEnd` contain, when there are any */
-  readonly tail: ReadonlyArray<string>
-}
-
-/**
- * Apply the chain rule to `buf` (which starts at byte `base` of segment `where`): a record is
- * committed if it verifies and has `seq == head.seq + 1` and `prev == head.h`. Invalid bytes
- * or orphans (valid records that do not chain, seq not ahead) followed by a committed record
- * are skipped and reported; a valid record whose seq is ahead of `head.seq + 1` means
- * committed records are missing, so the scan stops with a read-only verdict.
- */
-export const scan = (buf: Buffer, base: number, startHead: Head, where: string): ScanResult => {
-  const committed: Array<LogRecord> = []
-  const skipped: Array<string> = []
-  let pending: Array<string> = []
-  let head = startHead
-  let committedEnd = 0
-  let pos = 0
-  let stop: string | undefined
-  while (pos < buf.length && stop === undefined) {
-    const nl = buf.indexOf(NEWLINE, pos)
-    if (nl < 0) {
-      pending.push(`incomplete line (${buf.length - pos} bytes, no newline) at byte ${base + pos}`)
-      break
-    }
-    const parsed = parseLine(buf.subarray(pos, nl))
-    if (parsed._tag === "Newer") {
-      stop = `event log ${where} has a record in format v${parsed.v} at byte ${base + pos} (seq ${head.seq + 1}), ` +
-        `written by a newer plugin-ledger; refusing to write; upgrade plugin-ledger`
-    } else if (parsed._tag === "Invalid") {
-      pending.push(`${parsed.reason} at byte ${base + pos}`)
-    } else {
-      const r = parsed.record
-      if (r.seq === head.seq + 1 && r.prev === head.h) {
-        if (pending.length > 0) {
-          skipped.push(`${where}: skipped bytes ${base + committedEnd}-${base + pos} before seq ${r.seq}: ${pending.join("; ")}`)
-          pending = []
-        }
-        committed.push(r)
-        head = { seq: r.seq, h: r.h }
-        committedEnd = nl + 1
-      } else if (r.seq > head.seq + 1) {
-        const before = pending.length > 0 ? ` after ${pending.join("; ")}` : ""
-        stop = `event log is corrupt at byte ${base + committedEnd} (seq ${head.seq + 1}): ` +
-          `record seq ${r.seq} at byte ${base + pos} of ${where} follows seq ${head.seq}${before}, ` +
-          `so committed records are missing or corrupt; refusing to write; see plugin-ledger doctor`
-      } else {
-        const why = r.seq <= head.seq ? `duplicate seq ${r.seq}` : `seq ${r.seq} with a prev that is not seq ${head.seq}'s hash`
-        pending.push(`orphan record (${why}) at byte ${base + pos}`)
-      }
-    }
-    pos = nl + 1
-  }
-  return { committed, committedEnd, head, skipped, stop, tail: stop === undefined ? pending : [] }
-}

@@ -4,7 +4,8 @@
  */
 import type { FsPort } from "./FsPort.ts"
 import { io, listSegments, readRange } from "./LogSegments.ts"
-import { EMPTY_HEAD, type LogRecord, scan } from "./LogRecordFormat.ts"
+import { EMPTY_HEAD, type LogRecord } from "./LogRecordFormat.ts"
+import { scan } from "./LogScan.ts"
 
 export interface VerifyReport {
   readonly ok: boolean

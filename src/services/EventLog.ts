@@ -18,14 +18,15 @@ import { ledgerSparePool, type SparePool } from "../adapters/SparePool.ts"
 import { ensureDir, genesisRecord, openLogFile } from "../adapters/LogFile.ts"
 import {
   EMPTY_HEAD,
-  encodeRecord,
+  encodeBatch,
   type Head,
   LogFileError,
   type LogRecord,
+  newRecordsOf,
   type NewRecord,
-  scan,
   type TailRepair
 } from "../adapters/LogRecordFormat.ts"
+import { scan } from "../adapters/LogScan.ts"
 import { LockHold, nextLockHold } from "./LockHold.ts"
 
 export type { LogRecord, NewRecord, TailRepair } from "../adapters/LogRecordFormat.ts"
@@ -302,21 +303,16 @@ const makeMemoryEventLog = Effect.gen(function*() {
   let head: Head = EMPTY_HEAD
 
   const append = (batch: ReadonlyArray<NewRecord>): ReadonlyArray<LogRecord> => {
-    const encoded: Array<{ readonly line: Buffer; readonly record: LogRecord }> = []
-    let prev = head
-    for (const r of batch) {
-      if (byId.has(r.id) || encoded.some((e) => e.record.id === r.id)) continue
-      const e = encodeRecord(prev.seq + 1, prev.h, r)
-      encoded.push(e)
-      prev = { seq: e.record.seq, h: e.record.h }
+    const fresh = newRecordsOf(batch, (id) => byId.has(id))
+    if (fresh.length === 0) return []
+    const encoded = encodeBatch(head, fresh)
+    lines.push(encoded.bytes)
+    for (const record of encoded.records) {
+      all.push(record)
+      byId.set(record.id, record)
     }
-    for (const e of encoded) {
-      lines.push(e.line)
-      all.push(e.record)
-      byId.set(e.record.id, e.record)
-    }
-    head = prev
-    return encoded.map((e) => e.record)
+    head = encoded.head
+    return encoded.records
   }
   append([genesisRecord(new Date(nowMs()).toISOString())])
 

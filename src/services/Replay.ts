@@ -100,13 +100,32 @@ export const recordsUntil = (
   if (until === undefined) return stopped === undefined ? Result.succeed(records) : beyond("cannot replay the whole log")
   if (until._tag === "Seq") {
     if (until.seq > last.seq) return beyond(`seq ${until.seq} is beyond the end of the log (seq ${last.seq})`)
-    return Result.succeed(records.slice(0, records.findIndex((r) => r.seq === until.seq) + 1))
+    const at = records.findIndex((r) => r.seq === until.seq)
+    const inside = records[at]
+    if (inside?.more !== undefined) {
+      // a command's records were committed together: no state ever had a part of them
+      const first = records[batchStartOf(records, at)]?.seq ?? inside.seq
+      return Result.fail(
+        `seq ${until.seq} is inside the records of one command (seq ${first}-${inside.seq + inside.more}), which were ` +
+          `committed together; use seq ${first - 1} or seq ${inside.seq + inside.more}`
+      )
+    }
+    return Result.succeed(records.slice(0, at + 1))
   }
   const time = Date.parse(until.time)
-  const after = records.findIndex((r) => Date.parse(r.ts) > time)
+  const found = records.findIndex((r) => Date.parse(r.ts) > time)
+  // a command whose records straddle the time is left out whole (its last record is stamped after it)
+  const after = found > 0 && records[found - 1]?.more !== undefined ? batchStartOf(records, found - 1) : found
   if (after === 0) return Result.fail(`the log has no records at or before ${until.time} (it starts at ${records[0]?.ts})`)
   if (after < 0) return stopped === undefined ? Result.succeed(records) : beyond(`cannot tell what happened up to ${until.time}`)
   return Result.succeed(records.slice(0, after))
+}
+
+/** The index of the first record of the batch that holds `records[index]` (`more` counts the records after each). */
+const batchStartOf = (records: ReadonlyArray<LogRecord>, index: number): number => {
+  let start = index
+  while (start > 0 && records[start - 1]?.more !== undefined) start--
+  return start
 }
 
 /** The tree hashes whose content the records project, each with the first record that needs it. */
@@ -201,7 +220,7 @@ const project = (
     // the records, byte for byte: re-encoding must give each record's own hash back
     const lines: Array<Buffer> = []
     for (const record of records) {
-      const encoded = encodeRecord(record.seq, record.prev, { id: record.id, ts: record.ts, type: record.type, data: record.data })
+      const encoded = encodeRecord(record.seq, record.prev, { id: record.id, ts: record.ts, type: record.type, data: record.data }, record.more)
       if (encoded.record.h !== record.h) return yield* internal(`record seq ${record.seq} cannot be copied byte for byte`)
       lines.push(encoded.line)
     }

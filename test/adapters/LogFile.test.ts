@@ -175,6 +175,50 @@ describe("LogFile: append, reopen, idempotency, catch-up", () => {
       assert.deepStrictEqual(log.refresh().map((r) => r.id), ["later"])
     }))
 
+  it("refresh holds back a batch until its last record is there: another process never sees a command in part", () =>
+    withTempDir((dir) => {
+      const writer = open(dir)
+      const reader = open(dir)
+      const before = fileBytes(dir).length
+      writer.append([rec("x:0"), rec("x:1"), rec("x:2")])
+      const whole = fileBytes(dir)
+      const [, batchStart, , lastStart = 0] = lineOffsets(whole)
+      assert.strictEqual(batchStart, before)
+      NodeFs.writeFileSync(segmentPath(dir), whole.subarray(0, lastStart)) // as a reader may see a write under way
+      assert.deepStrictEqual(reader.refresh(), [])
+      NodeFs.writeFileSync(segmentPath(dir), whole)
+      assert.deepStrictEqual(reader.refresh().map((r) => r.id), ["x:0", "x:1", "x:2"])
+      assert.deepStrictEqual(reader.records(), writer.records())
+    }))
+
+  it("a batch cut between its records (a killed write): the open under the lock quarantines all of it; a retry appends it whole", () =>
+    withTempDir((dir) => {
+      const log = open(dir)
+      log.append([rec("first")])
+      const committed = log.records()
+      log.append([rec("cmd:0"), rec("cmd:1"), rec("cmd:2")])
+      const whole = fileBytes(dir)
+      const starts = lineOffsets(whole)
+      const batchStart = starts[2] ?? 0
+      for (const cut of [starts[3] ?? 0, starts[4] ?? 0]) {
+        NodeFs.writeFileSync(segmentPath(dir), whole.subarray(0, cut))
+        const reopened = open(dir)
+        assert.deepStrictEqual(reopened.records(), committed, `cut at ${cut}`)
+        assert.strictEqual(reopened.openRepair?.bytes, cut - batchStart)
+        const quarantined = NodeFs.readFileSync(Path.join(dir, reopened.openRepair?.quarantineFile ?? "missing"))
+        assert.deepStrictEqual(quarantined, whole.subarray(batchStart, cut))
+        assert.deepStrictEqual(fileBytes(dir), whole.subarray(0, batchStart))
+        assert.isTrue(reopened.verify().ok)
+        // the same ids again, as a retried command sends them: all appended, as one batch
+        assert.deepStrictEqual(reopened.append([rec("cmd:0"), rec("cmd:1"), rec("cmd:2")]).map((r) => [r.seq, r.more]), [
+          [3, 2],
+          [4, 1],
+          [5, undefined]
+        ])
+        assert.isTrue(open(dir).verify().ok)
+      }
+    }))
+
   it("a short write is undone (ftruncate + fsync) and fails; the next append succeeds", () =>
     withTempDir((dir) => {
       let short = true
@@ -244,7 +288,8 @@ describe("LogFile: recovery", () => {
       // a base log with a few records of varied sizes
       const baseDir = Path.join(root, "base")
       const base = open(baseDir)
-      base.append(Array.from({ length: 6 }, (_, i) => rec(`base-${i}`, { pad: "p".repeat(i * 37) })))
+      // one command each: a batch is committed only whole, and these cases are about single records
+      for (let i = 0; i < 6; i++) base.append([rec(`base-${i}`, { pad: "p".repeat(i * 37) })])
       const baseBytes = fileBytes(baseDir)
       const baseRecords = base.records()
       const lastHead = baseRecords.at(-1)
@@ -354,7 +399,7 @@ describe("LogFile: recovery", () => {
   it("a break in the middle opens read-only with a clear message; appends refused; nothing truncated", () =>
     withTempDir((dir) => {
       const log = open(dir)
-      log.append(Array.from({ length: 9 }, (_, i) => rec(`r${i + 2}`)))
+      for (let i = 0; i < 9; i++) log.append([rec(`r${i + 2}`)]) // one command each
       const bytes = fileBytes(dir)
       const starts = lineOffsets(bytes)
       const at = starts[4] ?? 0 // seq 5

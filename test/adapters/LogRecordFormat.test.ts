@@ -35,6 +35,8 @@ const line = fc.tuple(
   field("ts", fc.constant("\"2026-01-01T00:00:00.000Z\"")),
   field("type", fc.constantFrom("\"PluginEnabled\"", "\"LogCreated\"")),
   field("data", fc.constantFrom("{\"pluginId\":\"a@m\"}", "null", "[1]", "\"s\"")),
+  // a batch's count of the records after this one: absent, or an integer >= 1
+  fc.oneof(fc.constant(""), field("more", fc.integer({ min: 1, max: 5 }).map(String))),
   field("prev", fc.stringMatching(/^[0-9a-f]{32}$/).map((s) => `"${s}"`)),
   fc.constantFrom("", "\"extra\":1", "\"h\":\"" + hex.repeat(2) + "\"")
 )

@@ -54,7 +54,8 @@ const reopenAndReplay = (dir: string, tried: ReadonlyArray<StreamCommand>) =>
     const before = yield* log.records
     const report = yield* log.verify
     const readOnly = log.readOnlyReason
-    const repaired = log.tailRepair !== undefined
+    const repair = log.tailRepair
+    const repaired = repair !== undefined
     let replayAppended = 0
     for (const command of tried) {
       const { appended } = yield* log.transact((records) =>
@@ -64,7 +65,7 @@ const reopenAndReplay = (dir: string, tried: ReadonlyArray<StreamCommand>) =>
     }
     const after = yield* log.records
     const afterReport = yield* log.verify
-    return { before, report, readOnly, repaired, replayAppended, after, afterReport }
+    return { before, report, readOnly, repair, repaired, replayAppended, after, afterReport }
   }).pipe(Effect.provide(EventLog.layer({ ledgerDir: dir, lockTimeoutMs: 10_000 })))
 
 interface LaneTotals {
@@ -136,6 +137,9 @@ const runLane = async (
       const triedIds = tried.flatMap((c) => c.items.map((i) => i.id))
       const missing = triedIds.filter((id) => !seqOf.has(id))
       for (const id of missing) assert.isTrue(inFlight.has(id), `${context}: ${id} attempted before the last command but not durable`)
+      // a command is recorded whole or not at all, wherever the kill cut its write (its batch's last record closes it)
+      const inFlightDurable = [...inFlight].filter((id) => seqOf.has(id)).length
+      assert.include([0, inFlight.size], inFlightDurable, `${context}: ${inFlightDurable} of the in-flight command's ${inFlight.size} records durable`)
 
       // R2: the replay of every attempted command applied exactly the missing ones, nothing twice
       assert.strictEqual(result.replayAppended, missing.length, context)
@@ -161,7 +165,75 @@ const runLane = async (
   }
 }
 
+/**
+ * One command of `RECORDS` records of ~900 KB each: a ~14 MB `write` that the kernel carries out in steps, so a
+ * SIGKILL sent while the segment grows cuts it with some of the command's records complete before the cut.
+ */
+const BIG_COMMAND = { records: 16, padBytes: 900_000 }
+
+/** Start a writer on a fresh `dir`, and kill it once its command's write is seen past `records` records. */
+const killDuringBigWrite = async (writerScript: string, dir: string, seed: number, records: number) => {
+  const child = new LineChild(writerScript, [])
+  await child.waitForLine((l) => l === "WARM", 30_000)
+  const { padBytes } = BIG_COMMAND
+  const size = BIG_COMMAND.records
+  child.send(`GO ${JSON.stringify({ dir, writer: "big", count: size, seed, batchMax: size, batchMin: size, pauseMs: 0, padBytes })}`)
+  await child.waitForLine((l) => l === "OPEN", 30_000)
+  const segment = Path.join(dir, "events", "00000000000000000001.jsonl")
+  const base = NodeFs.statSync(segment).size
+  // a busy wait, on purpose: the write lasts a few ms, and a timer would sleep through it
+  const deadline = Date.now() + 10_000
+  while (NodeFs.statSync(segment).size < base + records * padBytes && Date.now() < deadline) {}
+  const exit = await child.kill()
+  return { exit, base, size: NodeFs.statSync(segment).size, bytes: NodeFs.readFileSync(segment), lines: child.lines }
+}
+
 describe("R1 + R2: SIGKILL during append, reopen, replay", () => {
+  it("a kill while a command's write is under way leaves none of its records, even those complete before the cut", async () => {
+    const seed = seedFor("crash-append-big")
+    const writerScript = await bundled(WRITER_SOURCE)
+    const root = NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "crash-append-big-"))
+    let cutWithWholeRecords = 0
+    let attempts = 0
+    try {
+      while (cutWithWholeRecords < 3 && attempts < 30) {
+        attempts++
+        const dir = Path.join(root, `attempt-${attempts}`)
+        const killed = await killDuringBigWrite(writerScript, dir, seed + attempts, 1 + (attempts % 12))
+        const context = `attempt ${attempts} (seed ${seed}): ${killed.size - killed.base} bytes of the command on disk`
+        assert.strictEqual(killed.exit.signal, "SIGKILL", `${context}: ${killed.lines.join(" | ")}`)
+        const { tried, acked } = parseWriterOutput(killed.lines)
+        const tail = killed.bytes.subarray(killed.base)
+        const wholeLines = tail.toString("latin1").split("\n").length - 1
+        const cut = acked.size === 0 && wholeLines > 0 && wholeLines < BIG_COMMAND.records
+        if (cut) cutWithWholeRecords++
+
+        const result = await Effect.runPromise(reopenAndReplay(dir, tried))
+        assert.isUndefined(result.readOnly, context)
+        assert.deepStrictEqual(result.report, { ok: true, records: result.before.length, problems: [] }, context)
+        // whole or nothing: the command's records are all there (it completed its write) or none is
+        assert.include([1, 1 + BIG_COMMAND.records], result.before.length, context)
+        if (acked.size > 0) assert.strictEqual(result.before.length, 1 + BIG_COMMAND.records, context)
+        if (result.before.length === 1 && tail.length > 0) {
+          // the part on disk was cut off whole, into quarantine, and the segment ends where the command began
+          assert.strictEqual(result.repair?.bytes, tail.length, context)
+          const quarantined = NodeFs.readFileSync(Path.join(dir, result.repair?.quarantineFile ?? "missing"))
+          assert.isTrue(quarantined.equals(tail), context)
+        }
+        // the retried command is recorded whole, once
+        assert.strictEqual(result.after.length, 1 + BIG_COMMAND.records, context)
+        assert.deepStrictEqual(result.afterReport, { ok: true, records: result.after.length, problems: [] }, context)
+        NodeFs.rmSync(dir, { recursive: true, force: true })
+      }
+      console.log(`[crash-append-big] seed=${seed} attempts=${attempts} cut-with-whole-records=${cutWithWholeRecords}`)
+      // the case this test is for must have happened, or it proved nothing
+      assert.isAtLeast(cutWithWholeRecords, 1, "no kill cut the command's write after a complete record")
+    } finally {
+      NodeFs.rmSync(root, { recursive: true, force: true })
+    }
+  }, 300_000)
+
+
   it("kills a multi-stream writer at uniform random 0-200 ms: 0 acknowledged lost, 0 duplicates, chain verifies; replays apply nothing twice", async () => {
     const seed = seedFor("crash-append")
     const kills = scaled(200, 1_000)

@@ -53,6 +53,8 @@ const contract = (name: string, makeLayer: (dir: string) => Layer.Layer<EventLog
           )
           assert.strictEqual(value, 1)
           assert.deepStrictEqual(appended.map((r) => [r.seq, r.id]), [[2, "a"], [3, "b"]])
+          // one transaction is one batch: `more` counts the records after each, the last has none
+          assert.deepStrictEqual(appended.map((r) => r.more), [1, undefined])
           assert.deepStrictEqual(appended[1]?.data, [1, 2])
           const all = yield* log.records
           assert.deepStrictEqual(all.slice(1), appended)
@@ -68,7 +70,7 @@ const contract = (name: string, makeLayer: (dir: string) => Layer.Layer<EventLog
         Effect.gen(function*() {
           yield* append(log, [rec("x"), rec("y")])
           const retry = yield* append(log, [rec("x"), rec("y", "other payload"), rec("x"), rec("z")])
-          assert.deepStrictEqual(retry.appended.map((r) => r.id), ["z"])
+          assert.deepStrictEqual(retry.appended.map((r) => [r.id, r.more]), [["z", undefined]]) // a batch of the new ids only
           assert.deepStrictEqual((yield* log.records).map((r) => r.id).slice(1), ["x", "y", "z"])
           assert.deepStrictEqual((yield* log.records)[2]?.data, { id: "y" })
         })
@@ -253,7 +255,8 @@ describe("EventLog.layer: durability, recovery, locking", () => {
   it.live("a break in the middle: read-only with the clear reason, transact refused, records up to the break", () =>
     Effect.gen(function*() {
       const dir = yield* tempDirScoped
-      yield* withLog(dir, (log) => append(log, Array.from({ length: 6 }, (_, i) => rec(`r${i}`))))
+      // one command each, so the records before the break are each a whole batch
+      yield* withLog(dir, (log) => Effect.forEach(Array.from({ length: 6 }, (_, i) => rec(`r${i}`)), (r) => append(log, [r])))
       const lines = NodeFs.readFileSync(segmentPath(dir), "utf8").split("\n")
       const brokenAt = Buffer.byteLength(lines.slice(0, 3).join("\n")) + 1 // start of seq 4
       lines.splice(3, 1) // committed record seq 4 lost

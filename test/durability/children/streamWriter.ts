@@ -1,15 +1,16 @@
 /**
  * A writer process for the crash and contention suites: `node streamWriter.ts`.
- * It loads everything, prints `WARM`, then waits for one stdin line `GO {"dir","writer","count","seed","batchMax","pauseMs"}`
+ * It loads everything, prints `WARM`, then waits for one stdin line
+ * `GO {"dir","writer","count","seed","batchMax","pauseMs","batchMin"?,"padBytes"?}`
  * (so a parent can start it ahead of time and kill it right after GO without paying for module loading).
- * Then it opens the log in `dir` (EventLog.layer), prints `OPEN`, and loops: picks a command of 1..batchMax
+ * Then it opens the log in `dir` (EventLog.layer), prints `OPEN`, and loops: picks a command of batchMin..batchMax
  * records on random streams, prints `TRY <command json>`, runs it through `EventLog.transact`, and only after
  * transact returned (appended and fdatasynced) prints `ACK <id> <seq>` per record. After `count` ids: `DONE`.
  * Lines are written with a blocking write(2), so a line written before a SIGKILL reaches the parent.
  */
 import * as NodeFs from "node:fs"
 import { Effect, Schema } from "effect"
-import { EventLog } from "../../../src/services/EventLog.ts"
+import { EventLog, type NewRecord } from "../../../src/services/EventLog.ts"
 import { makeRandom } from "../../support/Soak.ts"
 import { type StreamCommand, streamRecords, STREAMS } from "../../support/StreamAppends.ts"
 
@@ -20,7 +21,11 @@ const Go = Schema.fromJsonString(Schema.Struct({
   seed: Schema.Int,
   batchMax: Schema.Int,
   /** think time between commands: 0..pauseMs ms (0: append flat out) */
-  pauseMs: Schema.Int
+  pauseMs: Schema.Int,
+  /** the fewest records in a command (default 1) */
+  batchMin: Schema.optionalKey(Schema.Int),
+  /** characters of padding in every record's data (default none): a command of large records takes a long write */
+  padBytes: Schema.optionalKey(Schema.Int)
 }))
 
 /**
@@ -58,20 +63,26 @@ const readGo = (): Promise<string> =>
 out("WARM")
 const go = Schema.decodeUnknownSync(Go)(await readGo())
 
+const padding = "p".repeat(go.padBytes ?? 0)
+const padded = (records: ReadonlyArray<NewRecord>): ReadonlyArray<NewRecord> =>
+  padding === "" ? records : records.map((record) => ({ ...record, data: { ...asObject(record.data), padding } }))
+const asObject = (data: unknown): object => (typeof data === "object" && data !== null ? data : {})
+
 const program = Effect.gen(function*() {
   const log = yield* EventLog
   out("OPEN")
   const random = makeRandom(go.seed)
   let n = 0
   while (go.count === null || n < go.count) {
-    const size = Math.min(1 + random.int(go.batchMax), go.count === null ? Number.POSITIVE_INFINITY : go.count - n)
+    const batchMin = go.batchMin ?? 1
+    const size = Math.min(batchMin + random.int(go.batchMax - batchMin + 1), go.count === null ? Number.POSITIVE_INFINITY : go.count - n)
     const command: StreamCommand = {
       writer: go.writer,
       items: Array.from({ length: size }, (_, i) => ({ id: `${go.writer}-${n + i}`, stream: random.pick(STREAMS), n: n + i }))
     }
     out(`TRY ${JSON.stringify(command)}`)
     const { appended } = yield* log.transact((records) =>
-      Effect.sync(() => ({ append: streamRecords(command, records, new Date().toISOString()), value: undefined }))
+      Effect.sync(() => ({ append: padded(streamRecords(command, records, new Date().toISOString())), value: undefined }))
     )
     for (const record of appended) out(`ACK ${record.id} ${record.seq}`)
     n += size
