@@ -8,6 +8,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { Writable } from "node:stream"
 import { nodeFs } from "../../src/adapters/FsPort.ts"
 import type { PlainList } from "../../src/cli/EarlyList.ts"
@@ -48,12 +49,29 @@ const collector = () => {
   return { output, text: () => Buffer.concat(chunks).toString("utf8") }
 }
 
-const snapshotWritten = async (file: string, after: number, label = "first") => {
+/** the snapshot's temporary files: a background write is under way while one is there */
+const snapshotTemps = (file: string): ReadonlyArray<string> =>
+  NodeFs.readdirSync(NodePath.dirname(file)).filter((name) => name.startsWith(`.${NodePath.basename(file)}.tmp-`))
+
+/**
+ * Waits for a write of the snapshot, absent before it: the file is there and no write is under way. (Not by mtime:
+ * the file's is the kernel's coarse clock, which may lag `Date.now()` by a tick when the write follows at once.)
+ */
+const snapshotWritten = async (file: string, label: string) => {
   for (let i = 0; i < 400; i++) {
-    if (NodeFs.existsSync(file) && NodeFs.statSync(file).mtimeMs > after) return
+    if (NodeFs.existsSync(file) && snapshotTemps(file).length === 0) return
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   assert.fail(`${file} was not written (${label})`)
+}
+
+/** Waits until no background write of the snapshot is under way (one may land long after its listing when fsyncs are slow). */
+const snapshotSettled = async (file: string) => {
+  for (let i = 0; i < 400; i++) {
+    if (!NodeFs.existsSync(NodePath.dirname(file)) || snapshotTemps(file).length === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  assert.fail(`a write of ${file} did not finish`)
 }
 
 describe("prepareFirstList", () => {
@@ -82,11 +100,11 @@ describe("prepareFirstList", () => {
       // every file settled (sub-second timestamps: a quarter second)
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 400)))
 
-      const before = Date.now() - 1
+      assert.isFalse(NodeFs.existsSync(snapshot))
       const first = yield* answer()
       assert.strictEqual(first.text, expected())
       assert.isAbove(first.kept, 0)
-      yield* Effect.promise(() => snapshotWritten(snapshot, before))
+      yield* Effect.promise(() => snapshotWritten(snapshot, "first"))
 
       // whole from the fragments: the engine's caches are left empty
       const fromFragments = yield* answer()
@@ -106,10 +124,11 @@ describe("prepareFirstList", () => {
       // b's new bytes settled too: the last answer keeps them, a change the snapshot is written for (a listing that
       // changes nothing writes none: under load, b's ctime could still be within the margin here, and nothing written)
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 400)))
+      // the mixed listing's own write, if it made one, has landed: it must not be taken for the last one's
+      yield* Effect.promise(() => snapshotSettled(snapshot))
       NodeFs.rmSync(snapshot, { force: true })
-      const beforeLast = Date.now() - 1
       assert.strictEqual((yield* answer()).text, expected())
       // its background write (the snapshot was gone) lands before the temporary directory goes
-      yield* Effect.promise(() => snapshotWritten(snapshot, beforeLast, "last"))
+      yield* Effect.promise(() => snapshotWritten(snapshot, "last"))
     }).pipe(Effect.scoped, Effect.provide(NodeServices.layer)))
 })
