@@ -4,10 +4,18 @@
  * private to the user (0600). A socket file nobody answers on is stale and replaced; one a live daemon answers on
  * is not touched, and this one refuses to start. SIGTERM/SIGINT: stop accepting, answer the requests in flight,
  * close the connections, remove the socket.
+ *
+ * Who may replace or remove the socket file is decided by a lock (`<socket>.owner/lock`, the ledger's lock protocol:
+ * FileLock.ts), held for the daemon's life: without it, two daemons starting on one stale socket could both remove
+ * it and listen, the second unlinking the first's new socket (which then served nobody, and on its way out removed
+ * the second's).
  */
 import { Effect, FiberSet, Schema, type Scope } from "effect"
 import * as NodeFs from "node:fs"
 import * as Net from "node:net"
+import { releaseLock, removeOrphans, tryAcquireLock } from "../adapters/FileLock.ts"
+import { nodeFs } from "../adapters/FsPort.ts"
+import { makeNodeLockHost } from "../adapters/LockOwner.ts"
 import { makeCodexSession } from "../rpc/CodexServer.ts"
 import { adoptHandEdits } from "../services/ConfigWatcher.ts"
 import type { LedgerConfig } from "../services/LedgerConfig.ts"
@@ -45,9 +53,48 @@ const isSocket = (path: string): boolean | undefined => {
   return stats === undefined ? undefined : stats.isSocket()
 }
 
+/** The directory of the lock that makes a daemon the owner of the socket at `path`. */
+export const socketOwnerDir = (path: string): string => `${path}.owner`
+
+/**
+ * Takes the lock of the socket at `path` for the scope (released after the socket is closed): refused while another
+ * daemon holds it; a holder that is gone (SIGKILL) is taken over, as the ledger's lock is. Its directory stays.
+ */
+const ownSocket = (path: string): Effect.Effect<void, DaemonError, Scope.Scope> => {
+  const dir = socketOwnerDir(path)
+  const failed = (what: string) => (cause: unknown) => new DaemonError({ message: `cannot ${what} ${dir}: ${describe(cause)}` })
+  return Effect.gen(function*() {
+    yield* Effect.try({
+      try: () => {
+        try {
+          NodeFs.mkdirSync(dir, { mode: 0o700 })
+        } catch (error) {
+          if (codeOf(error) !== "EEXIST") throw error
+        }
+      },
+      catch: failed("create")
+    })
+    const host = makeNodeLockHost()
+    const take = Effect.try({
+      try: () => {
+        removeOrphans(nodeFs, dir, host)
+        return tryAcquireLock(nodeFs, dir, host)
+      },
+      catch: failed("take the lock in")
+    }).pipe(Effect.flatMap((attempt) => {
+      if (attempt._tag === "Acquired") return Effect.succeed(attempt.lock)
+      const owner = attempt.owner === undefined ? attempt.detail : `pid ${attempt.owner.pid} on host ${attempt.owner.host}`
+      return Effect.fail(new DaemonError({ message: `another daemon is listening on ${path} (or starting: ${owner} owns it)` }))
+    }))
+    // a failed release (the directory gone) leaves a lock whose holder is gone once we are: the next daemon takes it
+    yield* Effect.acquireRelease(take, (lock) => Effect.ignore(Effect.try({ try: () => releaseLock(nodeFs, lock), catch: (cause) => cause })))
+  })
+}
+
 /** Listens on `path` (private to the user); closed, and the socket file removed, with the scope. */
 const listen = (path: string, onConnection: (socket: Net.Socket) => void): Effect.Effect<Net.Server, DaemonError, Scope.Scope> =>
   Effect.gen(function*() {
+    yield* ownSocket(path)
     const state = yield* probeSocket(path)
     if (state === "live") return yield* new DaemonError({ message: `another daemon is listening on ${path}` })
     const kind = isSocket(path)

@@ -1,7 +1,7 @@
 /**
  * `plugin-ledger daemon --socket`, `proxy` and `serve` as long-running processes (real children, real sockets,
  * real file watches): several clients at once, notifications (own appends, another process's CLI run, a
- * marketplace created later), socket ownership, and graceful shutdown on SIGTERM, SIGINT and stdin EOF with a
+ * marketplace created later), socket ownership (the owner lock), and graceful shutdown on SIGTERM, SIGINT and stdin EOF with a
  * request in flight.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
@@ -10,6 +10,7 @@ import * as Path from "node:path"
 import { releaseLock, tryAcquireLock } from "../../src/adapters/FileLock.ts"
 import { makeNodeLockHost } from "../../src/adapters/LockOwner.ts"
 import { nodeFs } from "../../src/adapters/FsPort.ts"
+import { socketOwnerDir } from "../../src/cli/Daemon.ts"
 import { field, LineClient, type Message } from "../support/LineClient.ts"
 import { Child, makeSandbox, readLog, runCli, type Sandbox, startDaemon } from "../support/Processes.ts"
 
@@ -165,6 +166,33 @@ describe("plugin-ledger daemon", () => {
     assert.strictEqual((await refused.exit()).code, 3)
     assert.include(refused.stderr, "exists and is not a socket")
     assert.strictEqual(Fs.readFileSync(box.socket, "utf8"), "not a socket")
+  })
+
+  it("the socket's owner lock: a daemon refuses while another holds it, and takes it over from a dead holder", async () => {
+    const box = sandbox()
+    const ownerDir = socketOwnerDir(box.socket)
+    Fs.mkdirSync(ownerDir)
+    // held by a live process (this one): a daemon starting, not yet listening
+    const held = tryAcquireLock(nodeFs, ownerDir, makeNodeLockHost())
+    if (held._tag !== "Acquired") return assert.fail("could not take the owner lock")
+    const refused = track(new Child(box, ["daemon", "--socket", box.socket]))
+    assert.deepStrictEqual(await refused.exit(), { code: 3, signal: null })
+    assert.include(refused.stderr, `another daemon is listening on ${box.socket} (or starting: pid ${process.pid} on host `)
+    assert.isFalse(Fs.existsSync(box.socket), "a refused daemon touched the socket path")
+    assert.isTrue(releaseLock(nodeFs, held.lock))
+
+    // a daemon killed with SIGKILL leaves its lock and its socket: the next one takes both over
+    const first = track(await startDaemon(box))
+    assert.isTrue(Fs.existsSync(Path.join(ownerDir, "lock")))
+    first.kill("SIGKILL")
+    await first.exit()
+    const second = track(await startDaemon(box))
+    assert.include(second.stderr, `removing the stale socket ${box.socket}`)
+    second.kill("SIGTERM")
+    assert.strictEqual((await second.exit()).code, 0)
+    // a clean stop removes the socket and releases the lock; the lock's directory stays
+    assert.isFalse(Fs.existsSync(box.socket))
+    assert.deepStrictEqual(Fs.readdirSync(ownerDir), [])
   })
 
   it("proxy bridges stdio to the daemon byte for byte and ends after the answers at stdin's end", async () => {
