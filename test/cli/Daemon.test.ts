@@ -1,8 +1,8 @@
 /**
  * `plugin-ledger daemon --socket`, `proxy` and `serve` as long-running processes (real children, real sockets,
  * real file watches): several clients at once, notifications (own appends, another process's CLI run, a
- * marketplace created later), socket ownership (the owner lock), and graceful shutdown on SIGTERM, SIGINT and stdin EOF with a
- * request in flight.
+ * marketplace created later), socket ownership (the owner lock), and graceful shutdown on SIGTERM, SIGINT and
+ * stdin EOF with a request in flight.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
