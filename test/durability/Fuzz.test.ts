@@ -6,6 +6,7 @@
  * `plugin/list`, and every event in the log decodes as a PluginEvent and the chain verifies.
  */
 import * as NodeFs from "node:fs"
+import * as Path from "node:path"
 import { Readable, Writable } from "node:stream"
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
@@ -84,6 +85,10 @@ describe("R10: fuzzing the wire", () => {
     // soak: 1,000,000 frames, ~14.5 min on the 2-vCPU VM (extrapolated: 500,000 took 435 s)
     const total = scaled(10_000, 1_000_000)
     const world = makeFuzzWorld("fuzz-frames-")
+    // `ledger/replay` without `into` makes a temp dir, the caller's to keep: inside the world, it goes with it
+    const tmpdir = process.env["TMPDIR"]
+    process.env["TMPDIR"] = Path.join(world.root, "tmp")
+    NodeFs.mkdirSync(process.env["TMPDIR"], { recursive: true })
     const runtime = ManagedRuntime.make(appLayer(world.paths))
     const errors: Array<string> = []
     // anything logged at Error or Fatal (a defect in a request is logged by the peer) fails the suite
@@ -132,6 +137,8 @@ describe("R10: fuzzing the wire", () => {
       assert.strictEqual(tally.frames, Math.ceil(total / FRAMES_PER_BATCH) * FRAMES_PER_BATCH)
     } finally {
       await runtime.dispose()
+      if (tmpdir === undefined) delete process.env["TMPDIR"]
+      else process.env["TMPDIR"] = tmpdir
       removeWorld(world)
     }
   }, 1_800_000)

@@ -71,6 +71,9 @@ class Server {
     env["CODEX_HOME"] = this.home
     env["HOME"] = Path.join(root, "userhome")
     env["NODE_COMPILE_CACHE"] = Path.join(Os.tmpdir(), "plugin-ledger-test-compile-cache")
+    // `ledger/replay` without `into` makes a temp dir, the caller's to keep: inside root, it goes with the test's
+    env["TMPDIR"] = Path.join(root, "tmp")
+    Fs.mkdirSync(env["TMPDIR"], { recursive: true })
     this.child = spawn(process.execPath, [MAIN, "serve"], { cwd: Path.join(root, "cwd"), env, stdio: ["pipe", "pipe", "pipe"] })
     this.child.stdout.setEncoding("utf8")
     this.child.stderr.setEncoding("utf8")

@@ -6,6 +6,7 @@
 import * as NodeFs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { afterAll } from "@effect/vitest"
 import { Effect } from "effect"
 import { KEY_ENV } from "../../src/adapters/CredentialCipher.ts"
 import { processLayer } from "../../src/cli/ProcessLayer.ts"
@@ -16,8 +17,15 @@ import { ProcessHost, type ProcessHostOptions } from "../../src/services/Process
 export const FIXTURE = Path.resolve(import.meta.dirname, "../fixtures/process-plugins/raw-plugin.mjs")
 export const origin: Origin = { actor: "cli", client: "test", requestId: "r1" }
 
+const roots: Array<string> = []
+// each test stops its host (and the plugins) with its scope; the homes go once the file's tests are done
+afterAll(() => {
+  for (const root of roots.splice(0)) NodeFs.rmSync(root, { recursive: true, force: true })
+})
+
 export const tempHome = (): LedgerPaths => {
   const root = NodeFs.mkdtempSync(Path.join(Os.tmpdir(), "process-host-"))
+  roots.push(root)
   return makeLedgerPaths({ codexHome: Path.join(root, "codex"), home: root })
 }
 

@@ -2,6 +2,7 @@
  * A `plugin-ledger serve` child process (the bundled CLI, see Bundle.ts) and a minimal client for it: pipelined
  * requests, responses matched by id, every stdout line checked to be a JSON object.
  */
+import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { bundled } from "./Bundle.ts"
 import { type ChildExit, LineChild } from "./LineChild.ts"
@@ -32,7 +33,10 @@ export class ServeChild {
 
   static async start(env: ServeEnv, clientName = "durability"): Promise<ServeChild> {
     const script = await serveScript()
-    const child = new LineChild(script, ["serve"], { env: { CODEX_HOME: env.codexHome, HOME: env.home }, cwd: env.cwd })
+    // `ledger/replay` without `into` makes a temp dir, the caller's to keep: under HOME, it goes with the test's dirs
+    const tmpdir = Path.join(env.home, "tmp")
+    NodeFs.mkdirSync(tmpdir, { recursive: true })
+    const child = new LineChild(script, ["serve"], { env: { CODEX_HOME: env.codexHome, HOME: env.home, TMPDIR: tmpdir }, cwd: env.cwd })
     const serve = new ServeChild(child)
     const init = await serve.request("initialize", { clientInfo: { name: clientName, title: null, version: "1" } }, "__init__")
     if (!isRecord(init) || !isRecord(init["result"])) throw new Error(`initialize failed: ${JSON.stringify(init)}`)
