@@ -100,4 +100,33 @@ describe("scanPack", () => {
       assert.strictEqual(scanned.records.length, 3)
       assert.isBelow(read, 2 * 1024 * 1024, `read ${read} bytes of a ${big.length}-byte body`)
     }))
+
+  it("reads a small window per record of mid-sized blobs, not their bodies; and runs of small records in few reads", () =>
+    withTempDir((dir) => {
+      let read = 0
+      let reads = 0
+      const counting: FsPort = {
+        ...nodeFs,
+        readSync: (fd, buffer, offset, length, position) => {
+          const n = nodeFs.readSync(fd, buffer, offset, length, position)
+          read += n
+          reads++
+          return n
+        }
+      }
+      // 40 blobs of 300 KB (a plugin's big files): 12 MB of bodies
+      const mid = Array.from({ length: 40 }, (_, i) => Buffer.alloc(300 * 1024, i))
+      const scanned = scanBytes(dir, packOf(mid).bytes, counting)
+      assert.strictEqual(scanned.records.length, 40)
+      assert.strictEqual(scanned.stop, "end")
+      assert.isBelow(read, 40 * 40 * 1024, `read ${read} bytes for 40 headers`)
+
+      // 2,000 blobs of 100 bytes (tree manifests, small files): the window grows, so a few dozen reads
+      read = 0
+      reads = 0
+      const small = Array.from({ length: 2_000 }, (_, i) => Buffer.from(`small blob ${i} `.repeat(6)))
+      const smallScan = scanBytes(dir, packOf(small).bytes, counting)
+      assert.strictEqual(smallScan.records.length, 2_000)
+      assert.isBelow(reads, 40, `${reads} reads for ${read} bytes`)
+    }))
 })
