@@ -248,6 +248,24 @@ export const resolveInstallTarget = (
     : Result.succeed({ entry: resolved.success, pluginId: id.success })
 }
 
+/**
+ * `resolveInstallTarget` on a marketplace whose every entry resolved (`resolveMarketplace`): the same result and the
+ * same errors, as the source path and location checks it would make of the entry have passed already.
+ */
+export const resolveInstallTargetIn = (
+  marketplace: Marketplace,
+  pluginName: string
+): Result.Result<{ readonly entry: ResolvedPluginEntry; readonly pluginId: PluginIdParts }, MarketplaceError> => {
+  const entry = marketplace.plugins.find((p) => p.name === pluginName)
+  if (entry === undefined) return Result.fail(MarketplaceError.pluginNotFound(marketplace.path, pluginName, marketplace.name))
+  if (entry.installPolicy === "NOT_AVAILABLE") {
+    return Result.fail(MarketplaceError.pluginNotAvailable(marketplace.path, pluginName, marketplace.name))
+  }
+  const id = makePluginId(entry.name, marketplace.name)
+  if (Result.isFailure(id)) return Result.fail(MarketplaceError.invalidPlugin(marketplace.path, id.failure.message))
+  return Result.succeed({ entry, pluginId: id.success })
+}
+
 /** 0.116.0 `plugin/list` hides entries whose non-empty `policy.products` lacks the app-server product. */
 export const isListedForProduct = (entry: MarketplacePluginEntry, product: Product = APP_SERVER_PRODUCT): boolean =>
   entry.products.length === 0 || entry.products.includes(product)

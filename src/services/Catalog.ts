@@ -10,7 +10,7 @@ import { MISSING_MANIFEST, PluginBundle } from "../adapters/PluginBundle.ts"
 import { readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { toWireInterface } from "../domain/Manifest.ts"
-import { findPlugin, parseMarketplace } from "../domain/Marketplace.ts"
+import { findPlugin, type Marketplace, parseMarketplace } from "../domain/Marketplace.ts"
 import { makePluginId } from "../domain/PluginId.ts"
 import type { PluginListView, PluginSummaryView } from "../domain/PluginViews.ts"
 import { type EngineError, internalError, invalidRequest, type PluginReadView } from "./EngineApi.ts"
@@ -21,6 +21,8 @@ import { listingView, pluginStateOf, readListingConfig } from "./PluginListing.t
 export class Catalog extends Context.Service<Catalog, {
   readonly list: (input: { readonly cwds: ReadonlyArray<string>; readonly forceRemoteSync: boolean }) => Effect.Effect<PluginListView, EngineError>
   readonly read: (input: { readonly marketplacePath: string; readonly pluginName: string }) => Effect.Effect<PluginReadView, EngineError>
+  /** a marketplace file as a listing parsed it whole, while unchanged (`MarketplaceDiscovery.known`) */
+  readonly knownMarketplace: (path: string) => Marketplace | undefined
 }>()("plugin-ledger/services/Catalog") {
   static readonly layer: Layer.Layer<Catalog, never, LedgerConfig | LedgerFs | MarketplaceDiscovery | PluginBundle> = Layer.effect(
     Catalog,
@@ -85,7 +87,7 @@ export class Catalog extends Context.Service<Catalog, {
           }
         })
 
-      return Catalog.of({ list, read })
+      return Catalog.of({ list, read, knownMarketplace: discovery.known })
     })
   )
 }

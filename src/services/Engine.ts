@@ -70,7 +70,7 @@ export const EngineLayer: Layer.Layer<Engine, EngineError, LedgerConfig | Ledger
     const catalog = yield* Catalog
     const blobs = makeBlobStore(fs, paths.blobsDir)
     const fold = makeFolder()
-    const preparation = { fs, paths, blobs, pluginDir: projector.pluginDir }
+    const preparation = { fs, paths, blobs, pluginDir: projector.pluginDir, knownMarketplace: catalog.knownMarketplace }
     /**
      * The state after the last projection, for answers. A plain variable, not a Ref: only this layer's fibers read
      * and set it, each access a single synchronous step (an effect of its own cost a runtime op on every command)

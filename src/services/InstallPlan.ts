@@ -14,7 +14,13 @@ import { readFileOnce, type RegularFile } from "../adapters/ReadFileOnce.ts"
 import { maxInputFileBytes, notRegularFile, readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { decodeManifestName, MANIFEST_PATH } from "../domain/Manifest.ts"
-import { decodeMarketplaceText, type ResolvedPluginEntry, resolveInstallTarget } from "../domain/Marketplace.ts"
+import {
+  decodeMarketplaceText,
+  type Marketplace,
+  type ResolvedPluginEntry,
+  resolveInstallTarget,
+  resolveInstallTargetIn
+} from "../domain/Marketplace.ts"
 import { type PluginIdParts, validateSegment } from "../domain/PluginId.ts"
 import { describeConfigProblem } from "./ConfigProblems.ts"
 import { type EngineError, internalError, invalidRequest } from "./EngineApi.ts"
@@ -111,13 +117,19 @@ const walkBelow = (fs: TreeFs, root: string, path: string): Walk => {
   return last
 }
 
-/** Synchronous (a `Result`): the Engine runs it inside a step of the install it takes anyway. */
-export const resolveInstallPlan = (
+/**
+ * The install target in the marketplace file: from `known`'s parse of it when it has one (a listing's, while the file
+ * is unchanged: nothing read or decoded), else read and decoded here.
+ */
+const installTarget = (
   fs: TreeFs,
-  paths: LedgerPaths,
-  input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync: boolean }
-): Result.Result<InstallPlan, EngineError> => {
-  const { marketplacePath, pluginName, forceRemoteSync } = input
+  marketplacePath: string,
+  pluginName: string,
+  known: KnownMarketplace | undefined
+): Result.Result<{ readonly entry: ResolvedPluginEntry; readonly pluginId: PluginIdParts }, EngineError> => {
+  const marketplace = known?.(marketplacePath)
+  // no `Result.mapError`: its dual-API dispatch is costly in code run once per install (see Marketplace.ts)
+  if (marketplace !== undefined) return invalidIfFailed(resolveInstallTargetIn(marketplace, pluginName))
   const text = readFile(fs, marketplacePath)
   if (Result.isFailure(text)) {
     if (errnoCode(text.failure) === "ENOENT") return Result.fail(invalidRequest(`marketplace file \`${marketplacePath}\` does not exist`))
@@ -125,8 +137,28 @@ export const resolveInstallPlan = (
   }
   const file = decodeMarketplace(marketplacePath, text.success)
   if (Result.isFailure(file)) return Result.fail(invalidRequest(file.failure.message))
-  const target = resolveInstallTarget(file.success, pluginName)
-  if (Result.isFailure(target)) return Result.fail(invalidRequest(target.failure.message))
+  return invalidIfFailed(resolveInstallTarget(file.success, pluginName))
+}
+
+const invalidIfFailed = <A>(result: Result.Result<A, { readonly message: string }>): Result.Result<A, EngineError> =>
+  Result.isFailure(result) ? Result.fail(invalidRequest(result.failure.message)) : Result.succeed(result.success)
+
+/** A marketplace file as a listing parsed it whole, while the file is unchanged (`Catalog.knownMarketplace`). */
+export type KnownMarketplace = (path: string) => Marketplace | undefined
+
+/**
+ * Synchronous (a `Result`): the Engine runs it inside a step of the install it takes anyway. `known`: marketplace
+ * files parsed already (the same parse as here when it succeeded whole).
+ */
+export const resolveInstallPlan = (
+  fs: TreeFs,
+  paths: LedgerPaths,
+  input: { readonly marketplacePath: string; readonly pluginName: string; readonly forceRemoteSync: boolean },
+  known?: KnownMarketplace
+): Result.Result<InstallPlan, EngineError> => {
+  const { marketplacePath, pluginName, forceRemoteSync } = input
+  const target = installTarget(fs, marketplacePath, pluginName, known)
+  if (Result.isFailure(target)) return Result.fail(target.failure)
   const { entry, pluginId } = target.success
   if (forceRemoteSync) return Result.fail(internalError(remoteMutationError(fs, paths, "enable")))
   let version = "local"

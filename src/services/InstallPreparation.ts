@@ -15,7 +15,7 @@ import { InstallPlugin } from "../domain/Commands.ts"
 import type { EventCause } from "../domain/Events.ts"
 import { MANIFEST_PATH } from "../domain/Manifest.ts"
 import { type EngineError, internalError } from "./EngineApi.ts"
-import { resolveInstallPlan } from "./InstallPlan.ts"
+import { type KnownMarketplace, resolveInstallPlan } from "./InstallPlan.ts"
 import type { LedgerPaths } from "./LedgerPaths.ts"
 
 /** Linux NAME_MAX (255 bytes a component) and PATH_MAX (4096 bytes with the NUL). */
@@ -28,6 +28,8 @@ export interface InstallPreparationDeps {
   readonly blobs: BlobStore
   /** the plugin's cache dir (`Projector.pluginDir`) */
   readonly pluginDir: (pluginId: string) => string
+  /** marketplace files a listing parsed already (`Catalog.knownMarketplace`) */
+  readonly knownMarketplace?: KnownMarketplace
 }
 
 export interface PreparedInstall {
@@ -53,7 +55,7 @@ export const prepareInstall = (
   context: Context.Context<never>
 ): Result.Result<PreparedInstall, EngineError> => {
   const { fs, paths, blobs } = deps
-  const plan = resolveInstallPlan(fs, paths, input)
+  const plan = resolveInstallPlan(fs, paths, input, deps.knownMarketplace)
   if (Result.isFailure(plan)) return Result.fail(plan.failure)
   const { entry, pluginId, version, configText, manifestFile } = plan.success
   // a cache dir the file system cannot create would fail the projection after the event is recorded, and

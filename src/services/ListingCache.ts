@@ -130,6 +130,20 @@ export class ListingCache<V> {
   }
 
   /**
+   * The kept value for `key` while its observations still hold, as `get` would reuse it (a `stat` each, or none when
+   * the watch covers them), without computing or taking over anything: undefined otherwise.
+   */
+  peek(key: string): V | undefined {
+    const kept = this.entries.get(key)
+    if (kept === undefined) return undefined
+    if (kept.trusted) return kept.value
+    const check = this.revalidate(kept.observations)
+    if (check === "changed") return undefined
+    kept.trusted = check === "trusted"
+    return kept.value
+  }
+
+  /**
    * One `stat` per observation: `changed` when one no longer holds, else `trusted` when the watch covers them all
    * (reused without a `stat` from then on) or `holds`.
    */

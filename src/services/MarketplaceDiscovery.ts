@@ -1,8 +1,8 @@
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer, Result } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import type { WirePluginInterface } from "../domain/Manifest.ts"
-import type { AuthPolicy, InstallPolicy, MarketplaceInterface } from "../domain/Marketplace.ts"
+import type { AuthPolicy, InstallPolicy, Marketplace, MarketplaceInterface } from "../domain/Marketplace.ts"
 import { comparePaths, join, normalize } from "../domain/PathRules.ts"
 import type { DiscoverySnapshot } from "./DiscoverySnapshot.ts"
 import type { CacheWatch } from "./ListingCache.ts"
@@ -63,6 +63,11 @@ export interface MarketplaceDiscoveryShape {
    * is then hidden by `policy.products`), and a marketplace left with no plugins is omitted.
    */
   readonly load: (paths: ReadonlyArray<string>) => Effect.Effect<LoadResult>
+  /**
+   * The marketplace file at `path` as a listing parsed it, while the file is unchanged (`ListingCache.peek`), when it
+   * parsed whole (every entry resolved); undefined otherwise. Nothing is read.
+   */
+  readonly known: (path: string) => Marketplace | undefined
 }
 
 /** `stat` that never throws: undefined when the path cannot be stat'ed. */
@@ -142,7 +147,11 @@ export const makeMarketplaceDiscovery = (watch?: CacheWatch, snapshot?: Discover
       }),
       load: Effect.fn("MarketplaceDiscovery.load")(function*(paths: ReadonlyArray<string>) {
         return loader.load(paths, yield* Clock.currentTimeMillis)
-      })
+      }),
+      known: (path) => {
+        const parsed = loader.marketplaces.peek(path)
+        return parsed !== undefined && Result.isSuccess(parsed) ? parsed.success : undefined
+      }
     },
     caches: {
       invalidate: (path) => {

@@ -131,7 +131,8 @@ export class MarketplaceWatcher extends Context.Service<MarketplaceWatcher, {
       const service = MarketplaceDiscovery.of({
         // the roots are watched before discovery looks, so a file created meanwhile is reported
         discover: (options) => watchRoots(options).pipe(Effect.andThen(discovery.service.discover(options))),
-        load: discovery.service.load
+        load: discovery.service.load,
+        known: discovery.service.known
       })
       const watcher = MarketplaceWatcher.of({
         subscribe: PubSub.subscribe(pubsub),

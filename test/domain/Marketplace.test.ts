@@ -8,6 +8,7 @@ import {
   marketplaceRootOf,
   parseMarketplace,
   resolveInstallTarget,
+  resolveInstallTargetIn,
   resolveMarketplace
 } from "../../src/domain/Marketplace.ts"
 import { readJson } from "../../src/domain/SerdeJson.ts"
@@ -243,6 +244,27 @@ describe("resolveInstallTarget (plugin/install)", () => {
     assert.deepStrictEqual(valueOf(Result.map(resolveInstallTarget(m, "p2"), (t) => [t.pluginId.id, t.entry.sourceDir])),
       ["p2@m", "/repo/plugins/p2"])
     assert.strictEqual(messageOf(resolveInstallTarget(m, "nope")), "plugin `nope` was not found in marketplace `m`")
+  })
+})
+
+describe("resolveInstallTargetIn (plugin/install from a listing's parse)", () => {
+  // files every entry of which resolves (the only ones a listing's parse hands over), with the cases that matter here
+  const files = [
+    file("m", entry("p1"), entry("p2", ',"policy":{"installation":"NOT_AVAILABLE"}'), entry("p3", ',"policy":{"products":["CHATGPT"]}')),
+    file("bad name", entry("a"), entry("b", ',"policy":{"installation":"NOT_AVAILABLE"}')),
+    file("m", entry("c d"), entry("dup"), entry("dup", ',"policy":{"installation":"NOT_AVAILABLE"}', "./other")),
+    file("m", entry("x", ',"category":"Tools","policy":{"authentication":"ON_USE"}', "./nested/deep/x"))
+  ]
+  it("given any name then the same target or the same error as resolveInstallTarget on the file", () => {
+    for (const text of files) {
+      const marketplace = parseMarketplace(PATH, text)
+      if (Result.isFailure(marketplace)) throw new Error(`not a whole parse: ${marketplace.failure.message}`)
+      for (const name of ["p1", "p2", "p3", "a", "b", "c d", "dup", "x", "missing"]) {
+        const fromFile = resolveInstallTarget(decoded(text), name)
+        const fromListing = resolveInstallTargetIn(marketplace.success, name)
+        assert.deepStrictEqual(fromListing, fromFile, `${text} / ${name}`)
+      }
+    }
   })
 })
 

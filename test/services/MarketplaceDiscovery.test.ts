@@ -349,6 +349,27 @@ describe("MarketplaceDiscovery: listings kept between calls", () => {
     assert.notStrictEqual(second.marketplaces[0]?.plugins[0], first.marketplaces[0]?.plugins[0])
   }))
 
+  cachedTest("known: a listed file's whole parse while unchanged; nothing for files not listed, failed or edited", Effect.gen(function*() {
+    const root = yield* materialize({
+      dirs: ["repo/.git"],
+      files: { [`repo/${file}`]: JSON.stringify({ name: "m1", plugins: [entry("a")] }) }
+    })
+    const discovery = yield* MarketplaceDiscovery
+    const path = `${root}/repo/${file}`
+    assert.isUndefined(discovery.known(path), "nothing before a listing")
+    coarsen(path)
+    yield* listTwice(root)
+    assert.deepStrictEqual(discovery.known(path)?.plugins.map((p) => [p.id, p.sourceDir]), [["a@m1", `${root}/repo/plugins/a`]])
+    assert.isUndefined(discovery.known(`${root}/elsewhere/${file}`))
+    editInPlace(path, JSON.stringify({ name: "m2", plugins: [entry("a")] }))
+    assert.isUndefined(discovery.known(path), "an edit the stat shows")
+    // a file that fails to resolve whole (an entry leaving the root) is listed as an error, never known
+    NodeFs.writeFileSync(path, JSON.stringify({ name: "m3", plugins: [entry("b", "../out")] }))
+    coarsen(path)
+    yield* listTwice(root)
+    assert.isUndefined(discovery.known(path))
+  }))
+
   cachedTest("given a marketplace edited in place then the next list reflects it", Effect.gen(function*() {
     const root = yield* materialize({
       dirs: ["repo/.git"],
