@@ -130,17 +130,13 @@ export class ListingCache<V> {
   }
 
   /**
-   * The kept value for `key` while its observations still hold, as `get` would reuse it (a `stat` each, or none when
-   * the watch covers them), without computing or taking over anything: undefined otherwise.
+   * The kept value for `key` while its observations still hold, without computing or taking over anything: undefined
+   * otherwise. Always a `stat` per observation, even when the watch covers them: its event for a change made just
+   * before may not have arrived yet, and a caller that must see every change (an install) cannot wait for it.
    */
   peek(key: string): V | undefined {
     const kept = this.entries.get(key)
-    if (kept === undefined) return undefined
-    if (kept.trusted) return kept.value
-    const check = this.revalidate(kept.observations)
-    if (check === "changed") return undefined
-    kept.trusted = check === "trusted"
-    return kept.value
+    return kept !== undefined && holds(kept.observations) ? kept.value : undefined
   }
 
   /**

@@ -64,8 +64,8 @@ export interface MarketplaceDiscoveryShape {
    */
   readonly load: (paths: ReadonlyArray<string>) => Effect.Effect<LoadResult>
   /**
-   * The marketplace file at `path` as a listing parsed it, while the file is unchanged (`ListingCache.peek`), when it
-   * parsed whole (every entry resolved); undefined otherwise. Nothing is read.
+   * The marketplace file at `path` as a listing parsed it, while a `stat` shows it unchanged (`ListingCache.peek`), when
+   * it parsed whole (every entry resolved); undefined otherwise. Nothing is read.
    */
   readonly known: (path: string) => Marketplace | undefined
 }

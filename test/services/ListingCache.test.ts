@@ -123,6 +123,22 @@ describe("ListingCache", () => {
     assert.strictEqual(c.reads(), 2)
   })
 
+  it("peek: the kept value while a stat shows it unchanged, even when a watch covers it (its event may be late)", () => {
+    const file = Path.join(tempDir(), "f")
+    NodeFs.writeFileSync(file, "one")
+    coarsen(file)
+    // a watch that covers everything and never reports: `get` trusts the entry after one check, as `serve`'s does
+    const cache = new ListingCache<string>({ settleMs: 2_000, maxEntries: 10, watch: { covers: () => true, track: () => {}, untrack: () => {} } })
+    const compute = (): Computed<string> => ({ value: NodeFs.readFileSync(file, "utf8"), observations: [observe(file, true)] })
+    assert.isUndefined(cache.peek(file), "nothing kept yet")
+    cache.get(file, later(), compute)
+    cache.get(file, later(), compute)
+    assert.strictEqual(cache.peek(file), "one")
+    editInPlace(file, "two")
+    assert.strictEqual(cache.get(file, later(), compute), "one", "get trusts the watch, whose event has not come")
+    assert.isUndefined(cache.peek(file), "peek does not")
+  })
+
   it("given a missing file then its creation is noticed", () => {
     const file = Path.join(tempDir(), "f")
     const c = textCache(file)
