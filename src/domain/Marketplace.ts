@@ -225,37 +225,11 @@ export const findPlugin = (marketplace: Marketplace, pluginName: string): Result
     : Result.succeed(entry)
 }
 
-/**
- * `plugin/install`: only the first entry with that name is resolved (other bad entries do not matter). Order:
- * not found → `NOT_AVAILABLE` → name validation (`PluginId::new`) → source path → marketplace location.
- * `policy.products` is NOT checked at install in 0.116.0.
- */
-export const resolveInstallTarget = (
-  file: MarketplaceFile,
+/** An install's checks of its entry before the entry is resolved: found, available, its id valid (in that order). */
+const installEntry = <E extends MarketplacePluginEntry>(
+  marketplace: { readonly path: string; readonly name: string; readonly plugins: ReadonlyArray<E> },
   pluginName: string
-): Result.Result<{ readonly entry: ResolvedPluginEntry; readonly pluginId: PluginIdParts }, MarketplaceError> => {
-  const entry = file.plugins.find((p) => p.name === pluginName)
-  if (entry === undefined) return Result.fail(MarketplaceError.pluginNotFound(file.path, pluginName, file.name))
-  if (entry.installPolicy === "NOT_AVAILABLE") {
-    return Result.fail(MarketplaceError.pluginNotAvailable(file.path, pluginName, file.name))
-  }
-  const id = makePluginId(entry.name, file.name)
-  if (Result.isFailure(id)) return Result.fail(MarketplaceError.invalidPlugin(file.path, id.failure.message))
-  // no `Result.map`: its dual-API dispatch is costly in code run once per install, not yet optimised
-  const resolved = resolveEntry(file, entry)
-  return Result.isFailure(resolved)
-    ? Result.fail(resolved.failure)
-    : Result.succeed({ entry: resolved.success, pluginId: id.success })
-}
-
-/**
- * `resolveInstallTarget` on a marketplace whose every entry resolved (`resolveMarketplace`): the same result and the
- * same errors, as the source path and location checks it would make of the entry have passed already.
- */
-export const resolveInstallTargetIn = (
-  marketplace: Marketplace,
-  pluginName: string
-): Result.Result<{ readonly entry: ResolvedPluginEntry; readonly pluginId: PluginIdParts }, MarketplaceError> => {
+): Result.Result<{ readonly entry: E; readonly pluginId: PluginIdParts }, MarketplaceError> => {
   const entry = marketplace.plugins.find((p) => p.name === pluginName)
   if (entry === undefined) return Result.fail(MarketplaceError.pluginNotFound(marketplace.path, pluginName, marketplace.name))
   if (entry.installPolicy === "NOT_AVAILABLE") {
@@ -265,6 +239,34 @@ export const resolveInstallTargetIn = (
   if (Result.isFailure(id)) return Result.fail(MarketplaceError.invalidPlugin(marketplace.path, id.failure.message))
   return Result.succeed({ entry, pluginId: id.success })
 }
+
+/**
+ * `plugin/install`: only the first entry with that name is resolved (other bad entries do not matter). Order:
+ * not found → `NOT_AVAILABLE` → name validation (`PluginId::new`) → source path → marketplace location.
+ * `policy.products` is NOT checked at install in 0.116.0.
+ */
+export const resolveInstallTarget = (
+  file: MarketplaceFile,
+  pluginName: string
+): Result.Result<{ readonly entry: ResolvedPluginEntry; readonly pluginId: PluginIdParts }, MarketplaceError> => {
+  const target = installEntry(file, pluginName)
+  if (Result.isFailure(target)) return Result.fail(target.failure)
+  // no `Result.map`: its dual-API dispatch is costly in code run once per install, not yet optimised
+  const resolved = resolveEntry(file, target.success.entry)
+  return Result.isFailure(resolved)
+    ? Result.fail(resolved.failure)
+    : Result.succeed({ entry: resolved.success, pluginId: target.success.pluginId })
+}
+
+/**
+ * `resolveInstallTarget` on a marketplace whose every entry resolved (`resolveMarketplace`): the same result and the
+ * same errors, as the source path and location checks it would make of the entry have passed already.
+ */
+export const resolveInstallTargetIn = (
+  marketplace: Marketplace,
+  pluginName: string
+): Result.Result<{ readonly entry: ResolvedPluginEntry; readonly pluginId: PluginIdParts }, MarketplaceError> =>
+  installEntry(marketplace, pluginName)
 
 /** 0.116.0 `plugin/list` hides entries whose non-empty `policy.products` lacks the app-server product. */
 export const isListedForProduct = (entry: MarketplacePluginEntry, product: Product = APP_SERVER_PRODUCT): boolean =>
