@@ -6,10 +6,11 @@
  */
 import { type Context, Effect, type Scope } from "effect"
 import * as Path from "node:path"
-import { attempt } from "./AtomicFile.ts"
+import { attempt, closeQuietly } from "./AtomicFile.ts"
 import { type BlobStore, sha256Hex } from "./BlobStore.ts"
 import { errnoCode } from "./FsPort.ts"
 import { readFileOnce, type RegularFile } from "./ReadFileOnce.ts"
+import { namedAs, openCheckedDir, openDirBelow, pathOfOpenDir } from "./DirDescriptors.ts"
 import type { DirEntry, EntryKind, TreeFs } from "./TreeFs.ts"
 
 export interface TreeEntry {
@@ -78,28 +79,41 @@ type Lstat = ReturnType<TreeFs["lstatSync"]>
 const kindOfStat = (stat: Lstat): EntryKind =>
   stat.isDirectory() ? "dir" : stat.isFile() ? "file" : stat.isSymbolicLink() ? "symlink" : "other"
 
+export interface ReadSourceOptions {
+  /**
+   * Files of the source read already (by path relative to the root), taken as they are where the listing finds a
+   * regular file: the install plan's manifest, read below the same checked root (`readFileBelow`), so the tree
+   * holds the very bytes the plan validated
+   */
+  readonly read?: ReadonlyMap<string, RegularFile> | undefined
+  /** the root's real path as it was checked (e.g. inside its marketplace root): the dir opened must still be it */
+  readonly realRoot?: string
+}
+
 /**
- * Reads `root` (not following symlinks) into a format-2 tree blob, plus the big files not yet stored. A file is
- * opened only when the listing says it is a regular file, and read through that one descriptor (`readFileOnce`):
- * a symlink or a special file swapped in meanwhile is left out like one listed as such, never followed or waited on.
- * A directory is `lstat`ed (its mode) and then listed by path: one swapped for a symlink between the two would still
- * be listed through it (Node lists no directory by descriptor), a window of two system calls.
- * `read`: files of the source read already (by path relative to the root), taken as they are where the listing
- * finds a regular file (the install plan's manifest: the tree holds the very bytes the plan validated).
+ * Reads `root` (not following symlinks below it) into a format-2 tree blob, plus the big files not yet stored.
+ *
+ * Nothing below the root is reached through a symlink, even one swapped in while the walk runs (`DirDescriptors.ts`):
+ * the root is opened once (and, with `realRoot`, must be the dir checked), and every directory below it is opened in
+ * its open parent without following a symlink there, then listed and its entries opened through its descriptor. A
+ * symlink found there instead is left out. A file is opened only when the listing says it is a regular file, without
+ * following a symlink at its name, and read through that one descriptor (`readFileOnce`): a symlink or a special file
+ * swapped in meanwhile is left out like one listed as such, never followed or waited on.
  */
 export const readSource = (
   fs: TreeFs,
   blobs: BlobStore,
   root: string,
-  read: ReadonlyMap<string, RegularFile> = new Map()
+  options: ReadSourceOptions = {}
 ): SourceTree => {
+  const read = options.read
   const found: Array<TreeEntry> = []
   const skipped: Array<string> = []
   const inline = new Map<string, Uint8Array>()
   const separate = new Map<string, Uint8Array>()
   const stored = new Set<string>()
   const readFile = (rel: string, path: string): RegularFile | undefined => {
-    const known = read.get(rel)
+    const known = read?.get(rel)
     if (known !== undefined) return known
     try {
       const opened = readFileOnce(fs, path)
@@ -109,23 +123,37 @@ export const readSource = (
       throw error
     }
   }
-  /** `prefix`: `Path.join(root, relative)` and a slash, so an entry's path needs no join (a name has no `/`, `.` or `..`) */
-  const walk = (relative: string, dir: string, prefix: string): void => {
-    for (const { name, kind } of [...fs.readdirEntriesSync(dir)].sort(byName)) {
+  /** The entries of the dir open as `fd` (its path: `dir`); errors name files by their paths below `dir`. */
+  const walk = (relative: string, fd: number, dir: string): void => {
+    const at = pathOfOpenDir(fd) ?? dir
+    try {
+      walkAt(relative, at, dir)
+    } catch (error) {
+      throw namedAs(error, at, dir)
+    }
+  }
+  /** `at`: the path reaching the dir (see `walk`); an entry's path is `at/<name>` (a name has no `/`, `.` or `..`) */
+  const walkAt = (relative: string, at: string, dir: string): void => {
+    const prefix = `${at}/`
+    for (const { name, kind } of [...fs.readdirEntriesSync(at)].sort(byName)) {
       const rel = relative === "" ? name : `${relative}/${name}`
       const path = prefix + name
       // some file systems report no types: `lstat` says then
-      const listed = kind === "unknown" ? fs.lstatSync(path) : undefined
-      const type = listed === undefined ? kind : kindOfStat(listed)
+      const type = kind === "unknown" ? kindOfStat(fs.lstatSync(path)) : kind
       if (type === "dir") {
-        // its mode, and that it is still a directory (not a symlink swapped in since the listing)
-        const stat = listed ?? fs.lstatSync(path)
-        if (!stat.isDirectory()) {
+        // opened only if it is still a directory (not a symlink swapped in since the listing); its mode from there
+        const child = openDirBelow(fs, path)
+        if (child === undefined) {
           skipped.push(rel)
           continue
         }
-        found.push({ path: rel, type: "dir", mode: stat.mode & 0o777 })
-        walk(rel, path, `${path}/`)
+        try {
+          found.push({ path: rel, type: "dir", mode: fs.fstatSync(child).mode & 0o777 })
+          walk(rel, child, `${dir}/${name}`)
+        } finally {
+          // a read-only directory: closing it loses nothing (nor does a failure to)
+          closeQuietly(fs, child)
+        }
         continue
       }
       const file = type === "file" ? readFile(rel, path) : undefined
@@ -144,7 +172,12 @@ export const readSource = (
       found.push({ path: rel, type: "file", mode: file.mode, sha256: hash, size: bytes.length })
     }
   }
-  walk("", root, Path.join(root, "/"))
+  const rootFd = openCheckedDir(fs, root, options.realRoot)
+  try {
+    walk("", rootFd, Path.resolve(root))
+  } finally {
+    closeQuietly(fs, rootFd)
+  }
   found.sort(compareEntries)
   // offsets follow the sorted order, so the same tree always encodes to the same bytes (and tree hash)
   const body: Array<Uint8Array> = []

@@ -21,6 +21,8 @@ export interface TreeFs extends FsPort {
   /** `chmodSync` through an open descriptor: no path lookup, and it is surely the file written through that fd */
   readonly fchmodSync: (fd: number, mode: number) => void
   readonly realpathSync: (path: string) => string
+  /** the target a symlink holds (for `/proc/self/fd/<fd>`: the path of the open file, as the kernel has it now) */
+  readonly readlinkSync: (path: string) => string
   /** the entries of a directory (unsorted), each with its type as the listing gives it */
   readonly readdirEntriesSync: (path: string) => ReadonlyArray<DirEntry>
   /**
@@ -31,11 +33,19 @@ export interface TreeFs extends FsPort {
   readonly openNoFollowSync: (path: string) => number
   /** `openNoFollowSync`, following symlinks (for files that may be one: a marketplace file, the curated sha) */
   readonly openNonBlockingSync: (path: string) => number
+  /**
+   * Opens the directory at `path` read-only (fails with ENOTDIR if it is none), not following a symlink at its last
+   * component unless `follow` (ENOTDIR or ELOOP): a descriptor to list and open what is below it by
+   * (`DirDescriptors.ts`).
+   */
+  readonly openDirSync: (path: string, follow: boolean) => number
 }
 
-const { O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY } = NodeFs.constants
+const { O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY } = NodeFs.constants
+
 const NO_FOLLOW_READ = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
 const NON_BLOCKING_READ = O_RDONLY | O_NONBLOCK | O_NOCTTY
+const DIRECTORY_READ = O_RDONLY | O_DIRECTORY | O_NONBLOCK
 
 const kindOf = (entry: NodeFs.Dirent): EntryKind =>
   entry.isFile() ? "file" : entry.isDirectory() ? "dir" : entry.isSymbolicLink() ? "symlink" : "other"
@@ -48,8 +58,10 @@ export const nodeTreeFs: TreeFs = {
   fchmodSync: (fd, mode) => NodeFs.fchmodSync(fd, mode),
   // realpath(3), one system call: `realpathSync` in JavaScript lstats every component of the path
   realpathSync: (path) => NodeFs.realpathSync.native(path),
+  readlinkSync: (path) => NodeFs.readlinkSync(path),
   // never "unknown" here: Node lstats an entry whose type the file system does not report before it answers
   readdirEntriesSync: (path) => NodeFs.readdirSync(path, { withFileTypes: true }).map((entry) => ({ name: entry.name, kind: kindOf(entry) })),
   openNoFollowSync: (path) => NodeFs.openSync(path, NO_FOLLOW_READ),
-  openNonBlockingSync: (path) => NodeFs.openSync(path, NON_BLOCKING_READ)
+  openNonBlockingSync: (path) => NodeFs.openSync(path, NON_BLOCKING_READ),
+  openDirSync: (path, follow) => NodeFs.openSync(path, follow ? DIRECTORY_READ : DIRECTORY_READ | O_NOFOLLOW)
 }

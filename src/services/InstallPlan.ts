@@ -10,7 +10,8 @@ import { checkConfig } from "../adapters/ConfigToml.ts"
 import { errnoCode } from "../adapters/FsPort.ts"
 import { isDirectory, isFile, readTextOrEmpty } from "../adapters/FsQueries.ts"
 import type { TreeFs } from "../adapters/TreeFs.ts"
-import { readFileOnce, type RegularFile } from "../adapters/ReadFileOnce.ts"
+import { readFileBelow } from "../adapters/DirDescriptors.ts"
+import type { RegularFile } from "../adapters/ReadFileOnce.ts"
 import { maxInputFileBytes, notRegularFile, readRegularFile } from "../adapters/ReadRegularFile.ts"
 import { rustIoError } from "../adapters/RustIoError.ts"
 import { decodeManifestName, MANIFEST_PATH } from "../domain/Manifest.ts"
@@ -39,15 +40,21 @@ export interface InstallPlan {
    * tree takes its `.codex-plugin/plugin.json` from them (`readSource`), so the plan and the copy agree on one read
    */
   readonly manifestFile: RegularFile | undefined
+  /** the source dir's real path, checked to lie inside the marketplace root: the dir the tree is read from */
+  readonly realSourceDir: string
 }
 
 const readFile = (fs: TreeFs, path: string): Result.Result<string, unknown> =>
   Result.try({ try: () => readRegularFile(fs, path).toString("utf8"), catch: (e) => e })
 
-/** `readRegularFile` for a path known to hold no symlink: one descriptor, and a symlink put there since is not followed */
-const readPlainFile = (fs: TreeFs, path: string): RegularFile => {
-  const read = readFileOnce(fs, path, { maxBytes: maxInputFileBytes })
-  if (read._tag === "NotRegular") throw notRegularFile(path, read.isDirectory)
+/**
+ * `readRegularFile` for a file below `root` where no symlink was seen: read through the root as opened (it must still
+ * be `realRoot`) and the dirs on the way opened without following a symlink (`readFileBelow`), so the bytes come
+ * from inside the root even if a symlink was swapped in since.
+ */
+const readPlainFile = (fs: TreeFs, root: string, realRoot: string, relative: string): RegularFile => {
+  const read = readFileBelow(fs, root, realRoot, relative, { maxBytes: maxInputFileBytes })
+  if (read._tag === "NotRegular") throw notRegularFile(Path.join(root, relative), read.isDirectory)
   return read.file
 }
 
@@ -199,7 +206,7 @@ export const resolveInstallPlan = (
   // where the walk saw no symlink, read without following one, and the bytes are the tree's too; else through them
   const manifestRead: Result.Result<{ readonly text: string; readonly file: RegularFile | undefined }, unknown> =
     manifestWalk._tag === "Plain"
-      ? Result.try({ try: () => readPlainFile(fs, manifestPath), catch: (e) => e }).pipe(
+      ? Result.try({ try: () => readPlainFile(fs, entry.sourceDir, realSource.success, MANIFEST_PATH), catch: (e) => e }).pipe(
         Result.map((file) => ({ text: file.bytes.toString("utf8"), file }))
       )
       : Result.map(readFile(fs, manifestPath), (text) => ({ text, file: undefined }))
@@ -228,5 +235,12 @@ export const resolveInstallPlan = (
       `failed to persist installed plugin config: ${describeConfigProblem(problem, paths.configPath, "load")}`
     ))
   }
-  return Result.succeed({ entry, pluginId, version, configText: configText.success, manifestFile: manifestRead.success.file })
+  return Result.succeed({
+    entry,
+    pluginId,
+    version,
+    configText: configText.success,
+    manifestFile: manifestRead.success.file,
+    realSourceDir: realSource.success
+  })
 }

@@ -57,7 +57,7 @@ export const prepareInstall = (
   const { fs, paths, blobs } = deps
   const plan = resolveInstallPlan(fs, paths, input, deps.knownMarketplace)
   if (Result.isFailure(plan)) return Result.fail(plan.failure)
-  const { entry, pluginId, version, configText, manifestFile } = plan.success
+  const { entry, pluginId, version, configText, manifestFile, realSourceDir } = plan.success
   // a cache dir the file system cannot create would fail the projection after the event is recorded, and
   // every later one with it: refuse it first, as the reference's copy fails (the tree is built in a
   // `.staging-<name>-<pid>-<hex>` sibling, a longer name than the dir itself)
@@ -71,7 +71,8 @@ export const prepareInstall = (
   const failed = (e: unknown) => internalError(`failed to install plugin: ${describeError(e)}`)
   const started = Result.try({
     try: () => {
-      const tree = readSource(fs, blobs, entry.sourceDir, read)
+      // the dir the plan checked, read without going through a symlink (one swapped in since is refused or left out)
+      const tree = readSource(fs, blobs, entry.sourceDir, { read, realRoot: realSourceDir })
       // the blobs are durable before anything can record the tree hash (a replay needs them): appended to the blob
       // pack here, its fdatasync issued; the wait for it overlaps building the tree, taking the lock and deciding,
       // and is awaited right before the append

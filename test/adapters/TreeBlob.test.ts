@@ -149,7 +149,7 @@ describe("TreeBlob", () => {
         }
       }
       const read = new Map([[".codex-plugin/plugin.json", manifest], ["link-to-file", manifest]])
-      const source = readSource(counting, blobs, root, read)
+      const source = readSource(counting, blobs, root, { read })
       const entry = source.manifest.entries.find((e) => e.path === ".codex-plugin/plugin.json")
       assert.strictEqual(entry?.mode, 0o600)
       assert.strictEqual(entry?.sha256, sha256Hex(manifest.bytes))
@@ -158,5 +158,61 @@ describe("TreeBlob", () => {
       // a symlink stays out even when bytes are given for its path
       assert.include(source.skipped, "link-to-file")
       assert.notStrictEqual(source.treeHash, GOLDEN_TREE_HASH)
+    }))
+
+  it.effect("a directory swapped for a symlink once it is open is still read as it was, never through the link", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const root = Path.join(dir, "plugin")
+      const outside = Path.join(dir, "outside")
+      NodeFs.mkdirSync(Path.join(outside, "deeper"), { recursive: true })
+      NodeFs.writeFileSync(Path.join(outside, "secret.txt"), "secret\n")
+      NodeFs.writeFileSync(Path.join(outside, "deeper", "key"), "key\n")
+      NodeFs.mkdirSync(Path.join(root, "skills", "deeper"), { recursive: true })
+      NodeFs.writeFileSync(Path.join(root, "skills", "SKILL.md"), "skill\n")
+      NodeFs.writeFileSync(Path.join(root, "skills", "deeper", "notes.md"), "notes\n")
+      // the moment `skills` is open, its name is made a symlink out of the plugin (the dir itself moved aside)
+      const swapping: TreeFs = {
+        ...nodeTreeFs,
+        openDirSync: (path, follow) => {
+          const fd = nodeTreeFs.openDirSync(path, follow)
+          if (path.endsWith("/skills") && NodeFs.lstatSync(Path.join(root, "skills")).isDirectory()) {
+            NodeFs.renameSync(Path.join(root, "skills"), Path.join(dir, "moved-skills"))
+            NodeFs.symlinkSync(outside, Path.join(root, "skills"))
+          }
+          return fd
+        }
+      }
+      const source = readSource(swapping, makeBlobStore(nodeTreeFs, Path.join(dir, "blobs")), root)
+      assert.isTrue(NodeFs.lstatSync(Path.join(root, "skills")).isSymbolicLink())
+      assert.deepStrictEqual(source.manifest.entries.map((e) => `${e.type} ${e.path}`), [
+        "dir skills",
+        "file skills/SKILL.md",
+        "dir skills/deeper",
+        "file skills/deeper/notes.md"
+      ])
+      const contents = source.manifest.entries.flatMap((e) => e.type === "file" ? [Buffer.from(source.tree.contentOf(e)).toString()] : [])
+      assert.deepStrictEqual(contents, ["skill\n", "notes\n"])
+    }))
+
+  it.effect("a root that is no longer the dir that was checked is refused", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDirScoped
+      const root = Path.join(dir, "marketplace", "plugins", "p")
+      const outside = Path.join(dir, "outside")
+      NodeFs.mkdirSync(root, { recursive: true })
+      NodeFs.mkdirSync(outside)
+      NodeFs.writeFileSync(Path.join(outside, "secret.txt"), "secret\n")
+      const checked = NodeFs.realpathSync(root)
+      // between the check and the read, the source dir becomes a symlink out of the marketplace
+      NodeFs.renameSync(root, `${root}-aside`)
+      NodeFs.symlinkSync(outside, root)
+      const blobs = makeBlobStore(nodeTreeFs, Path.join(dir, "blobs"))
+      assert.throws(
+        () => readSource(nodeTreeFs, blobs, root, { realRoot: checked }),
+        `plugin source directory \`${root}\` changed while it was read: it was ${checked}, it is now ${NodeFs.realpathSync(outside)}`
+      )
+      // unchecked, the same root is read (a caller that checked nothing asks for nothing)
+      assert.deepStrictEqual(readSource(nodeTreeFs, blobs, root).manifest.entries.map((e) => e.path), ["secret.txt"])
     }))
 })

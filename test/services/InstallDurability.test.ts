@@ -317,8 +317,11 @@ describe("the manifest", () => {
       const validated = NodeFs.readFileSync(manifestPath)
       const replaced = `${JSON.stringify({ name: "alpha", version: "2.0.0" })}\n`
       const reads: Array<string> = []
+      // the plan opens it through its open dir (`/proc/self/fd/<fd>/plugin.json` on Linux)
+      const isManifest = (path: string): boolean =>
+        path === manifestPath || (path.startsWith("/proc/self/fd/") && path.endsWith("/plugin.json"))
       const noting = (kind: string, path: string): void => {
-        if (path === manifestPath) reads.push(kind)
+        if (isManifest(path)) reads.push(kind)
       }
       const fs: TreeFs = {
         ...nodeTreeFs,
@@ -334,7 +337,7 @@ describe("the manifest", () => {
           noting("openNoFollow", path)
           const fd = nodeTreeFs.openNoFollowSync(path)
           // another writer replaces it as soon as it is open: the open fd still reads the old file
-          if (path === manifestPath) {
+          if (isManifest(path)) {
             NodeFs.writeFileSync(`${manifestPath}.new`, replaced)
             NodeFs.renameSync(`${manifestPath}.new`, manifestPath)
           }
@@ -408,6 +411,56 @@ describe("work done ahead of the event", () => {
       assert.deepStrictEqual(listTree(world.paths.cacheDir), [])
       assert.deepStrictEqual(leftovers(world), [])
     }))
+})
+
+describe("a source dir swapped while it is read", () => {
+  /**
+   * The source dir is opened twice: by the plan, to read its manifest, and then to read its tree. `at`: the swap (the
+   * dir moved aside, a symlink out of the marketplace put at its name) comes right after the plan opened it, or right
+   * before the tree's opening. Either open dir is no longer the one checked: the plan's is the moved dir, the tree's
+   * is the one outside.
+   */
+  const swappedAt = (at: "plan" | "tree") =>
+    Effect.gen(function*() {
+      const world = yield* worldScoped
+      yield* withEngine(world, () => Effect.void)
+      const before = logLines(world)
+      const source = Path.join(world.root, "repo", "plugins", "alpha")
+      // outside the marketplace: the same plugin, plus what must never be copied
+      const outside = Path.join(world.root, "outside")
+      NodeFs.cpSync(source, outside, { recursive: true })
+      writeFile(Path.join(outside, "secret.txt"), "secret\n")
+      const swap = () => {
+        NodeFs.renameSync(source, `${source}-aside`)
+        NodeFs.symlinkSync(outside, source)
+      }
+      let opened = 0
+      const swapping: TreeFs = {
+        ...nodeTreeFs,
+        openDirSync: (path, follow) => {
+          if (path !== source) return nodeTreeFs.openDirSync(path, follow)
+          opened += 1
+          if (at === "tree" && opened === 2) swap()
+          const fd = nodeTreeFs.openDirSync(path, follow)
+          if (at === "plan" && opened === 1) swap()
+          return fd
+        }
+      }
+      const error = yield* withEngine(world, (engine) => Effect.flip(install(world, "alpha")(engine)), swapping)
+      const now = at === "plan" ? `${source}-aside` : outside
+      assert.strictEqual(
+        error.message,
+        `failed to install plugin: plugin source directory \`${source}\` changed while it was read: it was ${source}, it is now ${now}`
+      )
+      assert.strictEqual(opened, at === "plan" ? 1 : 2)
+      assert.deepStrictEqual(logLines(world), before)
+      assert.deepStrictEqual(listTree(world.paths.cacheDir), [])
+      assert.strictEqual(NodeFs.readFileSync(world.paths.configPath, "utf8"), CONFIG)
+      assert.deepStrictEqual(leftovers(world), [])
+    })
+
+  it.live("after the plan opened it: refused, and nothing is written", () => swappedAt("plan"))
+  it.live("before its tree is read: refused, and nothing is written", () => swappedAt("tree"))
 })
 
 /**

@@ -732,6 +732,8 @@ export class FaultFs implements TreeFs {
 
   readonly realpathSync = (path: string): string => this.op("realpathSync", path, () => NodeFs.realpathSync(path))
 
+  readonly readlinkSync = (path: string): string => this.op("readlinkSync", path, () => NodeFs.readlinkSync(path))
+
   readonly readdirEntriesSync = (path: string): ReadonlyArray<DirEntry> =>
     this.op("readdirEntriesSync", path, () => nodeTreeFs.readdirEntriesSync(path))
 
@@ -739,6 +741,14 @@ export class FaultFs implements TreeFs {
   readonly openNoFollowSync = (path: string): number =>
     this.op("openNoFollowSync", path, () => {
       const fd = nodeTreeFs.openNoFollowSync(path)
+      this.fds.set(fd, { node: this.lookup(path)?.id, path, append: false, incarnation: this.incarnation, position: 0 })
+      return fd
+    })
+
+  /** a read, as `openNoFollowSync` */
+  readonly openDirSync = (path: string, follow: boolean): number =>
+    this.op("openDirSync", path, () => {
+      const fd = nodeTreeFs.openDirSync(path, follow)
       this.fds.set(fd, { node: this.lookup(path)?.id, path, append: false, incarnation: this.incarnation, position: 0 })
       return fd
     })

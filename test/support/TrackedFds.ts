@@ -48,6 +48,12 @@ export const trackFds = (base: TreeFs = nodeTreeFs): TrackedFds => {
       opens.push(`nonblocking ${path}`)
       return fd
     },
+    openDirSync: (path, follow) => {
+      const fd = base.openDirSync(path, follow)
+      open.set(fd, path)
+      opens.push(`dir ${path}`)
+      return fd
+    },
     closeSync: (fd) => {
       if (!open.delete(fd)) strayCloses.push(fd)
       base.closeSync(fd)
