@@ -29,24 +29,30 @@ const thrown = (f: () => unknown): unknown => {
   return assert.fail("nothing was thrown")
 }
 
+/** The node file system, noting the directories it opens and every descriptor closed. */
+const countingDirs = () => {
+  const opened: Array<number> = []
+  const closed: Array<number> = []
+  const counting: TreeFs = {
+    ...nodeTreeFs,
+    openDirSync: (path, follow) => {
+      const fd = nodeTreeFs.openDirSync(path, follow)
+      opened.push(fd)
+      return fd
+    },
+    closeSync: (fd) => {
+      closed.push(fd)
+      nodeTreeFs.closeSync(fd)
+    }
+  }
+  return { counting, opened, closed }
+}
+
 describe("DirDescriptors", () => {
   it.effect("readFileBelow reads a file below a checked root, and closes what it opened", () =>
     Effect.gen(function*() {
       const { root, realRoot } = makeDirs(yield* tempDirScoped)
-      const opened: Array<number> = []
-      const closed: Array<number> = []
-      const counting: TreeFs = {
-        ...nodeTreeFs,
-        openDirSync: (path, follow) => {
-          const fd = nodeTreeFs.openDirSync(path, follow)
-          opened.push(fd)
-          return fd
-        },
-        closeSync: (fd) => {
-          closed.push(fd)
-          nodeTreeFs.closeSync(fd)
-        }
-      }
+      const { counting, opened, closed } = countingDirs()
       assert.strictEqual(textOf(readFileBelow(counting, root, realRoot, ".codex-plugin/plugin.json")), `{"name":"inside"}`)
       // the root and `.codex-plugin`, then the file's own descriptor
       assert.strictEqual(opened.length, 2)
@@ -98,20 +104,7 @@ describe("DirDescriptors", () => {
       const { root, outside, realRoot } = makeDirs(dir)
       NodeFs.renameSync(root, Path.join(dir, "aside"))
       NodeFs.symlinkSync(outside, root)
-      const opened: Array<number> = []
-      const closed: Array<number> = []
-      const counting: TreeFs = {
-        ...nodeTreeFs,
-        openDirSync: (path, follow) => {
-          const fd = nodeTreeFs.openDirSync(path, follow)
-          opened.push(fd)
-          return fd
-        },
-        closeSync: (fd) => {
-          closed.push(fd)
-          nodeTreeFs.closeSync(fd)
-        }
-      }
+      const { counting, opened, closed } = countingDirs()
       const error = thrown(() => openCheckedDir(counting, root, realRoot))
       assert.strictEqual(
         String(error),
