@@ -86,17 +86,19 @@ export const readFileBelow = (
   const open: Array<number> = []
   let named = root
   let at = root
+  const dirs = relative.split("/")
+  const file = dirs.pop() ?? ""
   try {
-    open.push(openCheckedDir(fs, root, realRoot))
-    at = pathOfOpenDir(open[0]!) ?? root
-    const names = relative.split("/")
-    for (const name of names.slice(0, -1)) {
+    const rootFd = openCheckedDir(fs, root, realRoot)
+    open.push(rootFd)
+    at = pathOfOpenDir(rootFd) ?? root
+    for (const name of dirs) {
       const fd = fs.openDirSync(`${at}/${name}`, false)
       open.push(fd)
       named = Path.join(named, name)
       at = pathOfOpenDir(fd) ?? named
     }
-    return readFileOnce(fs, `${at}/${names[names.length - 1]!}`, options)
+    return readFileOnce(fs, `${at}/${file}`, options)
   } catch (error) {
     throw namedAs(error, at, named)
   } finally {
