@@ -41,14 +41,8 @@ import { prepareNextEdit } from "../adapters/ConfigToml.ts"
 import { describeError } from "../adapters/FsPort.ts"
 import { readTextOrEmpty } from "../adapters/FsQueries.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"
-import {
-  discardPrepared,
-  materialize,
-  removeTree,
-  swapInPrepared,
-  sweepLeftovers,
-  type TreeDurability
-} from "../adapters/PluginTree.ts"
+import { materialize, removeTree, swapInPrepared, sweepLeftovers, type TreeDurability } from "../adapters/PluginTree.ts"
+import { discardPrepared } from "../adapters/TreeStaging.ts"
 import type { SourceTree } from "../adapters/TreeBlob.ts"
 import type { PluginEvent } from "../domain/Events.ts"
 import { configEditsOf, editConfig } from "./ConfigEdits.ts"

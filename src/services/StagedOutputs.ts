@@ -7,7 +7,7 @@
 import { Effect, Fiber, Result, Scope } from "effect"
 import { discardStaged, type StagedFile, stageFile } from "../adapters/AtomicFile.ts"
 import { replacePluginTable } from "../adapters/ConfigToml.ts"
-import { discardPrepared, type PreparedTree, prepareTree } from "../adapters/PluginTree.ts"
+import { discardPrepared, type PreparedTree, prepareTree } from "../adapters/TreeStaging.ts"
 import type { SparePool } from "../adapters/SparePool.ts"
 import type { SourceTree } from "../adapters/TreeBlob.ts"
 import type { TreeFs } from "../adapters/TreeFs.ts"

@@ -13,7 +13,7 @@ const WRAPPERS = new Set(["attempt", "io", "runSync", "sync", "ignoreMissing"])
 /**
  * Where an op comes from: the first two functions of the project on the stack outside FaultFs, each named by its
  * file and the innermost declaration enclosing the frame's line (`src/adapters/AtomicFile.ts:writeAll <
- * src/adapters/PluginTree.ts:buildStaging`). Names come from the source, not from V8 (which has none for the
+ * src/adapters/TreeStaging.ts:buildStaging`). Names come from the source, not from V8 (which has none for the
  * callbacks an Effect runs), so they survive edits that only move lines.
  */
 export const callSite = (): string => {
