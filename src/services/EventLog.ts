@@ -1,16 +1,7 @@
 import * as Path from "node:path"
 import { Clock, Context, Effect, Layer, Result, Schema, Semaphore } from "effect"
-import {
-  type AcquireOptions,
-  disposeKept,
-  type FileLockError,
-  forgetLock,
-  type HeldLock,
-  makeKeptLockFile,
-  releaseLockResult,
-  stillHeld,
-  takeLock
-} from "../adapters/FileLock.ts"
+import { disposeKept, forgetLock, type HeldLock, makeKeptLockFile, stillHeld } from "../adapters/FileLock.ts"
+import { type AcquireOptions, type FileLockError, releaseLockResult, takeLock } from "../adapters/LockAcquisition.ts"
 import { type LockHost, makeNodeLockHost } from "../adapters/LockOwner.ts"
 import { describeError, errnoCode, type FsPort, nodeFs } from "../adapters/FsPort.ts"
 import { LedgerFs } from "../adapters/LedgerFs.ts"

@@ -2,14 +2,8 @@ import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import {
-  acquireLock,
-  disposeKept,
-  makeKeptLockFile,
-  releaseLock,
-  stillHeld,
-  tryAcquireLock
-} from "../../src/adapters/FileLock.ts"
+import { disposeKept, makeKeptLockFile, releaseLock, stillHeld, tryAcquireLock } from "../../src/adapters/FileLock.ts"
+import { acquireLock } from "../../src/adapters/LockAcquisition.ts"
 import {
   isStale,
   type LockHost,

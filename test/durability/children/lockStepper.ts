@@ -19,7 +19,8 @@
 import * as NodeFs from "node:fs"
 import * as Path from "node:path"
 import { Effect } from "effect"
-import { acquireLock, makeKeptLockFile, releaseLock } from "../../../src/adapters/FileLock.ts"
+import { makeKeptLockFile, releaseLock } from "../../../src/adapters/FileLock.ts"
+import { acquireLock } from "../../../src/adapters/LockAcquisition.ts"
 import { makeNodeLockHost } from "../../../src/adapters/LockOwner.ts"
 import { type FsPort, nodeFs } from "../../../src/adapters/FsPort.ts"
 
