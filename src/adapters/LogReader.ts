@@ -8,8 +8,7 @@ import * as Path from "node:path"
 import { errnoCode, type FsPort } from "./FsPort.ts"
 import { EMPTY_HEAD, type LogRecord } from "./LogRecordFormat.ts"
 import { scan } from "./LogScan.ts"
-
-const SEGMENT_RE = /^(\d{20})\.jsonl$/
+import { listSegments, type Segment } from "./LogSegments.ts"
 
 export interface LogReading {
   readonly records: ReadonlyArray<LogRecord>
@@ -21,24 +20,18 @@ export class LogNotFound extends Schema.TaggedError<LogNotFound>()("LogNotFound"
 
 export const readLogReadOnly = (fs: FsPort, ledgerDir: string): LogReading => {
   const eventsDir = Path.join(ledgerDir, "events")
-  let names: ReadonlyArray<string>
+  let segments: ReadonlyArray<Segment>
   try {
-    names = fs.readdirSync(eventsDir)
+    segments = listSegments(fs, eventsDir)
   } catch (error) {
     if (errnoCode(error) === "ENOENT") throw new LogNotFound({ message: `no event log at ${eventsDir}` })
     throw error
   }
-  const segments = names
-    .flatMap((name) => {
-      const m = SEGMENT_RE.exec(name)
-      return m?.[1] === undefined ? [] : [{ firstSeq: Number(m[1]), name }]
-    })
-    .sort((a, b) => a.firstSeq - b.firstSeq)
   if (segments.length === 0) throw new LogNotFound({ message: `no event log at ${eventsDir}` })
   const records: Array<LogRecord> = []
   let head = EMPTY_HEAD
   for (const segment of segments) {
-    const bytes = fs.readFileSync(Path.join(eventsDir, segment.name))
+    const bytes = fs.readFileSync(segment.path)
     const result = scan(bytes, 0, head, `events/${segment.name}`)
     const first = result.committed[0]
     if (first !== undefined && first.seq !== segment.firstSeq) {
