@@ -14,7 +14,7 @@ import { Effect, FiberSet, Schema, type Scope } from "effect"
 import * as NodeFs from "node:fs"
 import * as Net from "node:net"
 import { releaseLock, removeOrphans, tryAcquireLock } from "../adapters/FileLock.ts"
-import { nodeFs } from "../adapters/FsPort.ts"
+import { describeError, errnoCode, nodeFs } from "../adapters/FsPort.ts"
 import { makeNodeLockHost } from "../adapters/LockOwner.ts"
 import { makeCodexSession } from "../rpc/CodexServer.ts"
 import { adoptHandEdits } from "../services/ConfigWatcher.ts"
@@ -31,10 +31,6 @@ import { exitCleanlyWhenInterrupted } from "./Shutdown.ts"
 
 export class DaemonError extends Schema.TaggedError<DaemonError>()("DaemonError", { message: Schema.String }) {}
 
-const describe = (cause: unknown): string => (cause instanceof Error ? cause.message : String(cause))
-const codeOf = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : undefined
-
 /** Whether something accepts connections on `path`: "live", "stale" (a socket nobody answers) or "absent". */
 export const probeSocket = (path: string): Effect.Effect<"live" | "stale" | "absent"> =>
   Effect.callback<"live" | "stale" | "absent">((resume) => {
@@ -44,7 +40,7 @@ export const probeSocket = (path: string): Effect.Effect<"live" | "stale" | "abs
       resume(Effect.succeed(state))
     }
     socket.once("connect", () => done("live"))
-    socket.once("error", (error) => done(codeOf(error) === "ECONNREFUSED" ? "stale" : "absent"))
+    socket.once("error", (error) => done(errnoCode(error) === "ECONNREFUSED" ? "stale" : "absent"))
     socket.setTimeout(2_000, () => done("live")) // accepted slowly: someone is there
   })
 
@@ -62,14 +58,14 @@ export const socketOwnerDir = (path: string): string => `${path}.owner`
  */
 const ownSocket = (path: string): Effect.Effect<void, DaemonError, Scope.Scope> => {
   const dir = socketOwnerDir(path)
-  const failed = (what: string) => (cause: unknown) => new DaemonError({ message: `cannot ${what} ${dir}: ${describe(cause)}` })
+  const failed = (what: string) => (cause: unknown) => new DaemonError({ message: `cannot ${what} ${dir}: ${describeError(cause)}` })
   return Effect.gen(function*() {
     yield* Effect.try({
       try: () => {
         try {
           NodeFs.mkdirSync(dir, { mode: 0o700 })
         } catch (error) {
-          if (codeOf(error) !== "EEXIST") throw error
+          if (errnoCode(error) !== "EEXIST") throw error
         }
       },
       catch: failed("create")
@@ -103,7 +99,7 @@ const listen = (path: string, onConnection: (socket: Net.Socket) => void): Effec
       yield* Effect.logInfo(`removing the stale socket ${path}`)
       yield* Effect.try({
         try: () => NodeFs.unlinkSync(path),
-        catch: (cause) => new DaemonError({ message: `cannot remove the stale socket ${path}: ${describe(cause)}` })
+        catch: (cause) => new DaemonError({ message: `cannot remove the stale socket ${path}: ${describeError(cause)}` })
       })
     }
     // allowHalfOpen: a client that ends its side after the last request still gets the answers
@@ -112,7 +108,7 @@ const listen = (path: string, onConnection: (socket: Net.Socket) => void): Effec
       Effect.callback<Net.Server, DaemonError>((resume) => {
         const previous = process.umask(0o077) // the socket is born 0600: other users must not drive our ledger
         server.once("error", (cause) => {
-          const message = codeOf(cause) === "EADDRINUSE" ? `another daemon is listening on ${path}` : `cannot listen on ${path}: ${describe(cause)}`
+          const message = errnoCode(cause) === "EADDRINUSE" ? `another daemon is listening on ${path}` : `cannot listen on ${path}: ${describeError(cause)}`
           resume(Effect.fail(new DaemonError({ message })))
         })
         server.listen(path, () => resume(Effect.succeed(server)))
